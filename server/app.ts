@@ -1,0 +1,115 @@
+import { randomBytes } from "node:crypto";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import rateLimit from "@fastify/rate-limit";
+import type { DestinationStream } from "pino";
+import { loadProtocol } from "../protocol/index.ts";
+import { loadServerKeys, type ServerKeys } from "../federation/keys.ts";
+import type { Config } from "./config/load.ts";
+import { Bus } from "./core/bus.ts";
+import { ParleyError, toWireError, statusOf } from "./errors.ts";
+import { createLogger, loggerOptions, type Logger } from "./logger.ts";
+import { openStorage, type Storage } from "./storage/database.ts";
+import { createAccountStore } from "./accounts/store.ts";
+import { createAccountService, type AccountService } from "./accounts/service.ts";
+import { registerAccountRoutes } from "./accounts/routes.ts";
+import { defineAccountOps } from "./accounts/ops.ts";
+import { registerDiscoveryRoutes } from "./http/discovery.ts";
+import { OpRegistry } from "./ws/ops.ts";
+import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
+
+export interface BuildOptions {
+  /** Where log lines go (tests pass a sink); defaults to stdout. */
+  logStream?: DestinationStream;
+  /** The clock, for tests of expiry. */
+  now?: () => number;
+  /** Use this SQLite file name inside data_dir (":memory:" for throwaway tests). */
+  databaseFile?: string;
+}
+
+export interface Parley {
+  config: Config;
+  log: Logger;
+  storage: Storage;
+  bus: Bus;
+  keys: ServerKeys;
+  accounts: AccountService;
+  ops: OpRegistry;
+  hub: Hub;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    parley: Parley;
+  }
+}
+
+/**
+ * Builds the whole server from a resolved config: storage (migrated), services, HTTP routes and
+ * the WebSocket transport. It does not listen; main.ts and the tests do. Closing the app closes
+ * the sockets (1001), then the database.
+ */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const log = createLogger(config.log.level, options.logStream);
+  const protocol = loadProtocol();
+  const storage = openStorage(config.storage.data_dir, { file: options.databaseFile });
+  const bus = new Bus();
+  const keys = await loadServerKeys(storage, options.now);
+  const accounts = createAccountService({ config, store: createAccountStore(storage), bus, log: log.child({ area: "accounts" }), now: options.now });
+  const ops = new OpRegistry(protocol);
+
+  const app = Fastify({
+    loggerInstance: log,
+    genReqId: () => `rq_${randomBytes(6).toString("base64url")}`,
+    bodyLimit: Math.max(config.limits.frame_bytes, 65536),
+    trustProxy: false,
+  }) as unknown as FastifyInstance; // our pino Logger is wider than FastifyBaseLogger
+  app.setValidatorCompiler(({ schema }) => protocol.ajv.compile(schema));
+
+  app.setErrorHandler((err: FastifyError | ParleyError, request, reply) => {
+    let wire;
+    let status;
+    if (err instanceof ParleyError) {
+      wire = toWireError(err);
+      status = err.status;
+    } else if ((err as FastifyError).validation) {
+      const v = (err as FastifyError).validation![0];
+      wire = toWireError(new ParleyError("bad_request", `body${v.instancePath} ${v.message}`, { path: v.instancePath || "/", reason: v.message }));
+      status = 400;
+    } else if ((err as FastifyError).code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      wire = toWireError(new ParleyError("payload_too_large"));
+      status = 413;
+    } else if ((err as FastifyError).statusCode === 429) {
+      wire = toWireError(new ParleyError("rate_limited"));
+      status = 429;
+    } else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) {
+      // Fastify's own 4xx (bad JSON, wrong content type, empty body): the request is malformed.
+      wire = toWireError(new ParleyError("bad_request", err.message));
+      status = (err as FastifyError).statusCode!;
+    } else {
+      request.log.error({ err }, "request failed");
+      wire = toWireError(err);
+      status = statusOf(err);
+    }
+    return reply.code(status).send({ error: wire });
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: toWireError(new ParleyError("not_found")) }));
+
+  await app.register(rateLimit, {
+    max: config.limits.http_requests_per_minute,
+    timeWindow: "1 minute",
+    errorResponseBuilder: () => new ParleyError("rate_limited"),
+  });
+
+  registerDiscoveryRoutes(app, { config, keys, storage });
+  await registerAccountRoutes(app, accounts);
+  defineAccountOps(ops, accounts, config.server.name);
+  const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log });
+
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub });
+  app.addHook("onClose", async () => {
+    storage.close();
+  });
+  return app;
+}
+
+export { loggerOptions };

@@ -1,0 +1,116 @@
+/**
+ * JSON Schema of the configuration file. Every key has a default here, so a missing file or a
+ * missing section means "the embedded default". config.example.toml documents the same keys; a
+ * test checks that the two agree.
+ */
+export const configSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    server: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        name: { type: "string", pattern: "^[a-z0-9.-]+(:[0-9]{1,5})?$", minLength: 1, maxLength: 255, default: "localhost" },
+        public_url: { type: "string", pattern: "^(https?://.+)?$", default: "" },
+      },
+    },
+    listen: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: "string", minLength: 1, default: "127.0.0.1" },
+        port: { type: "integer", minimum: 0, maximum: 65535, default: 8080 },
+      },
+    },
+    storage: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        data_dir: { type: "string", minLength: 1, default: "./data" },
+      },
+    },
+    registration: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        policy: { enum: ["open", "invite-only", "closed"], default: "open" },
+      },
+    },
+    tokens: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        access_ttl_seconds: { type: "integer", minimum: 30, maximum: 86400, default: 900 },
+        refresh_ttl_days: { type: "integer", minimum: 1, maximum: 365, default: 30 },
+      },
+    },
+    passwords: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        memory_kib: { type: "integer", minimum: 1024, maximum: 1048576, default: 19456 },
+        time_cost: { type: "integer", minimum: 1, maximum: 10, default: 2 },
+      },
+    },
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        frame_bytes: { type: "integer", minimum: 1024, maximum: 16777216, default: 65536 },
+        message_chars: { type: "integer", minimum: 1, maximum: 65536, default: 4096 },
+        upload_bytes: { type: "integer", minimum: 1024, default: 104857600 },
+        http_requests_per_minute: { type: "integer", minimum: 1, default: 600 },
+        ws_ops_per_second: { type: "integer", minimum: 1, default: 50 },
+        ws_ops_burst: { type: "integer", minimum: 1, default: 200 },
+        ws_send_buffer_bytes: { type: "integer", minimum: 65536, default: 4194304 },
+        ws_auth_timeout_seconds: { type: "integer", minimum: 1, maximum: 300, default: 10 },
+        ws_heartbeat_seconds: { type: "integer", minimum: 1, maximum: 3600, default: 30 },
+        ws_invalid_frames_before_close: { type: "integer", minimum: 1, default: 10 },
+        login_failures_per_account: { type: "integer", minimum: 1, default: 10 },
+        login_failures_per_address: { type: "integer", minimum: 1, default: 50 },
+        login_failure_window_seconds: { type: "integer", minimum: 1, default: 900 },
+      },
+    },
+    log: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" },
+      },
+    },
+  },
+} as const;
+
+export interface Config {
+  server: { name: string; public_url: string };
+  listen: { host: string; port: number };
+  storage: { data_dir: string };
+  registration: { policy: "open" | "invite-only" | "closed" };
+  tokens: { access_ttl_seconds: number; refresh_ttl_days: number };
+  passwords: { memory_kib: number; time_cost: number };
+  limits: {
+    frame_bytes: number;
+    message_chars: number;
+    upload_bytes: number;
+    http_requests_per_minute: number;
+    ws_ops_per_second: number;
+    ws_ops_burst: number;
+    ws_send_buffer_bytes: number;
+    ws_auth_timeout_seconds: number;
+    ws_heartbeat_seconds: number;
+    ws_invalid_frames_before_close: number;
+    login_failures_per_account: number;
+    login_failures_per_address: number;
+    login_failure_window_seconds: number;
+  };
+  log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
+}

@@ -1,0 +1,29 @@
+import { EventEmitter } from "node:events";
+
+/**
+ * In-process notifications between areas: a service says what happened, the transports that
+ * care (the WebSocket layer, later federation) react. Listeners must not throw.
+ */
+export interface BusEvents {
+  /** A device's session ended (revoked, logged out, password changed): close its sockets. */
+  "device.revoked": { userId: string; deviceId: string; reason: "revoked" | "logout" | "password_changed" | "refresh_token_reused" | "account_disabled" };
+  /** A user's profile changed: tell their other devices. */
+  "profile.updated": { userId: string; originDeviceId: string | null; profile: { userId: string; displayName: string; about: string; avatar: string | null } };
+}
+
+export class Bus {
+  private readonly emitter = new EventEmitter({ captureRejections: false });
+
+  constructor() {
+    this.emitter.setMaxListeners(100);
+  }
+
+  emit<K extends keyof BusEvents>(name: K, payload: BusEvents[K]): void {
+    this.emitter.emit(name, payload);
+  }
+
+  on<K extends keyof BusEvents>(name: K, listener: (payload: BusEvents[K]) => void): () => void {
+    this.emitter.on(name, listener);
+    return () => this.emitter.off(name, listener);
+  }
+}

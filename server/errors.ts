@@ -1,0 +1,76 @@
+/**
+ * The one error catalogue. Every refusal a client can see, over HTTP or WebSocket, has a code
+ * here with its HTTP status and a message. Internal errors never leak their details: anything
+ * that is not a ParleyError is reported as `internal` and logged server-side only.
+ */
+export const errorCatalogue = {
+  // framing and validation
+  "bad_request": { status: 400, message: "The request is malformed." },
+  "invalid_json": { status: 400, message: "The frame is not valid JSON." },
+  "invalid_frame": { status: 400, message: "The frame does not match the protocol's frame schema." },
+  "invalid_params": { status: 400, message: "The parameters do not match the op's schema." },
+  "unknown_op": { status: 404, message: "There is no such op." },
+  "frame_too_large": { status: 413, message: "The frame is larger than the server's frame limit." },
+  "payload_too_large": { status: 413, message: "The request body is larger than the server allows." },
+  "rate_limited": { status: 429, message: "Too many requests; slow down and retry later." },
+  "not_found": { status: 404, message: "Not found." },
+  "internal": { status: 500, message: "The server failed to handle the request." },
+  "unavailable": { status: 503, message: "The server is not ready." },
+  // authentication
+  "auth.required": { status: 401, message: "Authentication is required." },
+  "auth.invalid_token": { status: 401, message: "The access token is invalid, expired or revoked." },
+  "auth.invalid_credentials": { status: 401, message: "The username or password is wrong." },
+  "auth.invalid_refresh_token": { status: 401, message: "The refresh token is invalid, expired or revoked." },
+  "auth.refresh_token_reused": { status: 401, message: "The refresh token was already used; the session has been revoked." },
+  "auth.already_authenticated": { status: 400, message: "This connection is already authenticated." },
+  "auth.too_many_attempts": { status: 429, message: "Too many failed attempts; try again later." },
+  "auth.account_disabled": { status: 403, message: "The account is disabled." },
+  // registration
+  "registration.closed": { status: 403, message: "Registration is closed on this server." },
+  "registration.token_required": { status: 403, message: "Registration on this server needs a valid invite token." },
+  "registration.invalid_token": { status: 403, message: "The registration token is invalid, expired or used up." },
+  "username.invalid": { status: 400, message: "Usernames are 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit." },
+  "username.reserved": { status: 400, message: "That username is reserved." },
+  "username.taken": { status: 409, message: "That username is taken." },
+  "password.too_weak": { status: 400, message: "Passwords need at least 8 characters." },
+  "password.too_long": { status: 400, message: "Passwords may have at most 1024 characters." },
+  // devices and profile
+  "device.not_found": { status: 404, message: "There is no such device." },
+  "user.not_found": { status: 404, message: "There is no such user." },
+  "forbidden": { status: 403, message: "You are not allowed to do that." },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** A refusal the client is meant to see. `message` defaults to the catalogue's. */
+export class ParleyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? errorCatalogue[code].message);
+    this.name = "ParleyError";
+    this.code = code;
+    this.status = errorCatalogue[code].status;
+    this.details = details;
+  }
+}
+
+export interface WireError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** Maps anything thrown to what goes on the wire; unknown errors become `internal`. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof ParleyError) {
+    return err.details ? { code: err.code, message: err.message, details: err.details } : { code: err.code, message: err.message };
+  }
+  return { code: "internal", message: errorCatalogue.internal.message };
+}
+
+export function statusOf(err: unknown): number {
+  return err instanceof ParleyError ? err.status : 500;
+}

@@ -1,0 +1,90 @@
+import type { WebSocket } from "ws";
+import type { Actor } from "../accounts/service.ts";
+import type { WireError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { CloseCode } from "./close-codes.ts";
+
+export interface ConnectionLimits {
+  sendBufferBytes: number;
+  opsPerSecond: number;
+  opsBurst: number;
+}
+
+/**
+ * One device's live socket. Holds what the transport knows of it: who it is, its rate budget,
+ * its liveness for heartbeats. Everything it sends goes through `sendRaw`, which enforces the
+ * send-buffer bound: a client that cannot keep up is cut off with 4009 and resyncs, instead of
+ * making the server buffer without limit.
+ */
+export class Connection {
+  actor: Actor | null = null;
+  alive = true;
+  closed = false;
+  /** Consecutive-ish invalid frames; decays by one with each valid frame. */
+  garbage = 0;
+  /** Requests refused for rate in a row; past a bound the socket is closed. */
+  throttled = 0;
+  expiryTimer: NodeJS.Timeout | undefined;
+  authTimer: NodeJS.Timeout | undefined;
+  private budget: number;
+  private refilledAt: number;
+
+  constructor(
+    readonly id: string,
+    readonly socket: WebSocket,
+    readonly log: Logger,
+    readonly address: string | null,
+    private readonly limits: ConnectionLimits,
+  ) {
+    this.budget = limits.opsBurst;
+    this.refilledAt = Date.now();
+  }
+
+  /** Takes one op from the token bucket; false when the client is over its rate. */
+  takeBudget(now: number): boolean {
+    const elapsed = now - this.refilledAt;
+    if (elapsed > 0) {
+      this.budget = Math.min(this.limits.opsBurst, this.budget + (elapsed * this.limits.opsPerSecond) / 1000);
+      this.refilledAt = now;
+    }
+    if (this.budget < 1) return false;
+    this.budget -= 1;
+    return true;
+  }
+
+  /** Sends pre-serialized bytes (shared between recipients of one event). */
+  sendRaw(data: string | Buffer): boolean {
+    if (this.closed) return false;
+    if (this.socket.bufferedAmount > this.limits.sendBufferBytes) {
+      this.log.warn({ buffered: this.socket.bufferedAmount }, "slow consumer: closing");
+      this.close(CloseCode.slowConsumer, "slow consumer: reconnect and resync");
+      return false;
+    }
+    this.socket.send(data, { binary: false });
+    return true;
+  }
+
+  reply(id: string | number, result: unknown): void {
+    this.sendRaw(JSON.stringify({ id, ok: true, result }));
+  }
+
+  replyError(id: string | number | null, error: WireError): void {
+    this.sendRaw(JSON.stringify({ id, ok: false, error }));
+  }
+
+  push(name: string, data: unknown): void {
+    this.sendRaw(JSON.stringify({ push: name, data }));
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.authTimer);
+    this.socket.close(code, reason);
+    // A peer that never answers the close handshake must not hold the socket open.
+    setTimeout(() => this.socket.terminate(), 2000).unref();
+  }
+}
+
+export { CloseCode };

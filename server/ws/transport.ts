@@ -1,0 +1,235 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import websocket from "@fastify/websocket";
+import type { WebSocket, RawData } from "ws";
+import type { Protocol } from "../../protocol/index.ts";
+import type { Bus } from "../core/bus.ts";
+import type { Config } from "../config/load.ts";
+import { ParleyError, toWireError, type WireError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { AccountService } from "../accounts/service.ts";
+import { CloseCode, Connection } from "./connection.ts";
+import type { OpRegistry } from "./ops.ts";
+
+export const websocketPath = "/api/v1/ws";
+
+export interface Hub {
+  /** Every authenticated connection of a user (all their devices). */
+  connectionsOf(userId: string): ReadonlySet<Connection> | undefined;
+  /** Sends one pre-serialized frame to every connection of each user. */
+  sendToUsers(userIds: Iterable<string>, frame: string | Buffer): void;
+  count(): number;
+  /** Closes every socket with "going away"; used on shutdown. */
+  closeAll(): void;
+}
+
+interface TransportDeps {
+  config: Config;
+  protocol: Protocol;
+  ops: OpRegistry;
+  accounts: AccountService;
+  bus: Bus;
+  log: Logger;
+}
+
+/**
+ * The WebSocket transport: one socket per device at /api/v1/ws. It frames, validates,
+ * authenticates, rate-limits and dispatches; it knows nothing of the domain beyond calling ops
+ * and relaying what the bus tells it.
+ */
+export async function registerWebSocketTransport(app: FastifyInstance, deps: TransportDeps): Promise<Hub> {
+  const { config, protocol, ops, accounts, bus } = deps;
+  const log = deps.log.child({ area: "ws" });
+  const limits = config.limits;
+  const validateRequest = protocol.validator("frames#/$defs/Request");
+  const byUser = new Map<string, Set<Connection>>();
+  const all = new Set<Connection>();
+
+  await app.register(websocket, {
+    options: {
+      // Hard cap: past four times the frame limit the ws library closes with 1009 without
+      // buffering the rest. Between the limit and the cap we answer with frame_too_large.
+      maxPayload: limits.frame_bytes * 4,
+      perMessageDeflate: false,
+    },
+  });
+
+  function attach(conn: Connection): void {
+    const userId = conn.actor!.userId;
+    let set = byUser.get(userId);
+    if (!set) byUser.set(userId, (set = new Set()));
+    set.add(conn);
+  }
+
+  function detach(conn: Connection): void {
+    all.delete(conn);
+    if (!conn.actor) return;
+    const set = byUser.get(conn.actor.userId);
+    if (set) {
+      set.delete(conn);
+      if (set.size === 0) byUser.delete(conn.actor.userId);
+    }
+  }
+
+  function armExpiry(conn: Connection): void {
+    clearTimeout(conn.expiryTimer);
+    const ms = Math.max(0, conn.actor!.expiresAt - Date.now());
+    conn.expiryTimer = setTimeout(() => conn.close(CloseCode.tokenExpired, "access token expired"), Math.min(ms, 2 ** 31 - 1));
+    conn.expiryTimer.unref();
+  }
+
+  // op: auth — handled here because it changes the connection itself.
+  ops.define<{ token: string }>("auth", async ({ connection }, { token }) => {
+    let actor;
+    try {
+      actor = await accounts.authenticate(token);
+    } catch (err) {
+      if (!connection.actor) {
+        // Close after the reply is flushed so that the client can read why.
+        setImmediate(() => connection.close(CloseCode.authFailed, "authentication failed"));
+      }
+      throw err;
+    }
+    if (connection.actor) {
+      // Renewal: only with a token of the same device, so a socket cannot change identity.
+      if (connection.actor.deviceId !== actor.deviceId) throw new ParleyError("auth.invalid_token", "A renewal token must belong to the same device.");
+      connection.actor = actor;
+    } else {
+      if (connection.closed) throw new ParleyError("auth.invalid_token");
+      clearTimeout(connection.authTimer);
+      connection.actor = actor;
+      attach(connection);
+      accounts.noteDeviceSeen(actor.deviceId, connection.address);
+      connection.log.info({ userId: actor.userId, deviceId: actor.deviceId }, "socket authenticated");
+    }
+    armExpiry(connection);
+    return { userId: actor.userId, deviceId: actor.deviceId, sessionId: connection.id, expiresAt: actor.expiresAt };
+  });
+
+  function refuse(conn: Connection, id: string | number | null, error: WireError, garbage: boolean): void {
+    conn.replyError(id, error);
+    if (garbage && ++conn.garbage >= limits.ws_invalid_frames_before_close) {
+      conn.close(CloseCode.protocolViolation, "too many invalid frames");
+    }
+  }
+
+  async function handleFrame(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    conn.alive = true;
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
+    if (size > limits.frame_bytes) {
+      return refuse(conn, null, toWireError(new ParleyError("frame_too_large", undefined, { limit: limits.frame_bytes })), true);
+    }
+    if (isBinary) return refuse(conn, null, toWireError(new ParleyError("invalid_frame", "Frames must be JSON text frames.")), true);
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data.toString());
+    } catch {
+      return refuse(conn, null, toWireError(new ParleyError("invalid_json")), true);
+    }
+    if (!validateRequest(frame)) {
+      const maybeId = (frame as { id?: unknown })?.id;
+      const id = typeof maybeId === "string" || typeof maybeId === "number" ? maybeId : null;
+      const e = validateRequest.errors![0];
+      return refuse(conn, id, toWireError(new ParleyError("invalid_frame", undefined, { path: e.instancePath || "/", reason: e.message })), true);
+    }
+    const { id, op: name, params = {} } = frame as { id: string | number; op: string; params?: Record<string, unknown> };
+    if (!conn.takeBudget(Date.now())) {
+      conn.replyError(id, toWireError(new ParleyError("rate_limited")));
+      if (++conn.throttled > limits.ws_ops_burst) conn.close(CloseCode.rateLimited, "rate limit exceeded");
+      return;
+    }
+    conn.throttled = 0;
+    const op = ops.get(name);
+    if (!op) return refuse(conn, id, toWireError(new ParleyError("unknown_op", `There is no op "${name}".`)), true);
+    if (op.requiresAuth && !conn.actor) return refuse(conn, id, toWireError(new ParleyError("auth.required", "Send auth with an access token first.")), false);
+    if (!op.validateParams(params)) {
+      const e = op.validateParams.errors![0];
+      return refuse(conn, id, toWireError(new ParleyError("invalid_params", `params${e.instancePath} ${e.message}`, { path: e.instancePath || "/", reason: e.message })), true);
+    }
+    if (conn.garbage > 0) conn.garbage--;
+    try {
+      const result = await op.handler({ actor: conn.actor!, connection: conn }, params);
+      conn.reply(id, result ?? {});
+    } catch (err) {
+      if (!(err instanceof ParleyError)) conn.log.error({ err, op: name }, "op failed");
+      conn.replyError(id, toWireError(err));
+    }
+  }
+
+  app.get(websocketPath, { websocket: true }, (socket: WebSocket, request) => {
+    const conn = new Connection(`ws_${randomBytes(6).toString("base64url")}`, socket, log.child({ session: "" }), request.ip ?? null, {
+      sendBufferBytes: limits.ws_send_buffer_bytes,
+      opsPerSecond: limits.ws_ops_per_second,
+      opsBurst: limits.ws_ops_burst,
+    });
+    (conn as { log: Logger }).log = log.child({ session: conn.id, reqId: request.id });
+    all.add(conn);
+    conn.authTimer = setTimeout(() => {
+      if (!conn.actor) conn.close(CloseCode.authFailed, "authentication timed out");
+    }, limits.ws_auth_timeout_seconds * 1000);
+    socket.on("message", (data, isBinary) => {
+      handleFrame(conn, data, isBinary).catch((err) => conn.log.error({ err }, "frame handling failed"));
+    });
+    socket.on("pong", () => {
+      conn.alive = true;
+    });
+    socket.on("close", () => {
+      conn.closed = true;
+      clearTimeout(conn.expiryTimer);
+      clearTimeout(conn.authTimer);
+      detach(conn);
+    });
+    socket.on("error", (err) => conn.log.debug({ err }, "socket error"));
+  });
+
+  // Heartbeat: one timer for all sockets. A socket that did not answer the previous ping (or send
+  // anything) within one period is dead (a vanished phone, a NAT that dropped the mapping).
+  const heartbeat = setInterval(() => {
+    for (const conn of all) {
+      if (!conn.alive) {
+        conn.log.debug("heartbeat timeout");
+        conn.closed = true;
+        conn.socket.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.socket.ping();
+    }
+  }, limits.ws_heartbeat_seconds * 1000);
+  heartbeat.unref();
+
+  const unsubscribe = [
+    bus.on("device.revoked", ({ userId, deviceId, reason }) => {
+      for (const conn of byUser.get(userId) ?? []) {
+        if (conn.actor!.deviceId === deviceId) {
+          conn.push("session.revoked", { reason });
+          conn.close(CloseCode.sessionRevoked, `session revoked: ${reason}`);
+        }
+      }
+    }),
+    bus.on("profile.updated", ({ userId, originDeviceId, profile }) => {
+      const set = byUser.get(userId);
+      if (!set) return;
+      const frame = JSON.stringify({ push: "profile.updated", data: profile });
+      for (const conn of set) if (conn.actor!.deviceId !== originDeviceId) conn.sendRaw(frame);
+    }),
+  ];
+
+  const hub: Hub = {
+    connectionsOf: (userId) => byUser.get(userId),
+    sendToUsers(userIds, frame) {
+      for (const userId of userIds) {
+        const set = byUser.get(userId);
+        if (set) for (const conn of set) conn.sendRaw(frame);
+      }
+    },
+    count: () => all.size,
+    closeAll() {
+      clearInterval(heartbeat);
+      for (const off of unsubscribe) off();
+      for (const conn of all) conn.close(CloseCode.goingAway, "server going away");
+    },
+  };
+  app.addHook("preClose", async () => hub.closeAll());
+  return hub;
+}

@@ -1,0 +1,121 @@
+/**
+ * The test harness: real servers on loopback port 0 with throwaway data directories, and SDK
+ * clients for the named cast. Tests read like stories: `const alice = await server.user("alice")`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import WebSocket from "ws";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../server/app.ts";
+import { resolveConfig, mergeConfig, type ConfigOverrides, type Config } from "../server/config/load.ts";
+import { ParleyClient, type WebSocketConstructor } from "../clients/sdk/index.ts";
+
+export interface TestServer {
+  app: FastifyInstance;
+  config: Config;
+  baseUrl: string;
+  dataDir: string;
+  /** Log lines the server wrote, parsed. */
+  logs: Record<string, unknown>[];
+  /** Registers (or logs in again) a user and returns a connected client. */
+  user(name: string, opts?: { connect?: boolean; password?: string; deviceName?: string }): Promise<ParleyClient>;
+  login(name: string, opts?: { connect?: boolean; password?: string; deviceName?: string }): Promise<ParleyClient>;
+  /** Stops the server; keeps the data directory unless `cleanup` is true. */
+  stop(cleanup?: boolean): Promise<void>;
+  /** Stops and starts again on the same data directory and port. */
+  restart(): Promise<TestServer>;
+}
+
+export const password = "correct horse battery";
+
+/** Cheap argon2 parameters: tests exercise the code path, not the cost. */
+const testPasswordCost = { memory_kib: 1024, time_cost: 1 };
+
+export async function startServer(overrides: ConfigOverrides = {}, opts: { dataDir?: string; now?: () => number } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "parley-test-"));
+  const config = resolveConfig(
+    mergeConfig(
+      { listen: { host: "127.0.0.1", port: 0 }, storage: { data_dir: dataDir }, log: { level: "info" }, passwords: testPasswordCost, server: { name: "school.test" } },
+      overrides,
+    ),
+  );
+  const logs: Record<string, unknown>[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split("\n")) if (line) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  const app = await buildApp(config, { logStream, now: opts.now });
+  const address = await app.listen({ host: "127.0.0.1", port: overrides.listen?.port ?? 0 });
+  const port = Number(new URL(address).port);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const clients: ParleyClient[] = [];
+  const clientOptions = { baseUrl, WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { initialMs: 50, maxMs: 500 } };
+
+  const server: TestServer = {
+    app,
+    config,
+    baseUrl,
+    dataDir,
+    logs,
+    async user(name, o = {}) {
+      const client = await ParleyClient.register(clientOptions, {
+        username: name,
+        password: o.password ?? password,
+        displayName: name[0].toUpperCase() + name.slice(1),
+        deviceName: o.deviceName ?? `${name}'s laptop`,
+      });
+      clients.push(client);
+      if (o.connect !== false) await client.connect();
+      return client;
+    },
+    async login(name, o = {}) {
+      const client = await ParleyClient.login(clientOptions, { username: name, password: o.password ?? password, deviceName: o.deviceName ?? `${name}'s phone` });
+      clients.push(client);
+      if (o.connect !== false) await client.connect();
+      return client;
+    },
+    async stop(cleanup = false) {
+      for (const c of clients) c.close();
+      await app.close();
+      if (cleanup) rmSync(dataDir, { recursive: true, force: true });
+    },
+    async restart() {
+      await server.stop(false);
+      return startServer({ ...overrides, listen: { ...overrides.listen, port } }, { dataDir, now: opts.now });
+    },
+  };
+  return server;
+}
+
+/** A WebSocket that is not driven by the SDK, for framing tests. */
+export function rawSocket(server: TestServer): Promise<WebSocket> {
+  const ws = new WebSocket(`${server.baseUrl.replace("http", "ws")}/api/v1/ws`);
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+  });
+}
+
+/** Resolves with the close code and reason of a socket. */
+export function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+}
+
+/** Resolves with the next JSON frame a raw socket receives. */
+export function nextFrame(ws: WebSocket): Promise<any> {
+  return new Promise((resolve) => ws.once("message", (data) => resolve(JSON.parse(String(data)))));
+}
+
+export async function post(server: TestServer, path: string, body: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${server.baseUrl}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
