@@ -15,6 +15,17 @@ import { registerAccountRoutes } from "./accounts/routes.ts";
 import { defineAccountOps } from "./accounts/ops.ts";
 import { registerDiscoveryRoutes } from "./http/discovery.ts";
 import { OpRegistry } from "./ws/ops.ts";
+import { createRoomStore } from "./rooms/store.ts";
+import { createRoomCore, type RoomCore } from "./rooms/core.ts";
+import { createSync } from "./rooms/sync.ts";
+import { createCommunityQueries } from "./communities/queries.ts";
+import { createCommunityService } from "./communities/service.ts";
+import { defineCommunityOps } from "./communities/ops.ts";
+import { createMessageQueries } from "./messages/queries.ts";
+import { createMessageService } from "./messages/service.ts";
+import { defineMessageOps } from "./messages/ops.ts";
+import { createInviteService } from "./invites/service.ts";
+import { defineInviteOps, registerInviteRoutes } from "./invites/routes.ts";
 import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
 
 export interface BuildOptions {
@@ -35,6 +46,7 @@ export interface Parley {
   accounts: AccountService;
   ops: OpRegistry;
   hub: Hub;
+  rooms: RoomCore;
 }
 
 declare module "fastify" {
@@ -56,6 +68,25 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const keys = await loadServerKeys(storage, options.now);
   const accounts = createAccountService({ config, store: createAccountStore(storage), bus, log: log.child({ area: "accounts" }), now: options.now });
   const ops = new OpRegistry(protocol);
+  const rooms = createRoomCore({
+    store: createRoomStore(storage),
+    serverName: config.server.name,
+    log: log.child({ area: "rooms" }),
+    now: options.now,
+    limits: {
+      groupsPerCommunity: config.rooms.groups_per_community,
+      membersPerGroup: config.rooms.members_per_group,
+      membersPerCommunity: config.rooms.members_per_community,
+      adminsPerCommunity: config.rooms.admins_per_community,
+      messageChars: config.limits.message_chars,
+      deleteWindowMs: config.rooms.delete_for_everyone_seconds * 1000,
+    },
+  });
+  const communityQueries = createCommunityQueries(storage);
+  const communities = createCommunityService(rooms, communityQueries);
+  let hubRef: Hub | undefined;
+  const messages = createMessageService(rooms, createMessageQueries(storage), () => hubRef!, options.now);
+  const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
   const app = Fastify({
     loggerInstance: log,
@@ -102,11 +133,31 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   registerDiscoveryRoutes(app, { config, keys, storage });
   await registerAccountRoutes(app, accounts);
+  registerInviteRoutes(app, invites);
   defineAccountOps(ops, accounts, config.server.name);
+  defineCommunityOps(ops, communities, communityQueries, rooms);
+  defineMessageOps(ops, messages, createSync(storage));
+  defineInviteOps(ops, invites);
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log });
+  hubRef = hub;
+  rooms.onCommit((batch) => {
+    // Fan-out: each event was serialized once by the core; the same bytes go to every
+    // connection of every recipient.
+    for (const { event, frame, audience, subject } of batch) {
+      if (audience) {
+        hub.sendToUsers(audience, frame);
+        continue;
+      }
+      const state = rooms.state(event.roomId);
+      if (state) hub.sendToUsers(state.members.keys(), frame);
+      if (subject && !state?.members.has(subject)) hub.sendToUsers([subject], frame);
+    }
+  });
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms });
   app.addHook("onClose", async () => {
+    // Commands accepted before the close still commit: nothing a user sent is dropped.
+    rooms.drain();
     storage.close();
   });
   return app;

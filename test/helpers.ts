@@ -11,6 +11,7 @@ import type { FastifyInstance } from "fastify";
 import { buildApp } from "../server/app.ts";
 import { resolveConfig, mergeConfig, type ConfigOverrides, type Config } from "../server/config/load.ts";
 import { ParleyClient, type WebSocketConstructor } from "../clients/sdk/index.ts";
+import { loadProtocol } from "../protocol/index.ts";
 
 export interface TestServer {
   app: FastifyInstance;
@@ -119,3 +120,33 @@ export async function post(server: TestServer, path: string, body: unknown, toke
 }
 
 export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Checks a value against a protocol schema (e.g. "op/session.info#/$defs/result"): returns the
+ * schema errors as readable lines, so `t.same(schemaErrors(ref, value), [])` shows what drifted.
+ */
+export function schemaErrors(ref: string, value: unknown): string[] {
+  const validate = loadProtocol().validator(ref);
+  if (validate(value)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`);
+}
+
+/**
+ * Resolves when a client's socket closes, with the `session.revoked` push it received before (if
+ * any) and the order of the two. Call it before doing what should end the session.
+ */
+export function sessionEnd(client: ParleyClient): Promise<{ revoked: unknown; code: number; order: string[] }> {
+  const order: string[] = [];
+  let revoked: unknown;
+  client.on("session.revoked", (data) => {
+    order.push("session.revoked");
+    revoked = data;
+  });
+  return new Promise((resolve) => {
+    const off = client.on("disconnected", ({ code }: { code: number }) => {
+      off();
+      order.push(`close ${code}`);
+      resolve({ revoked, code, order });
+    });
+  });
+}

@@ -1,12 +1,26 @@
 /* Generated from protocol/ by scripts/generate.ts (npm run generate). Do not edit. */
 
 /**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RoomId".
+ */
+export type RoomId = string;
+/**
  * A user's id: '@', the username, ':', and the name of the user's home server.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "UserId".
  */
 export type UserId = string;
+/**
+ * Milliseconds since the Unix epoch.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Timestamp".
+ */
+export type Timestamp = number;
 /**
  * A device's id, unique on its server. Each login creates one device.
  *
@@ -15,12 +29,19 @@ export type UserId = string;
  */
 export type DeviceId = string;
 /**
- * Milliseconds since the Unix epoch.
+ * A member's role in a room.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
- * via the `definition` "Timestamp".
+ * via the `definition` "Role".
  */
-export type Timestamp = number;
+export type Role = "owner" | "admin" | "member";
+/**
+ * A message's (or event's) sequence number in its room: gapless, assigned by the room's home server. Messages are addressed by roomId + seq.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Seq".
+ */
+export type Seq = number;
 /**
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "DisplayName".
@@ -49,6 +70,26 @@ export type Reply =
  */
 export interface Protocol {
   ops: {
+    "audit.list": {
+      params: {
+        roomId: RoomId;
+        before?: number;
+        limit?: number;
+      };
+      result: {
+        scopeId: RoomId;
+        entries: {
+          id: number;
+          roomId: RoomId;
+          actor: UserId;
+          action: string;
+          target: string | null;
+          details: {};
+          at: Timestamp;
+        }[];
+        more: boolean;
+      };
+    };
     auth: {
       params: {
         token: string;
@@ -59,6 +100,56 @@ export interface Protocol {
         sessionId: string;
         expiresAt: Timestamp;
       };
+    };
+    "community.create": {
+      params: {
+        name: string;
+        description?: string;
+        picture?: string | null;
+        rules?: string;
+      };
+      result: RoomSummary;
+    };
+    "community.deactivate": {
+      params: {
+        roomId: RoomId;
+      };
+      result: {
+        roomId: RoomId;
+        unlinkedGroups: RoomId[];
+      };
+    };
+    "community.groups": {
+      params: {
+        roomId: RoomId;
+      };
+      result: {
+        communityId: RoomId;
+        groups: {
+          roomId: RoomId;
+          name: string;
+          description: string;
+          picture: string | null;
+          memberCount: number;
+          joined: boolean;
+          joinApproval: boolean;
+          requested: boolean;
+        }[];
+      };
+    };
+    "community.link": {
+      params: {
+        roomId: RoomId;
+        groupId: RoomId;
+      };
+      result: RoomSummary;
+    };
+    "community.unlink": {
+      params: {
+        roomId: RoomId;
+        groupId: RoomId;
+      };
+      result: RoomSummary;
     };
     "device.list": {
       params: {};
@@ -72,6 +163,309 @@ export interface Protocol {
       };
       result: {
         revoked: DeviceId;
+      };
+    };
+    "group.create": {
+      params: {
+        name: string;
+        description?: string;
+        picture?: string | null;
+        communityId?: RoomId;
+        settings?: {
+          /**
+           * Who may post. Always `admins` in a community's announcement group.
+           */
+          sendPolicy?: "all" | "admins";
+          /**
+           * Who may change name, description, picture and rules (communities: admins).
+           */
+          editInfoPolicy?: "all" | "admins";
+          /**
+           * Who may invite members directly.
+           */
+          addMembersPolicy?: "all" | "admins";
+          /**
+           * When on, joining by link or from the community's group list creates a join request for admins to approve.
+           */
+          joinApproval?: boolean;
+        };
+      };
+      result: RoomSummary;
+    };
+    "group.join": {
+      params: {
+        roomId: RoomId;
+      };
+      result: {
+        status: "joined" | "requested";
+        room: RoomSummary;
+      };
+    };
+    "invite.accept": {
+      params: {
+        roomId: RoomId;
+      };
+      result: RoomSummary;
+    };
+    "invite.decline": {
+      params: {
+        roomId: RoomId;
+      };
+      result: {
+        roomId: RoomId;
+      };
+    };
+    "join.approve": {
+      params: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+      result: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+    };
+    "join.cancel": {
+      params: {
+        roomId: RoomId;
+      };
+      result: {
+        roomId: RoomId;
+      };
+    };
+    "join.reject": {
+      params: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+      result: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+    };
+    "join.requests": {
+      params: {
+        roomId: RoomId;
+      };
+      result: {
+        roomId: RoomId;
+        requests: {
+          userId: UserId;
+          at: Timestamp;
+        }[];
+      };
+    };
+    "link.create": {
+      params: {
+        roomId: RoomId;
+        expiresInSeconds?: number;
+        maxUses?: number;
+      };
+      result: InviteLink;
+    };
+    "link.join": {
+      params: {
+        token: string;
+      };
+      result: {
+        status: "joined" | "requested";
+        roomId: RoomId;
+        room: RoomSummary;
+      };
+    };
+    "link.list": {
+      params: {
+        roomId: RoomId;
+      };
+      result: {
+        roomId: RoomId;
+        links: InviteLink[];
+      };
+    };
+    "link.preview": {
+      params: {
+        token: string;
+      };
+      result: {
+        roomId: RoomId;
+        kind: "community" | "group";
+        name: string;
+        description: string;
+        picture: string | null;
+        memberCount: number;
+        joinApproval: boolean;
+        url: string;
+      };
+    };
+    "link.reset": {
+      params: {
+        roomId: RoomId;
+        linkId: string;
+      };
+      result: InviteLink;
+    };
+    "link.revoke": {
+      params: {
+        roomId: RoomId;
+        linkId: string;
+      };
+      result: {
+        linkId: string;
+      };
+    };
+    "member.ban": {
+      params: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+      result: {
+        roomId: RoomId;
+        userId: UserId;
+        removedFromGroups: RoomId[];
+      };
+    };
+    "member.invite": {
+      params: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+      result: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+    };
+    "member.remove": {
+      params: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+      result: {
+        roomId: RoomId;
+        userId: UserId;
+        removedFromGroups: RoomId[];
+      };
+    };
+    "member.role": {
+      params: {
+        roomId: RoomId;
+        userId: UserId;
+        role: Role;
+      };
+      result: {
+        roomId: RoomId;
+        userId: UserId;
+        role: Role;
+      };
+    };
+    "member.unban": {
+      params: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+      result: {
+        roomId: RoomId;
+        userId: UserId;
+      };
+    };
+    "message.delete": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+        forEveryone: boolean;
+      };
+      result: {
+        event?: RoomEvent;
+        hidden?: {
+          roomId: RoomId;
+          seq: Seq;
+        };
+      };
+    };
+    "message.edit": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+        /**
+         * The text; at most `limits.messageChars` characters (discovery document).
+         */
+        body: string;
+      };
+      result: {
+        event: RoomEvent;
+      };
+    };
+    "message.get": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        message: MessageView;
+      };
+    };
+    "message.history": {
+      params: {
+        roomId: RoomId;
+        before?: number;
+        after?: number;
+        limit?: number;
+      };
+      result: {
+        messages: MessageView[];
+        more: boolean;
+      };
+    };
+    "message.react": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+        emoji: string | null;
+      };
+      result: {
+        event: RoomEvent;
+      };
+    };
+    "message.reactions": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        reactions: {
+          userId: UserId;
+          emoji: string;
+        }[];
+      };
+    };
+    "message.send": {
+      params: {
+        roomId: RoomId;
+        /**
+         * The text; at most `limits.messageChars` characters (discovery document).
+         */
+        body: string;
+        txnId: string;
+        replyTo?: Seq;
+        threadRoot?: Seq;
+      };
+      result: {
+        event: RoomEvent;
+        duplicate: boolean;
+      };
+    };
+    "message.thread": {
+      params: {
+        roomId: RoomId;
+        root: Seq;
+        after?: number;
+        limit?: number;
+      };
+      result: {
+        root: MessageView;
+        replies: MessageView[];
+        more: boolean;
       };
     };
     ping: {
@@ -94,6 +488,123 @@ export interface Protocol {
       };
       result: Profile;
     };
+    "receipt.get": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        readBy: number;
+        of: number;
+        readers:
+          | {
+              userId: UserId;
+              at: Timestamp;
+            }[]
+          | null;
+      };
+    };
+    "receipt.read": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: number;
+      };
+    };
+    "room.get": {
+      params: {
+        roomId: RoomId;
+      };
+      result: RoomSummary;
+    };
+    "room.leave": {
+      params: {
+        roomId: RoomId;
+      };
+      result: {
+        roomId: RoomId;
+        leftGroups: RoomId[];
+      };
+    };
+    "room.list": {
+      params: {};
+      result: {
+        rooms: {
+          roomId: RoomId;
+          kind: "community" | "group";
+          name: string;
+          picture: string | null;
+          communityId: RoomId | null;
+          role: Role;
+          readSeq: number;
+          unread: number;
+          lastMessage: {
+            seq: Seq;
+            sender: UserId;
+            body: string | null;
+            ts: Timestamp;
+            deleted: boolean;
+          } | null;
+        }[];
+      };
+    };
+    "room.members": {
+      params: {
+        roomId: RoomId;
+      };
+      result: {
+        roomId: RoomId;
+        count: number;
+        members:
+          | {
+              userId: UserId;
+              role: Role;
+            }[]
+          | null;
+        admins: UserId[];
+      };
+    };
+    "room.settings.update": {
+      params: {
+        roomId: RoomId;
+        /**
+         * Who may post. Always `admins` in a community's announcement group.
+         */
+        sendPolicy?: "all" | "admins";
+        /**
+         * Who may change name, description, picture and rules (communities: admins).
+         */
+        editInfoPolicy?: "all" | "admins";
+        /**
+         * Who may invite members directly.
+         */
+        addMembersPolicy?: "all" | "admins";
+        /**
+         * When on, joining by link or from the community's group list creates a join request for admins to approve.
+         */
+        joinApproval?: boolean;
+        /**
+         * Communities only: whether members may reply under announcements.
+         */
+        announcementReplies?: boolean;
+      };
+      result: RoomSummary;
+    };
+    "room.update": {
+      params: {
+        roomId: RoomId;
+        name?: string;
+        description?: string;
+        picture?: string | null;
+        rules?: string;
+      };
+      result: RoomSummary;
+    };
     "session.info": {
       params: {};
       result: {
@@ -108,9 +619,54 @@ export interface Protocol {
         isAdmin: boolean;
       };
     };
+    sync: {
+      params: {
+        since?: number;
+        limit?: number;
+      };
+      result: {
+        events: RoomEvent[];
+        pos: number;
+        more: boolean;
+      };
+    };
+    "typing.set": {
+      params: {
+        roomId: RoomId;
+        typing: boolean;
+      };
+      result: {
+        roomId: RoomId;
+      };
+    };
+    "user.common_groups": {
+      params: {
+        userId: UserId;
+      };
+      result: {
+        userId: UserId;
+        groups: {
+          roomId: RoomId;
+          kind: "group";
+          name: string;
+          communityId: RoomId | null;
+        }[];
+      };
+    };
   };
   pushes: {
     "profile.updated": Profile;
+    "room.event": RoomEvent;
+    "room.receipt": {
+      roomId: RoomId;
+      userId: UserId;
+      seq: number;
+    };
+    "room.typing": {
+      roomId: RoomId;
+      userId: UserId;
+      typing: boolean;
+    };
     "session.revoked": {
       reason: "revoked" | "logout" | "password_changed" | "refresh_token_reused" | "account_disabled";
     };
@@ -183,6 +739,21 @@ export interface Protocol {
         status: "ok";
       };
     };
+    "invite.landing": {};
+    "invite.preview": {
+      response: {
+        roomId: RoomId;
+        kind: "community" | "group";
+        name: string;
+        description: string;
+        picture: string | null;
+        memberCount: number;
+        joinApproval: boolean;
+        url: string;
+      };
+    };
+    "invite.qr.png": {};
+    "invite.qr.svg": {};
     keys: {
       response: {
         server: string;
@@ -209,6 +780,76 @@ export interface Protocol {
   };
 }
 /**
+ * A room as its member sees it. For a community, the room is also its announcement group.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RoomSummary".
+ */
+export interface RoomSummary {
+  roomId: RoomId;
+  kind: "community" | "group";
+  name: string;
+  description: string;
+  picture: string | null;
+  rules: string;
+  /**
+   * For a group linked to a community, the community's id; else null.
+   */
+  communityId: RoomId | null;
+  settings: RoomSettings;
+  memberCount: number;
+  /**
+   * Your role, or null if you are not a member.
+   */
+  myRole: Role | null;
+  deactivated: boolean;
+  createdAt: Timestamp;
+  /**
+   * room.get on a community: its linked groups.
+   */
+  groups?: RoomId[];
+  /**
+   * room.get: the owner and admins.
+   */
+  admins?: UserId[];
+  /**
+   * room.get, admins only: pending join requests.
+   */
+  pendingRequests?: number;
+  /**
+   * room.get: you have a pending invitation.
+   */
+  invited?: boolean;
+}
+/**
+ * Admin-controlled settings of a room.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RoomSettings".
+ */
+export interface RoomSettings {
+  /**
+   * Who may post. Always `admins` in a community's announcement group.
+   */
+  sendPolicy: "all" | "admins";
+  /**
+   * Who may change name, description, picture and rules (communities: admins).
+   */
+  editInfoPolicy: "all" | "admins";
+  /**
+   * Who may invite members directly.
+   */
+  addMembersPolicy: "all" | "admins";
+  /**
+   * When on, joining by link or from the community's group list creates a join request for admins to approve.
+   */
+  joinApproval: boolean;
+  /**
+   * Communities only: whether members may reply under announcements.
+   */
+  announcementReplies: boolean;
+}
+/**
  * One of the user's devices (one per login).
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -223,6 +864,70 @@ export interface Device {
    * True for the device that asked.
    */
   current: boolean;
+}
+/**
+ * An invite link. `url` opens a landing page; `token` is what link.join takes.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "InviteLink".
+ */
+export interface InviteLink {
+  linkId: string;
+  roomId: RoomId;
+  token: string;
+  url: string;
+  createdBy: UserId;
+  createdAt: Timestamp;
+  expiresAt: number | null;
+  maxUses: number | null;
+  uses: number;
+  revoked: boolean;
+}
+/**
+ * One event of a room's log. `type` says what it is; `content` depends on the type (see the event types table in docs/protocol.md). `pos` is this server's stream position: resume sync from the last one you saw.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RoomEvent".
+ */
+export interface RoomEvent {
+  roomId: RoomId;
+  seq: Seq;
+  eventId: string;
+  type: string;
+  sender: UserId;
+  ts: Timestamp;
+  content: {};
+  pos: number;
+}
+/**
+ * A message with its current state: edited, deleted (body null, a marker remains), reactions and thread size.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "MessageView".
+ */
+export interface MessageView {
+  roomId: RoomId;
+  seq: Seq;
+  eventId: string;
+  sender: UserId;
+  body: string | null;
+  /**
+   * The seq of the message this one quotes.
+   */
+  replyTo: number | null;
+  /**
+   * Announcement replies: the announcement's seq.
+   */
+  threadRoot: number | null;
+  replyCount: number;
+  ts: Timestamp;
+  edited: boolean;
+  deleted: boolean;
+  reactions: {
+    emoji: string;
+    count: number;
+  }[];
+  myReaction: string | null;
 }
 /**
  * A user's public profile.

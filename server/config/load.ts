@@ -27,7 +27,8 @@ function describeError(e: ErrorObject): string {
       return `unknown key "${key}"`;
     }
     case "type":
-      return `"${where}" must be ${e.params.type === "integer" ? "an integer" : `a ${e.params.type}`}`;
+      // "an integer", "an object", "an array"; "a string", "a number", "a boolean".
+      return `"${where}" must be ${/^[aeiou]/.test(String(e.params.type)) ? "an" : "a"} ${e.params.type}`;
     case "enum":
       return `"${where}" must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
     case "minimum":

@@ -79,6 +79,18 @@ export const configSchema = {
         login_failure_window_seconds: { type: "integer", minimum: 1, default: 900 },
       },
     },
+    rooms: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        groups_per_community: { type: "integer", minimum: 1, default: 100 },
+        members_per_group: { type: "integer", minimum: 2, default: 1024 },
+        members_per_community: { type: "integer", minimum: 2, default: 5000 },
+        admins_per_community: { type: "integer", minimum: 1, default: 20 },
+        delete_for_everyone_seconds: { type: "integer", minimum: 0, default: 172800 },
+      },
+    },
     log: {
       type: "object",
       additionalProperties: false,
@@ -111,6 +123,13 @@ export interface Config {
     login_failures_per_account: number;
     login_failures_per_address: number;
     login_failure_window_seconds: number;
+  };
+  rooms: {
+    groups_per_community: number;
+    members_per_group: number;
+    members_per_community: number;
+    admins_per_community: number;
+    delete_for_everyone_seconds: number;
   };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }

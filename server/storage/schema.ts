@@ -3,7 +3,7 @@
  * changes here into SQL under migrations/, which start-up applies; a test fails when the two
  * disagree.
  */
-import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from "drizzle-orm/sqlite-core";
 
 export const accounts = sqliteTable("accounts", {
   /** Full user id, `@alice:school.example`. */
@@ -73,3 +73,161 @@ export const secrets = sqliteTable("secrets", {
   value: text("value").notNull(),
   createdAt: integer("created_at").notNull(),
 });
+
+// ---------------------------------------------------------------------------------------------
+// Rooms: every community and every group is a room with one ordered log (room_events). All other
+// room tables are projections of that log, written in the same transaction as the append.
+
+/** The log. `pos` orders all events of this server (the sync stream); `seq` orders one room. */
+export const roomEvents = sqliteTable(
+  "room_events",
+  {
+    pos: integer("pos").primaryKey({ autoIncrement: true }),
+    roomId: text("room_id").notNull(),
+    seq: integer("seq").notNull(),
+    eventId: text("event_id").notNull().unique(),
+    type: text("type").notNull(),
+    sender: text("sender").notNull(),
+    ts: integer("ts").notNull(),
+    content: text("content").notNull(),
+    /** For events only admins and their subject may see (announcement-group membership). */
+    subject: text("subject"),
+    restricted: integer("restricted", { mode: "boolean" }).notNull().default(false),
+    /** The sender's client transaction id, so a retried send is stored once. */
+    txnId: text("txn_id"),
+  },
+  (t) => [
+    uniqueIndex("room_events_room_seq").on(t.roomId, t.seq),
+    uniqueIndex("room_events_txn").on(t.roomId, t.sender, t.txnId),
+    index("room_events_room_pos").on(t.roomId, t.pos),
+    index("room_events_subject").on(t.subject, t.pos),
+  ],
+);
+
+export const rooms = sqliteTable("rooms", {
+  id: text("id").primaryKey(),
+  kind: text("kind", { enum: ["community", "group"] }).notNull(),
+  name: text("name").notNull(),
+  description: text("description").notNull().default(""),
+  picture: text("picture"),
+  rules: text("rules").notNull().default(""),
+  /** For a group linked to a community: the community's room id. */
+  communityId: text("community_id"),
+  settings: text("settings").notNull(),
+  deactivated: integer("deactivated", { mode: "boolean" }).notNull().default(false),
+  createdBy: text("created_by").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const roomMembers = sqliteTable(
+  "room_members",
+  {
+    roomId: text("room_id").notNull(),
+    userId: text("user_id").notNull(),
+    role: text("role", { enum: ["owner", "admin", "member"] }).notNull(),
+    joinedAt: integer("joined_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("room_members_user").on(t.userId)],
+);
+
+/** When each user was in each room, in stream positions: what sync may show them. */
+export const memberSpans = sqliteTable(
+  "member_spans",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    roomId: text("room_id").notNull(),
+    userId: text("user_id").notNull(),
+    fromPos: integer("from_pos").notNull(),
+    toPos: integer("to_pos"),
+  },
+  (t) => [index("member_spans_user").on(t.userId, t.toPos)],
+);
+
+export const roomBans = sqliteTable(
+  "room_bans",
+  { roomId: text("room_id").notNull(), userId: text("user_id").notNull(), bannedBy: text("banned_by").notNull(), at: integer("at").notNull() },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] })],
+);
+
+export const joinRequests = sqliteTable(
+  "join_requests",
+  { roomId: text("room_id").notNull(), userId: text("user_id").notNull(), at: integer("at").notNull() },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] })],
+);
+
+export const roomInvites = sqliteTable(
+  "room_invites",
+  { roomId: text("room_id").notNull(), userId: text("user_id").notNull(), invitedBy: text("invited_by").notNull(), at: integer("at").notNull() },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("room_invites_user").on(t.userId)],
+);
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    roomId: text("room_id").notNull(),
+    seq: integer("seq").notNull(),
+    eventId: text("event_id").notNull(),
+    sender: text("sender").notNull(),
+    body: text("body"),
+    replyTo: integer("reply_to"),
+    /** In the announcement group: the announcement a member's reply belongs under. */
+    threadRoot: integer("thread_root"),
+    replyCount: integer("reply_count").notNull().default(0),
+    ts: integer("ts").notNull(),
+    editedAt: integer("edited_at"),
+    deletedAt: integer("deleted_at"),
+    deletedBy: text("deleted_by"),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.seq] }), index("messages_thread").on(t.roomId, t.threadRoot, t.seq)],
+);
+
+export const reactions = sqliteTable(
+  "reactions",
+  { roomId: text("room_id").notNull(), target: integer("target").notNull(), userId: text("user_id").notNull(), emoji: text("emoji").notNull(), at: integer("at").notNull() },
+  (t) => [primaryKey({ columns: [t.roomId, t.target, t.userId] })],
+);
+
+export const readMarkers = sqliteTable(
+  "read_markers",
+  { roomId: text("room_id").notNull(), userId: text("user_id").notNull(), seq: integer("seq").notNull(), at: integer("at").notNull() },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("read_markers_room_seq").on(t.roomId, t.seq)],
+);
+
+/** Delete-for-me: messages a user hid from their own view. */
+export const hiddenMessages = sqliteTable(
+  "hidden_messages",
+  { userId: text("user_id").notNull(), roomId: text("room_id").notNull(), seq: integer("seq").notNull() },
+  (t) => [primaryKey({ columns: [t.userId, t.roomId, t.seq] })],
+);
+
+export const inviteLinks = sqliteTable(
+  "invite_links",
+  {
+    id: text("id").primaryKey(),
+    token: text("token").notNull().unique(),
+    roomId: text("room_id").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at"),
+    maxUses: integer("max_uses"),
+    uses: integer("uses").notNull().default(0),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("invite_links_room").on(t.roomId)],
+);
+
+/** Every admin action, per community (or standalone group), for the admins to page through. */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    scopeId: text("scope_id").notNull(),
+    roomId: text("room_id").notNull(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    target: text("target"),
+    details: text("details").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("audit_log_scope").on(t.scopeId, t.id)],
+);

@@ -1,0 +1,58 @@
+import type { Storage } from "../storage/database.ts";
+
+/** Read-side SQL of the communities area (lists, audit log, common groups). */
+export function createCommunityQueries(storage: Storage) {
+  const db = storage.sqlite;
+  const s = {
+    userExists: db.prepare("SELECT 1 FROM accounts WHERE id = ?"),
+    requests: db.prepare("SELECT user_id AS userId, at FROM join_requests WHERE room_id = ? ORDER BY at"),
+    audit: db.prepare(
+      "SELECT id, room_id AS roomId, actor, action, target, details, at FROM audit_log WHERE scope_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+    ),
+    myRooms: db.prepare(`
+      SELECT r.id AS roomId, r.kind, r.name, r.picture, r.community_id AS communityId, m.role,
+             coalesce(rm.seq, 0) AS readSeq,
+             (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > coalesce(rm.seq, 0)
+                AND x.sender <> m.user_id AND x.deleted_at IS NULL AND x.thread_root IS NULL) AS unread,
+             (SELECT max(seq) FROM messages x WHERE x.room_id = r.id AND x.thread_root IS NULL) AS lastSeq
+      FROM room_members m JOIN rooms r ON r.id = m.room_id
+      LEFT JOIN read_markers rm ON rm.room_id = m.room_id AND rm.user_id = m.user_id
+      WHERE m.user_id = ?
+      ORDER BY r.kind, r.name`),
+    lastMessage: db.prepare("SELECT seq, sender, body, ts, deleted_at AS deletedAt FROM messages WHERE room_id = ? AND seq = ?"),
+    common: db.prepare(`
+      SELECT r.id AS roomId, r.kind, r.name, r.community_id AS communityId
+      FROM room_members a JOIN room_members b ON a.room_id = b.room_id JOIN rooms r ON r.id = a.room_id
+      WHERE a.user_id = ? AND b.user_id = ? AND r.kind = 'group'
+      ORDER BY r.name`),
+  };
+  return {
+    userExists: (userId: string) => s.userExists.get(userId) !== undefined,
+    requests: (roomId: string) => s.requests.all(roomId) as { userId: string; at: number }[],
+    audit(scopeId: string, before: number, limit: number) {
+      return (s.audit.all(scopeId, before, limit) as { id: number; roomId: string; actor: string; action: string; target: string | null; details: string; at: number }[]).map(
+        (r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> }),
+      );
+    },
+    myRooms(userId: string) {
+      const rows = s.myRooms.all(userId) as {
+        roomId: string;
+        kind: "community" | "group";
+        name: string;
+        picture: string | null;
+        communityId: string | null;
+        role: string;
+        readSeq: number;
+        unread: number;
+        lastSeq: number | null;
+      }[];
+      return rows.map(({ lastSeq, ...r }) => {
+        const last = lastSeq ? (s.lastMessage.get(r.roomId, lastSeq) as { seq: number; sender: string; body: string | null; ts: number; deletedAt: number | null }) : null;
+        return { ...r, lastMessage: last ? { seq: last.seq, sender: last.sender, body: last.body, ts: last.ts, deleted: last.deletedAt !== null } : null };
+      });
+    },
+    commonGroups: (a: string, b: string) => s.common.all(a, b) as { roomId: string; kind: string; name: string; communityId: string | null }[],
+  };
+}
+
+export type CommunityQueries = ReturnType<typeof createCommunityQueries>;

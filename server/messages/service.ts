@@ -1,0 +1,151 @@
+import { ParleyError } from "../errors.ts";
+import type { RoomCore, Tx } from "../rooms/core.ts";
+import { isAdminRole, type RoomEvent } from "../rooms/types.ts";
+import { memberState } from "../communities/service.ts";
+import type { Hub } from "../ws/transport.ts";
+import type { MessageQueries, MessageView } from "./queries.ts";
+
+function targetOf(tx: Tx, roomId: string, seq: number | undefined | null) {
+  if (seq === undefined || seq === null) return null;
+  const m = tx.store.findMessage(roomId, seq);
+  return m ? { sender: m.sender, ts: m.ts, deleted: m.deleted_at !== null, threadRoot: m.thread_root } : null;
+}
+
+/**
+ * Messages: sends, replies, announcement threads, reactions, edits, deletions, history, receipts
+ * and typing. Writes go through the room core; receipts and typing are not room events (they
+ * are not room state and need no ordering), so they are kept and pushed here.
+ */
+export function createMessageService(core: RoomCore, queries: MessageQueries, hub: () => Hub, now: () => number = Date.now) {
+  return {
+    /** message.send: idempotent by (room, sender, txnId): a retried send returns the stored event. */
+    send(actor: string, input: { roomId: string; body: string; txnId: string; replyTo?: number; threadRoot?: number }): Promise<{ event: RoomEvent; duplicate: boolean }> {
+      return core.transact((tx) => {
+        memberState(tx, input.roomId, actor);
+        const earlier = tx.findByTxn(input.roomId, actor, input.txnId);
+        if (earlier) return { event: earlier, duplicate: true };
+        const content: Record<string, unknown> = { kind: "text", body: input.body };
+        if (input.replyTo !== undefined) content.replyTo = input.replyTo;
+        if (input.threadRoot !== undefined) content.threadRoot = input.threadRoot;
+        const target = targetOf(tx, input.roomId, input.threadRoot ?? input.replyTo);
+        const event = tx.append({ roomId: input.roomId, type: "message", sender: actor, content, txnId: input.txnId }, { target });
+        return { event, duplicate: false };
+      });
+    },
+
+    edit(actor: string, roomId: string, seq: number, body: string): Promise<RoomEvent> {
+      return core.transact((tx) => {
+        memberState(tx, roomId, actor);
+        return tx.append({ roomId, type: "message.edit", sender: actor, content: { target: seq, body } }, { target: targetOf(tx, roomId, seq) });
+      });
+    },
+
+    /** Delete for everyone: the sender within the window, admins at any time; leaves a marker. */
+    deleteForEveryone(actor: string, roomId: string, seq: number): Promise<RoomEvent> {
+      return core.transact((tx) => {
+        memberState(tx, roomId, actor);
+        const target = targetOf(tx, roomId, seq);
+        return tx.append({ roomId, type: "message.delete", sender: actor, content: { target: seq, bySender: target?.sender === actor } }, { target });
+      });
+    },
+
+    /** Delete for me: hides the message from the actor's own history only. */
+    deleteForMe(actor: string, roomId: string, seq: number): { roomId: string; seq: number } {
+      const st = core.state(roomId);
+      if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
+      if (!queries.findMessage(roomId, seq)) throw new ParleyError("message.not_found");
+      queries.hide(actor, roomId, seq);
+      return { roomId, seq };
+    },
+
+    /** One reaction per user per message: a new emoji replaces the old one, null removes it. */
+    react(actor: string, roomId: string, seq: number, emoji: string | null): Promise<RoomEvent> {
+      return core.transact((tx) => {
+        memberState(tx, roomId, actor);
+        return tx.append({ roomId, type: "reaction", sender: actor, content: { target: seq, emoji } }, { target: targetOf(tx, roomId, seq) });
+      });
+    },
+
+    history(actor: string, roomId: string, opts: { before?: number; after?: number; limit: number }): { messages: MessageView[]; more: boolean } {
+      const st = core.state(roomId);
+      if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
+      const dir = opts.after !== undefined ? "after" : "before";
+      const from = opts.after ?? opts.before ?? Number.MAX_SAFE_INTEGER;
+      const rows = queries.history(roomId, actor, dir, from, opts.limit + 1);
+      const more = rows.length > opts.limit;
+      if (more) {
+        if (dir === "before") rows.shift();
+        else rows.pop();
+      }
+      return { messages: rows, more };
+    },
+
+    get(actor: string, roomId: string, seq: number): MessageView {
+      const st = core.state(roomId);
+      if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
+      const row = queries.findMessage(roomId, seq);
+      if (!row || queries.isHidden(actor, roomId, seq)) throw new ParleyError("message.not_found");
+      return queries.view(roomId, actor, row);
+    },
+
+    thread(actor: string, roomId: string, root: number, after: number, limit: number): { root: MessageView; replies: MessageView[]; more: boolean } {
+      const rootView = this.get(actor, roomId, root);
+      const replies = queries.thread(roomId, actor, root, after, limit + 1);
+      const more = replies.length > limit;
+      if (more) replies.pop();
+      return { root: rootView, replies, more };
+    },
+
+    reactions(actor: string, roomId: string, seq: number) {
+      this.get(actor, roomId, seq);
+      return { roomId, seq, reactions: queries.reactors(roomId, seq) };
+    },
+
+    /**
+     * Moves the actor's read marker and tells the room. In the announcement group only admins
+     * learn who read what (members would otherwise learn the member list from receipts).
+     */
+    markRead(actor: string, roomId: string, seq: number): { roomId: string; seq: number } {
+      const st = core.state(roomId);
+      if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
+      const upTo = Math.min(seq, st.seq);
+      if (queries.markRead(roomId, actor, upTo, now())) {
+        const frame = JSON.stringify({ push: "room.receipt", data: { roomId, userId: actor, seq: upTo } });
+        const recipients = st.kind === "community" ? [...st.members].filter(([, r]) => isAdminRole(r)).map(([u]) => u) : st.members.keys();
+        hub().sendToUsers(recipients, frame);
+      }
+      return { roomId, seq: upTo };
+    },
+
+    /** For one message: how many members have read it; readers by name where the role allows. */
+    receipts(actor: string, roomId: string, seq: number) {
+      const st = core.state(roomId);
+      if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
+      const row = queries.findMessage(roomId, seq);
+      if (!row) throw new ParleyError("message.not_found");
+      const readBy = queries.readCount(roomId, seq, row.sender);
+      const seeNames = st.kind === "group" || isAdminRole(st.members.get(actor));
+      return {
+        roomId,
+        seq,
+        readBy,
+        of: Math.max(0, st.members.size - (st.members.has(row.sender) ? 1 : 0)),
+        readers: seeNames ? queries.readers(roomId, seq, row.sender) : null,
+      };
+    },
+
+    /** Typing indicators are ephemeral: pushed to the room's other members, never stored. */
+    typing(actor: string, roomId: string, typing: boolean): { roomId: string } {
+      const st = core.state(roomId);
+      if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
+      // In the announcement group only admins post, so only their typing is shown.
+      if (st.kind === "community" && !isAdminRole(st.members.get(actor))) return { roomId };
+      const frame = JSON.stringify({ push: "room.typing", data: { roomId, userId: actor, typing } });
+      const others = [...st.members.keys()].filter((u) => u !== actor);
+      hub().sendToUsers(others, frame);
+      return { roomId };
+    },
+  };
+}
+
+export type MessageService = ReturnType<typeof createMessageService>;

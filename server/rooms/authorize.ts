@@ -1,0 +1,213 @@
+import type { ErrorCode } from "../errors.ts";
+import { isAdminRole, type Proposal, type Role, type RoomLimits, type RoomState } from "./types.ts";
+
+/** Facts from outside the room that some rules need; gathered by the caller, read-only here. */
+export interface AuthContext {
+  limits: RoomLimits;
+  now: number;
+  /** The sender's role in the community this group is linked to (for joins from the list). */
+  communityRole?: Role;
+  /** The sender presented a valid invite link for this room. */
+  viaLink?: boolean;
+  /**
+   * The event is a consequence of an authorized change in another room of the same community,
+   * in the same transaction: a removal from the community carried into its groups, or a join of
+   * a linked group carried into its community. Holds that other room's id.
+   */
+  cascadeFrom?: string;
+  /** For edits, deletions, reactions and replies: the message they point at. */
+  target?: { sender: string; ts: number; deleted: boolean; threadRoot: number | null } | null;
+}
+
+export type Decision = { ok: true } | { ok: false, code: ErrorCode };
+
+const allow: Decision = { ok: true };
+const deny = (code: ErrorCode): Decision => ({ ok: false, code });
+
+/**
+ * The rules of rooms, as one pure function of the room's current state and a proposed event.
+ * Every write to any room passes here, whether it comes from a client op or (later) from a
+ * federated server. A non-member is told `room.not_found` for anything but joining, so that
+ * probing cannot tell a private room from a missing one.
+ */
+export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Decision {
+  const senderRole = state.members.get(p.sender);
+  const isAdmin = isAdminRole(senderRole);
+  const subject = typeof p.content.userId === "string" ? p.content.userId : undefined;
+  const isCommunity = state.kind === "community";
+
+  if (state.deactivated) return senderRole ? deny("room.deactivated") : deny("room.not_found");
+
+  switch (p.type) {
+    case "room.create":
+      return deny("room.invalid");
+
+    case "member.join": {
+      if (subject === undefined) return deny("room.invalid");
+      if (state.members.has(subject)) return deny("room.already_member");
+      if (state.bans.has(subject)) return deny("room.banned");
+      const cap = isCommunity ? ctx.limits.membersPerCommunity : ctx.limits.membersPerGroup;
+      if (state.members.size >= cap) return deny("room.full");
+      const via = p.content.via;
+      if (via === "group") {
+        return ctx.cascadeFrom !== undefined && state.groups.has(ctx.cascadeFrom) ? allow : deny("room.forbidden");
+      }
+      if (via === "approval") {
+        if (!isAdmin) return senderRole ? deny("room.forbidden") : deny("room.not_found");
+        return state.requests.has(subject) ? allow : deny("room.no_request");
+      }
+      if (subject !== p.sender) return deny("room.forbidden");
+      if (via === "invite") return state.invites.has(subject) ? allow : deny("room.not_invited");
+      if (via === "link") {
+        if (!ctx.viaLink) return deny("invite.invalid");
+        return state.settings.joinApproval ? deny("room.approval_required") : allow;
+      }
+      if (via === "community") {
+        // Joining a group from its community's list: community members only.
+        if (!state.communityId || ctx.communityRole === undefined) return deny("room.not_found");
+        return state.settings.joinApproval ? deny("room.approval_required") : allow;
+      }
+      return deny("room.invalid");
+    }
+
+    case "join.request": {
+      if (p.content.userId !== p.sender) return deny("room.invalid");
+      if (state.members.has(p.sender)) return deny("room.already_member");
+      if (state.bans.has(p.sender)) return deny("room.banned");
+      if (!state.settings.joinApproval) return deny("room.no_approval_needed");
+      if (state.requests.has(p.sender)) return deny("room.request_pending");
+      if (!ctx.viaLink && !(state.communityId && ctx.communityRole !== undefined)) return deny("room.not_found");
+      return allow;
+    }
+
+    case "join.request.cancel":
+      return p.content.userId === p.sender && state.requests.has(p.sender) ? allow : deny("room.no_request");
+
+    case "member.invite.decline":
+      return p.content.userId === p.sender && state.invites.has(p.sender) ? allow : deny("room.not_invited");
+  }
+
+  if (p.type === "member.remove" && ctx.cascadeFrom !== undefined && ctx.cascadeFrom === state.communityId) {
+    return subject !== undefined && state.members.has(subject) ? allow : deny("room.not_member");
+  }
+
+  // Everything below needs the sender to be a member.
+  if (!senderRole) return deny("room.not_found");
+
+  switch (p.type) {
+    case "member.leave":
+      if (subject !== p.sender) return deny("room.invalid");
+      return senderRole === "owner" ? deny("room.owner_must_transfer") : allow;
+
+    case "member.remove": {
+      if (!isAdmin) return deny("room.forbidden");
+      const targetRole = subject === undefined ? undefined : state.members.get(subject);
+      if (!targetRole) return deny("room.not_member");
+      if (targetRole === "owner" || (targetRole === "admin" && senderRole !== "owner")) return deny("room.forbidden");
+      return allow;
+    }
+
+    case "member.ban": {
+      if (!isAdmin || subject === undefined || subject === p.sender) return isAdmin ? deny("room.invalid") : deny("room.forbidden");
+      if (state.bans.has(subject)) return deny("room.banned");
+      const targetRole = state.members.get(subject);
+      if (targetRole === "owner" || (targetRole === "admin" && senderRole !== "owner")) return deny("room.forbidden");
+      return allow;
+    }
+
+    case "member.unban":
+      if (!isAdmin) return deny("room.forbidden");
+      return subject !== undefined && state.bans.has(subject) ? allow : deny("room.not_member");
+
+    case "member.role": {
+      if (!isAdmin) return deny("room.forbidden");
+      const targetRole = subject === undefined ? undefined : state.members.get(subject);
+      if (!targetRole) return deny("room.not_member");
+      const role = p.content.role;
+      if (role === "owner") return senderRole === "owner" && subject !== p.sender ? allow : deny("room.forbidden");
+      if (targetRole === "owner") return deny("room.forbidden");
+      if (role === targetRole) return allow;
+      if (role === "admin" && isCommunity && state.adminCount >= ctx.limits.adminsPerCommunity) return deny("room.admin_limit");
+      return role === "admin" || role === "member" ? allow : deny("room.invalid");
+    }
+
+    case "member.invite":
+      if (!isAdmin && state.settings.addMembersPolicy === "admins") return deny("room.forbidden");
+      if (subject === undefined) return deny("room.invalid");
+      if (state.members.has(subject)) return deny("room.already_member");
+      if (state.bans.has(subject)) return deny("room.banned");
+      if (state.invites.has(subject)) return deny("room.already_invited");
+      return allow;
+
+    case "join.reject":
+      if (!isAdmin) return deny("room.forbidden");
+      return subject !== undefined && state.requests.has(subject) ? allow : deny("room.no_request");
+
+    case "room.profile":
+      if (!isAdmin && (isCommunity || state.settings.editInfoPolicy === "admins")) return deny("room.forbidden");
+      return allow;
+
+    case "room.settings":
+      if (!isAdmin) return deny("room.forbidden");
+      // The announcement group is admins-only by definition; that cannot be switched off.
+      if (isCommunity && p.content.sendPolicy !== undefined && p.content.sendPolicy !== "admins") return deny("room.invalid");
+      if (!isCommunity && p.content.announcementReplies !== undefined) return deny("room.invalid");
+      return allow;
+
+    case "room.deactivate":
+      if (!isCommunity) return deny("room.invalid");
+      return senderRole === "owner" ? allow : deny("room.forbidden");
+
+    case "community.group.add":
+      if (!isCommunity) return deny("room.invalid");
+      if (!isAdmin) return deny("room.forbidden");
+      if (state.groups.has(String(p.content.groupId))) return deny("room.group_linked");
+      return state.groups.size >= ctx.limits.groupsPerCommunity ? deny("room.group_limit") : allow;
+
+    case "community.group.remove":
+      if (!isCommunity) return deny("room.invalid");
+      if (!isAdmin) return deny("room.forbidden");
+      return state.groups.has(String(p.content.groupId)) ? allow : deny("room.not_found");
+
+    case "group.community":
+      if (isCommunity) return deny("room.invalid");
+      // Linking: a group admin. Unlinking: a group admin, or (checked by the caller) a community admin.
+      if (p.content.communityId !== null && state.communityId) return deny("room.group_linked");
+      return isAdmin || isAdminRole(ctx.communityRole) ? allow : deny("room.forbidden");
+
+    case "message": {
+      const body = p.content.body;
+      if (typeof body === "string" && [...body].length > ctx.limits.messageChars) return deny("message.too_long");
+      if (p.content.threadRoot !== undefined && p.content.threadRoot !== null) {
+        if (!isCommunity) return deny("room.invalid");
+        if (!ctx.target || ctx.target.deleted || ctx.target.threadRoot !== null) return deny("message.not_found");
+        if (!isAdmin && !state.settings.announcementReplies) return deny("announcement.replies_off");
+        return allow;
+      }
+      if (isCommunity && !isAdmin) return deny("announcement.admins_only");
+      if (state.settings.sendPolicy === "admins" && !isAdmin) return deny("room.forbidden");
+      if (p.content.replyTo !== undefined && p.content.replyTo !== null && (!ctx.target || ctx.target.deleted)) return deny("message.not_found");
+      return allow;
+    }
+
+    case "message.edit": {
+      if (!ctx.target) return deny("message.not_found");
+      if (ctx.target.sender !== p.sender || ctx.target.deleted) return deny("message.not_editable");
+      const body = p.content.body;
+      if (typeof body === "string" && [...body].length > ctx.limits.messageChars) return deny("message.too_long");
+      return allow;
+    }
+
+    case "message.delete":
+      if (!ctx.target || ctx.target.deleted) return deny("message.not_found");
+      if (isAdmin) return allow;
+      if (ctx.target.sender !== p.sender) return deny("room.forbidden");
+      return ctx.now - ctx.target.ts <= ctx.limits.deleteWindowMs ? allow : deny("message.delete_window_passed");
+
+    case "reaction":
+      return ctx.target && !ctx.target.deleted ? allow : deny("message.not_found");
+
+    default:
+      return deny("room.invalid");
+  }
+}

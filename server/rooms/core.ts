@@ -1,0 +1,203 @@
+import { randomBytes } from "node:crypto";
+import { ParleyError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { authorize, type AuthContext } from "./authorize.ts";
+import { isRestricted, projectEvent } from "./project.ts";
+import type { RoomStore } from "./store.ts";
+import { isAdminRole, type Proposal, type RoomEvent, type RoomKind, type RoomLimits, type RoomSettings, type RoomState } from "./types.ts";
+
+/** An event as it leaves the core: sequenced, persisted, with its serialized push frame. */
+export interface Committed {
+  event: RoomEvent;
+  /** The push frame, serialized once and shared by every recipient. */
+  frame: Buffer;
+  /** Who may see it: null means every member (and the subject); otherwise exactly these users. */
+  audience: Set<string> | null;
+  subject: string | null;
+}
+
+/** What a command can do inside the group-commit transaction. */
+export interface Tx {
+  readonly now: number;
+  /** The room's current state, or undefined when there is no such room. */
+  state(roomId: string): RoomState | undefined;
+  /** Authorizes, sequences, persists and projects one event. Throws ParleyError when refused. */
+  append(p: Proposal, ctx?: Partial<AuthContext>): RoomEvent;
+  /** Creates a room with its `room.create` event and the creator as owner. */
+  createRoom(init: { kind: RoomKind; name: string; description?: string; picture?: string | null; rules?: string; settings: RoomSettings; creator: string }): RoomState;
+  /** The stored event of an earlier send with the same transaction id, if any. */
+  findByTxn(roomId: string, sender: string, txnId: string): RoomEvent | undefined;
+  store: RoomStore;
+}
+
+type Listener = (batch: Committed[]) => void;
+
+interface Job {
+  fn: (tx: Tx) => unknown;
+  resolve: (v: any) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * The room core: the one write path. Commands queue with `transact`; all commands that arrive in
+ * one event-loop turn run in one SQLite transaction (group commit), each in its own savepoint so
+ * that a refused command leaves no trace while the others commit. After the commit, listeners
+ * (the WebSocket fan-out, later the federation outbox) receive the batch in order.
+ */
+export function createRoomCore(deps: { store: RoomStore; serverName: string; limits: RoomLimits; log: Logger; now?: () => number }) {
+  const { store, serverName, limits, log } = deps;
+  const now = deps.now ?? Date.now;
+  const cache = new Map<string, RoomState>();
+  const listeners: Listener[] = [];
+  let queue: Job[] = [];
+  let scheduled = false;
+
+  function loadState(roomId: string): RoomState | undefined {
+    let st = cache.get(roomId);
+    if (!st) {
+      st = store.loadState(roomId);
+      if (st) cache.set(roomId, st);
+    }
+    return st;
+  }
+
+  function newEventId(): string {
+    return `$${randomBytes(15).toString("base64url")}`;
+  }
+
+  function makeTx(at: number, out: Committed[], touched: Set<string>): Tx {
+    function commit(state: RoomState, p: Proposal): RoomEvent {
+      const seq = state.seq + 1;
+      const base = { roomId: state.id, seq, eventId: newEventId(), type: p.type, sender: p.sender, ts: at, content: p.content };
+      const subject = typeof p.content.userId === "string" ? p.content.userId : null;
+      const restricted = isRestricted(state, p.type);
+      const pos = store.insertEvent(base, subject, restricted, p.txnId ?? null);
+      const event: RoomEvent = { ...base, pos };
+      touched.add(state.id);
+      projectEvent(store, state, event);
+      let audience: Set<string> | null = null;
+      if (restricted) {
+        audience = new Set([p.sender]);
+        if (subject) audience.add(subject);
+        for (const [user, role] of state.members) if (isAdminRole(role)) audience.add(user);
+      }
+      out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, subject });
+      return event;
+    }
+
+    return {
+      now: at,
+      store,
+      state: loadState,
+      findByTxn: (roomId, sender, txnId) => store.findEventByTxn(roomId, sender, txnId),
+      append(p, ctx = {}) {
+        const state = loadState(p.roomId);
+        if (!state) throw new ParleyError("room.not_found");
+        const decision = authorize(state, p, { limits, now: at, ...ctx });
+        if (!decision.ok) throw new ParleyError(decision.code);
+        return commit(state, p);
+      },
+      createRoom(init) {
+        const id = `!${randomBytes(9).toString("base64url")}:${serverName}`;
+        const state: RoomState = {
+          id,
+          kind: init.kind,
+          name: init.name,
+          description: init.description ?? "",
+          picture: init.picture ?? null,
+          rules: init.rules ?? "",
+          communityId: null,
+          groups: new Set(),
+          settings: init.settings,
+          members: new Map(),
+          bans: new Set(),
+          requests: new Set(),
+          invites: new Set(),
+          seq: 0,
+          deactivated: false,
+          createdBy: init.creator,
+          createdAt: at,
+          adminCount: 0,
+        };
+        store.insertRoom(state);
+        cache.set(id, state);
+        touched.add(id);
+        const { groups: _g, members: _m, bans: _b, requests: _r, invites: _i, seq: _s, adminCount: _a, deactivated: _d, ...profile } = state;
+        commit(state, { roomId: id, type: "room.create", sender: init.creator, content: { ...profile, groups: undefined } });
+        commit(state, { roomId: id, type: "member.join", sender: init.creator, content: { userId: init.creator, role: "owner", via: "create" } });
+        return state;
+      },
+    };
+  }
+
+  function flush(): void {
+    scheduled = false;
+    const jobs = queue;
+    queue = [];
+    const at = now();
+    const committed: Committed[] = [];
+    const touched = new Set<string>();
+    const results: { ok: boolean; value: unknown }[] = [];
+    try {
+      store.transaction(() => {
+        for (const job of jobs) {
+          const mark = committed.length;
+          const jobTouched = new Set<string>();
+          try {
+            const value = store.transaction(() => job.fn(makeTx(at, committed, jobTouched)));
+            for (const r of jobTouched) touched.add(r);
+            results.push({ ok: true, value });
+          } catch (err) {
+            // The savepoint rolled the tables back; drop the cached state this job may have
+            // changed so that it reloads from the (rolled back) tables.
+            committed.length = mark;
+            for (const r of jobTouched) cache.delete(r);
+            results.push({ ok: false, value: err });
+          }
+        }
+      });
+    } catch (err) {
+      log.error({ err }, "group commit failed");
+      for (const r of touched) cache.delete(r);
+      for (const job of jobs) job.reject(new ParleyError("internal"));
+      return;
+    }
+    if (committed.length) {
+      for (const l of listeners) {
+        try {
+          l(committed);
+        } catch (err) {
+          log.error({ err }, "room listener failed");
+        }
+      }
+    }
+    jobs.forEach((job, i) => (results[i].ok ? job.resolve(results[i].value) : job.reject(results[i].value)));
+  }
+
+  return {
+    limits,
+    /** Queues a command for the next group commit; resolves with its return value after commit. */
+    transact<T>(fn: (tx: Tx) => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ fn, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    /** Reads a room's state outside a transaction (for queries). */
+    state: loadState,
+    /** Subscribes to committed batches. */
+    onCommit(listener: Listener): void {
+      listeners.push(listener);
+    },
+    /** Runs any queued commands now; used on shutdown so no accepted write is lost. */
+    drain(): void {
+      if (queue.length) flush();
+    },
+    pending: () => queue.length,
+  };
+}
+
+export type RoomCore = ReturnType<typeof createRoomCore>;

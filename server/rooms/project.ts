@@ -1,0 +1,152 @@
+import type { RoomStore } from "./store.ts";
+import { isAdminRole, type Role, type RoomEvent, type RoomSettings, type RoomState } from "./types.ts";
+
+/** Event types that are admin actions and go to the audit log. */
+const auditedTypes = new Set([
+  "member.remove",
+  "member.ban",
+  "member.unban",
+  "member.role",
+  "member.invite",
+  "join.reject",
+  "room.settings",
+  "room.profile",
+  "room.deactivate",
+  "community.group.add",
+  "community.group.remove",
+]);
+
+/**
+ * Applies one sequenced event to the room's projections, both the tables (inside the caller's
+ * transaction) and the cached state. The only place state changes; replaying a room's log
+ * through it rebuilds every projection.
+ */
+export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): void {
+  const c = e.content as Record<string, any>;
+  const subject: string | undefined = typeof c.userId === "string" ? c.userId : undefined;
+  state.seq = e.seq;
+  switch (e.type) {
+    case "member.join": {
+      const role: Role = c.role ?? "member";
+      store.addMember(state.id, subject!, role, e.ts, e.pos);
+      state.members.set(subject!, role);
+      if (role !== "member") state.adminCount++;
+      state.invites.delete(subject!);
+      state.requests.delete(subject!);
+      if (c.via === "approval") store.audit(scopeOf(state), state.id, e.sender, "join.approve", subject!, {}, e.ts);
+      break;
+    }
+    case "member.leave":
+    case "member.remove":
+    case "member.ban": {
+      if (state.members.has(subject!)) {
+        if (isAdminRole(state.members.get(subject!))) state.adminCount--;
+        store.removeMember(state.id, subject!, e.pos);
+        state.members.delete(subject!);
+      }
+      if (e.type === "member.ban") {
+        store.addBan(state.id, subject!, e.sender, e.ts);
+        state.bans.add(subject!);
+        state.requests.delete(subject!);
+        state.invites.delete(subject!);
+      }
+      break;
+    }
+    case "member.unban":
+      store.removeBan(state.id, subject!);
+      state.bans.delete(subject!);
+      break;
+    case "member.role": {
+      const previous = state.members.get(subject!)!;
+      const role = c.role as Role;
+      if (role === "owner") {
+        // Transfer: the old owner stays on as an admin.
+        store.setRole(state.id, e.sender, "admin");
+        state.members.set(e.sender, "admin");
+      }
+      store.setRole(state.id, subject!, role);
+      state.members.set(subject!, role);
+      if (!isAdminRole(previous) && isAdminRole(role)) state.adminCount++;
+      if (isAdminRole(previous) && !isAdminRole(role)) state.adminCount--;
+      break;
+    }
+    case "member.invite":
+      store.addInvite(state.id, subject!, e.sender, e.ts);
+      state.invites.add(subject!);
+      break;
+    case "member.invite.decline":
+      store.removeInvite(state.id, subject!);
+      state.invites.delete(subject!);
+      break;
+    case "join.request":
+      store.addRequest(state.id, subject!, e.ts);
+      state.requests.add(subject!);
+      break;
+    case "join.request.cancel":
+    case "join.reject":
+      store.removeRequest(state.id, subject!);
+      state.requests.delete(subject!);
+      break;
+    case "room.profile":
+      for (const key of ["name", "description", "picture", "rules"] as const) if (c[key] !== undefined) (state as any)[key] = c[key];
+      store.updateProfile(state);
+      break;
+    case "room.settings":
+      state.settings = { ...state.settings, ...(c as Partial<RoomSettings>) };
+      store.updateSettings(state);
+      break;
+    case "room.deactivate":
+      state.deactivated = true;
+      store.deactivate(state.id);
+      break;
+    case "community.group.add":
+      state.groups.add(c.groupId);
+      break;
+    case "community.group.remove":
+      state.groups.delete(c.groupId);
+      break;
+    case "group.community":
+      state.communityId = c.communityId ?? null;
+      store.setCommunity(state.id, state.communityId);
+      break;
+    case "message":
+      store.insertMessage(e);
+      break;
+    case "message.edit":
+      store.editMessage(state.id, c.target, c.body, e.ts);
+      break;
+    case "message.delete":
+      store.deleteMessage(state.id, c.target, e.ts, e.sender);
+      break;
+    case "reaction":
+      store.setReaction(state.id, c.target, e.sender, c.emoji ?? null, e.ts);
+      break;
+    case "room.create":
+      break;
+  }
+  if (auditedTypes.has(e.type) || (e.type === "message.delete" && c.bySender === false)) {
+    store.audit(scopeOf(state), state.id, e.sender, e.type === "message.delete" ? "message.delete" : e.type, subject ?? (c.groupId as string | undefined) ?? null, auditDetails(e), e.ts);
+  }
+}
+
+function auditDetails(e: RoomEvent): Record<string, unknown> {
+  const { userId: _u, ...rest } = e.content;
+  return { ...rest, seq: e.seq };
+}
+
+/** The audit scope: a community and its groups share one log; a standalone group has its own. */
+export function scopeOf(state: RoomState): string {
+  return state.kind === "community" ? state.id : (state.communityId ?? state.id);
+}
+
+/**
+ * Which events only the room's admins (and the event's subject and sender) may see. In the
+ * announcement group (the community room) members must not learn the member list, so every
+ * membership change there is restricted; join requests and rejections are admin business
+ * everywhere.
+ */
+export function isRestricted(state: RoomState, type: string): boolean {
+  if (type === "join.request" || type === "join.request.cancel" || type === "join.reject") return true;
+  if (state.kind !== "community") return false;
+  return type.startsWith("member.");
+}

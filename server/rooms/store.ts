@@ -1,0 +1,185 @@
+import type { Storage } from "../storage/database.ts";
+import type { EventType, Role, RoomEvent, RoomKind, RoomSettings, RoomState } from "./types.ts";
+
+interface EventRow {
+  pos: number;
+  room_id: string;
+  seq: number;
+  event_id: string;
+  type: string;
+  sender: string;
+  ts: number;
+  content: string;
+}
+
+export interface MessageRow {
+  room_id: string;
+  seq: number;
+  event_id: string;
+  sender: string;
+  body: string | null;
+  reply_to: number | null;
+  thread_root: number | null;
+  reply_count: number;
+  ts: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+  deleted_by: string | null;
+}
+
+export function eventFromRow(r: EventRow): RoomEvent {
+  return { roomId: r.room_id, seq: r.seq, eventId: r.event_id, type: r.type as EventType, sender: r.sender, ts: r.ts, content: JSON.parse(r.content), pos: r.pos };
+}
+
+/**
+ * All SQL of the room core: the log and its projections. Raw prepared statements (made once) on
+ * the write path, because every append runs several of them inside the group commit.
+ */
+export function createRoomStore(storage: Storage) {
+  const db = storage.sqlite;
+  const s = {
+    insertEvent: db.prepare(
+      "INSERT INTO room_events (room_id, seq, event_id, type, sender, ts, content, subject, restricted, txn_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    eventByTxn: db.prepare("SELECT * FROM room_events WHERE room_id = ? AND sender = ? AND txn_id = ?"),
+    maxSeq: db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM room_events WHERE room_id = ?"),
+    room: db.prepare("SELECT * FROM rooms WHERE id = ?"),
+    members: db.prepare("SELECT user_id, role FROM room_members WHERE room_id = ?"),
+    bans: db.prepare("SELECT user_id FROM room_bans WHERE room_id = ?"),
+    requests: db.prepare("SELECT user_id FROM join_requests WHERE room_id = ?"),
+    invites: db.prepare("SELECT user_id FROM room_invites WHERE room_id = ?"),
+    groupsOf: db.prepare("SELECT id FROM rooms WHERE community_id = ?"),
+    insertRoom: db.prepare(
+      "INSERT INTO rooms (id, kind, name, description, picture, rules, community_id, settings, deactivated, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+    ),
+    updateProfile: db.prepare("UPDATE rooms SET name = ?, description = ?, picture = ?, rules = ? WHERE id = ?"),
+    updateSettings: db.prepare("UPDATE rooms SET settings = ? WHERE id = ?"),
+    setCommunity: db.prepare("UPDATE rooms SET community_id = ? WHERE id = ?"),
+    deactivate: db.prepare("UPDATE rooms SET deactivated = 1 WHERE id = ?"),
+    addMember: db.prepare("INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)"),
+    removeMember: db.prepare("DELETE FROM room_members WHERE room_id = ? AND user_id = ?"),
+    setRole: db.prepare("UPDATE room_members SET role = ? WHERE room_id = ? AND user_id = ?"),
+    openSpan: db.prepare("INSERT INTO member_spans (room_id, user_id, from_pos) VALUES (?, ?, ?)"),
+    closeSpan: db.prepare("UPDATE member_spans SET to_pos = ? WHERE room_id = ? AND user_id = ? AND to_pos IS NULL"),
+    addBan: db.prepare("INSERT OR REPLACE INTO room_bans (room_id, user_id, banned_by, at) VALUES (?, ?, ?, ?)"),
+    removeBan: db.prepare("DELETE FROM room_bans WHERE room_id = ? AND user_id = ?"),
+    addRequest: db.prepare("INSERT OR REPLACE INTO join_requests (room_id, user_id, at) VALUES (?, ?, ?)"),
+    removeRequest: db.prepare("DELETE FROM join_requests WHERE room_id = ? AND user_id = ?"),
+    addInvite: db.prepare("INSERT OR REPLACE INTO room_invites (room_id, user_id, invited_by, at) VALUES (?, ?, ?, ?)"),
+    removeInvite: db.prepare("DELETE FROM room_invites WHERE room_id = ? AND user_id = ?"),
+    insertMessage: db.prepare("INSERT INTO messages (room_id, seq, event_id, sender, body, reply_to, thread_root, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+    bumpReplies: db.prepare("UPDATE messages SET reply_count = reply_count + 1 WHERE room_id = ? AND seq = ?"),
+    editMessage: db.prepare("UPDATE messages SET body = ?, edited_at = ? WHERE room_id = ? AND seq = ?"),
+    deleteMessage: db.prepare("UPDATE messages SET body = NULL, deleted_at = ?, deleted_by = ? WHERE room_id = ? AND seq = ?"),
+    message: db.prepare("SELECT * FROM messages WHERE room_id = ? AND seq = ?"),
+    upsertReaction: db.prepare("INSERT OR REPLACE INTO reactions (room_id, target, user_id, emoji, at) VALUES (?, ?, ?, ?, ?)"),
+    deleteReaction: db.prepare("DELETE FROM reactions WHERE room_id = ? AND target = ? AND user_id = ?"),
+    audit: db.prepare("INSERT INTO audit_log (scope_id, room_id, actor, action, target, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+  };
+
+  return {
+    raw: db,
+    /** Runs fn in a transaction (a savepoint when nested). */
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn)();
+    },
+    insertEvent(e: Omit<RoomEvent, "pos">, subject: string | null, restricted: boolean, txnId: string | null): number {
+      return Number(
+        s.insertEvent.run(e.roomId, e.seq, e.eventId, e.type, e.sender, e.ts, JSON.stringify(e.content), subject, restricted ? 1 : 0, txnId).lastInsertRowid,
+      );
+    },
+    findEventByTxn(roomId: string, sender: string, txnId: string): RoomEvent | undefined {
+      const row = s.eventByTxn.get(roomId, sender, txnId) as EventRow | undefined;
+      return row ? eventFromRow(row) : undefined;
+    },
+    /** Loads a room's state from the projections; undefined when the room does not exist. */
+    loadState(roomId: string): RoomState | undefined {
+      const room = s.room.get(roomId) as
+        | { id: string; kind: RoomKind; name: string; description: string; picture: string | null; rules: string; community_id: string | null; settings: string; deactivated: number; created_by: string; created_at: number }
+        | undefined;
+      if (!room) return undefined;
+      const members = new Map<string, Role>();
+      let adminCount = 0;
+      for (const m of s.members.all(roomId) as { user_id: string; role: Role }[]) {
+        members.set(m.user_id, m.role);
+        if (m.role !== "member") adminCount++;
+      }
+      const ids = (stmt: typeof s.bans) => new Set((stmt.all(roomId) as { user_id: string }[]).map((r) => r.user_id));
+      return {
+        id: room.id,
+        kind: room.kind,
+        name: room.name,
+        description: room.description,
+        picture: room.picture,
+        rules: room.rules,
+        communityId: room.community_id,
+        groups: room.kind === "community" ? new Set((s.groupsOf.all(roomId) as { id: string }[]).map((r) => r.id)) : new Set(),
+        settings: JSON.parse(room.settings) as RoomSettings,
+        members,
+        bans: ids(s.bans),
+        requests: ids(s.requests),
+        invites: ids(s.invites),
+        seq: (s.maxSeq.get(roomId) as { seq: number }).seq,
+        deactivated: room.deactivated === 1,
+        createdBy: room.created_by,
+        createdAt: room.created_at,
+        adminCount,
+      };
+    },
+    insertRoom(st: RoomState): void {
+      s.insertRoom.run(st.id, st.kind, st.name, st.description, st.picture, st.rules, st.communityId, JSON.stringify(st.settings), st.createdBy, st.createdAt);
+    },
+    updateProfile(st: RoomState): void {
+      s.updateProfile.run(st.name, st.description, st.picture, st.rules, st.id);
+    },
+    updateSettings(st: RoomState): void {
+      s.updateSettings.run(JSON.stringify(st.settings), st.id);
+    },
+    setCommunity(groupId: string, communityId: string | null): void {
+      s.setCommunity.run(communityId, groupId);
+    },
+    deactivate(roomId: string): void {
+      s.deactivate.run(roomId);
+    },
+    addMember(roomId: string, userId: string, role: Role, at: number, pos: number): void {
+      s.addMember.run(roomId, userId, role, at);
+      s.openSpan.run(roomId, userId, pos);
+      s.removeInvite.run(roomId, userId);
+      s.removeRequest.run(roomId, userId);
+    },
+    removeMember(roomId: string, userId: string, pos: number): void {
+      s.removeMember.run(roomId, userId);
+      s.closeSpan.run(pos, roomId, userId);
+    },
+    setRole(roomId: string, userId: string, role: Role): void {
+      s.setRole.run(role, roomId, userId);
+    },
+    addBan: (roomId: string, userId: string, by: string, at: number) => {
+      s.addBan.run(roomId, userId, by, at);
+      s.removeRequest.run(roomId, userId);
+      s.removeInvite.run(roomId, userId);
+    },
+    removeBan: (roomId: string, userId: string) => void s.removeBan.run(roomId, userId),
+    addRequest: (roomId: string, userId: string, at: number) => void s.addRequest.run(roomId, userId, at),
+    removeRequest: (roomId: string, userId: string) => void s.removeRequest.run(roomId, userId),
+    addInvite: (roomId: string, userId: string, by: string, at: number) => void s.addInvite.run(roomId, userId, by, at),
+    removeInvite: (roomId: string, userId: string) => void s.removeInvite.run(roomId, userId),
+    insertMessage(e: RoomEvent): void {
+      const c = e.content as { body?: string; replyTo?: number; threadRoot?: number };
+      s.insertMessage.run(e.roomId, e.seq, e.eventId, e.sender, c.body ?? null, c.replyTo ?? null, c.threadRoot ?? null, e.ts);
+      if (c.threadRoot != null) s.bumpReplies.run(e.roomId, c.threadRoot);
+    },
+    editMessage: (roomId: string, seq: number, body: string, at: number) => void s.editMessage.run(body, at, roomId, seq),
+    deleteMessage: (roomId: string, seq: number, at: number, by: string) => void s.deleteMessage.run(at, by, roomId, seq),
+    findMessage: (roomId: string, seq: number) => s.message.get(roomId, seq) as MessageRow | undefined,
+    setReaction(roomId: string, target: number, userId: string, emoji: string | null, at: number): void {
+      if (emoji === null) s.deleteReaction.run(roomId, target, userId);
+      else s.upsertReaction.run(roomId, target, userId, emoji, at);
+    },
+    audit(scopeId: string, roomId: string, actor: string, action: string, target: string | null, details: unknown, at: number): void {
+      s.audit.run(scopeId, roomId, actor, action, target, JSON.stringify(details ?? {}), at);
+    },
+  };
+}
+
+export type RoomStore = ReturnType<typeof createRoomStore>;

@@ -1,0 +1,115 @@
+/** The vocabulary of rooms: roles, settings, events and the in-memory state they project to. */
+
+export type Role = "owner" | "admin" | "member";
+export type RoomKind = "community" | "group";
+
+export interface RoomSettings {
+  /** Who may post: everyone, or admins only. The announcement group is always "admins". */
+  sendPolicy: "all" | "admins";
+  /** Who may change the name, description, picture and rules. */
+  editInfoPolicy: "all" | "admins";
+  /** Who may add members directly (invite). */
+  addMembersPolicy: "all" | "admins";
+  /** When on, joining by link or from the community's group list becomes a join request. */
+  joinApproval: boolean;
+  /** Announcement group only: whether members may reply under announcements. */
+  announcementReplies: boolean;
+}
+
+export const defaultGroupSettings: RoomSettings = {
+  sendPolicy: "all",
+  editInfoPolicy: "admins",
+  addMembersPolicy: "admins",
+  joinApproval: false,
+  announcementReplies: true,
+};
+
+export const defaultCommunitySettings: RoomSettings = {
+  sendPolicy: "admins",
+  editInfoPolicy: "admins",
+  addMembersPolicy: "admins",
+  joinApproval: false,
+  announcementReplies: true,
+};
+
+/** What every kind of event carries; `content` depends on `type`. */
+export interface RoomEvent {
+  roomId: string;
+  seq: number;
+  eventId: string;
+  type: EventType;
+  sender: string;
+  ts: number;
+  content: Record<string, unknown>;
+  /** Position in this server's stream; the sync token is the last one a client saw. */
+  pos: number;
+}
+
+export type EventType =
+  | "room.create"
+  | "room.profile"
+  | "room.settings"
+  | "room.deactivate"
+  | "community.group.add"
+  | "community.group.remove"
+  | "group.community"
+  | "member.join"
+  | "member.leave"
+  | "member.remove"
+  | "member.ban"
+  | "member.unban"
+  | "member.role"
+  | "member.invite"
+  | "member.invite.decline"
+  | "join.request"
+  | "join.request.cancel"
+  | "join.reject"
+  | "message"
+  | "message.edit"
+  | "message.delete"
+  | "reaction";
+
+/** The current state of a room: a projection of its log, cached in memory by the core. */
+export interface RoomState {
+  id: string;
+  kind: RoomKind;
+  name: string;
+  description: string;
+  picture: string | null;
+  rules: string;
+  /** For a group: the community it is linked to, if any. */
+  communityId: string | null;
+  /** For a community: its linked groups. */
+  groups: Set<string>;
+  settings: RoomSettings;
+  members: Map<string, Role>;
+  bans: Set<string>;
+  requests: Set<string>;
+  invites: Set<string>;
+  seq: number;
+  deactivated: boolean;
+  createdBy: string;
+  createdAt: number;
+  /** Count of admins and owner, kept so the admin cap is O(1). */
+  adminCount: number;
+}
+
+export const isAdminRole = (role: Role | undefined): boolean => role === "owner" || role === "admin";
+
+/** A proposed event before the core sequences it. */
+export interface Proposal {
+  roomId: string;
+  type: EventType;
+  sender: string;
+  content: Record<string, unknown>;
+  txnId?: string;
+}
+
+export interface RoomLimits {
+  groupsPerCommunity: number;
+  membersPerGroup: number;
+  membersPerCommunity: number;
+  adminsPerCommunity: number;
+  messageChars: number;
+  deleteWindowMs: number;
+}
