@@ -13,6 +13,7 @@ export type OpResult<K extends OpName> = Protocol["ops"][K]["result"];
 export type PushName = keyof Protocol["pushes"];
 export type PushData<K extends PushName> = Protocol["pushes"][K];
 export type Session = Protocol["http"]["auth.login"]["response"];
+export type RoomEvent = PushData<"room.event">;
 
 /** A refusal from the server, over HTTP or WebSocket, with its catalogue code. */
 export class ParleyRequestError extends Error {
@@ -53,6 +54,12 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Called whenever the tokens change, so that an app can persist them. */
   onSession?: (session: Session) => void;
+  /**
+   * Resume the sync stream on every connect from this position (the `pos` of the last room
+   * event the app has). Missed events are delivered as `room.event` pushes, in order, before
+   * live ones, each exactly once. Omit to start from "now".
+   */
+  syncFrom?: number;
 }
 
 /** Close codes after which reconnecting cannot help: the session is gone. */
@@ -73,7 +80,11 @@ export async function httpRequest<T>(baseUrl: string, method: string, path: stri
 
 export class ParleyClient {
   session: Session;
-  readonly options: Required<Omit<ClientOptions, "onSession" | "WebSocket">> & Pick<ClientOptions, "onSession" | "WebSocket">;
+  readonly options: Required<Omit<ClientOptions, "onSession" | "WebSocket" | "syncFrom">> & Pick<ClientOptions, "onSession" | "WebSocket">;
+  /** The stream position of the last room event delivered to the app (null before the first sync). */
+  pos: number | null;
+  /** Live room events that arrived while a catch-up sync was running; released after it. */
+  private held: RoomEvent[] | null = null;
   /** The last close code seen, for apps that show why a connection ended. */
   lastClose: { code: number; reason: string } | null = null;
   private socket: WebSocketLike | null = null;
@@ -88,6 +99,7 @@ export class ParleyClient {
 
   constructor(session: Session, options: ClientOptions) {
     this.session = session;
+    this.pos = options.syncFrom ?? null;
     this.options = {
       reconnect: true,
       backoff: { initialMs: 250, maxMs: 30_000 },
@@ -150,7 +162,14 @@ export class ParleyClient {
       let opened = false;
       socket.onopen = () => {
         opened = true;
-        this.request("auth", { token: this.session.accessToken }).then(
+        // Hold live events until the catch-up below has delivered what was missed.
+        this.held = [];
+        this.request("auth", { token: this.session.accessToken })
+          .then(async (result) => {
+            await this.catchUp();
+            return result;
+          })
+          .then(
           (result) => {
             this.attempts = 0;
             this.connecting = null;
@@ -243,6 +262,42 @@ export class ParleyClient {
     this.socket?.close(code);
   }
 
+  /**
+   * Pages the sync stream from `pos` to the present, delivering each event once, then releases
+   * live events held meanwhile (dropping those the catch-up already delivered).
+   */
+  private async catchUp(): Promise<void> {
+    try {
+      if (this.pos === null) {
+        // Starting from "now": the moment of authentication. Live events pushed since then
+        // (held) are newer than that moment even if the position below already covers them.
+        const head = (await this.request("sync", {})).pos;
+        this.pos = this.held && this.held.length ? Math.min(head, this.held[0].pos - 1) : head;
+      } else {
+        for (;;) {
+          const page = await this.request("sync", { since: this.pos, limit: 500 });
+          for (const e of page.events) this.deliverEvent(e as RoomEvent, true);
+          this.pos = Math.max(this.pos ?? 0, page.pos);
+          if (!page.more) break;
+        }
+      }
+    } finally {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const e of held) this.deliverEvent(e);
+    }
+  }
+
+  private deliverEvent(e: RoomEvent, fromSync = false): void {
+    if (this.held && !fromSync) {
+      this.held.push(e);
+      return;
+    }
+    if (this.pos !== null && e.pos <= this.pos) return;
+    this.pos = e.pos;
+    this.emit("room.event", e);
+  }
+
   private emit(name: string, data: unknown): void {
     for (const h of this.handlers.get(name) ?? []) h(data);
   }
@@ -255,7 +310,8 @@ export class ParleyClient {
       return;
     }
     if (frame && typeof frame.push === "string") {
-      this.emit(frame.push, frame.data);
+      if (frame.push === "room.event") this.deliverEvent(frame.data as RoomEvent);
+      else this.emit(frame.push, frame.data);
       return;
     }
     const waiter = typeof frame?.id === "number" ? this.pending.get(frame.id) : undefined;
