@@ -12,7 +12,7 @@ import addFormats from "ajv-formats";
 export const schemaBase = "https://parley.chat/schema/";
 export const protocolDir = dirname(fileURLToPath(import.meta.url));
 
-export type SchemaKind = "op" | "push" | "http" | "federation";
+export type SchemaKind = "op" | "push" | "http" | "event" | "federation";
 
 export interface ParleyAnnotation {
   kind: SchemaKind;
@@ -39,6 +39,8 @@ export interface Protocol {
   ops: Map<string, SchemaDoc>;
   pushes: Map<string, SchemaDoc>;
   http: Map<string, SchemaDoc>;
+  /** Room event types: the schema of each type's `content`. */
+  events: Map<string, SchemaDoc>;
   federation: Map<string, SchemaDoc>;
   /** A compiled validator for a schema reference such as "op/ping#/$defs/params". */
   validator(ref: string): ValidateFunction;
@@ -72,6 +74,7 @@ export function loadProtocol(): Protocol {
     op: new Map(),
     push: new Map(),
     http: new Map(),
+    event: new Map(),
     federation: new Map(),
   };
   for (const file of listJson(protocolDir)) {
@@ -88,6 +91,7 @@ export function loadProtocol(): Protocol {
     ops: byKind.op,
     pushes: byKind.push,
     http: byKind.http,
+    events: byKind.event,
     federation: byKind.federation,
     validator(ref: string) {
       let v = validators.get(ref);

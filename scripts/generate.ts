@@ -53,7 +53,7 @@ export async function generateTypes(): Promise<string> {
     description: "Every op, push and HTTP endpoint of the Parley protocol. Generated from protocol/ by scripts/generate.ts: do not edit.",
     type: "object",
     additionalProperties: false,
-    required: ["ops", "pushes", "http"],
+    required: ["ops", "pushes", "http", "events"],
     properties: {
       ops: section(protocol.ops, (d) => pairType(d, "params", "result", ["params", "result"])),
       pushes: section(protocol.pushes, (d) => {
@@ -61,6 +61,10 @@ export async function generateTypes(): Promise<string> {
         return strip(rest);
       }),
       http: section(protocol.http, (d) => pairType(d, "request", "response", ["response"])),
+      events: section(protocol.events, (d) => {
+        const { title: _t, description: _d, $defs: _x, ...rest } = d;
+        return strip(rest);
+      }),
     },
     $defs: defs,
   };

@@ -35,6 +35,8 @@ export interface BuildOptions {
   now?: () => number;
   /** Use this SQLite file name inside data_dir (":memory:" for throwaway tests). */
   databaseFile?: string;
+  /** Check every room event's content against protocol/events (tests; costs a little per event). */
+  checkEvents?: boolean;
 }
 
 export interface Parley {
@@ -73,6 +75,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     serverName: config.server.name,
     log: log.child({ area: "rooms" }),
     now: options.now,
+    checkContent: options.checkEvents
+      ? (type, content) => {
+          const validate = protocol.validator(`event/${type}`);
+          return validate(content) ? null : `${validate.errors![0].instancePath} ${validate.errors![0].message}`;
+        }
+      : undefined,
     limits: {
       groupsPerCommunity: config.rooms.groups_per_community,
       membersPerGroup: config.rooms.members_per_group,

@@ -49,7 +49,7 @@ export async function startServer(overrides: ConfigOverrides = {}, opts: { dataD
       cb();
     },
   });
-  const app = await buildApp(config, { logStream, now: opts.now });
+  const app = await buildApp(config, { logStream, now: opts.now, checkEvents: true });
   const address = await app.listen({ host: "127.0.0.1", port: overrides.listen?.port ?? 0 });
   const port = Number(new URL(address).port);
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -14,6 +14,9 @@ export type PushName = keyof Protocol["pushes"];
 export type PushData<K extends PushName> = Protocol["pushes"][K];
 export type Session = Protocol["http"]["auth.login"]["response"];
 export type RoomEvent = PushData<"room.event">;
+export type EventType = keyof Protocol["events"];
+/** The `content` of a room event of type K (protocol/events). */
+export type EventContent<K extends EventType> = Protocol["events"][K];
 
 /** A refusal from the server, over HTTP or WebSocket, with its catalogue code. */
 export class ParleyRequestError extends Error {

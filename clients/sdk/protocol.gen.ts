@@ -48,6 +48,14 @@ export type Seq = number;
  */
 export type DisplayName = string;
 /**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId1 = string;
+/**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId2 = string;
+/**
  * The answer to one request: `ok: true` with a `result`, or `ok: false` with an `error`. A frame the server could not read at all is answered with `id: null`.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -776,6 +784,100 @@ export interface Protocol {
       response: {
         status: "ready" | "unavailable";
       };
+    };
+  };
+  events: {
+    "community.group.add": {
+      groupId: RoomId;
+      name: string;
+    };
+    "community.group.remove": {
+      groupId: RoomId;
+      reason?: "deactivated";
+    };
+    "group.community": {
+      communityId: RoomId | null;
+      reason?: "deactivated";
+    };
+    "join.reject": {
+      userId: UserId;
+    };
+    "join.request.cancel": {
+      userId: UserId;
+    };
+    "join.request": {
+      userId: UserId;
+      via: "link" | "community";
+    };
+    "member.ban": {
+      userId: UserId;
+    };
+    "member.invite.decline": {
+      userId: UserId;
+    };
+    "member.invite": {
+      userId: UserId;
+    };
+    "member.join": {
+      userId: UserId;
+      via: "create" | "link" | "invite" | "approval" | "community" | "group";
+      role?: Role;
+      groupId?: RoomId;
+    };
+    "member.leave": {
+      userId: UserId;
+      cascade?: RoomId1;
+    };
+    "member.remove": {
+      userId: UserId;
+      cascade?: RoomId2;
+    };
+    "member.role": {
+      userId: UserId;
+      role: Role;
+    };
+    "member.unban": {
+      userId: UserId;
+    };
+    "message.delete": {
+      target: Seq;
+      bySender: boolean;
+    };
+    "message.edit": {
+      target: Seq;
+      body: string;
+    };
+    message: {
+      kind: "text";
+      body: string;
+      replyTo?: Seq;
+      threadRoot?: Seq;
+    };
+    reaction: {
+      target: Seq;
+      emoji: string | null;
+    };
+    "room.create": {
+      kind: "community" | "group";
+      name: string;
+      description: string;
+      picture: string | null;
+      rules: string;
+      settings: RoomSettings;
+    };
+    "room.deactivate": {};
+    "room.profile": {
+      name?: string;
+      description?: string;
+      picture?: string | null;
+      rules?: string;
+    };
+    "room.settings": {
+      sendPolicy?: "all" | "admins";
+      editInfoPolicy?: "all" | "admins";
+      addMembersPolicy?: "all" | "admins";
+      joinApproval?: boolean;
+      announcementReplies?: boolean;
     };
   };
 }

@@ -44,7 +44,15 @@ interface Job {
  * that a refused command leaves no trace while the others commit. After the commit, listeners
  * (the WebSocket fan-out, later the federation outbox) receive the batch in order.
  */
-export function createRoomCore(deps: { store: RoomStore; serverName: string; limits: RoomLimits; log: Logger; now?: () => number }) {
+export function createRoomCore(deps: {
+  store: RoomStore;
+  serverName: string;
+  limits: RoomLimits;
+  log: Logger;
+  now?: () => number;
+  /** Checks each event's content against its protocol schema (tests turn this on). */
+  checkContent?: (type: string, content: unknown) => string | null;
+}) {
   const { store, serverName, limits, log } = deps;
   const now = deps.now ?? Date.now;
   const cache = new Map<string, RoomState>();
@@ -67,6 +75,10 @@ export function createRoomCore(deps: { store: RoomStore; serverName: string; lim
 
   function makeTx(at: number, out: Committed[], touched: Set<string>): Tx {
     function commit(state: RoomState, p: Proposal): RoomEvent {
+      if (deps.checkContent) {
+        const problem = deps.checkContent(p.type, p.content);
+        if (problem) throw new Error(`event ${p.type} does not match its schema: ${problem}`);
+      }
       const seq = state.seq + 1;
       const base = { roomId: state.id, seq, eventId: newEventId(), type: p.type, sender: p.sender, ts: at, content: p.content };
       const subject = typeof p.content.userId === "string" ? p.content.userId : null;
@@ -122,8 +134,8 @@ export function createRoomCore(deps: { store: RoomStore; serverName: string; lim
         store.insertRoom(state);
         cache.set(id, state);
         touched.add(id);
-        const { groups: _g, members: _m, bans: _b, requests: _r, invites: _i, seq: _s, adminCount: _a, deactivated: _d, ...profile } = state;
-        commit(state, { roomId: id, type: "room.create", sender: init.creator, content: { ...profile, groups: undefined } });
+        const content = { kind: state.kind, name: state.name, description: state.description, picture: state.picture, rules: state.rules, settings: state.settings };
+        commit(state, { roomId: id, type: "room.create", sender: init.creator, content });
         commit(state, { roomId: id, type: "member.join", sender: init.creator, content: { userId: init.creator, role: "owner", via: "create" } });
         return state;
       },

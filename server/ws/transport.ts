@@ -52,6 +52,10 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
       maxPayload: limits.frame_bytes * 4,
       perMessageDeflate: false,
     },
+    // On shutdown the plugin's default preClose closes every socket without a code (clients see
+    // 1005) before any hook of ours runs; close them ourselves with 1001 "server going away", the
+    // documented code that tells clients to reconnect with backoff.
+    preClose: async () => hub.closeAll(),
   });
 
   function attach(conn: Connection): void {
@@ -230,6 +234,5 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
       for (const conn of all) conn.close(CloseCode.goingAway, "server going away");
     },
   };
-  app.addHook("preClose", async () => hub.closeAll());
   return hub;
 }
