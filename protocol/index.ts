@@ -57,7 +57,7 @@ function listJson(dir: string, prefix = ""): string[] {
 
 /** A fresh Ajv with Parley's vocabulary, so that strict mode accepts our annotations. */
 export function createAjv(): Ajv {
-  const ajv = new Ajv({ strict: true, allowUnionTypes: true, allErrors: false, coerceTypes: false, useDefaults: false });
+  const ajv = new Ajv({ strict: true, strictRequired: false, allowUnionTypes: true, allErrors: false, coerceTypes: false, useDefaults: false });
   addFormats.default(ajv);
   ajv.addVocabulary(["x-parley"]);
   return ajv;

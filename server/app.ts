@@ -25,6 +25,15 @@ import { createMessageQueries } from "./messages/queries.ts";
 import { createMessageService } from "./messages/service.ts";
 import { defineMessageOps } from "./messages/ops.ts";
 import { createInviteService } from "./invites/service.ts";
+import { createMediaStore } from "./media/store.ts";
+import { createMediaService, type MediaService } from "./media/service.ts";
+import { registerMediaRoutes } from "./media/routes.ts";
+import { createPollService } from "./polls/service.ts";
+import { definePollOps } from "./polls/ops.ts";
+import { createCalendarService } from "./calendar/service.ts";
+import { createCalendarQueries } from "./calendar/queries.ts";
+import { defineCalendarOps } from "./calendar/ops.ts";
+import { createReminderScheduler, type ReminderScheduler } from "./calendar/reminders.ts";
 import { defineInviteOps, registerInviteRoutes } from "./invites/routes.ts";
 import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
 
@@ -49,6 +58,8 @@ export interface Parley {
   ops: OpRegistry;
   hub: Hub;
   rooms: RoomCore;
+  media: MediaService;
+  reminders: ReminderScheduler;
 }
 
 declare module "fastify" {
@@ -90,17 +101,33 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       deleteWindowMs: config.rooms.delete_for_everyone_seconds * 1000,
     },
   });
+  const media = createMediaService({
+    store: createMediaStore(storage),
+    dataDir: config.storage.data_dir,
+    maxBytes: config.limits.upload_bytes,
+    quotaBytes: config.media.user_quota_bytes,
+    blockedTypes: config.media.blocked_types,
+    previewPixels: config.media.preview_pixels,
+    graceMs: config.media.gc_grace_seconds * 1000,
+    log: log.child({ area: "media" }),
+    now: options.now,
+  });
   const communityQueries = createCommunityQueries(storage);
-  const communities = createCommunityService(rooms, communityQueries);
+  const communities = createCommunityService(rooms, communityQueries, (actor, id) => void media.requireUsable(actor, id));
   let hubRef: Hub | undefined;
-  const messages = createMessageService(rooms, createMessageQueries(storage), () => hubRef!, options.now);
+  const messages = createMessageService(rooms, createMessageQueries(storage), () => hubRef!, media, options.now);
+  const polls = createPollService(rooms, messages);
+  const calendar = createCalendarService(rooms, messages, createCalendarQueries(storage), options.now);
+  const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now });
   const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
   const app = Fastify({
     loggerInstance: log,
     genReqId: () => `rq_${randomBytes(6).toString("base64url")}`,
     bodyLimit: Math.max(config.limits.frame_bytes, 65536),
-    trustProxy: false,
+    // Behind a reverse proxy the client's address is in X-Forwarded-For; rate limits and login
+    // throttling need it, or every client would share the proxy's address.
+    trustProxy: config.server.trust_proxy,
   }) as unknown as FastifyInstance; // our pino Logger is wider than FastifyBaseLogger
   app.setValidatorCompiler(({ schema }) => protocol.ajv.compile(schema));
 
@@ -142,13 +169,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerDiscoveryRoutes(app, { config, keys, storage });
   await registerAccountRoutes(app, accounts);
   registerInviteRoutes(app, invites);
-  defineAccountOps(ops, accounts, config.server.name);
+  await registerMediaRoutes(app, { accounts, media });
+  defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);
   defineMessageOps(ops, messages, createSync(storage));
   defineInviteOps(ops, invites);
+  definePollOps(ops, polls);
+  defineCalendarOps(ops, calendar);
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log });
   hubRef = hub;
   rooms.onCommit((batch) => {
+    // A new, edited, cancelled or deleted calendar event changes the reminder schedule.
+    if (batch.some(({ event: e }) => e.type === "event.update" || e.type === "event.cancel" || e.type === "message.delete" || (e.type === "message" && e.content.kind === "event"))) {
+      reminders.reschedule();
+    }
     // Fan-out: each event was serialized once by the core; the same bytes go to every
     // connection of every recipient.
     for (const { event, frame, audience, subject } of batch) {
@@ -162,8 +196,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   });
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms });
+  reminders.start();
+  // Unreferenced files are collected hourly (and once shortly after start).
+  const gc = setInterval(() => {
+    media.collectGarbage().catch((err) => log.error({ err }, "media collection failed"));
+    accounts.sweepExpiredTokens();
+  }, 3_600_000);
+  gc.unref();
+
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders });
   app.addHook("onClose", async () => {
+    clearInterval(gc);
+    reminders.stop();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.drain();
     storage.close();

@@ -19,6 +19,8 @@ Commands:
                                       create an account; without --password one is generated and printed
   user reset-password <username> [--password P]
                                       set a new password and end all of the user's sessions
+  user disable <username>             disable an account and end all of its sessions
+  user enable <username>              re-enable a disabled account
   registration-token create [--uses N] [--expires-days D]
                                       make a token for registration under the invite-only policy
   migrate                             apply pending database migrations
@@ -148,6 +150,11 @@ async function runAccountCommand(
       const { userId, revokedDevices } = await accounts.resetPassword(arg, password);
       out(`password reset for ${userId}; ${revokedDevices} session(s) ended`);
       if (!values.password) out(`password: ${password}`);
+      return 0;
+    }
+    if (command === "user" && (sub === "disable" || sub === "enable") && arg) {
+      const { userId, revokedDevices } = accounts.setDisabled(arg, sub === "disable");
+      out(sub === "disable" ? `disabled ${userId}; ${revokedDevices} session(s) ended` : `enabled ${userId}`);
       return 0;
     }
     if (command === "registration-token" && sub === "create") {

@@ -22,7 +22,6 @@ export const errorCatalogue = {
   "auth.invalid_credentials": { status: 401, message: "The username or password is wrong." },
   "auth.invalid_refresh_token": { status: 401, message: "The refresh token is invalid, expired or revoked." },
   "auth.refresh_token_reused": { status: 401, message: "The refresh token was already used; the session has been revoked." },
-  "auth.already_authenticated": { status: 400, message: "This connection is already authenticated." },
   "auth.too_many_attempts": { status: 429, message: "Too many failed attempts; try again later." },
   "auth.account_disabled": { status: 403, message: "The account is disabled." },
   // registration
@@ -61,10 +60,22 @@ export const errorCatalogue = {
   "message.not_editable": { status: 403, message: "Only the sender may edit a message, and not after it was deleted." },
   "message.delete_window_passed": { status: 403, message: "The time to delete this message for everyone has passed." },
   "invite.invalid": { status: 404, message: "The invite link is invalid, expired, revoked or used up." },
+  // media
+  "media.too_large": { status: 413, message: "The file is larger than the server's upload limit." },
+  "media.quota_exceeded": { status: 413, message: "The upload would exceed your storage quota." },
+  "media.type_blocked": { status: 415, message: "Files of this type are not accepted." },
+  "media.not_found": { status: 404, message: "There is no such file, or you may not fetch it." },
+  "media.empty": { status: 400, message: "The upload is empty." },
+  // polls and calendar events
+  "poll.not_found": { status: 404, message: "There is no such poll." },
+  "poll.closed": { status: 409, message: "The poll is closed." },
+  "poll.invalid_choice": { status: 400, message: "The choice does not fit the poll (unknown option, or several on a single-choice poll)." },
+  "event.not_found": { status: 404, message: "There is no such event." },
+  "event.cancelled": { status: 409, message: "The event was cancelled." },
+  "event.invalid_time": { status: 400, message: "The event must end after it starts." },
   // devices and profile
   "device.not_found": { status: 404, message: "There is no such device." },
   "user.not_found": { status: 404, message: "There is no such user." },
-  "forbidden": { status: 403, message: "You are not allowed to do that." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -25,7 +25,7 @@ t.test("a school community: announcement, replies, groups, links", async (t) => 
   t.equal(again.duplicate, true);
   t.equal(again.event.eventId, sent.event.eventId);
   const reply = await bob.request("message.send", { roomId: school.roomId, body: "Thanks", txnId: "b2", threadRoot: sent.event.seq });
-  t.equal(reply.event.content.threadRoot, sent.event.seq);
+  t.equal((reply.event.content as { threadRoot?: number }).threadRoot, sent.event.seq);
   const thread = await alice.request("message.thread", { roomId: school.roomId, root: sent.event.seq });
   t.equal(thread.replies.length, 1);
   t.equal(thread.root.replyCount, 1);

@@ -270,6 +270,7 @@ export class ParleyClient {
    * live events held meanwhile (dropping those the catch-up already delivered).
    */
   private async catchUp(): Promise<void> {
+    let caughtUp = false;
     try {
       if (this.pos === null) {
         // Starting from "now": the moment of authentication. Live events pushed since then
@@ -284,10 +285,13 @@ export class ParleyClient {
           if (!page.more) break;
         }
       }
+      caughtUp = true;
     } finally {
       const held = this.held ?? [];
       this.held = null;
-      for (const e of held) this.deliverEvent(e);
+      // After a failed catch-up (the socket died mid-sync) the held events lie beyond a gap:
+      // delivering them would move `pos` past events never seen. The next connect syncs them.
+      if (caughtUp) for (const e of held) this.deliverEvent(e);
     }
   }
 

@@ -29,6 +29,20 @@ export type Timestamp = number;
  */
 export type DeviceId = string;
 /**
+ * A media id used as a picture or avatar, or null for none.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Picture".
+ */
+export type Picture = MediaId | null;
+/**
+ * A file's id: the SHA-256 of its bytes, in hex. Upload with POST /api/v1/media.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "MediaId".
+ */
+export type MediaId = string;
+/**
  * A member's role in a room.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -113,7 +127,7 @@ export interface Protocol {
       params: {
         name: string;
         description?: string;
-        picture?: string | null;
+        picture?: Picture;
         rules?: string;
       };
       result: RoomSummary;
@@ -173,11 +187,128 @@ export interface Protocol {
         revoked: DeviceId;
       };
     };
+    "event.cancel": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        event: RoomEvent;
+      };
+    };
+    "event.create": {
+      params: {
+        roomId: RoomId;
+        txnId: string;
+        title: string;
+        description?: string;
+        start: Timestamp;
+        end?: number | null;
+        /**
+         * IANA time zone name, e.g. Europe/London.
+         */
+        timeZone: string;
+        place?: string | null;
+        link?: string | null;
+        /**
+         * Reminder offsets in seconds before the start; default [3600].
+         *
+         * @maxItems 5
+         */
+        reminders?:
+          | []
+          | [number]
+          | [number, number]
+          | [number, number, number]
+          | [number, number, number, number]
+          | [number, number, number, number, number];
+      };
+      result: {
+        event: RoomEvent;
+        duplicate: boolean;
+      };
+    };
+    "event.get": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        title: string;
+        description: string;
+        start: Timestamp;
+        end: number | null;
+        timeZone: string;
+        place: string | null;
+        link: string | null;
+        reminders: number[];
+        createdBy: UserId;
+        status: "upcoming" | "ongoing" | "ended" | "cancelled";
+        counts: {
+          going: number;
+          maybe: number;
+          notGoing: number;
+        };
+        /**
+         * Who answered what; null for members of an announcement group (only admins see names there).
+         */
+        answers:
+          | {
+              userId: UserId;
+              answer: "going" | "maybe" | "not_going";
+            }[]
+          | null;
+        myAnswer: "going" | "maybe" | "not_going" | null;
+      };
+    };
+    "event.rsvp": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+        answer: "going" | "maybe" | "not_going" | null;
+      };
+      result: {
+        event: RoomEvent;
+      };
+    };
+    "event.update": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+        title?: string;
+        description?: string;
+        start?: Timestamp;
+        end?: number | null;
+        /**
+         * IANA time zone name, e.g. Europe/London.
+         */
+        timeZone?: string;
+        place?: string | null;
+        link?: string | null;
+        /**
+         * Reminder offsets in seconds before the start; default [3600].
+         *
+         * @maxItems 5
+         */
+        reminders?:
+          | []
+          | [number]
+          | [number, number]
+          | [number, number, number]
+          | [number, number, number, number]
+          | [number, number, number, number, number];
+      };
+      result: {
+        event: RoomEvent;
+      };
+    };
     "group.create": {
       params: {
         name: string;
         description?: string;
-        picture?: string | null;
+        picture?: Picture;
         communityId?: RoomId;
         settings?: {
           /**
@@ -449,14 +580,23 @@ export interface Protocol {
     };
     "message.send": {
       params: {
+        [k: string]: unknown | undefined;
+      } & {
         roomId: RoomId;
         /**
          * The text; at most `limits.messageChars` characters (discovery document).
          */
-        body: string;
+        body?: string;
         txnId: string;
         replyTo?: Seq;
         threadRoot?: Seq;
+        /**
+         * A file uploaded first with POST /api/v1/media; `body` is then an optional caption.
+         */
+        file?: {
+          mediaId: MediaId;
+          name: string;
+        };
       };
       result: {
         event: RoomEvent;
@@ -482,6 +622,137 @@ export interface Protocol {
         time: Timestamp;
       };
     };
+    "poll.close": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        question: string;
+        options: string[];
+        multiple: boolean;
+        anonymous: boolean;
+        createdBy: UserId;
+        closed: boolean;
+        counts: number[];
+        voters: number;
+        /**
+         * Who chose what; always null for anonymous polls.
+         */
+        votes:
+          | {
+              userId: UserId;
+              options: number[];
+            }[]
+          | null;
+        myVote: number[];
+      };
+    };
+    "poll.create": {
+      params: {
+        roomId: RoomId;
+        txnId: string;
+        question: string;
+        /**
+         * @minItems 2
+         * @maxItems 12
+         */
+        options:
+          | [string, string]
+          | [string, string, string]
+          | [string, string, string, string]
+          | [string, string, string, string, string]
+          | [string, string, string, string, string, string]
+          | [string, string, string, string, string, string, string]
+          | [string, string, string, string, string, string, string, string]
+          | [string, string, string, string, string, string, string, string, string]
+          | [string, string, string, string, string, string, string, string, string, string]
+          | [string, string, string, string, string, string, string, string, string, string, string]
+          | [string, string, string, string, string, string, string, string, string, string, string, string];
+        multiple?: boolean;
+        anonymous?: boolean;
+        threadRoot?: Seq;
+      };
+      result: {
+        event: RoomEvent;
+        duplicate: boolean;
+      };
+    };
+    "poll.get": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        question: string;
+        options: string[];
+        multiple: boolean;
+        anonymous: boolean;
+        createdBy: UserId;
+        closed: boolean;
+        counts: number[];
+        voters: number;
+        /**
+         * Who chose what; always null for anonymous polls.
+         */
+        votes:
+          | {
+              userId: UserId;
+              options: number[];
+            }[]
+          | null;
+        myVote: number[];
+      };
+    };
+    "poll.vote": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+        /**
+         * @maxItems 12
+         */
+        options:
+          | []
+          | [number]
+          | [number, number]
+          | [number, number, number]
+          | [number, number, number, number]
+          | [number, number, number, number, number]
+          | [number, number, number, number, number, number]
+          | [number, number, number, number, number, number, number]
+          | [number, number, number, number, number, number, number, number]
+          | [number, number, number, number, number, number, number, number, number]
+          | [number, number, number, number, number, number, number, number, number, number]
+          | [number, number, number, number, number, number, number, number, number, number, number]
+          | [number, number, number, number, number, number, number, number, number, number, number, number];
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        question: string;
+        options: string[];
+        multiple: boolean;
+        anonymous: boolean;
+        createdBy: UserId;
+        closed: boolean;
+        counts: number[];
+        voters: number;
+        /**
+         * Who chose what; always null for anonymous polls.
+         */
+        votes:
+          | {
+              userId: UserId;
+              options: number[];
+            }[]
+          | null;
+        myVote: number[];
+      };
+    };
     "profile.get": {
       params: {
         userId?: UserId;
@@ -492,7 +763,7 @@ export interface Protocol {
       params: {
         displayName?: DisplayName;
         about?: string;
-        avatar?: string | null;
+        avatar?: Picture;
       };
       result: Profile;
     };
@@ -608,7 +879,7 @@ export interface Protocol {
         roomId: RoomId;
         name?: string;
         description?: string;
-        picture?: string | null;
+        picture?: Picture;
         rules?: string;
       };
       result: RoomSummary;
@@ -663,6 +934,13 @@ export interface Protocol {
     };
   };
   pushes: {
+    "event.reminder": {
+      roomId: RoomId;
+      seq: Seq;
+      title: string;
+      start: Timestamp;
+      offsetSeconds: number;
+    };
     "profile.updated": Profile;
     "room.event": RoomEvent;
     "room.receipt": {
@@ -780,6 +1058,11 @@ export interface Protocol {
         }[];
       };
     };
+    "media.download": {};
+    "media.preview": {};
+    "media.upload": {
+      response: MediaInfo;
+    };
     readyz: {
       response: {
         status: "ready" | "unavailable";
@@ -794,6 +1077,24 @@ export interface Protocol {
     "community.group.remove": {
       groupId: RoomId;
       reason?: "deactivated";
+    };
+    "event.cancel": {
+      target: Seq;
+    };
+    "event.rsvp": {
+      target: Seq;
+      answer: "going" | "maybe" | "not_going" | null;
+    };
+    "event.update": {
+      target: Seq;
+      title?: string;
+      description?: string;
+      start?: Timestamp;
+      end?: number | null;
+      timeZone?: string;
+      place?: string | null;
+      link?: string | null;
+      reminders?: number[];
     };
     "group.community": {
       communityId: RoomId | null;
@@ -847,11 +1148,69 @@ export interface Protocol {
       target: Seq;
       body: string;
     };
-    message: {
-      kind: "text";
-      body: string;
-      replyTo?: Seq;
-      threadRoot?: Seq;
+    message:
+      | {
+          kind: "text";
+          body: string;
+          replyTo?: Seq;
+          threadRoot?: Seq;
+        }
+      | {
+          kind: "file";
+          file: FileRef;
+          /**
+           * Caption.
+           */
+          body?: string;
+          replyTo?: Seq;
+          threadRoot?: Seq;
+        }
+      | {
+          kind: "poll";
+          question: string;
+          options: string[];
+          multiple: boolean;
+          anonymous: boolean;
+          replyTo?: Seq;
+          threadRoot?: Seq;
+        }
+      | {
+          kind: "event";
+          title: string;
+          description?: string;
+          start: Timestamp;
+          end?: number | null;
+          timeZone: string;
+          place?: string | null;
+          link?: string | null;
+          reminders: number[];
+          replyTo?: Seq;
+          threadRoot?: Seq;
+        };
+    "poll.close": {
+      poll: Seq;
+      /**
+       * Votes per option, in option order.
+       */
+      counts: number[];
+      voters: number;
+    };
+    "poll.tally": {
+      poll: Seq;
+      /**
+       * Votes per option, in option order.
+       */
+      counts: number[];
+      voters: number;
+    };
+    "poll.vote": {
+      poll: Seq;
+      options: number[];
+      /**
+       * Votes per option, in option order.
+       */
+      counts: number[];
+      voters: number;
     };
     reaction: {
       target: Seq;
@@ -892,7 +1251,7 @@ export interface RoomSummary {
   kind: "community" | "group";
   name: string;
   description: string;
-  picture: string | null;
+  picture: Picture;
   rules: string;
   /**
    * For a group linked to a community, the community's id; else null.
@@ -968,6 +1327,22 @@ export interface Device {
   current: boolean;
 }
 /**
+ * One event of a room's log. `type` says what it is; `content` depends on the type (see the event types table in docs/protocol.md). `pos` is this server's stream position: resume sync from the last one you saw.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "RoomEvent".
+ */
+export interface RoomEvent {
+  roomId: RoomId;
+  seq: Seq;
+  eventId: string;
+  type: string;
+  sender: UserId;
+  ts: Timestamp;
+  content: {};
+  pos: number;
+}
+/**
  * An invite link. `url` opens a landing page; `token` is what link.join takes.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -986,23 +1361,7 @@ export interface InviteLink {
   revoked: boolean;
 }
 /**
- * One event of a room's log. `type` says what it is; `content` depends on the type (see the event types table in docs/protocol.md). `pos` is this server's stream position: resume sync from the last one you saw.
- *
- * This interface was referenced by `Protocol`'s JSON-Schema
- * via the `definition` "RoomEvent".
- */
-export interface RoomEvent {
-  roomId: RoomId;
-  seq: Seq;
-  eventId: string;
-  type: string;
-  sender: UserId;
-  ts: Timestamp;
-  content: {};
-  pos: number;
-}
-/**
- * A message with its current state: edited, deleted (body null, a marker remains), reactions and thread size.
+ * A message with its current state: edited, deleted (body null, a marker remains), reactions and thread size. `body` is the text, a file's caption or name, a poll's question or an event's title.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "MessageView".
@@ -1030,6 +1389,26 @@ export interface MessageView {
     count: number;
   }[];
   myReaction: string | null;
+  /**
+   * text; file (see `file`); poll (poll.get); event (event.get).
+   */
+  kind: "text" | "file" | "poll" | "event";
+  file: FileRef | null;
+}
+/**
+ * A file as a message carries it: its info plus the name the sender gave it.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "FileRef".
+ */
+export interface FileRef {
+  mediaId: MediaId;
+  name: string;
+  size: number;
+  mime: string;
+  width: number | null;
+  height: number | null;
+  hasPreview: boolean;
 }
 /**
  * A user's public profile.
@@ -1041,10 +1420,7 @@ export interface Profile {
   userId: UserId;
   displayName: string;
   about: string;
-  /**
-   * A media reference, or null.
-   */
-  avatar: string | null;
+  avatar: Picture;
 }
 /**
  * Tokens for one device. The access token is a short-lived bearer token for HTTP and the WebSocket; the refresh token is single-use and gets a new pair from /auth/refresh.
@@ -1059,6 +1435,20 @@ export interface Session {
   accessTokenExpiresAt: Timestamp;
   refreshToken: string;
   refreshTokenExpiresAt: Timestamp;
+}
+/**
+ * What the server knows of an uploaded file. `mime` is sniffed from the bytes; images have dimensions and a preview.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "MediaInfo".
+ */
+export interface MediaInfo {
+  mediaId: MediaId;
+  size: number;
+  mime: string;
+  width: number | null;
+  height: number | null;
+  hasPreview: boolean;
 }
 /**
  * A coded error. `code` is stable and machine-readable; `message` is for people.

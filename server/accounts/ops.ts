@@ -1,8 +1,9 @@
 import type { OpRegistry } from "../ws/ops.ts";
 import type { AccountService } from "./service.ts";
+import type { MediaService } from "../media/service.ts";
 
 /** WebSocket ops of the accounts area: who am I, my devices, profiles. */
-export function defineAccountOps(ops: OpRegistry, accounts: AccountService, serverName: string): void {
+export function defineAccountOps(ops: OpRegistry, accounts: AccountService, serverName: string, media: MediaService): void {
   // op: ping
   ops.define("ping", () => ({ time: Date.now() }));
 
@@ -26,7 +27,11 @@ export function defineAccountOps(ops: OpRegistry, accounts: AccountService, serv
   ops.define<{ userId?: string }>("profile.get", ({ actor }, { userId }) => accounts.getProfile(userId ?? actor.userId));
 
   // op: profile.update
-  ops.define<{ displayName?: string; about?: string; avatar?: string | null }>("profile.update", ({ actor }, patch) =>
-    accounts.updateProfile(actor, patch),
-  );
+  ops.define<{ displayName?: string; about?: string; avatar?: string | null }>("profile.update", ({ actor }, patch) => {
+    // An avatar is a file the user uploaded (or may read); once set, any signed-in user may fetch it.
+    if (patch.avatar) media.requireUsable(actor.userId, patch.avatar);
+    const profile = accounts.updateProfile(actor, patch);
+    if (patch.avatar !== undefined) media.setAvatar(actor.userId, patch.avatar);
+    return profile;
+  });
 }

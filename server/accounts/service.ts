@@ -164,6 +164,9 @@ export function createAccountService({ config, store, bus, log, now = Date.now }
       const device = store.findDevice(row.deviceId);
       if (!device || device.revokedAt !== null) throw new ParleyError("auth.invalid_refresh_token");
       const at = now();
+      // An expired token that was never used is simply dead. Checked before it is marked used, so
+      // that presenting it again is not mistaken for theft (and does not revoke the device).
+      if (row.usedAt === null && row.expiresAt <= at) throw new ParleyError("auth.invalid_refresh_token");
       if (row.usedAt !== null || !store.useRefreshToken(hash, at)) {
         // A refresh token is used exactly once. Seeing it twice means two parties hold it: the
         // legitimate client and a thief. We cannot tell which is which, so end the session.
@@ -171,7 +174,6 @@ export function createAccountService({ config, store, bus, log, now = Date.now }
         log.warn({ userId: device.userId, deviceId: device.id }, "refresh token reused: session revoked");
         throw new ParleyError("auth.refresh_token_reused");
       }
-      if (row.expiresAt <= at) throw new ParleyError("auth.invalid_refresh_token");
       const account = store.findAccount(device.userId);
       if (!account || account.disabled) throw new ParleyError("auth.invalid_refresh_token");
       const next = randomId("rt", 32);
@@ -209,7 +211,13 @@ export function createAccountService({ config, store, bus, log, now = Date.now }
 
     async changePassword(actor: Actor, currentPassword: string, newPassword: string): Promise<{ revokedDevices: number }> {
       const account = store.findAccount(actor.userId);
-      if (!account || !(await verifyPassword(account.passwordHash, currentPassword))) throw new ParleyError("auth.invalid_credentials");
+      // A stolen access token must not become a way to guess the password faster than logins.
+      const accountKey = `u:${account?.username ?? actor.userId}`;
+      if (perAccount.isBlocked(accountKey)) throw new ParleyError("auth.too_many_attempts");
+      if (!account || !(await verifyPassword(account.passwordHash, currentPassword))) {
+        perAccount.recordFailure(accountKey);
+        throw new ParleyError("auth.invalid_credentials");
+      }
       checkPasswordPolicy(newPassword);
       store.updateAccount(account.id, { passwordHash: await hashPassword(newPassword, cost) });
       let revokedDevices = 0;
@@ -270,6 +278,21 @@ export function createAccountService({ config, store, bus, log, now = Date.now }
       let revokedDevices = 0;
       for (const device of store.listActiveDevices(account.id)) if (revoke(account.id, device.id, "password_changed")) revokedDevices++;
       return { userId: account.id, revokedDevices };
+    },
+
+    /** Disables (ending every session) or re-enables an account. */
+    setDisabled(username: string, disabled: boolean): { userId: string; revokedDevices: number } {
+      const account = store.findAccountByUsername(normaliseUsername(username, serverName));
+      if (!account) throw new ParleyError("user.not_found");
+      store.updateAccount(account.id, { disabled });
+      let revokedDevices = 0;
+      if (disabled) for (const device of store.listActiveDevices(account.id)) if (revoke(account.id, device.id, "account_disabled")) revokedDevices++;
+      return { userId: account.id, revokedDevices };
+    },
+
+    /** Drops refresh tokens past their expiry (used ones are kept until then for theft detection). */
+    sweepExpiredTokens(): number {
+      return store.deleteExpiredRefreshTokens(now());
     },
 
     createRegistrationToken(opts: { uses: number; expiresAt: number | null }): string {

@@ -78,7 +78,12 @@ export function defineCommunityOps(ops: OpRegistry, communities: CommunityServic
     if (!st || !st.members.has(actor.userId)) throw new ParleyError("room.not_found");
     if (!isAdminRole(st.members.get(actor.userId))) throw new ParleyError("room.forbidden");
     const limit = p.limit ?? 50;
-    const entries = queries.audit(scopeOf(st), p.before ?? Number.MAX_SAFE_INTEGER, limit + 1);
+    // A linked group shares its community's log, but an admin of the group who is not an admin
+    // of the community reads only the group's entries: the rest (bans, removals, role changes
+    // across the community) would tell them the member list the announcement group hides.
+    const community = st.communityId ? core.state(st.communityId) : undefined;
+    const onlyThisRoom = community !== undefined && !isAdminRole(community.members.get(actor.userId)) ? st.id : undefined;
+    const entries = queries.audit(scopeOf(st), p.before ?? Number.MAX_SAFE_INTEGER, limit + 1, onlyThisRoom);
     const more = entries.length > limit;
     if (more) entries.pop();
     return { scopeId: scopeOf(st), entries, more };

@@ -9,6 +9,9 @@ export function createCommunityQueries(storage: Storage) {
     audit: db.prepare(
       "SELECT id, room_id AS roomId, actor, action, target, details, at FROM audit_log WHERE scope_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
     ),
+    auditOfRoom: db.prepare(
+      "SELECT id, room_id AS roomId, actor, action, target, details, at FROM audit_log WHERE scope_id = ? AND room_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+    ),
     myRooms: db.prepare(`
       SELECT r.id AS roomId, r.kind, r.name, r.picture, r.community_id AS communityId, m.role,
              coalesce(rm.seq, 0) AS readSeq,
@@ -29,8 +32,10 @@ export function createCommunityQueries(storage: Storage) {
   return {
     userExists: (userId: string) => s.userExists.get(userId) !== undefined,
     requests: (roomId: string) => s.requests.all(roomId) as { userId: string; at: number }[],
-    audit(scopeId: string, before: number, limit: number) {
-      return (s.audit.all(scopeId, before, limit) as { id: number; roomId: string; actor: string; action: string; target: string | null; details: string; at: number }[]).map(
+    /** A page of a scope's audit log, newest first; only one room's entries when `roomId` is given. */
+    audit(scopeId: string, before: number, limit: number, roomId?: string) {
+      const rows = roomId === undefined ? s.audit.all(scopeId, before, limit) : s.auditOfRoom.all(scopeId, roomId, before, limit);
+      return (rows as { id: number; roomId: string; actor: string; action: string; target: string | null; details: string; at: number }[]).map(
         (r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> }),
       );
     },

@@ -47,10 +47,16 @@ export function memberState(tx: Pick<Tx, "state">, roomId: string, userId: strin
  * Every change is a command run through `core.transact`, which authorizes each event against
  * the room's state; the rules that span rooms (a community's groups, cascades) live here.
  */
-export function createCommunityService(core: RoomCore, queries: CommunityQueries) {
+export function createCommunityService(
+  core: RoomCore,
+  queries: CommunityQueries,
+  /** Throws unless the actor may use this file as a picture (media area). */
+  checkPicture: (actor: string, mediaId: string) => void = () => {},
+) {
   return {
     /** community.create: the community room is also its announcement group. */
     createCommunity(actor: string, input: { name: string; description?: string; picture?: string | null; rules?: string }): Promise<RoomSummary> {
+      if (input.picture) checkPicture(actor, input.picture);
       return core.transact((tx) => {
         const st = tx.createRoom({ kind: "community", ...input, settings: { ...defaultCommunitySettings }, creator: actor });
         return summarize(st, actor);
@@ -59,6 +65,7 @@ export function createCommunityService(core: RoomCore, queries: CommunityQueries
 
     /** group.create: standalone, or inside a community (the creator must be a community admin). */
     createGroup(actor: string, input: { name: string; description?: string; picture?: string | null; communityId?: string; settings?: Partial<RoomSettings> }): Promise<RoomSummary> {
+      if (input.picture) checkPicture(actor, input.picture);
       return core.transact((tx) => {
         let community: RoomState | undefined;
         if (input.communityId) {
@@ -91,13 +98,16 @@ export function createCommunityService(core: RoomCore, queries: CommunityQueries
         const community = memberState(tx, communityId, actor);
         const group = tx.state(groupId);
         if (!group || group.communityId !== communityId) throw new ParleyError("room.not_found");
-        tx.append({ roomId: communityId, type: "community.group.remove", sender: actor, content: { groupId } });
+        // The group's side first: it authorizes a group admin as well as a community admin, and the
+        // community then follows as a consequence of that unlink.
         tx.append({ roomId: groupId, type: "group.community", sender: actor, content: { communityId: null } }, { communityRole: community.members.get(actor) });
+        tx.append({ roomId: communityId, type: "community.group.remove", sender: actor, content: { groupId } }, { cascadeFrom: groupId });
         return summarize(group, actor);
       });
     },
 
     updateProfile(actor: string, roomId: string, patch: { name?: string; description?: string; picture?: string | null; rules?: string }): Promise<RoomSummary> {
+      if (patch.picture) checkPicture(actor, patch.picture);
       return core.transact((tx) => {
         const st = memberState(tx, roomId, actor);
         tx.append({ roomId, type: "room.profile", sender: actor, content: patch });
@@ -170,6 +180,8 @@ export function createCommunityService(core: RoomCore, queries: CommunityQueries
 
     cancelRequest(actor: string, roomId: string): Promise<{ roomId: string }> {
       return core.transact((tx) => {
+        // A missing room answers like a room without a request from the actor: no probing.
+        if (!tx.state(roomId)) throw new ParleyError("room.no_request");
         tx.append({ roomId, type: "join.request.cancel", sender: actor, content: { userId: actor } });
         return { roomId };
       });
@@ -221,6 +233,8 @@ export function createCommunityService(core: RoomCore, queries: CommunityQueries
 
     declineInvite(actor: string, roomId: string): Promise<{ roomId: string }> {
       return core.transact((tx) => {
+        // A missing room answers like a room without an invitation for the actor (as invite.accept).
+        if (!tx.state(roomId)) throw new ParleyError("room.not_invited");
         tx.append({ roomId, type: "member.invite.decline", sender: actor, content: { userId: actor } });
         return { roomId };
       });
@@ -343,6 +357,11 @@ export function createCommunityService(core: RoomCore, queries: CommunityQueries
   function link(tx: Tx, community: RoomState, group: RoomState, actor: string): void {
     tx.append({ roomId: community.id, type: "community.group.add", sender: actor, content: { groupId: group.id, name: group.name } });
     tx.append({ roomId: group.id, type: "group.community", sender: actor, content: { communityId: community.id } }, { communityRole: community.members.get(actor) });
+    // A member of a linked group is a member of its community: linking an existing group brings
+    // its members in. One of them banned from the community (or a full community) refuses the link.
+    for (const userId of group.members.keys()) {
+      if (!community.members.has(userId)) joinCommunityThroughGroup(tx, community, userId, actor, group.id);
+    }
   }
 }
 

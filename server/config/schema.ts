@@ -14,6 +14,7 @@ export const configSchema = {
       properties: {
         name: { type: "string", pattern: "^[a-z0-9.-]+(:[0-9]{1,5})?$", minLength: 1, maxLength: 255, default: "localhost" },
         public_url: { type: "string", pattern: "^(https?://.+)?$", default: "" },
+        trust_proxy: { type: "boolean", default: false },
       },
     },
     listen: {
@@ -91,6 +92,21 @@ export const configSchema = {
         delete_for_everyone_seconds: { type: "integer", minimum: 0, default: 172800 },
       },
     },
+    media: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        user_quota_bytes: { type: "integer", minimum: 0, default: 1073741824 },
+        blocked_types: {
+          type: "array",
+          items: { type: "string" },
+          default: ["application/x-msdownload", "application/x-elf", "application/x-mach-binary", "application/x-sharedlib", "application/vnd.microsoft.portable-executable"],
+        },
+        gc_grace_seconds: { type: "integer", minimum: 0, default: 86400 },
+        preview_pixels: { type: "integer", minimum: 32, maximum: 2048, default: 320 },
+      },
+    },
     log: {
       type: "object",
       additionalProperties: false,
@@ -103,7 +119,7 @@ export const configSchema = {
 } as const;
 
 export interface Config {
-  server: { name: string; public_url: string };
+  server: { name: string; public_url: string; trust_proxy: boolean };
   listen: { host: string; port: number };
   storage: { data_dir: string };
   registration: { policy: "open" | "invite-only" | "closed" };
@@ -131,5 +147,6 @@ export interface Config {
     admins_per_community: number;
     delete_for_everyone_seconds: number;
   };
+  media: { user_quota_bytes: number; blocked_types: string[]; gc_grace_seconds: number; preview_pixels: number };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }

@@ -147,7 +147,8 @@ export function createInviteService(deps: { storage: Storage; core: RoomCore; co
     /** What the landing page and a client show before joining: no member list, just counts. */
     preview(token: string) {
       const row = s.byToken.get(token) as LinkRow | undefined;
-      if (!usable(row, Date.now())) throw new ParleyError("invite.invalid");
+      // The same clock as link.join, so that a link the landing page shows is one that works.
+      if (!usable(row, core.now())) throw new ParleyError("invite.invalid");
       const st = core.state(row.room_id);
       if (!st || st.deactivated) throw new ParleyError("invite.invalid");
       return {

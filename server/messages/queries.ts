@@ -6,7 +6,9 @@ export interface MessageView {
   seq: number;
   eventId: string;
   sender: string;
+  kind: "text" | "file" | "poll" | "event";
   body: string | null;
+  file: Record<string, unknown> | null;
   replyTo: number | null;
   threadRoot: number | null;
   replyCount: number;
@@ -60,7 +62,9 @@ export function createMessageQueries(storage: Storage) {
       seq: r.seq,
       eventId: r.event_id,
       sender: r.sender,
+      kind: r.kind as MessageView["kind"],
       body: r.deleted_at ? null : r.body,
+      file: r.deleted_at || !r.file ? null : (JSON.parse(r.file) as Record<string, unknown>),
       replyTo: r.reply_to,
       threadRoot: r.thread_root,
       replyCount: r.reply_count,
@@ -68,7 +72,8 @@ export function createMessageQueries(storage: Storage) {
       edited: r.edited_at !== null,
       deleted: r.deleted_at !== null,
       reactions: r.deleted_at ? [] : (counts.get(r.seq) ?? []),
-      myReaction: mine.get(r.seq) ?? null,
+      // A deleted message keeps no reactions in its view, the reader's own included.
+      myReaction: r.deleted_at ? null : (mine.get(r.seq) ?? null),
     }));
   }
 

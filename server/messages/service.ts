@@ -4,6 +4,7 @@ import { isAdminRole, type RoomEvent } from "../rooms/types.ts";
 import { memberState } from "../communities/service.ts";
 import type { Hub } from "../ws/transport.ts";
 import type { MessageQueries, MessageView } from "./queries.ts";
+import type { MediaService } from "../media/service.ts";
 
 function targetOf(tx: Tx, roomId: string, seq: number | undefined | null) {
   if (seq === undefined || seq === null) return null;
@@ -16,21 +17,49 @@ function targetOf(tx: Tx, roomId: string, seq: number | undefined | null) {
  * and typing. Writes go through the room core; receipts and typing are not room events (they
  * are not room state and need no ordering), so they are kept and pushed here.
  */
-export function createMessageService(core: RoomCore, queries: MessageQueries, hub: () => Hub, now: () => number = Date.now) {
+export interface PostInput {
+  roomId: string;
+  txnId: string;
+  replyTo?: number;
+  threadRoot?: number;
+}
+
+export function createMessageService(core: RoomCore, queries: MessageQueries, hub: () => Hub, media: MediaService, now: () => number = Date.now) {
+  /**
+   * Posts any kind of message (text, file, poll, calendar event) through the one write path.
+   * Idempotent by (room, sender, txnId): a retried post returns the stored event.
+   */
+  function post(actor: string, input: PostInput, body: Record<string, unknown>): Promise<{ event: RoomEvent; duplicate: boolean }> {
+    return core.transact((tx) => {
+      memberState(tx, input.roomId, actor);
+      const earlier = tx.findByTxn(input.roomId, actor, input.txnId);
+      if (earlier) return { event: earlier, duplicate: true };
+      const content: Record<string, unknown> = { ...body };
+      if (input.replyTo !== undefined) content.replyTo = input.replyTo;
+      if (input.threadRoot !== undefined) content.threadRoot = input.threadRoot;
+      const target = targetOf(tx, input.roomId, input.threadRoot ?? input.replyTo);
+      if (input.threadRoot !== undefined && input.replyTo !== undefined && input.replyTo !== input.threadRoot) {
+        // Authorization sees only the thread's root; a quote inside a thread must also exist and
+        // belong to the same thread, or clients would render a quote of nothing.
+        const quoted = targetOf(tx, input.roomId, input.replyTo);
+        if (!quoted || quoted.deleted || quoted.threadRoot !== input.threadRoot) throw new ParleyError("message.not_found");
+      }
+      const event = tx.append({ roomId: input.roomId, type: "message", sender: actor, content, txnId: input.txnId }, { target });
+      return { event, duplicate: false };
+    });
+  }
+
   return {
-    /** message.send: idempotent by (room, sender, txnId): a retried send returns the stored event. */
-    send(actor: string, input: { roomId: string; body: string; txnId: string; replyTo?: number; threadRoot?: number }): Promise<{ event: RoomEvent; duplicate: boolean }> {
-      return core.transact((tx) => {
-        memberState(tx, input.roomId, actor);
-        const earlier = tx.findByTxn(input.roomId, actor, input.txnId);
-        if (earlier) return { event: earlier, duplicate: true };
-        const content: Record<string, unknown> = { kind: "text", body: input.body };
-        if (input.replyTo !== undefined) content.replyTo = input.replyTo;
-        if (input.threadRoot !== undefined) content.threadRoot = input.threadRoot;
-        const target = targetOf(tx, input.roomId, input.threadRoot ?? input.replyTo);
-        const event = tx.append({ roomId: input.roomId, type: "message", sender: actor, content, txnId: input.txnId }, { target });
-        return { event, duplicate: false };
-      });
+    post,
+
+    /** message.send: text, or a file (uploaded first) with an optional caption. */
+    send(actor: string, input: PostInput & { body?: string; file?: { mediaId: string; name: string } }): Promise<{ event: RoomEvent; duplicate: boolean }> {
+      if (input.file) {
+        const info = media.requireUsable(actor, input.file.mediaId);
+        const file = { mediaId: info.mediaId, name: input.file.name, size: info.size, mime: info.mime, width: info.width, height: info.height, hasPreview: info.hasPreview };
+        return post(actor, input, input.body ? { kind: "file", file, body: input.body } : { kind: "file", file });
+      }
+      return post(actor, input, { kind: "text", body: input.body ?? "" });
     },
 
     edit(actor: string, roomId: string, seq: number, body: string): Promise<RoomEvent> {
@@ -113,8 +142,10 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
         const frame = JSON.stringify({ push: "room.receipt", data: { roomId, userId: actor, seq: upTo } });
         const recipients = st.kind === "community" ? [...st.members].filter(([, r]) => isAdminRole(r)).map(([u]) => u) : st.members.keys();
         hub().sendToUsers(recipients, frame);
+        return { roomId, seq: upTo };
       }
-      return { roomId, seq: upTo };
+      // The marker did not move (it never goes back): report where it actually is.
+      return { roomId, seq: queries.readMarker(roomId, actor) };
     },
 
     /** For one message: how many members have read it; readers by name where the role allows. */

@@ -11,12 +11,17 @@ export interface AuthContext {
   viaLink?: boolean;
   /**
    * The event is a consequence of an authorized change in another room of the same community,
-   * in the same transaction: a removal from the community carried into its groups, or a join of
-   * a linked group carried into its community. Holds that other room's id.
+   * in the same transaction: a removal from the community carried into its groups, a join of a
+   * linked group carried into its community, or a group's unlink carried into its community.
+   * Holds that other room's id.
    */
   cascadeFrom?: string;
   /** For edits, deletions, reactions and replies: the message they point at. */
   target?: { sender: string; ts: number; deleted: boolean; threadRoot: number | null } | null;
+  /** For votes and closing: the poll. */
+  poll?: { createdBy: string; closed: boolean; optionCount: number; multiple: boolean } | null;
+  /** For updates, cancellation and answers: the calendar event. */
+  calendar?: { createdBy: string; cancelled: boolean } | null;
 }
 
 export type Decision = { ok: true } | { ok: false, code: ErrorCode };
@@ -85,6 +90,23 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
 
     case "member.invite.decline":
       return p.content.userId === p.sender && state.invites.has(p.sender) ? allow : deny("room.not_invited");
+
+    case "group.community": {
+      if (isCommunity) return deny("room.invalid");
+      const communityAdmin = isAdminRole(ctx.communityRole);
+      if (p.content.communityId !== null) {
+        // Linking needs authority on both sides: an admin of the group who is also an admin of
+        // the community (`communityRole`, gathered by the caller from that community).
+        if (!senderRole) return deny("room.not_found");
+        if (state.communityId) return deny("room.group_linked");
+        return isAdmin && communityAdmin ? allow : deny("room.forbidden");
+      }
+      // Unlinking: a group admin, or an admin of the community the group is linked to, who need
+      // not be in the group (deactivating a community unlinks every group, joined or not).
+      if (isAdmin || communityAdmin) return allow;
+      // A community member sees the group in the community's list, so is told why not.
+      return senderRole || ctx.communityRole !== undefined ? deny("room.forbidden") : deny("room.not_found");
+    }
   }
 
   if (p.type === "member.remove" && ctx.cascadeFrom !== undefined && ctx.cascadeFrom === state.communityId) {
@@ -124,10 +146,18 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
       const targetRole = subject === undefined ? undefined : state.members.get(subject);
       if (!targetRole) return deny("room.not_member");
       const role = p.content.role;
-      if (role === "owner") return senderRole === "owner" && subject !== p.sender ? allow : deny("room.forbidden");
+      const atAdminCap = isCommunity && state.adminCount >= ctx.limits.adminsPerCommunity;
+      if (role === "owner") {
+        if (senderRole !== "owner" || subject === p.sender) return deny("room.forbidden");
+        // The old owner stays on as an admin, so handing ownership to a plain member adds an admin.
+        return targetRole === "member" && atAdminCap ? deny("room.admin_limit") : allow;
+      }
       if (targetRole === "owner") return deny("room.forbidden");
       if (role === targetRole) return allow;
-      if (role === "admin" && isCommunity && state.adminCount >= ctx.limits.adminsPerCommunity) return deny("room.admin_limit");
+      // Only the owner may remove an admin; were admins free to demote each other, any admin
+      // could remove another in two steps. Stepping down oneself is always allowed.
+      if (targetRole === "admin" && senderRole !== "owner" && subject !== p.sender) return deny("room.forbidden");
+      if (role === "admin" && atAdminCap) return deny("room.admin_limit");
       return role === "admin" || role === "member" ? allow : deny("room.invalid");
     }
 
@@ -166,14 +196,10 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
 
     case "community.group.remove":
       if (!isCommunity) return deny("room.invalid");
-      if (!isAdmin) return deny("room.forbidden");
+      // A group's own admin may take it out of the community: the removal then follows the
+      // group's authorized unlink in the same transaction (`cascadeFrom` is that group).
+      if (!isAdmin && !(ctx.cascadeFrom !== undefined && ctx.cascadeFrom === p.content.groupId)) return deny("room.forbidden");
       return state.groups.has(String(p.content.groupId)) ? allow : deny("room.not_found");
-
-    case "group.community":
-      if (isCommunity) return deny("room.invalid");
-      // Linking: a group admin. Unlinking: a group admin, or (checked by the caller) a community admin.
-      if (p.content.communityId !== null && state.communityId) return deny("room.group_linked");
-      return isAdmin || isAdminRole(ctx.communityRole) ? allow : deny("room.forbidden");
 
     case "message": {
       const body = p.content.body;
@@ -206,6 +232,33 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
 
     case "reaction":
       return ctx.target && !ctx.target.deleted ? allow : deny("message.not_found");
+
+    case "poll.vote": {
+      if (!ctx.poll || !ctx.target || ctx.target.deleted) return deny("poll.not_found");
+      if (ctx.poll.closed) return deny("poll.closed");
+      const options = p.content.options as number[];
+      const valid =
+        Array.isArray(options) &&
+        new Set(options).size === options.length &&
+        options.every((o) => Number.isInteger(o) && o >= 0 && o < ctx.poll!.optionCount) &&
+        (ctx.poll.multiple || options.length <= 1);
+      return valid ? allow : deny("poll.invalid_choice");
+    }
+
+    case "poll.close":
+      if (!ctx.poll || !ctx.target || ctx.target.deleted) return deny("poll.not_found");
+      if (ctx.poll.closed) return deny("poll.closed");
+      return ctx.poll.createdBy === p.sender || isAdmin ? allow : deny("room.forbidden");
+
+    case "event.update":
+    case "event.cancel":
+      if (!ctx.calendar || !ctx.target || ctx.target.deleted) return deny("event.not_found");
+      if (ctx.calendar.cancelled) return deny("event.cancelled");
+      return ctx.calendar.createdBy === p.sender || isAdmin ? allow : deny("room.forbidden");
+
+    case "event.rsvp":
+      if (!ctx.calendar || !ctx.target || ctx.target.deleted) return deny("event.not_found");
+      return ctx.calendar.cancelled ? deny("event.cancelled") : allow;
 
     default:
       return deny("room.invalid");

@@ -23,6 +23,10 @@ export interface Tx {
   state(roomId: string): RoomState | undefined;
   /** Authorizes, sequences, persists and projects one event. Throws ParleyError when refused. */
   append(p: Proposal, ctx?: Partial<AuthContext>): RoomEvent;
+  /** Authorizes without appending (for a change recorded outside the log, as anonymous votes). */
+  check(p: Proposal, ctx?: Partial<AuthContext>): RoomState;
+  /** Appends an event the server itself says (sender: the server's system user), unauthorized. */
+  appendSystem(roomId: string, type: Proposal["type"], content: Record<string, unknown>): RoomEvent;
   /** Creates a room with its `room.create` event and the creator as owner. */
   createRoom(init: { kind: RoomKind; name: string; description?: string; picture?: string | null; rules?: string; settings: RoomSettings; creator: string }): RoomState;
   /** The stored event of an earlier send with the same transaction id, if any. */
@@ -56,6 +60,8 @@ export function createRoomCore(deps: {
   const { store, serverName, limits, log } = deps;
   const now = deps.now ?? Date.now;
   const cache = new Map<string, RoomState>();
+  /** The sender of events the server itself makes; "parley" is a reserved username. */
+  const systemUser = `@parley:${serverName}`;
   const listeners: Listener[] = [];
   let queue: Job[] = [];
   let scheduled = false;
@@ -103,11 +109,19 @@ export function createRoomCore(deps: {
       state: loadState,
       findByTxn: (roomId, sender, txnId) => store.findEventByTxn(roomId, sender, txnId),
       append(p, ctx = {}) {
+        return commit(this.check(p, ctx), p);
+      },
+      check(p, ctx = {}) {
         const state = loadState(p.roomId);
         if (!state) throw new ParleyError("room.not_found");
         const decision = authorize(state, p, { limits, now: at, ...ctx });
         if (!decision.ok) throw new ParleyError(decision.code);
-        return commit(state, p);
+        return state;
+      },
+      appendSystem(roomId, type, content) {
+        const state = loadState(roomId);
+        if (!state) throw new ParleyError("room.not_found");
+        return commit(state, { roomId, type, sender: systemUser, content });
       },
       createRoom(init) {
         const id = `!${randomBytes(9).toString("base64url")}:${serverName}`;
@@ -188,6 +202,8 @@ export function createRoomCore(deps: {
 
   return {
     limits,
+    /** The core's clock (injectable for tests), for rules outside the log that expire, as invite links. */
+    now,
     /** Queues a command for the next group commit; resolves with its return value after commit. */
     transact<T>(fn: (tx: Tx) => T): Promise<T> {
       return new Promise<T>((resolve, reject) => {
@@ -200,6 +216,8 @@ export function createRoomCore(deps: {
     },
     /** Reads a room's state outside a transaction (for queries). */
     state: loadState,
+    /** The store, for reads outside a transaction. */
+    storeView: () => ({ store }),
     /** Subscribes to committed batches. */
     onCommit(listener: Listener): void {
       listeners.push(listener);

@@ -14,6 +14,9 @@ const auditedTypes = new Set([
   "room.deactivate",
   "community.group.add",
   "community.group.remove",
+  "poll.close",
+  "event.update",
+  "event.cancel",
 ]);
 
 /**
@@ -90,6 +93,7 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
     case "room.profile":
       for (const key of ["name", "description", "picture", "rules"] as const) if (c[key] !== undefined) (state as any)[key] = c[key];
       store.updateProfile(state);
+      if (c.picture !== undefined) store.setRoomPicture(state.id, c.picture);
       break;
     case "room.settings":
       state.settings = { ...state.settings, ...(c as Partial<RoomSettings>) };
@@ -111,17 +115,59 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       break;
     case "message":
       store.insertMessage(e);
+      if (c.kind === "file") store.addMessageMedia(c.file.mediaId, state.id, e.seq);
+      else if (c.kind === "poll") store.insertPoll(state.id, e.seq, c as never, e.sender);
+      else if (c.kind === "event") {
+        store.insertCalendarEvent(state.id, e.seq, c as never, e.sender);
+        store.scheduleReminders(state.id, e.seq, c.start, c.reminders ?? [3600]);
+      }
+      break;
+    case "poll.vote":
+      store.setVote(state.id, c.poll, e.sender, c.options, e.ts);
+      break;
+    case "poll.close":
+      store.closePoll(state.id, c.poll, e.ts);
+      break;
+    case "poll.tally":
+      // Anonymous polls: the vote itself was recorded outside the log (see polls service).
+      break;
+    case "event.update": {
+      const current = store.findCalendarEvent(state.id, c.target)!;
+      const merged = {
+        title: c.title ?? current.title,
+        description: c.description ?? current.description,
+        start: c.start ?? current.starts_at,
+        end: c.end !== undefined ? c.end : current.ends_at,
+        timeZone: c.timeZone ?? current.time_zone,
+        place: c.place !== undefined ? c.place : current.place,
+        link: c.link !== undefined ? c.link : current.link,
+        reminders: c.reminders ?? (JSON.parse(current.reminders) as number[]),
+      };
+      store.updateCalendarEvent(state.id, c.target, merged);
+      if (c.start !== undefined || c.reminders !== undefined) store.scheduleReminders(state.id, c.target, merged.start, merged.reminders);
+      break;
+    }
+    case "event.cancel":
+      store.cancelCalendarEvent(state.id, c.target, e.ts);
+      store.scheduleReminders(state.id, c.target, null, []);
+      break;
+    case "event.rsvp":
+      store.setRsvp(state.id, c.target, e.sender, c.answer ?? null, e.ts);
       break;
     case "message.edit":
       store.editMessage(state.id, c.target, c.body, e.ts);
       break;
     case "message.delete":
       store.deleteMessage(state.id, c.target, e.ts, e.sender);
+      // A file shared only by this message becomes collectable; a deleted event reminds no one.
+      store.dropMessageMedia(state.id, c.target);
+      store.scheduleReminders(state.id, c.target, null, []);
       break;
     case "reaction":
       store.setReaction(state.id, c.target, e.sender, c.emoji ?? null, e.ts);
       break;
     case "room.create":
+      if (c.picture) store.setRoomPicture(state.id, c.picture);
       break;
   }
   if (auditedTypes.has(e.type) || (e.type === "message.delete" && c.bySender === false)) {

@@ -17,7 +17,9 @@ export interface MessageRow {
   seq: number;
   event_id: string;
   sender: string;
+  kind: string;
   body: string | null;
+  file: string | null;
   reply_to: number | null;
   thread_root: number | null;
   reply_count: number;
@@ -25,6 +27,43 @@ export interface MessageRow {
   edited_at: number | null;
   deleted_at: number | null;
   deleted_by: string | null;
+}
+
+export interface PollRow {
+  room_id: string;
+  seq: number;
+  question: string;
+  options: string;
+  multiple: number;
+  anonymous: number;
+  created_by: string;
+  closed_at: number | null;
+}
+
+export interface CalendarFields {
+  title: string;
+  description?: string;
+  start: number;
+  end?: number | null;
+  timeZone: string;
+  place?: string | null;
+  link?: string | null;
+  reminders?: number[];
+}
+
+export interface CalendarRow {
+  room_id: string;
+  seq: number;
+  title: string;
+  description: string;
+  starts_at: number;
+  ends_at: number | null;
+  time_zone: string;
+  place: string | null;
+  link: string | null;
+  reminders: string;
+  created_by: string;
+  cancelled_at: number | null;
 }
 
 export function eventFromRow(r: EventRow): RoomEvent {
@@ -67,13 +106,38 @@ export function createRoomStore(storage: Storage) {
     removeRequest: db.prepare("DELETE FROM join_requests WHERE room_id = ? AND user_id = ?"),
     addInvite: db.prepare("INSERT OR REPLACE INTO room_invites (room_id, user_id, invited_by, at) VALUES (?, ?, ?, ?)"),
     removeInvite: db.prepare("DELETE FROM room_invites WHERE room_id = ? AND user_id = ?"),
-    insertMessage: db.prepare("INSERT INTO messages (room_id, seq, event_id, sender, body, reply_to, thread_root, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+    insertMessage: db.prepare("INSERT INTO messages (room_id, seq, event_id, sender, kind, body, file, reply_to, thread_root, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
     bumpReplies: db.prepare("UPDATE messages SET reply_count = reply_count + 1 WHERE room_id = ? AND seq = ?"),
     editMessage: db.prepare("UPDATE messages SET body = ?, edited_at = ? WHERE room_id = ? AND seq = ?"),
     deleteMessage: db.prepare("UPDATE messages SET body = NULL, deleted_at = ?, deleted_by = ? WHERE room_id = ? AND seq = ?"),
     message: db.prepare("SELECT * FROM messages WHERE room_id = ? AND seq = ?"),
     upsertReaction: db.prepare("INSERT OR REPLACE INTO reactions (room_id, target, user_id, emoji, at) VALUES (?, ?, ?, ?, ?)"),
     deleteReaction: db.prepare("DELETE FROM reactions WHERE room_id = ? AND target = ? AND user_id = ?"),
+    insertPoll: db.prepare("INSERT INTO polls (room_id, seq, question, options, multiple, anonymous, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+    poll: db.prepare("SELECT * FROM polls WHERE room_id = ? AND seq = ?"),
+    closePoll: db.prepare("UPDATE polls SET closed_at = ? WHERE room_id = ? AND seq = ?"),
+    putVote: db.prepare(
+      "INSERT INTO poll_votes (room_id, poll_seq, user_id, options, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (room_id, poll_seq, user_id) DO UPDATE SET options = excluded.options, at = excluded.at",
+    ),
+    dropVote: db.prepare("DELETE FROM poll_votes WHERE room_id = ? AND poll_seq = ? AND user_id = ?"),
+    votes: db.prepare("SELECT user_id, options FROM poll_votes WHERE room_id = ? AND poll_seq = ? ORDER BY at"),
+    insertCalendar: db.prepare(
+      "INSERT INTO calendar_events (room_id, seq, title, description, starts_at, ends_at, time_zone, place, link, reminders, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    calendar: db.prepare("SELECT * FROM calendar_events WHERE room_id = ? AND seq = ?"),
+    updateCalendar: db.prepare(
+      "UPDATE calendar_events SET title = ?, description = ?, starts_at = ?, ends_at = ?, time_zone = ?, place = ?, link = ?, reminders = ? WHERE room_id = ? AND seq = ?",
+    ),
+    cancelCalendar: db.prepare("UPDATE calendar_events SET cancelled_at = ? WHERE room_id = ? AND seq = ?"),
+    putRsvp: db.prepare(
+      "INSERT INTO rsvps (room_id, event_seq, user_id, answer, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (room_id, event_seq, user_id) DO UPDATE SET answer = excluded.answer, at = excluded.at",
+    ),
+    dropRsvp: db.prepare("DELETE FROM rsvps WHERE room_id = ? AND event_seq = ? AND user_id = ?"),
+    dropPendingReminders: db.prepare("DELETE FROM reminders WHERE room_id = ? AND event_seq = ? AND done_at IS NULL"),
+    addReminder: db.prepare("INSERT INTO reminders (room_id, event_seq, offset_seconds, due_at) VALUES (?, ?, ?, ?)"),
+    addMediaRef: db.prepare("INSERT INTO media_refs (media_id, kind, room_id, seq, user_id) VALUES (?, ?, ?, ?, NULL)"),
+    dropMessageMedia: db.prepare("DELETE FROM media_refs WHERE kind = 'message' AND room_id = ? AND seq = ?"),
+    dropRoomPicture: db.prepare("DELETE FROM media_refs WHERE kind = 'room' AND room_id = ?"),
     audit: db.prepare("INSERT INTO audit_log (scope_id, room_id, actor, action, target, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
   };
 
@@ -165,8 +229,11 @@ export function createRoomStore(storage: Storage) {
     addInvite: (roomId: string, userId: string, by: string, at: number) => void s.addInvite.run(roomId, userId, by, at),
     removeInvite: (roomId: string, userId: string) => void s.removeInvite.run(roomId, userId),
     insertMessage(e: RoomEvent): void {
-      const c = e.content as { body?: string; replyTo?: number; threadRoot?: number };
-      s.insertMessage.run(e.roomId, e.seq, e.eventId, e.sender, c.body ?? null, c.replyTo ?? null, c.threadRoot ?? null, e.ts);
+      const c = e.content as { kind?: string; body?: string; replyTo?: number; threadRoot?: number; question?: string; title?: string; file?: { name: string } };
+      // The message's text as history shows it: the text, a file's caption or name, a poll's
+      // question, an event's title.
+      const body = c.body ?? c.question ?? c.title ?? c.file?.name ?? null;
+      s.insertMessage.run(e.roomId, e.seq, e.eventId, e.sender, c.kind ?? "text", body, c.file ? JSON.stringify(c.file) : null, c.replyTo ?? null, c.threadRoot ?? null, e.ts);
       if (c.threadRoot != null) s.bumpReplies.run(e.roomId, c.threadRoot);
     },
     editMessage: (roomId: string, seq: number, body: string, at: number) => void s.editMessage.run(body, at, roomId, seq),
@@ -175,6 +242,44 @@ export function createRoomStore(storage: Storage) {
     setReaction(roomId: string, target: number, userId: string, emoji: string | null, at: number): void {
       if (emoji === null) s.deleteReaction.run(roomId, target, userId);
       else s.upsertReaction.run(roomId, target, userId, emoji, at);
+    },
+    insertPoll(roomId: string, seq: number, c: { question: string; options: string[]; multiple: boolean; anonymous: boolean }, createdBy: string): void {
+      s.insertPoll.run(roomId, seq, c.question, JSON.stringify(c.options), c.multiple ? 1 : 0, c.anonymous ? 1 : 0, createdBy);
+    },
+    findPoll(roomId: string, seq: number): PollRow | undefined {
+      return s.poll.get(roomId, seq) as PollRow | undefined;
+    },
+    closePoll: (roomId: string, seq: number, at: number) => void s.closePoll.run(at, roomId, seq),
+    /** Records (or with no options, withdraws) a user's vote. */
+    setVote(roomId: string, pollSeq: number, userId: string, options: number[], at: number): void {
+      if (options.length === 0) s.dropVote.run(roomId, pollSeq, userId);
+      else s.putVote.run(roomId, pollSeq, userId, JSON.stringify(options), at);
+    },
+    votes: (roomId: string, pollSeq: number) =>
+      (s.votes.all(roomId, pollSeq) as { user_id: string; options: string }[]).map((v) => ({ userId: v.user_id, options: JSON.parse(v.options) as number[] })),
+    insertCalendarEvent(roomId: string, seq: number, c: CalendarFields, createdBy: string): void {
+      s.insertCalendar.run(roomId, seq, c.title, c.description ?? "", c.start, c.end ?? null, c.timeZone, c.place ?? null, c.link ?? null, JSON.stringify(c.reminders ?? [3600]), createdBy);
+    },
+    findCalendarEvent: (roomId: string, seq: number) => s.calendar.get(roomId, seq) as CalendarRow | undefined,
+    updateCalendarEvent(roomId: string, seq: number, c: CalendarFields): void {
+      s.updateCalendar.run(c.title, c.description ?? "", c.start, c.end ?? null, c.timeZone, c.place ?? null, c.link ?? null, JSON.stringify(c.reminders ?? [3600]), roomId, seq);
+    },
+    cancelCalendarEvent: (roomId: string, seq: number, at: number) => void s.cancelCalendar.run(at, roomId, seq),
+    setRsvp(roomId: string, eventSeq: number, userId: string, answer: string | null, at: number): void {
+      if (answer === null) s.dropRsvp.run(roomId, eventSeq, userId);
+      else s.putRsvp.run(roomId, eventSeq, userId, answer, at);
+    },
+    /** Replaces the pending reminders of an event (none when `start` is null: cancelled). */
+    scheduleReminders(roomId: string, eventSeq: number, start: number | null, offsets: number[]): void {
+      s.dropPendingReminders.run(roomId, eventSeq);
+      if (start === null) return;
+      for (const offset of new Set(offsets)) s.addReminder.run(roomId, eventSeq, offset, start - offset * 1000);
+    },
+    addMessageMedia: (mediaId: string, roomId: string, seq: number) => void s.addMediaRef.run(mediaId, "message", roomId, seq),
+    dropMessageMedia: (roomId: string, seq: number) => void s.dropMessageMedia.run(roomId, seq),
+    setRoomPicture(roomId: string, mediaId: string | null): void {
+      s.dropRoomPicture.run(roomId);
+      if (mediaId) s.addMediaRef.run(mediaId, "room", roomId, null);
     },
     audit(scopeId: string, roomId: string, actor: string, action: string, target: string | null, details: unknown, at: number): void {
       s.audit.run(scopeId, roomId, actor, action, target, JSON.stringify(details ?? {}), at);

@@ -67,7 +67,13 @@ export type EventType =
   | "message"
   | "message.edit"
   | "message.delete"
-  | "reaction";
+  | "reaction"
+  | "poll.vote"
+  | "poll.tally"
+  | "poll.close"
+  | "event.update"
+  | "event.cancel"
+  | "event.rsvp";
 
 /** The current state of a room: a projection of its log, cached in memory by the core. */
 export interface RoomState {

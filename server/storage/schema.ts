@@ -168,7 +168,11 @@ export const messages = sqliteTable(
     seq: integer("seq").notNull(),
     eventId: text("event_id").notNull(),
     sender: text("sender").notNull(),
+    /** text, file, poll or event. */
+    kind: text("kind").notNull().default("text"),
     body: text("body"),
+    /** For a file: its metadata as sent (JSON). */
+    file: text("file"),
     replyTo: integer("reply_to"),
     /** In the announcement group: the announcement a member's reply belongs under. */
     threadRoot: integer("thread_root"),
@@ -230,4 +234,126 @@ export const auditLog = sqliteTable(
     at: integer("at").notNull(),
   },
   (t) => [index("audit_log_scope").on(t.scopeId, t.id)],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Media: content-addressed files (SHA-256), who uploaded them, and what references them.
+
+export const media = sqliteTable("media", {
+  /** The SHA-256 of the bytes, hex: the same file is stored once. */
+  id: text("id").primaryKey(),
+  size: integer("size").notNull(),
+  /** Sniffed from the bytes, never taken from the client. */
+  mime: text("mime").notNull(),
+  width: integer("width"),
+  height: integer("height"),
+  hasPreview: integer("has_preview", { mode: "boolean" }).notNull().default(false),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** Who uploaded what (for quotas and for the uploader's own access). */
+export const uploads = sqliteTable(
+  "uploads",
+  {
+    userId: text("user_id").notNull(),
+    mediaId: text("media_id").notNull(),
+    name: text("name").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.mediaId] }), index("uploads_media").on(t.mediaId)],
+);
+
+/**
+ * What keeps a file alive and who may fetch it: a message in a room (members of the room), a
+ * room's picture (members), a user's avatar (any signed-in user).
+ */
+export const mediaRefs = sqliteTable(
+  "media_refs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    mediaId: text("media_id").notNull(),
+    kind: text("kind", { enum: ["message", "room", "avatar"] }).notNull(),
+    roomId: text("room_id"),
+    seq: integer("seq"),
+    userId: text("user_id"),
+  },
+  (t) => [index("media_refs_media").on(t.mediaId), index("media_refs_room").on(t.roomId, t.seq), index("media_refs_user").on(t.userId)],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Polls and calendar events: both are messages in a room's log; their answers are events too,
+// and these tables are their projections. Anonymous poll votes are the one exception: who voted
+// for what must never be readable through the log, so the vote rows live only here.
+
+export const polls = sqliteTable(
+  "polls",
+  {
+    roomId: text("room_id").notNull(),
+    seq: integer("seq").notNull(),
+    question: text("question").notNull(),
+    options: text("options").notNull(),
+    multiple: integer("multiple", { mode: "boolean" }).notNull(),
+    anonymous: integer("anonymous", { mode: "boolean" }).notNull(),
+    createdBy: text("created_by").notNull(),
+    closedAt: integer("closed_at"),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.seq] })],
+);
+
+export const pollVotes = sqliteTable(
+  "poll_votes",
+  {
+    roomId: text("room_id").notNull(),
+    pollSeq: integer("poll_seq").notNull(),
+    userId: text("user_id").notNull(),
+    options: text("options").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.pollSeq, t.userId] })],
+);
+
+export const calendarEvents = sqliteTable(
+  "calendar_events",
+  {
+    roomId: text("room_id").notNull(),
+    seq: integer("seq").notNull(),
+    title: text("title").notNull(),
+    description: text("description").notNull(),
+    startsAt: integer("starts_at").notNull(),
+    endsAt: integer("ends_at"),
+    timeZone: text("time_zone").notNull(),
+    place: text("place"),
+    link: text("link"),
+    reminders: text("reminders").notNull(),
+    createdBy: text("created_by").notNull(),
+    cancelledAt: integer("cancelled_at"),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.seq] })],
+);
+
+export const rsvps = sqliteTable(
+  "rsvps",
+  {
+    roomId: text("room_id").notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    userId: text("user_id").notNull(),
+    answer: text("answer", { enum: ["going", "maybe", "not_going"] }).notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.eventSeq, t.userId] })],
+);
+
+/** The durable reminder schedule. `doneAt` is set before the push, so none is sent twice. */
+export const reminders = sqliteTable(
+  "reminders",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    roomId: text("room_id").notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    offsetSeconds: integer("offset_seconds").notNull(),
+    dueAt: integer("due_at").notNull(),
+    doneAt: integer("done_at"),
+    outcome: text("outcome", { enum: ["sent", "skipped"] }),
+  },
+  (t) => [index("reminders_due").on(t.doneAt, t.dueAt), index("reminders_event").on(t.roomId, t.eventSeq)],
 );

@@ -118,6 +118,10 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
   }
 
   async function handleFrame(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    // Frames can still arrive on a connection we have closed (they were read in the same chunk as
+    // the one whose handling closed it, or before the peer saw our close). A closed connection's
+    // session may have been revoked: none of them may act.
+    if (conn.closed) return;
     conn.alive = true;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
     if (size > limits.frame_bytes) {

@@ -1,0 +1,104 @@
+import type { Storage } from "../storage/database.ts";
+import type { Logger } from "../logger.ts";
+import type { Hub } from "../ws/transport.ts";
+
+interface DueRow {
+  id: number;
+  room_id: string;
+  event_seq: number;
+  offset_seconds: number;
+  due_at: number;
+  title: string | null;
+  starts_at: number | null;
+  cancelled_at: number | null;
+  deleted_at: number | null;
+}
+
+/**
+ * The durable reminder scheduler. The schedule is a table (a projection of the room log), so it
+ * survives restarts. One timer points at the earliest pending reminder. A due reminder is
+ * marked done *before* its push goes out, so it is never sent twice; one that fell due while
+ * the server was down is sent at start if the event has not begun, and skipped otherwise.
+ */
+export function createReminderScheduler(deps: { storage: Storage; hub: () => Hub; log: Logger; now?: () => number }) {
+  const { log } = deps;
+  const now = deps.now ?? Date.now;
+  const db = deps.storage.sqlite;
+  const s = {
+    due: db.prepare(`
+      SELECT r.id, r.room_id, r.event_seq, r.offset_seconds, r.due_at, c.title, c.starts_at, c.cancelled_at, m.deleted_at
+      FROM reminders r
+      LEFT JOIN calendar_events c ON c.room_id = r.room_id AND c.seq = r.event_seq
+      LEFT JOIN messages m ON m.room_id = r.room_id AND m.seq = r.event_seq
+      WHERE r.done_at IS NULL AND r.due_at <= ? ORDER BY r.due_at LIMIT 500`),
+    next: db.prepare("SELECT min(due_at) AS at FROM reminders WHERE done_at IS NULL"),
+    finish: db.prepare("UPDATE reminders SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL"),
+    audience: db.prepare(`
+      SELECT v.user_id FROM rsvps v JOIN room_members m ON m.room_id = v.room_id AND m.user_id = v.user_id
+      WHERE v.room_id = ? AND v.event_seq = ? AND v.answer IN ('going', 'maybe')`),
+  };
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  function runDue(): { sent: number; skipped: number } {
+    let sent = 0;
+    let skipped = 0;
+    for (;;) {
+      const at = now();
+      const rows = s.due.all(at) as DueRow[];
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        const live = r.starts_at !== null && r.cancelled_at === null && r.deleted_at === null && at < r.starts_at;
+        if (s.finish.run(at, live ? "sent" : "skipped", r.id).changes === 0) continue;
+        if (!live) {
+          skipped++;
+          continue;
+        }
+        const users = (s.audience.all(r.room_id, r.event_seq) as { user_id: string }[]).map((u) => u.user_id);
+        const frame = JSON.stringify({
+          push: "event.reminder",
+          data: { roomId: r.room_id, seq: r.event_seq, title: r.title, start: r.starts_at, offsetSeconds: r.offset_seconds },
+        });
+        deps.hub().sendToUsers(users, frame);
+        sent++;
+      }
+    }
+    if (sent || skipped) log.info({ sent, skipped }, "reminders processed");
+    return { sent, skipped };
+  }
+
+  function arm(): void {
+    clearTimeout(timer);
+    if (stopped) return;
+    const next = (s.next.get() as { at: number | null }).at;
+    if (next === null) return;
+    const delay = Math.max(0, Math.min(next - now(), 2 ** 31 - 1));
+    timer = setTimeout(() => {
+      try {
+        runDue();
+      } catch (err) {
+        log.error({ err }, "reminder run failed");
+      }
+      arm();
+    }, delay);
+    timer.unref();
+  }
+
+  return {
+    /** Sends what is due now (also what fell due while the server was down), then re-arms. */
+    start(): void {
+      runDue();
+      arm();
+    },
+    /** Re-reads the schedule after a change (a new, edited, cancelled or deleted event). */
+    reschedule: arm,
+    /** Runs due reminders now: for tests with a controlled clock, and for start. */
+    runDue,
+    stop(): void {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export type ReminderScheduler = ReturnType<typeof createReminderScheduler>;

@@ -1,0 +1,63 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { send } from "@fastify/send";
+import { ParleyError } from "../errors.ts";
+import type { AccountService } from "../accounts/service.ts";
+import { requireActor } from "../accounts/routes.ts";
+import { inlineTypes, type MediaService } from "./service.ts";
+
+const idParams = { type: "object", required: ["mediaId"], properties: { mediaId: { type: "string", pattern: "^[a-f0-9]{64}$" } } } as const;
+
+/**
+ * HTTP routes of media: upload (streamed), download with ranges, previews. Downloads are for
+ * members of a room the file was shared in (and its uploader). User files are never rendered
+ * by the browser as a page: only raster images, audio and video are inline; everything else
+ * (HTML, SVG, PDF, scripts) is an attachment, with nosniff and a sandboxing CSP on every file.
+ */
+export async function registerMediaRoutes(app: FastifyInstance, deps: { accounts: AccountService; media: MediaService }): Promise<void> {
+  const { accounts, media } = deps;
+
+  await app.register(async (scope) => {
+    // The upload body is the file itself, of any type: take it as a stream, unparsed.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", (_request, _payload, done) => done(null));
+
+    // route: POST /api/v1/media
+    scope.post<{ Querystring: { name?: string } }>(
+      "/api/v1/media",
+      { schema: { querystring: { type: "object", additionalProperties: false, properties: { name: { type: "string", minLength: 1, maxLength: 255 } } } } },
+      async (request, reply) => {
+        const actor = await requireActor(accounts, request);
+        const declared = request.headers["content-length"] ? Number(request.headers["content-length"]) : null;
+        const info = await media.ingest(actor.userId, request.query.name ?? "file", request.raw, Number.isFinite(declared) ? declared : null);
+        return reply.code(201).send(info);
+      },
+    );
+  });
+
+  async function serve(request: FastifyRequest, reply: FastifyReply, preview: boolean) {
+    const actor = await requireActor(accounts, request);
+    const { mediaId: id } = request.params as { mediaId: string };
+    const info = media.info(id);
+    if (!info || !media.canRead(actor.userId, id) || (preview && !info.hasPreview)) throw new ParleyError("media.not_found");
+    const path = preview ? media.previewPathOf(id) : media.pathOf(id);
+    const result = await send(request.raw, path, { acceptRanges: true, cacheControl: false, etag: true, lastModified: false, dotfiles: "allow" });
+    if (result.type !== "file") {
+      if (result.statusCode >= 400 && result.statusCode !== 416) throw new ParleyError("media.not_found");
+    }
+    const mime = preview ? "image/jpeg" : info.mime;
+    const inline = preview || inlineTypes.has(mime);
+    reply.code(result.statusCode);
+    for (const [k, v] of Object.entries(result.headers)) reply.header(k, v);
+    reply.header("content-type", inline ? mime : "application/octet-stream");
+    reply.header("content-disposition", inline ? "inline" : "attachment");
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("content-security-policy", "default-src 'none'; sandbox");
+    reply.header("cache-control", "private, max-age=86400, immutable");
+    return reply.send(result.stream);
+  }
+
+  // route: GET /api/v1/media/:mediaId
+  app.get("/api/v1/media/:mediaId", { schema: { params: idParams } }, (request, reply) => serve(request, reply, false));
+  // route: GET /api/v1/media/:mediaId/preview
+  app.get("/api/v1/media/:mediaId/preview", { schema: { params: idParams } }, (request, reply) => serve(request, reply, true));
+}

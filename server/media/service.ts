@@ -1,0 +1,184 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, readdirSync } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileTypeFromBuffer } from "file-type";
+import sharp from "sharp";
+import { ParleyError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { MediaRow, MediaStore } from "./store.ts";
+
+export interface MediaInfo {
+  mediaId: string;
+  size: number;
+  mime: string;
+  width: number | null;
+  height: number | null;
+  hasPreview: boolean;
+}
+
+/** Raster images a browser may show inline; everything else is served as an attachment. */
+export const inlineTypes = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "audio/mpeg", "audio/ogg", "audio/wav", "video/mp4", "video/webm"]);
+const previewable = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/tiff"]);
+const sniffBytes = 4100;
+
+export const infoOf = (r: MediaRow): MediaInfo => ({ mediaId: r.id, size: r.size, mime: r.mime, width: r.width, height: r.height, hasPreview: r.has_preview === 1 });
+
+/** Guesses text for files no signature matches: valid UTF-8 without NUL bytes. */
+function looksLikeText(head: Buffer): boolean {
+  if (head.length === 0 || head.includes(0)) return false;
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(0, Math.max(0, head.length - 4)));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The file store. Uploads stream to a temporary file while being hashed and counted (never held
+ * whole in memory); past the size limit the stream is cut and the temporary file removed. The
+ * finished file is stored under its SHA-256, once, whoever uploads it again. Its type is sniffed
+ * from its first bytes; images get their dimensions and a small JPEG preview (sharp).
+ */
+export function createMediaService(deps: {
+  store: MediaStore;
+  dataDir: string;
+  maxBytes: number;
+  quotaBytes: number;
+  blockedTypes: string[];
+  previewPixels: number;
+  graceMs: number;
+  log: Logger;
+  now?: () => number;
+}) {
+  const { store, log } = deps;
+  const now = deps.now ?? Date.now;
+  const root = join(deps.dataDir, "media");
+  const tmp = join(root, "tmp");
+  mkdirSync(tmp, { recursive: true });
+  // Leftovers of uploads interrupted by a crash: never referenced, safe to drop.
+  for (const f of readdirSync(tmp)) void rm(join(tmp, f), { force: true });
+  const blocked = new Set(deps.blockedTypes);
+
+  const pathOf = (id: string) => join(root, id.slice(0, 2), id);
+  const previewPathOf = (id: string) => `${pathOf(id)}.preview.jpg`;
+
+  return {
+    pathOf,
+    previewPathOf,
+
+    async ingest(userId: string, name: string, body: Readable, declaredLength: number | null): Promise<MediaInfo> {
+      if (declaredLength !== null && declaredLength > deps.maxBytes) throw new ParleyError("media.too_large", undefined, { limit: deps.maxBytes });
+      const used = store.usage(userId);
+      if (declaredLength !== null && used + declaredLength > deps.quotaBytes) throw new ParleyError("media.quota_exceeded", undefined, { quota: deps.quotaBytes, used });
+      const hash = createHash("sha256");
+      const head: Buffer[] = [];
+      let headLength = 0;
+      let size = 0;
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          size += chunk.length;
+          if (size > deps.maxBytes) return cb(new ParleyError("media.too_large", undefined, { limit: deps.maxBytes }));
+          hash.update(chunk);
+          if (headLength < sniffBytes) {
+            head.push(chunk.subarray(0, sniffBytes - headLength));
+            headLength += Math.min(chunk.length, sniffBytes - headLength);
+          }
+          cb(null, chunk);
+        },
+      });
+      const tmpPath = join(tmp, randomBytes(12).toString("hex"));
+      try {
+        await pipeline(body, meter, createWriteStream(tmpPath, { flags: "wx" }));
+      } catch (err) {
+        await rm(tmpPath, { force: true });
+        if (err instanceof ParleyError) throw err;
+        // The client went away mid-upload: nothing half-written stays behind.
+        throw new ParleyError("bad_request", "The upload was interrupted.");
+      }
+      try {
+        if (size === 0) throw new ParleyError("media.empty");
+        const id = hash.digest("hex");
+        const existing = store.get(id);
+        if (!store.uploadedBy(userId, id) && used + size > deps.quotaBytes) throw new ParleyError("media.quota_exceeded", undefined, { quota: deps.quotaBytes, used });
+        if (existing) {
+          await rm(tmpPath, { force: true });
+          store.recordUpload(userId, id, name, now());
+          return infoOf(existing);
+        }
+        const sniffHead = Buffer.concat(head);
+        const mime = (await fileTypeFromBuffer(sniffHead))?.mime ?? (looksLikeText(sniffHead) ? "text/plain" : "application/octet-stream");
+        if (blocked.has(mime)) throw new ParleyError("media.type_blocked", undefined, { type: mime });
+        const finalPath = pathOf(id);
+        mkdirSync(join(root, id.slice(0, 2)), { recursive: true });
+        await rename(tmpPath, finalPath);
+        let width: number | null = null;
+        let height: number | null = null;
+        let hasPreview = false;
+        if (previewable.has(mime)) {
+          try {
+            const meta = await sharp(finalPath).metadata();
+            width = meta.width ?? null;
+            height = meta.height ?? null;
+            await sharp(finalPath).rotate().resize(deps.previewPixels, deps.previewPixels, { fit: "inside", withoutEnlargement: true }).jpeg({ quality: 70 }).toFile(previewPathOf(id));
+            hasPreview = true;
+          } catch (err) {
+            // A file that claims to be an image but does not decode is kept as a plain file.
+            log.info({ mediaId: id, err: (err as Error).message }, "no preview for image");
+          }
+        }
+        const row: MediaRow = { id, size, mime, width, height, has_preview: hasPreview ? 1 : 0, created_at: now() };
+        store.insert(row);
+        store.recordUpload(userId, id, name, now());
+        return infoOf(row);
+      } finally {
+        await rm(tmpPath, { force: true });
+      }
+    },
+
+    info(id: string): MediaInfo | undefined {
+      const row = store.get(id);
+      return row ? infoOf(row) : undefined;
+    },
+
+    /** Whether the user may fetch (and so also share) a file: they uploaded it, or it is shared with them. */
+    canRead(userId: string, id: string): boolean {
+      return store.uploadedBy(userId, id) || store.readableBy(userId, id);
+    },
+
+    /** A file the user may attach, use as a picture or as an avatar. Throws media.not_found. */
+    requireUsable(userId: string, id: string): MediaInfo {
+      const row = store.get(id);
+      if (!row || !(store.uploadedBy(userId, id) || store.readableBy(userId, id))) throw new ParleyError("media.not_found");
+      return infoOf(row);
+    },
+
+    setAvatar: (userId: string, id: string | null) => store.setAvatar(userId, id),
+
+    /** Deletes files nothing references any more, after the grace period. Returns how many. */
+    async collectGarbage(): Promise<number> {
+      const ids = store.garbage(now() - deps.graceMs);
+      for (const id of ids) {
+        await rm(pathOf(id), { force: true });
+        await rm(previewPathOf(id), { force: true });
+        store.forget(id);
+      }
+      if (ids.length) log.info({ count: ids.length }, "unreferenced files collected");
+      return ids.length;
+    },
+
+    async exists(id: string): Promise<boolean> {
+      try {
+        await stat(pathOf(id));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+export type MediaService = ReturnType<typeof createMediaService>;
