@@ -209,7 +209,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clearInterval(gc);
     reminders.stop();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
-    rooms.drain();
+    rooms.close();
     storage.close();
   });
   return app;

@@ -70,6 +70,10 @@ export type RoomId1 = string;
  */
 export type RoomId2 = string;
 /**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId3 = string;
+/**
  * The answer to one request: `ok: true` with a `result`, or `ok: false` with an `error`. A frame the server could not read at all is answered with `id: null`.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -1136,6 +1140,7 @@ export interface Protocol {
     "member.role": {
       userId: UserId;
       role: Role;
+      cascade?: RoomId3;
     };
     "member.unban": {
       userId: UserId;

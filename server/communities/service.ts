@@ -371,7 +371,13 @@ export function createCommunityService(
  * the same transaction (`cascadeFrom`), still through the one write path.
  */
 function appendCascade(tx: Tx, group: RoomState, actor: string, userId: string, communityId: string): void {
+  const wasOwner = group.members.get(userId) === "owner";
   tx.append({ roomId: group.id, type: "member.remove", sender: actor, content: { userId, cascade: communityId } }, { cascadeFrom: communityId });
+  if (wasOwner && group.members.size > 0) {
+    // Ownership passes to the group's first admin, else its first member (in join order).
+    const successor = [...group.members].find(([, role]) => role === "admin")?.[0] ?? group.members.keys().next().value!;
+    tx.append({ roomId: group.id, type: "member.role", sender: actor, content: { userId: successor, role: "owner", cascade: communityId } }, { cascadeFrom: communityId });
+  }
 }
 
 /**

@@ -45,7 +45,7 @@ export function createInviteService(deps: { storage: Storage; core: RoomCore; co
     byToken: db.prepare("SELECT * FROM invite_links WHERE token = ?"),
     byId: db.prepare("SELECT * FROM invite_links WHERE id = ? AND room_id = ?"),
     list: db.prepare("SELECT * FROM invite_links WHERE room_id = ? AND revoked_at IS NULL ORDER BY created_at DESC"),
-    revoke: db.prepare("UPDATE invite_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+    revoke: db.prepare("UPDATE invite_links SET revoked_at = ? WHERE id = ? AND room_id = ? AND revoked_at IS NULL"),
     use: db.prepare("UPDATE invite_links SET uses = uses + 1 WHERE id = ?"),
   };
 
@@ -110,7 +110,7 @@ export function createInviteService(deps: { storage: Storage; core: RoomCore; co
     revoke(actor: string, roomId: string, linkId: string): Promise<{ linkId: string }> {
       return core.transact((tx) => {
         const st = requireAdmin(tx, roomId, actor);
-        if (s.revoke.run(tx.now, linkId).changes === 0 || !s.byId.get(linkId, roomId)) throw new ParleyError("invite.invalid");
+        if (s.revoke.run(tx.now, linkId, roomId).changes === 0) throw new ParleyError("invite.invalid");
         tx.store.audit(scopeOf(st), roomId, actor, "link.revoke", linkId, {}, tx.now);
         return { linkId };
       });
@@ -122,7 +122,7 @@ export function createInviteService(deps: { storage: Storage; core: RoomCore; co
         const st = requireAdmin(tx, roomId, actor);
         const old = s.byId.get(linkId, roomId) as LinkRow | undefined;
         if (!old || old.revoked_at !== null) throw new ParleyError("invite.invalid");
-        s.revoke.run(tx.now, linkId);
+        s.revoke.run(tx.now, linkId, roomId);
         const ttl = old.expires_at === null ? null : Math.max(0, old.expires_at - old.created_at);
         const row = insertLink(roomId, actor, tx.now, ttl === null ? null : tx.now + ttl, old.max_uses);
         tx.store.audit(scopeOf(st), roomId, actor, "link.reset", row.id, { replaced: linkId }, tx.now);

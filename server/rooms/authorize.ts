@@ -41,7 +41,12 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
   const subject = typeof p.content.userId === "string" ? p.content.userId : undefined;
   const isCommunity = state.kind === "community";
 
-  if (state.deactivated) return senderRole ? deny("room.deactivated") : deny("room.not_found");
+  if (state.deactivated) {
+    // A deactivated community takes no more changes, but its members may still leave it, so
+    // that it does not stay in their list for good.
+    if (p.type === "member.leave" && senderRole && subject === p.sender) return allow;
+    return senderRole ? deny("room.deactivated") : deny("room.not_found");
+  }
 
   switch (p.type) {
     case "room.create":
@@ -107,6 +112,13 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
       // A community member sees the group in the community's list, so is told why not.
       return senderRole || ctx.communityRole !== undefined ? deny("room.forbidden") : deny("room.not_found");
     }
+  }
+
+  // A group whose owner was just removed through a community cascade gets a new owner, chosen by
+  // the server in the same transaction, so that no group is left without one.
+  if (p.type === "member.role" && p.content.role === "owner" && ctx.cascadeFrom !== undefined && ctx.cascadeFrom === state.communityId) {
+    const ownerless = ![...state.members.values()].includes("owner");
+    return ownerless && subject !== undefined && state.members.has(subject) ? allow : deny("room.forbidden");
   }
 
   if (p.type === "member.remove" && ctx.cascadeFrom !== undefined && ctx.cascadeFrom === state.communityId) {

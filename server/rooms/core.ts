@@ -65,6 +65,7 @@ export function createRoomCore(deps: {
   const listeners: Listener[] = [];
   let queue: Job[] = [];
   let scheduled = false;
+  let closed = false;
 
   function loadState(roomId: string): RoomState | undefined {
     let st = cache.get(roomId);
@@ -158,6 +159,8 @@ export function createRoomCore(deps: {
 
   function flush(): void {
     scheduled = false;
+    // Nothing queued (drain() already ran it), or the store is closed: nothing to commit.
+    if (queue.length === 0 || closed) return;
     const jobs = queue;
     queue = [];
     const at = now();
@@ -206,6 +209,7 @@ export function createRoomCore(deps: {
     now,
     /** Queues a command for the next group commit; resolves with its return value after commit. */
     transact<T>(fn: (tx: Tx) => T): Promise<T> {
+      if (closed) return Promise.reject(new ParleyError("unavailable", "The server is shutting down."));
       return new Promise<T>((resolve, reject) => {
         queue.push({ fn, resolve, reject });
         if (!scheduled) {
@@ -225,6 +229,11 @@ export function createRoomCore(deps: {
     /** Runs any queued commands now; used on shutdown so no accepted write is lost. */
     drain(): void {
       if (queue.length) flush();
+    },
+    /** Commits what is queued, then refuses new commands (shutdown, before the database closes). */
+    close(): void {
+      if (queue.length) flush();
+      closed = true;
     },
     pending: () => queue.length,
   };

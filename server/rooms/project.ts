@@ -62,8 +62,9 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
     case "member.role": {
       const previous = state.members.get(subject!)!;
       const role = c.role as Role;
-      if (role === "owner") {
-        // Transfer: the old owner stays on as an admin.
+      if (role === "owner" && state.members.get(e.sender) === "owner") {
+        // Transfer: the old owner stays on as an admin. (A cascade that names a new owner for
+        // an ownerless group has a sender who is no owner, and demotes no one.)
         store.setRole(state.id, e.sender, "admin");
         state.members.set(e.sender, "admin");
       }
