@@ -185,14 +185,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
     // Fan-out: each event was serialized once by the core; the same bytes go to every
     // connection of every recipient.
-    for (const { event, frame, audience, subject } of batch) {
+    for (const { event, frame, audience, members: batchMembers, subject } of batch) {
       if (audience) {
         hub.sendToUsers(audience, frame);
         continue;
       }
-      const state = rooms.state(event.roomId);
-      if (state) hub.sendToUsers(state.members.keys(), frame);
-      if (subject && !state?.members.has(subject)) hub.sendToUsers([subject], frame);
+      const members = batchMembers ?? rooms.state(event.roomId)?.members;
+      if (members) hub.sendToUsers(members.keys(), frame);
+      if (subject && !members?.has(subject)) hub.sendToUsers([subject], frame);
     }
   });
 

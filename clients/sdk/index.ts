@@ -98,6 +98,7 @@ export class ParleyClient {
   private attempts = 0;
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectPending = false;
   private connecting: Promise<OpResult<"auth">> | null = null;
 
   constructor(session: Session, options: ClientOptions) {
@@ -262,6 +263,7 @@ export class ParleyClient {
     this.closedByUser = true;
     clearTimeout(this.renewTimer);
     clearTimeout(this.reconnectTimer);
+    this.reconnectPending = false;
     this.socket?.close(code);
   }
 
@@ -351,9 +353,14 @@ export class ParleyClient {
       clearTimeout(this.renewTimer);
       return;
     }
+    // One reconnection at a time: a failed attempt reports both through its close and its
+    // rejection, and must not schedule two.
+    if (this.reconnectPending) return;
+    this.reconnectPending = true;
     const { initialMs, maxMs } = this.options.backoff;
     const delay = Math.min(maxMs, initialMs * 2 ** this.attempts++) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(async () => {
+      this.reconnectPending = false;
       try {
         if (code === 4002 || this.session.accessTokenExpiresAt <= Date.now()) {
           this.session = await httpRequest<Session>(this.options.baseUrl, "POST", "/api/v1/auth/refresh", { refreshToken: this.session.refreshToken });

@@ -13,8 +13,17 @@ export interface Committed {
   frame: Buffer;
   /** Who may see it: null means every member (and the subject); otherwise exactly these users. */
   audience: Set<string> | null;
+  /**
+   * The room's members when the event was appended, kept only when a later event of the same
+   * batch changed the membership: a member who left right after a message still gets it, and
+   * one who joined right after does not. Null: the room's current members.
+   */
+  members: ReadonlySet<string> | null;
   subject: string | null;
 }
+
+/** Event types that change who is in a room. */
+const membershipTypes = new Set(["member.join", "member.leave", "member.remove", "member.ban"]);
 
 /** What a command can do inside the group-commit transaction. */
 export interface Tx {
@@ -93,6 +102,16 @@ export function createRoomCore(deps: {
       const pos = store.insertEvent(base, subject, restricted, p.txnId ?? null);
       const event: RoomEvent = { ...base, pos };
       touched.add(state.id);
+      if (membershipTypes.has(p.type)) {
+        // Freeze the recipients of this room's earlier events in the batch before they change.
+        let snapshot: ReadonlySet<string> | undefined;
+        for (let i = out.length - 1; i >= 0; i--) {
+          const c = out[i];
+          if (c.event.roomId !== state.id || c.audience) continue;
+          if (c.members) break;
+          c.members = snapshot ??= new Set(state.members.keys());
+        }
+      }
       projectEvent(store, state, event);
       let audience: Set<string> | null = null;
       if (restricted) {
@@ -100,7 +119,7 @@ export function createRoomCore(deps: {
         if (subject) audience.add(subject);
         for (const [user, role] of state.members) if (isAdminRole(role)) audience.add(user);
       }
-      out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, subject });
+      out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, members: null, subject });
       return event;
     }
 

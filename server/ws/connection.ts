@@ -74,14 +74,32 @@ export class Connection {
 
   /** Sends pre-serialized bytes (shared between recipients of one event). */
   sendRaw(data: string | Buffer): boolean {
-    if (this.closed) return false;
-    if (this.socket.bufferedAmount > this.limits.sendBufferBytes) {
-      this.log.warn({ buffered: this.socket.bufferedAmount }, "slow consumer: closing");
-      this.close(CloseCode.slowConsumer, "slow consumer: reconnect and resync");
-      return false;
-    }
+    if (this.closed || this.slowConsumer()) return false;
     if (!this.corked) this.cork();
     this.socket.send(data, { binary: false });
+    return true;
+  }
+
+  /**
+   * Sends a frame already encoded for the wire by `textFrame`: the fan-out encodes each event
+   * once and writes the same bytes to every recipient's socket, instead of having the ws library
+   * build a header and two writes per recipient. What ws.send does besides is kept: nothing is
+   * sent unless the socket is open (ws drops sends after a close), and the same bound applies.
+   */
+  sendWire(wire: Buffer): boolean {
+    if (this.closed || this.socket.readyState !== 1) return false;
+    const raw = (this.socket as unknown as { _socket?: Socket })._socket;
+    if (!raw || this.slowConsumer()) return false;
+    if (!this.corked) this.cork();
+    raw.write(wire);
+    return true;
+  }
+
+  /** The send-buffer bound: past it, the client is cut off (4009) and resyncs. */
+  private slowConsumer(): boolean {
+    if (this.socket.bufferedAmount <= this.limits.sendBufferBytes) return false;
+    this.log.warn({ buffered: this.socket.bufferedAmount }, "slow consumer: closing");
+    this.close(CloseCode.slowConsumer, "slow consumer: reconnect and resync");
     return true;
   }
 
@@ -124,6 +142,29 @@ export class Connection {
     // A peer that never answers the close handshake must not hold the socket open.
     setTimeout(() => this.socket.terminate(), 2000).unref();
   }
+}
+
+/**
+ * A text message as one unfragmented, unmasked, uncompressed WebSocket frame (RFC 6455 5.2):
+ * the bytes ws itself would write for `send(payload, { binary: false })` on a server socket
+ * without permessage-deflate (which the transport turns off).
+ */
+export function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + n);
+  out[0] = 0x81; // FIN, opcode 1 (text)
+  if (n < 126) out[1] = n;
+  else if (n < 65536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    out.writeUInt32BE(n >>> 0, 6);
+  }
+  payload.copy(out, head);
+  return out;
 }
 
 export { CloseCode };

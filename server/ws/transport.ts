@@ -8,7 +8,7 @@ import type { Config } from "../config/load.ts";
 import { ParleyError, toWireError, type WireError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { AccountService } from "../accounts/service.ts";
-import { CloseCode, Connection } from "./connection.ts";
+import { CloseCode, Connection, textFrame } from "./connection.ts";
 import type { OpRegistry } from "./ops.ts";
 
 export const websocketPath = "/api/v1/ws";
@@ -226,9 +226,13 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
   const hub: Hub = {
     connectionsOf: (userId) => byUser.get(userId),
     sendToUsers(userIds, frame) {
+      // Encoded for the wire once, at the first recipient online; the same bytes go to all.
+      let wire: Buffer | undefined;
       for (const userId of userIds) {
         const set = byUser.get(userId);
-        if (set) for (const conn of set) conn.sendRaw(frame);
+        if (!set) continue;
+        wire ??= textFrame(typeof frame === "string" ? Buffer.from(frame) : frame);
+        for (const conn of set) conn.sendWire(wire);
       }
     },
     count: () => all.size,
