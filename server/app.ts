@@ -176,7 +176,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineInviteOps(ops, invites);
   definePollOps(ops, polls);
   defineCalendarOps(ops, calendar);
-  const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log });
+  const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
   hubRef = hub;
   rooms.onCommit((batch) => {
     // A new, edited, cancelled or deleted calendar event changes the reminder schedule.
@@ -204,9 +204,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 3_600_000);
   gc.unref();
 
+  // Revocations made by other processes (the CLI) reach live sockets within a few seconds.
+  let revocationsCheckedAt = (options.now ?? Date.now)();
+  const revocationPoll = setInterval(() => {
+    const at = (options.now ?? Date.now)();
+    try {
+      accounts.announceRevocationsSince(revocationsCheckedAt - 1000);
+    } catch (err) {
+      log.error({ err }, "revocation poll failed");
+    }
+    revocationsCheckedAt = at;
+  }, 5000);
+  revocationPoll.unref();
+
   app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders });
   app.addHook("onClose", async () => {
     clearInterval(gc);
+    clearInterval(revocationPoll);
     reminders.stop();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();

@@ -290,6 +290,17 @@ export function createAccountService({ config, store, bus, log, now = Date.now }
       return { userId: account.id, revokedDevices };
     },
 
+    /**
+     * Tells the transports about devices revoked since `since`, wherever that happened: the
+     * operator's CLI runs in another process with its own bus, so the server polls for what it
+     * did (a password reset, a disabled account) and closes those devices' sockets too.
+     */
+    announceRevocationsSince(since: number): number {
+      const rows = store.revokedSince(since);
+      for (const d of rows) bus.emit("device.revoked", { userId: d.userId, deviceId: d.id, reason: "revoked" });
+      return rows.length;
+    },
+
     /** Drops refresh tokens past their expiry (used ones are kept until then for theft detection). */
     sweepExpiredTokens(): number {
       return store.deleteExpiredRefreshTokens(now());

@@ -60,6 +60,14 @@ export function createAccountStore(storage: Storage) {
       return res.changes > 0;
     },
 
+    /** Devices revoked at or after `since` (by this process or another, such as the CLI). */
+    revokedSince(since: number): { id: string; userId: string }[] {
+      return db
+        .select({ id: devices.id, userId: devices.userId })
+        .from(devices)
+        .where(sql`${devices.revokedAt} >= ${since}`)
+        .all();
+    },
     findRefreshToken: (hash: string) => refreshByHash.get({ hash }),
     insertRefreshToken(row: typeof refreshTokens.$inferInsert): void {
       db.insert(refreshTokens).values(row).run();

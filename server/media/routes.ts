@@ -26,15 +26,25 @@ export async function registerMediaRoutes(app: FastifyInstance, deps: { accounts
       "/api/v1/media",
       { schema: { querystring: { type: "object", additionalProperties: false, properties: { name: { type: "string", minLength: 1, maxLength: 255 } } } } },
       async (request, reply) => {
-        const actor = await requireActor(accounts, request);
-        const declared = request.headers["content-length"] ? Number(request.headers["content-length"]) : null;
-        const info = await media.ingest(actor.userId, request.query.name ?? "file", request.raw, Number.isFinite(declared) ? declared : null);
-        return reply.code(201).send(info);
+        try {
+          const actor = await requireActor(accounts, request);
+          const declared = request.headers["content-length"] ? Number(request.headers["content-length"]) : null;
+          const info = await media.ingest(actor.userId, request.query.name ?? "file", request.raw, Number.isFinite(declared) ? declared : null);
+          return reply.code(201).send(info);
+        } catch (err) {
+          // A refused upload leaves its body unread (or cut off mid-stream) on the connection: a
+          // kept-alive connection would then hang the client's next request until the keep-alive
+          // timeout. Answer with `Connection: close` instead (and never drain a huge body).
+          reply.raw.shouldKeepAlive = false;
+          throw err;
+        }
       },
     );
   });
 
   async function serve(request: FastifyRequest, reply: FastifyReply, preview: boolean) {
+    // On refusals too: no answer from the media routes is ever sniffed into something else.
+    reply.header("x-content-type-options", "nosniff");
     const actor = await requireActor(accounts, request);
     const { mediaId: id } = request.params as { mediaId: string };
     const info = media.info(id);

@@ -94,7 +94,6 @@ export function createMediaService(deps: {
       try {
         await pipeline(body, meter, createWriteStream(tmpPath, { flags: "wx" }));
       } catch (err) {
-        console.log('INGEST ERR', (err as any).code, (body as any).destroyed, (body as any).socket?.destroyed, Date.now());
         await rm(tmpPath, { force: true });
         if (err instanceof ParleyError) throw err;
         // The client went away mid-upload: nothing half-written stays behind.

@@ -39,6 +39,8 @@ export class Connection {
   actor: Actor | null = null;
   alive = true;
   closed = false;
+  /** The device's session ended; the socket closes on the next turn and reads nothing more. */
+  revoked = false;
   /** Consecutive-ish invalid frames; decays by one with each valid frame. */
   garbage = 0;
   /** Requests refused for rate in a row; past a bound the socket is closed. */

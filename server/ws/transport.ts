@@ -30,6 +30,8 @@ interface TransportDeps {
   accounts: AccountService;
   bus: Bus;
   log: Logger;
+  /** The clock (tests control it); token expiry timers follow it. */
+  now?: () => number;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
   const log = deps.log.child({ area: "ws" });
   const limits = config.limits;
   const validateRequest = protocol.validator("frames#/$defs/Request");
+  const now = deps.now ?? Date.now;
   const byUser = new Map<string, Set<Connection>>();
   const all = new Set<Connection>();
 
@@ -77,7 +80,7 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
 
   function armExpiry(conn: Connection): void {
     clearTimeout(conn.expiryTimer);
-    const ms = Math.max(0, conn.actor!.expiresAt - Date.now());
+    const ms = Math.max(0, conn.actor!.expiresAt - now());
     conn.expiryTimer = setTimeout(() => conn.close(CloseCode.tokenExpired, "access token expired"), Math.min(ms, 2 ** 31 - 1));
     conn.expiryTimer.unref();
   }
@@ -121,7 +124,7 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     // Frames can still arrive on a connection we have closed (they were read in the same chunk as
     // the one whose handling closed it, or before the peer saw our close). A closed connection's
     // session may have been revoked: none of them may act.
-    if (conn.closed) return;
+    if (conn.closed || conn.revoked) return;
     conn.alive = true;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
     if (size > limits.frame_bytes) {
@@ -210,8 +213,12 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     bus.on("device.revoked", ({ userId, deviceId, reason }) => {
       for (const conn of byUser.get(userId) ?? []) {
         if (conn.actor!.deviceId === deviceId) {
+          // From now on its frames are dropped. The close waits one turn so that the reply to an
+          // op that revoked this very device (device.revoke, logout over the socket) goes out
+          // first: every request gets its reply.
+          conn.revoked = true;
           conn.push("session.revoked", { reason });
-          conn.close(CloseCode.sessionRevoked, `session revoked: ${reason}`);
+          setImmediate(() => conn.close(CloseCode.sessionRevoked, `session revoked: ${reason}`));
         }
       }
     }),
