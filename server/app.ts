@@ -196,6 +196,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   });
 
+  bus.on("session.authenticated", ({ userId }) => {
+    try {
+      reminders.deliverPending(userId);
+    } catch (err) {
+      log.error({ err }, "pending push delivery failed");
+    }
+  });
   reminders.start();
   // Unreferenced files are collected hourly (and once shortly after start).
   const gc = setInterval(() => {

@@ -23,6 +23,8 @@ export interface TestServer {
   /** Registers (or logs in again) a user and returns a connected client. */
   user(name: string, opts?: { connect?: boolean; password?: string; deviceName?: string }): Promise<ParleyClient>;
   login(name: string, opts?: { connect?: boolean; password?: string; deviceName?: string }): Promise<ParleyClient>;
+  /** A new connected client for an existing session (the same device coming back: it refreshes its tokens first). */
+  resume(session: ParleyClient["session"], opts?: { connect?: boolean }): Promise<ParleyClient>;
   /** Stops the server; keeps the data directory unless `cleanup` is true. */
   stop(cleanup?: boolean): Promise<void>;
   /** Stops and starts again on the same data directory and port. */
@@ -76,6 +78,13 @@ export async function startServer(overrides: ConfigOverrides = {}, opts: { dataD
     async login(name, o = {}) {
       const client = await ParleyClient.login(clientOptions, { username: name, password: o.password ?? password, deviceName: o.deviceName ?? `${name}'s phone` });
       clients.push(client);
+      if (o.connect !== false) await client.connect();
+      return client;
+    },
+    async resume(session, o = {}) {
+      const client = new ParleyClient(session, clientOptions);
+      clients.push(client);
+      await client.refresh();
       if (o.connect !== false) await client.connect();
       return client;
     },

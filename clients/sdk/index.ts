@@ -339,7 +339,8 @@ export class ParleyClient {
   private scheduleRenewal(): void {
     clearTimeout(this.renewTimer);
     const lead = Math.min(60_000, (this.session.accessTokenExpiresAt - Date.now()) / 5);
-    const ms = Math.max(1000, this.session.accessTokenExpiresAt - Date.now() - lead);
+    // Clamped to what setTimeout can hold (about 24.8 days); past that it would fire at once.
+    const ms = Math.min(2 ** 31 - 1, Math.max(1000, this.session.accessTokenExpiresAt - Date.now() - lead));
     this.renewTimer = setTimeout(() => {
       this.refresh().catch(() => {
         /* the socket will close with 4002 and reconnect logic reports it */

@@ -32,6 +32,9 @@ export function createReminderScheduler(deps: { storage: Storage; hub: () => Hub
       LEFT JOIN messages m ON m.room_id = r.room_id AND m.seq = r.event_seq
       WHERE r.done_at IS NULL AND r.due_at <= ? ORDER BY r.due_at LIMIT 500`),
     next: db.prepare("SELECT min(due_at) AS at FROM reminders WHERE done_at IS NULL"),
+    keep: db.prepare("INSERT INTO pending_pushes (user_id, frame, expires_at, created_at) VALUES (?, ?, ?, ?)"),
+    pendingFor: db.prepare("SELECT id, frame FROM pending_pushes WHERE user_id = ? AND expires_at > ? ORDER BY id"),
+    dropFor: db.prepare("DELETE FROM pending_pushes WHERE user_id = ? OR expires_at <= ?"),
     finish: db.prepare("UPDATE reminders SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL"),
     audience: db.prepare(`
       SELECT v.user_id FROM rsvps v JOIN room_members m ON m.room_id = v.room_id AND m.user_id = v.user_id
@@ -48,7 +51,10 @@ export function createReminderScheduler(deps: { storage: Storage; hub: () => Hub
       const rows = s.due.all(at) as DueRow[];
       if (rows.length === 0) break;
       for (const r of rows) {
-        const live = r.starts_at !== null && r.cancelled_at === null && r.deleted_at === null && at < r.starts_at;
+        // A reminder at the start itself (offset 0) falls due as the event begins: on time (within
+        // a minute) it still goes; otherwise one whose event has begun is skipped.
+        const begun = r.starts_at !== null && at >= r.starts_at && !(r.offset_seconds === 0 && at - r.due_at < 60_000);
+        const live = r.starts_at !== null && r.cancelled_at === null && r.deleted_at === null && !begun;
         if (s.finish.run(at, live ? "sent" : "skipped", r.id).changes === 0) continue;
         if (!live) {
           skipped++;
@@ -59,7 +65,12 @@ export function createReminderScheduler(deps: { storage: Storage; hub: () => Hub
           push: "event.reminder",
           data: { roomId: r.room_id, seq: r.event_seq, title: r.title, start: r.starts_at, offsetSeconds: r.offset_seconds },
         });
-        deps.hub().sendToUsers(users, frame);
+        const hub = deps.hub();
+        for (const user of users) {
+          // Someone offline gets it when they next connect, as long as the event has not begun.
+          if (hub.connectionsOf(user)?.size) hub.sendToUsers([user], frame);
+          else s.keep.run(user, frame, r.starts_at, at);
+        }
         sent++;
       }
     }
@@ -89,6 +100,16 @@ export function createReminderScheduler(deps: { storage: Storage; hub: () => Hub
     start(): void {
       runDue();
       arm();
+    },
+    /** Delivers what was kept for a user while they were offline (on their authentication). */
+    deliverPending(userId: string): number {
+      const at = now();
+      const rows = s.pendingFor.all(userId, at) as { id: number; frame: string }[];
+      if (rows.length === 0) return 0;
+      const hub = deps.hub();
+      for (const r of rows) hub.sendToUsers([userId], r.frame);
+      s.dropFor.run(userId, at);
+      return rows.length;
     },
     /** Re-reads the schedule after a change (a new, edited, cancelled or deleted event). */
     reschedule: arm,

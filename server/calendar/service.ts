@@ -110,7 +110,9 @@ export function createCalendarService(core: RoomCore, messages: MessageService, 
 
     get(actor: string, roomId: string, seq: number): CalendarView {
       const st = memberState(core, roomId, actor);
-      const { row } = context(core.storeView(), roomId, seq);
+      const { row, ctx } = context(core.storeView(), roomId, seq);
+      // An event deleted for everyone is gone, its title and answers with it.
+      if (ctx.target.deleted) throw new ParleyError("event.not_found");
       const answers = queries.rsvps(roomId, seq);
       const count = (a: Answer) => answers.filter((r) => r.answer === a).length;
       const seeNames = st.kind === "group" || isAdminRole(st.members.get(actor));

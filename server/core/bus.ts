@@ -7,6 +7,8 @@ import { EventEmitter } from "node:events";
 export interface BusEvents {
   /** A device's session ended (revoked, logged out, password changed): close its sockets. */
   "device.revoked": { userId: string; deviceId: string; reason: "revoked" | "logout" | "password_changed" | "refresh_token_reused" | "account_disabled" };
+  /** A device's socket authenticated (not a renewal): deliver what waited for the user. */
+  "session.authenticated": { userId: string; deviceId: string };
   /** A user's profile changed: tell their other devices. */
   "profile.updated": { userId: string; originDeviceId: string | null; profile: { userId: string; displayName: string; about: string; avatar: string | null } };
 }

@@ -125,8 +125,11 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       return { root: rootView, replies, more };
     },
 
+    /** Who reacted with what; in the announcement group only admins may know (its members are private). */
     reactions(actor: string, roomId: string, seq: number) {
       this.get(actor, roomId, seq);
+      const st = core.state(roomId)!;
+      if (st.kind === "community" && !isAdminRole(st.members.get(actor))) throw new ParleyError("room.forbidden");
       return { roomId, seq, reactions: queries.reactors(roomId, seq) };
     },
 

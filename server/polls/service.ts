@@ -1,6 +1,6 @@
 import { ParleyError } from "../errors.ts";
 import type { RoomCore, Tx } from "../rooms/core.ts";
-import type { RoomEvent } from "../rooms/types.ts";
+import { isAdminRole, type RoomEvent, type RoomState } from "../rooms/types.ts";
 import { memberState } from "../communities/service.ts";
 import type { MessageService, PostInput } from "../messages/service.ts";
 
@@ -49,12 +49,16 @@ function tally(optionCount: number, votes: { userId: string; options: number[] }
  * with counts only.
  */
 export function createPollService(core: RoomCore, messages: MessageService) {
-  function view(tx: Pick<Tx, "store">, roomId: string, seq: number, actor: string): PollView {
+  function view(tx: Pick<Tx, "store">, st: RoomState, seq: number, actor: string): PollView {
+    const roomId = st.id;
     const poll = tx.store.findPoll(roomId, seq);
-    if (!poll) throw new ParleyError("poll.not_found");
+    // A poll deleted for everyone is gone, its question and its answers with it.
+    if (!poll || tx.store.findMessage(roomId, seq)?.deleted_at != null) throw new ParleyError("poll.not_found");
     const options = JSON.parse(poll.options) as string[];
     const votes = tx.store.votes(roomId, seq);
     const anonymous = poll.anonymous === 1;
+    // In the announcement group only admins may learn who is in it, so only they see who chose what.
+    const seeNames = !anonymous && (st.kind === "group" || isAdminRole(st.members.get(actor)));
     return {
       roomId,
       seq,
@@ -65,7 +69,7 @@ export function createPollService(core: RoomCore, messages: MessageService) {
       createdBy: poll.created_by,
       closed: poll.closed_at !== null,
       ...tally(options.length, votes),
-      votes: anonymous ? null : votes,
+      votes: seeNames ? votes : null,
       myVote: votes.find((v) => v.userId === actor)?.options ?? [],
     };
   }
@@ -80,7 +84,7 @@ export function createPollService(core: RoomCore, messages: MessageService) {
     /** Votes, changes a vote, or (with no options) withdraws it. */
     vote(actor: string, roomId: string, seq: number, options: number[]): Promise<PollView> {
       return core.transact((tx) => {
-        memberState(tx, roomId, actor);
+        const st = memberState(tx, roomId, actor);
         const { row, options: labels, ctx } = pollContext(tx, roomId, seq);
         const chosen = [...options].sort((a, b) => a - b);
         const proposal = { roomId, type: "poll.vote" as const, sender: actor, content: { poll: seq, options: chosen } };
@@ -92,25 +96,28 @@ export function createPollService(core: RoomCore, messages: MessageService) {
           tx.appendSystem(roomId, "poll.tally", { poll: seq, ...after });
         } else {
           tx.append({ ...proposal, content: { ...proposal.content, ...after } }, ctx);
+          // In the announcement group the vote reaches only admins (it names a member: see
+          // isRestricted); the members get the live tally from the server instead.
+          if (st.kind === "community") tx.appendSystem(roomId, "poll.tally", { poll: seq, ...after });
         }
-        return view(tx, roomId, seq, actor);
+        return view(tx, st, seq, actor);
       });
     },
 
     /** The creator or an admin closes a poll; a closed poll takes no votes. */
     close(actor: string, roomId: string, seq: number): Promise<PollView> {
       return core.transact((tx) => {
-        memberState(tx, roomId, actor);
+        const st = memberState(tx, roomId, actor);
         const { options: labels, ctx } = pollContext(tx, roomId, seq);
         const final = tally(labels.length, tx.store.votes(roomId, seq));
         tx.append({ roomId, type: "poll.close", sender: actor, content: { poll: seq, ...final } }, ctx);
-        return view(tx, roomId, seq, actor);
+        return view(tx, st, seq, actor);
       });
     },
 
     get(actor: string, roomId: string, seq: number): PollView {
-      memberState(core, roomId, actor);
-      return view(core.storeView(), roomId, seq, actor);
+      const st = memberState(core, roomId, actor);
+      return view(core.storeView(), st, seq, actor);
     },
   };
 }

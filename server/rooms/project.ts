@@ -189,11 +189,14 @@ export function scopeOf(state: RoomState): string {
 /**
  * Which events only the room's admins (and the event's subject and sender) may see. In the
  * announcement group (the community room) members must not learn the member list, so every
- * membership change there is restricted; join requests and rejections are admin business
- * everywhere.
+ * membership change, poll vote and RSVP there is restricted; join requests and rejections are
+ * admin business everywhere.
  */
 export function isRestricted(state: RoomState, type: string): boolean {
   if (type === "join.request" || type === "join.request.cancel" || type === "join.reject") return true;
   if (state.kind !== "community") return false;
-  return type.startsWith("member.");
+  // A vote, an answer or a reaction names its sender: seen by every member, it would tell them
+  // who else is in the announcement group (members get poll tallies from the server instead,
+  // and reaction counts in message views).
+  return type.startsWith("member.") || type === "poll.vote" || type === "event.rsvp" || type === "reaction";
 }

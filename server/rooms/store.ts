@@ -135,6 +135,7 @@ export function createRoomStore(storage: Storage) {
     dropRsvp: db.prepare("DELETE FROM rsvps WHERE room_id = ? AND event_seq = ? AND user_id = ?"),
     dropPendingReminders: db.prepare("DELETE FROM reminders WHERE room_id = ? AND event_seq = ? AND done_at IS NULL"),
     addReminder: db.prepare("INSERT INTO reminders (room_id, event_seq, offset_seconds, due_at) VALUES (?, ?, ?, ?)"),
+    doneReminder: db.prepare("SELECT 1 FROM reminders WHERE room_id = ? AND event_seq = ? AND offset_seconds = ? AND due_at = ? AND done_at IS NOT NULL"),
     addMediaRef: db.prepare("INSERT INTO media_refs (media_id, kind, room_id, seq, user_id) VALUES (?, ?, ?, ?, NULL)"),
     dropMessageMedia: db.prepare("DELETE FROM media_refs WHERE kind = 'message' AND room_id = ? AND seq = ?"),
     dropRoomPicture: db.prepare("DELETE FROM media_refs WHERE kind = 'room' AND room_id = ?"),
@@ -273,7 +274,13 @@ export function createRoomStore(storage: Storage) {
     scheduleReminders(roomId: string, eventSeq: number, start: number | null, offsets: number[]): void {
       s.dropPendingReminders.run(roomId, eventSeq);
       if (start === null) return;
-      for (const offset of new Set(offsets)) s.addReminder.run(roomId, eventSeq, offset, start - offset * 1000);
+      for (const offset of new Set(offsets)) {
+        const due = start - offset * 1000;
+        // An edit that keeps this reminder's time (a new title, another offset added) must not
+        // send again what was already sent: a reminder is sent once.
+        if (s.doneReminder.get(roomId, eventSeq, offset, due)) continue;
+        s.addReminder.run(roomId, eventSeq, offset, due);
+      }
     },
     addMessageMedia: (mediaId: string, roomId: string, seq: number) => void s.addMediaRef.run(mediaId, "message", roomId, seq),
     dropMessageMedia: (roomId: string, seq: number) => void s.dropMessageMedia.run(roomId, seq),

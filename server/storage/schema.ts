@@ -357,3 +357,20 @@ export const reminders = sqliteTable(
   },
   (t) => [index("reminders_due").on(t.doneAt, t.dueAt), index("reminders_event").on(t.roomId, t.eventSeq)],
 );
+
+/**
+ * Pushes kept for users who were offline when they were due (a reminder that fell due while they
+ * were away, or at start-up before anyone reconnected): delivered on their next authentication,
+ * unless they expired first.
+ */
+export const pendingPushes = sqliteTable(
+  "pending_pushes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: text("user_id").notNull(),
+    frame: text("frame").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("pending_pushes_user").on(t.userId)],
+);

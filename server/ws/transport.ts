@@ -108,6 +108,8 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
       attach(connection);
       accounts.noteDeviceSeen(actor.deviceId, connection.address);
       connection.log.info({ userId: actor.userId, deviceId: actor.deviceId }, "socket authenticated");
+      // After the auth reply: pushes kept for this user follow it, not precede it.
+      setImmediate(() => bus.emit("session.authenticated", { userId: actor.userId, deviceId: actor.deviceId }));
     }
     armExpiry(connection);
     return { userId: actor.userId, deviceId: actor.deviceId, sessionId: connection.id, expiresAt: actor.expiresAt };
