@@ -113,7 +113,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     now: options.now,
   });
   const communityQueries = createCommunityQueries(storage);
-  const communities = createCommunityService(rooms, communityQueries, (actor, id) => void media.requireUsable(actor, id));
+  const communities = createCommunityService(rooms, communityQueries, (actor, id) => void media.requireImage(actor, id));
   let hubRef: Hub | undefined;
   const messages = createMessageService(rooms, createMessageQueries(storage), () => hubRef!, media, options.now);
   const polls = createPollService(rooms, messages);
@@ -210,6 +210,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     accounts.sweepExpiredTokens();
   }, 3_600_000);
   gc.unref();
+  const firstGc = setTimeout(() => media.collectGarbage().catch((err) => log.error({ err }, "media collection failed")), 60_000);
+  firstGc.unref();
 
   // Revocations made by other processes (the CLI) reach live sockets within a few seconds.
   let revocationsCheckedAt = (options.now ?? Date.now)();
@@ -227,6 +229,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders });
   app.addHook("onClose", async () => {
     clearInterval(gc);
+    clearTimeout(firstGc);
     clearInterval(revocationPoll);
     reminders.stop();
     // Commands accepted before the close still commit: nothing a user sent is dropped.

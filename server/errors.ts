@@ -65,6 +65,7 @@ export const errorCatalogue = {
   "media.quota_exceeded": { status: 413, message: "The upload would exceed your storage quota." },
   "media.type_blocked": { status: 415, message: "Files of this type are not accepted." },
   "media.not_found": { status: 404, message: "There is no such file, or you may not fetch it." },
+  "media.not_image": { status: 400, message: "Pictures and avatars must be PNG, JPEG, GIF, WebP or AVIF images." },
   "media.empty": { status: 400, message: "The upload is empty." },
   // polls and calendar events
   "poll.not_found": { status: 404, message: "There is no such poll." },

@@ -399,7 +399,7 @@ t.test("read receipts in a group: markers move forward only, members are told", 
   t.same(await ok(t, bob, "receipt.read", { roomId: maths, seq: m2 }), { roomId: maths, seq: m2 });
   await settle(alice, carol, dan, eve);
   for (const name of ["alice", "carol", "dan"] as const) {
-    t.same(receipts[name], [{ roomId: maths, userId: bob.userId, seq: m2 }], `${name} is told`);
+    t.same(receipts[name], [{ roomId: maths, userId: bob.userId, seq: m2, type: "read" }], `${name} is told`);
     t.same(schemaErrors("push/room.receipt", receipts[name][0]), []);
   }
   t.same(receipts.eve, [], "the outsider is not");

@@ -4,6 +4,7 @@
  * raw `ws` sockets play the badly behaved ones.
  */
 import t from "tap";
+import sharp from "sharp";
 import WebSocket from "ws";
 import { AccessTokens } from "../server/accounts/tokens.ts";
 import { createLogger } from "../server/logger.ts";
@@ -101,12 +102,15 @@ function refusedReply(t: Test, frame: any, id: string | number | null, code: key
   t.same(schemaErrors("frames#/$defs/Reply", frame), [], `${what ?? code}: the reply follows the frame schema`);
 }
 
-/** Uploads a small file as the token's user and returns its media id (for avatars). */
+/** Uploads a small image as the token's user and returns its media id (for avatars). */
 async function upload(server: TestServer, token: string, name: string): Promise<string> {
+  // A distinct 2x2 PNG per name, so that each user uploads their own file.
+  const shade = [...name].reduce((n, c) => (n * 31 + c.charCodeAt(0)) % 256, 7);
+  const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: { r: shade, g: 80, b: 160 } } }).png().toBuffer();
   const res = await fetch(`${server.baseUrl}/api/v1/media?name=${encodeURIComponent(name)}`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
-    body: `the picture called ${name}`,
+    body: png,
   });
   const body = await res.json();
   if (res.status !== 201) throw new Error(`upload failed: ${JSON.stringify(body)}`);

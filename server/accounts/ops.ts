@@ -29,7 +29,7 @@ export function defineAccountOps(ops: OpRegistry, accounts: AccountService, serv
   // op: profile.update
   ops.define<{ displayName?: string; about?: string; avatar?: string | null }>("profile.update", ({ actor }, patch) => {
     // An avatar is a file the user uploaded (or may read); once set, any signed-in user may fetch it.
-    if (patch.avatar) media.requireUsable(actor.userId, patch.avatar);
+    if (patch.avatar) media.requireImage(actor.userId, patch.avatar);
     const profile = accounts.updateProfile(actor, patch);
     if (patch.avatar !== undefined) media.setAvatar(actor.userId, patch.avatar);
     return profile;

@@ -160,14 +160,25 @@ export function createMediaService(deps: {
 
     /** Deletes files nothing references any more, after the grace period. Returns how many. */
     async collectGarbage(): Promise<number> {
-      const ids = store.garbage(now() - deps.graceMs);
-      for (const id of ids) {
+      const before = now() - deps.graceMs;
+      let collected = 0;
+      for (const id of store.garbage(before)) {
+        // Rows first (re-checked atomically), then the bytes: a file is never referenced while
+        // its bytes are gone.
+        if (!store.forgetIfGarbage(id, before)) continue;
         await rm(pathOf(id), { force: true });
         await rm(previewPathOf(id), { force: true });
-        store.forget(id);
+        collected++;
       }
-      if (ids.length) log.info({ count: ids.length }, "unreferenced files collected");
-      return ids.length;
+      if (collected) log.info({ count: collected }, "unreferenced files collected");
+      return collected;
+    },
+
+    /** A file usable as a picture or avatar: an image the actor may use. */
+    requireImage(userId: string, id: string): MediaInfo {
+      const info = this.requireUsable(userId, id);
+      if (!inlineTypes.has(info.mime) || !info.mime.startsWith("image/")) throw new ParleyError("media.not_image");
+      return info;
     },
 
     async exists(id: string): Promise<boolean> {

@@ -56,10 +56,17 @@ export function createMediaStore(storage: Storage) {
     },
     /** Files no message, picture or avatar uses, and that nobody uploaded within the grace period. */
     garbage: (uploadedBefore: number) => (s.garbage.all(uploadedBefore) as { id: string }[]).map((r) => r.id),
-    forget(mediaId: string): void {
-      db.transaction(() => {
+    /**
+     * Forgets a file if it is still garbage, checked and deleted in one transaction so that a
+     * message or upload that took it up in the meantime keeps it. True when it was forgotten.
+     */
+    forgetIfGarbage(mediaId: string, uploadedBefore: number): boolean {
+      return db.transaction(() => {
+        const still = (s.garbage.all(uploadedBefore) as { id: string }[]).some((r) => r.id === mediaId);
+        if (!still) return false;
         s.deleteUploads.run(mediaId);
         s.deleteMedia.run(mediaId);
+        return true;
       })();
     },
   };

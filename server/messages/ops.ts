@@ -32,7 +32,9 @@ export function defineMessageOps(ops: OpRegistry, messages: MessageService, sync
   // op: message.reactions
   ops.define<Target>("message.reactions", ({ actor }, p) => messages.reactions(actor.userId, p.roomId, p.seq));
   // op: receipt.read
-  ops.define<Target>("receipt.read", ({ actor }, p) => messages.markRead(actor.userId, p.roomId, p.seq));
+  ops.define<Target>("receipt.read", ({ actor }, p) => messages.markReceipt(actor.userId, p.roomId, p.seq, "read"));
+  // op: receipt.delivered
+  ops.define<Target>("receipt.delivered", ({ actor }, p) => messages.markReceipt(actor.userId, p.roomId, p.seq, "delivered"));
   // op: receipt.get
   ops.define<Target>("receipt.get", ({ actor }, p) => messages.receipts(actor.userId, p.roomId, p.seq));
   // op: typing.set

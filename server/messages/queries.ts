@@ -24,15 +24,18 @@ export function createMessageQueries(storage: Storage) {
   const db = storage.sqlite;
   const s = {
     before: db.prepare(
-      "SELECT * FROM messages m WHERE room_id = ? AND seq < ? AND thread_root IS NULL AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.room_id = m.room_id AND h.seq = m.seq) ORDER BY seq DESC LIMIT ?",
+      "SELECT * FROM messages m WHERE room_id = ? AND seq < ? AND seq >= ? AND thread_root IS NULL AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.room_id = m.room_id AND h.seq = m.seq) ORDER BY seq DESC LIMIT ?",
     ),
     after: db.prepare(
-      "SELECT * FROM messages m WHERE room_id = ? AND seq > ? AND thread_root IS NULL AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.room_id = m.room_id AND h.seq = m.seq) ORDER BY seq ASC LIMIT ?",
+      "SELECT * FROM messages m WHERE room_id = ? AND seq > ? AND seq >= ? AND thread_root IS NULL AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.room_id = m.room_id AND h.seq = m.seq) ORDER BY seq ASC LIMIT ?",
     ),
     thread: db.prepare(
-      "SELECT * FROM messages m WHERE room_id = ? AND thread_root = ? AND seq > ? AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.room_id = m.room_id AND h.seq = m.seq) ORDER BY seq ASC LIMIT ?",
+      "SELECT * FROM messages m WHERE room_id = ? AND thread_root = ? AND seq > ? AND seq >= ? AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.room_id = m.room_id AND h.seq = m.seq) ORDER BY seq ASC LIMIT ?",
     ),
     one: db.prepare("SELECT * FROM messages WHERE room_id = ? AND seq = ?"),
+    visibleFrom: db.prepare(
+      "SELECT e.seq FROM member_spans s JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.user_id = ? AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1",
+    ),
     hidden: db.prepare("SELECT 1 FROM hidden_messages WHERE user_id = ? AND room_id = ? AND seq = ?"),
     hide: db.prepare("INSERT OR IGNORE INTO hidden_messages (user_id, room_id, seq) VALUES (?, ?, ?)"),
     reactionCounts: db.prepare("SELECT target, emoji, count(*) AS n FROM reactions WHERE room_id = ? AND target BETWEEN ? AND ? GROUP BY target, emoji ORDER BY n DESC, emoji"),
@@ -42,6 +45,11 @@ export function createMessageQueries(storage: Storage) {
     setMarker: db.prepare(
       "INSERT INTO read_markers (room_id, user_id, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT (room_id, user_id) DO UPDATE SET seq = excluded.seq, at = excluded.at WHERE excluded.seq > read_markers.seq",
     ),
+    delivered: db.prepare("SELECT seq FROM delivery_markers WHERE room_id = ? AND user_id = ?"),
+    setDelivered: db.prepare(
+      "INSERT INTO delivery_markers (room_id, user_id, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT (room_id, user_id) DO UPDATE SET seq = excluded.seq, at = excluded.at WHERE excluded.seq > delivery_markers.seq",
+    ),
+    deliveredCount: db.prepare("SELECT count(*) AS n FROM delivery_markers r JOIN room_members m ON m.room_id = r.room_id AND m.user_id = r.user_id WHERE r.room_id = ? AND r.seq >= ? AND r.user_id <> ?"),
     readCount: db.prepare("SELECT count(*) AS n FROM read_markers r JOIN room_members m ON m.room_id = r.room_id AND m.user_id = r.user_id WHERE r.room_id = ? AND r.seq >= ? AND r.user_id <> ?"),
     readers: db.prepare("SELECT r.user_id AS userId, r.at FROM read_markers r JOIN room_members m ON m.room_id = r.room_id AND m.user_id = r.user_id WHERE r.room_id = ? AND r.seq >= ? AND r.user_id <> ? ORDER BY r.at"),
   };
@@ -78,24 +86,29 @@ export function createMessageQueries(storage: Storage) {
   }
 
   return {
+    /** The first seq a member may read: where their current membership began (as in WhatsApp). */
+    visibleFrom: (roomId: string, userId: string) => (s.visibleFrom.get(roomId, userId) as { seq: number } | undefined)?.seq ?? Number.MAX_SAFE_INTEGER,
     findMessage: (roomId: string, seq: number) => s.one.get(roomId, seq) as MessageRow | undefined,
     isHidden: (userId: string, roomId: string, seq: number) => s.hidden.get(userId, roomId, seq) !== undefined,
     hide: (userId: string, roomId: string, seq: number) => void s.hide.run(userId, roomId, seq),
     view(roomId: string, userId: string, row: MessageRow): MessageView {
       return views(roomId, userId, [row])[0];
     },
-    history(roomId: string, userId: string, dir: "before" | "after", from: number, limit: number): MessageView[] {
-      const rows = (dir === "before" ? s.before : s.after).all(roomId, from, userId, limit) as MessageRow[];
+    history(roomId: string, userId: string, dir: "before" | "after", from: number, min: number, limit: number): MessageView[] {
+      const rows = (dir === "before" ? s.before : s.after).all(roomId, from, min, userId, limit) as MessageRow[];
       if (dir === "before") rows.reverse();
       return views(roomId, userId, rows);
     },
-    thread(roomId: string, userId: string, root: number, after: number, limit: number): MessageView[] {
-      return views(roomId, userId, s.thread.all(roomId, root, after, userId, limit) as MessageRow[]);
+    thread(roomId: string, userId: string, root: number, after: number, min: number, limit: number): MessageView[] {
+      return views(roomId, userId, s.thread.all(roomId, root, after, min, userId, limit) as MessageRow[]);
     },
     reactors: (roomId: string, target: number) => s.reactors.all(roomId, target) as { userId: string; emoji: string }[],
     readMarker: (roomId: string, userId: string) => (s.marker.get(roomId, userId) as { seq: number } | undefined)?.seq ?? 0,
     /** Moves a read marker forward (never back); true when it moved. */
     markRead: (roomId: string, userId: string, seq: number, at: number) => s.setMarker.run(roomId, userId, seq, at).changes > 0,
+    deliveryMarker: (roomId: string, userId: string) => (s.delivered.get(roomId, userId) as { seq: number } | undefined)?.seq ?? 0,
+    markDelivered: (roomId: string, userId: string, seq: number, at: number) => s.setDelivered.run(roomId, userId, seq, at).changes > 0,
+    deliveredCount: (roomId: string, seq: number, sender: string) => (s.deliveredCount.get(roomId, seq, sender) as { n: number }).n,
     readCount: (roomId: string, seq: number, sender: string) => (s.readCount.get(roomId, seq, sender) as { n: number }).n,
     readers: (roomId: string, seq: number, sender: string) => s.readers.all(roomId, seq, sender) as { userId: string; at: number }[],
   };

@@ -9,7 +9,7 @@ import type { MediaService } from "../media/service.ts";
 function targetOf(tx: Tx, roomId: string, seq: number | undefined | null) {
   if (seq === undefined || seq === null) return null;
   const m = tx.store.findMessage(roomId, seq);
-  return m ? { sender: m.sender, ts: m.ts, deleted: m.deleted_at !== null, threadRoot: m.thread_root } : null;
+  return m ? { sender: m.sender, ts: m.ts, deleted: m.deleted_at !== null, threadRoot: m.thread_root, kind: m.kind } : null;
 }
 
 /**
@@ -100,7 +100,8 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
       const dir = opts.after !== undefined ? "after" : "before";
       const from = opts.after ?? opts.before ?? Number.MAX_SAFE_INTEGER;
-      const rows = queries.history(roomId, actor, dir, from, opts.limit + 1);
+      // Members read what was said since they joined, not before (as in WhatsApp).
+      const rows = queries.history(roomId, actor, dir, from, queries.visibleFrom(roomId, actor), opts.limit + 1);
       const more = rows.length > opts.limit;
       if (more) {
         if (dir === "before") rows.shift();
@@ -113,13 +114,13 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       const st = core.state(roomId);
       if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
       const row = queries.findMessage(roomId, seq);
-      if (!row || queries.isHidden(actor, roomId, seq)) throw new ParleyError("message.not_found");
+      if (!row || seq < queries.visibleFrom(roomId, actor) || queries.isHidden(actor, roomId, seq)) throw new ParleyError("message.not_found");
       return queries.view(roomId, actor, row);
     },
 
     thread(actor: string, roomId: string, root: number, after: number, limit: number): { root: MessageView; replies: MessageView[]; more: boolean } {
       const rootView = this.get(actor, roomId, root);
-      const replies = queries.thread(roomId, actor, root, after, limit + 1);
+      const replies = queries.thread(roomId, actor, root, after, queries.visibleFrom(roomId, actor), limit + 1);
       const more = replies.length > limit;
       if (more) replies.pop();
       return { root: rootView, replies, more };
@@ -134,34 +135,40 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
     },
 
     /**
-     * Moves the actor's read marker and tells the room. In the announcement group only admins
-     * learn who read what (members would otherwise learn the member list from receipts).
+     * Moves the actor's read (or delivery) marker and tells the room. Reading implies delivery.
+     * In the announcement group only admins learn who got or read what (members would
+     * otherwise learn the member list from receipts).
      */
-    markRead(actor: string, roomId: string, seq: number): { roomId: string; seq: number } {
+    markReceipt(actor: string, roomId: string, seq: number, type: "read" | "delivered"): { roomId: string; seq: number } {
       const st = core.state(roomId);
       if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
       const upTo = Math.min(seq, st.seq);
-      if (queries.markRead(roomId, actor, upTo, now())) {
-        const frame = JSON.stringify({ push: "room.receipt", data: { roomId, userId: actor, seq: upTo } });
+      const at = now();
+      const moved = type === "read" ? queries.markRead(roomId, actor, upTo, at) : queries.markDelivered(roomId, actor, upTo, at);
+      if (type === "read") queries.markDelivered(roomId, actor, upTo, at);
+      if (moved) {
+        const frame = JSON.stringify({ push: "room.receipt", data: { roomId, userId: actor, seq: upTo, type } });
         const recipients = st.kind === "community" ? [...st.members].filter(([, r]) => isAdminRole(r)).map(([u]) => u) : st.members.keys();
         hub().sendToUsers(recipients, frame);
         return { roomId, seq: upTo };
       }
       // The marker did not move (it never goes back): report where it actually is.
-      return { roomId, seq: queries.readMarker(roomId, actor) };
+      return { roomId, seq: type === "read" ? queries.readMarker(roomId, actor) : queries.deliveryMarker(roomId, actor) };
     },
 
-    /** For one message: how many members have read it; readers by name where the role allows. */
+    /**
+     * For one message: how many of the other members it reached and how many read it ("seen by
+     * N of M"), and who read it where the role allows.
+     */
     receipts(actor: string, roomId: string, seq: number) {
-      const st = core.state(roomId);
-      if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
-      const row = queries.findMessage(roomId, seq);
-      if (!row) throw new ParleyError("message.not_found");
+      const row = this.get(actor, roomId, seq) && queries.findMessage(roomId, seq)!;
+      const st = core.state(roomId)!;
       const readBy = queries.readCount(roomId, seq, row.sender);
       const seeNames = st.kind === "group" || isAdminRole(st.members.get(actor));
       return {
         roomId,
         seq,
+        deliveredTo: Math.max(readBy, queries.deliveredCount(roomId, seq, row.sender)),
         readBy,
         of: Math.max(0, st.members.size - (st.members.has(row.sender) ? 1 : 0)),
         readers: seeNames ? queries.readers(roomId, seq, row.sender) : null,

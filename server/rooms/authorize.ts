@@ -17,7 +17,7 @@ export interface AuthContext {
    */
   cascadeFrom?: string;
   /** For edits, deletions, reactions and replies: the message they point at. */
-  target?: { sender: string; ts: number; deleted: boolean; threadRoot: number | null } | null;
+  target?: { sender: string; ts: number; deleted: boolean; threadRoot: number | null; kind?: string } | null;
   /** For votes and closing: the poll. */
   poll?: { createdBy: string; closed: boolean; optionCount: number; multiple: boolean } | null;
   /** For updates, cancellation and answers: the calendar event. */
@@ -231,6 +231,8 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
     case "message.edit": {
       if (!ctx.target) return deny("message.not_found");
       if (ctx.target.sender !== p.sender || ctx.target.deleted) return deny("message.not_editable");
+      // A poll's or an event's text is its question or title: they change through their own ops.
+      if (ctx.target.kind === "poll" || ctx.target.kind === "event") return deny("message.not_editable");
       const body = p.content.body;
       if (typeof body === "string" && [...body].length > ctx.limits.messageChars) return deny("message.too_long");
       return allow;

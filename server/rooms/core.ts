@@ -114,7 +114,9 @@ export function createRoomCore(deps: {
       }
       projectEvent(store, state, event);
       let audience: Set<string> | null = null;
-      if (restricted) {
+      // room.create precedes its creator's join: it goes to the creator alone.
+      if (p.type === "room.create") audience = new Set([p.sender]);
+      else if (restricted) {
         audience = new Set([p.sender]);
         if (subject) audience.add(subject);
         for (const [user, role] of state.members) if (isAdminRole(role)) audience.add(user);

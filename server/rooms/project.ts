@@ -31,7 +31,9 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
   switch (e.type) {
     case "member.join": {
       const role: Role = c.role ?? "member";
-      store.addMember(state.id, subject!, role, e.ts, e.pos);
+      // The creator sees the room from its first event: createRoom appends room.create and this
+      // join back to back in one transaction, so room.create's position is the one before.
+      store.addMember(state.id, subject!, role, e.ts, c.via === "create" ? e.pos - 1 : e.pos);
       state.members.set(subject!, role);
       if (role !== "member") state.adminCount++;
       state.invites.delete(subject!);
@@ -160,6 +162,7 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       break;
     case "message.delete":
       store.deleteMessage(state.id, c.target, e.ts, e.sender);
+      store.redactMessage(state.id, c.target);
       // A file shared only by this message becomes collectable; a deleted event reminds no one.
       store.dropMessageMedia(state.id, c.target);
       store.scheduleReminders(state.id, c.target, null, []);

@@ -83,7 +83,8 @@ export function createRoomStore(storage: Storage) {
     eventByTxn: db.prepare("SELECT * FROM room_events WHERE room_id = ? AND sender = ? AND txn_id = ?"),
     maxSeq: db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM room_events WHERE room_id = ?"),
     room: db.prepare("SELECT * FROM rooms WHERE id = ?"),
-    members: db.prepare("SELECT user_id, role FROM room_members WHERE room_id = ?"),
+    // Join order (rowid follows insertion): the successor rule for ownerless groups relies on it.
+    members: db.prepare("SELECT user_id, role FROM room_members WHERE room_id = ? ORDER BY joined_at, rowid"),
     bans: db.prepare("SELECT user_id FROM room_bans WHERE room_id = ?"),
     requests: db.prepare("SELECT user_id FROM join_requests WHERE room_id = ?"),
     invites: db.prepare("SELECT user_id FROM room_invites WHERE room_id = ?"),
@@ -139,6 +140,11 @@ export function createRoomStore(storage: Storage) {
     addMediaRef: db.prepare("INSERT INTO media_refs (media_id, kind, room_id, seq, user_id) VALUES (?, ?, ?, ?, NULL)"),
     dropMessageMedia: db.prepare("DELETE FROM media_refs WHERE kind = 'message' AND room_id = ? AND seq = ?"),
     dropRoomPicture: db.prepare("DELETE FROM media_refs WHERE kind = 'room' AND room_id = ?"),
+    eventContent: db.prepare("SELECT content FROM room_events WHERE room_id = ? AND seq = ?"),
+    setEventContent: db.prepare("UPDATE room_events SET content = ? WHERE room_id = ? AND seq = ?"),
+    redactEdits: db.prepare(
+      "UPDATE room_events SET content = json_object('target', json_extract(content, '$.target'), 'redacted', json('true')) WHERE room_id = ? AND type = 'message.edit' AND json_extract(content, '$.target') = ?",
+    ),
     audit: db.prepare("INSERT INTO audit_log (scope_id, room_id, actor, action, target, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
   };
 
@@ -287,6 +293,21 @@ export function createRoomStore(storage: Storage) {
     setRoomPicture(roomId: string, mediaId: string | null): void {
       s.dropRoomPicture.run(roomId);
       if (mediaId) s.addMediaRef.run(mediaId, "room", roomId, null);
+    },
+    /**
+     * Delete for everyone also removes what was said from the log: the message event and its
+     * edits keep their place (seq) and structure, but their text, file and poll or event details
+     * are gone, so a later sync does not hand them out again.
+     */
+    redactMessage(roomId: string, seq: number): void {
+      const row = s.eventContent.get(roomId, seq) as { content: string } | undefined;
+      if (!row) return;
+      const c = JSON.parse(row.content) as { kind?: string; replyTo?: number; threadRoot?: number };
+      const redacted: Record<string, unknown> = { kind: c.kind ?? "text", redacted: true };
+      if (c.replyTo !== undefined) redacted.replyTo = c.replyTo;
+      if (c.threadRoot !== undefined) redacted.threadRoot = c.threadRoot;
+      s.setEventContent.run(JSON.stringify(redacted), roomId, seq);
+      s.redactEdits.run(roomId, seq);
     },
     audit(scopeId: string, roomId: string, actor: string, action: string, target: string | null, details: unknown, at: number): void {
       s.audit.run(scopeId, roomId, actor, action, target, JSON.stringify(details ?? {}), at);

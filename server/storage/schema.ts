@@ -31,7 +31,7 @@ export const devices = sqliteTable(
     lastAddress: text("last_address"),
     revokedAt: integer("revoked_at"),
   },
-  (t) => [index("devices_user").on(t.userId)],
+  (t) => [index("devices_user").on(t.userId), index("devices_revoked").on(t.revokedAt)],
 );
 
 /**
@@ -195,6 +195,13 @@ export const readMarkers = sqliteTable(
   "read_markers",
   { roomId: text("room_id").notNull(), userId: text("user_id").notNull(), seq: integer("seq").notNull(), at: integer("at").notNull() },
   (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("read_markers_room_seq").on(t.roomId, t.seq)],
+);
+
+/** Delivery markers: up to which seq each member's devices have received a room's events. */
+export const deliveryMarkers = sqliteTable(
+  "delivery_markers",
+  { roomId: text("room_id").notNull(), userId: text("user_id").notNull(), seq: integer("seq").notNull(), at: integer("at").notNull() },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("delivery_markers_room_seq").on(t.roomId, t.seq)],
 );
 
 /** Delete-for-me: messages a user hid from their own view. */
