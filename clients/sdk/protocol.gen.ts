@@ -771,6 +771,16 @@ export interface Protocol {
       };
       result: Profile;
     };
+    "receipt.delivered": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: number;
+      };
+    };
     "receipt.get": {
       params: {
         roomId: RoomId;
@@ -787,6 +797,10 @@ export interface Protocol {
               at: Timestamp;
             }[]
           | null;
+        /**
+         * How many of the other members' devices received it (delivery or read receipt).
+         */
+        deliveredTo: number;
       };
     };
     "receipt.read": {
@@ -951,6 +965,7 @@ export interface Protocol {
       roomId: RoomId;
       userId: UserId;
       seq: number;
+      type: "read" | "delivered";
     };
     "room.typing": {
       roomId: RoomId;
@@ -1149,10 +1164,15 @@ export interface Protocol {
       target: Seq;
       bySender: boolean;
     };
-    "message.edit": {
-      target: Seq;
-      body: string;
-    };
+    "message.edit":
+      | {
+          target: Seq;
+          body: string;
+        }
+      | {
+          target: Seq;
+          redacted: true;
+        };
     message:
       | {
           kind: "text";
@@ -1189,6 +1209,15 @@ export interface Protocol {
           place?: string | null;
           link?: string | null;
           reminders: number[];
+          replyTo?: Seq;
+          threadRoot?: Seq;
+        }
+      | {
+          kind: "text" | "file" | "poll" | "event";
+          /**
+           * Deleted for everyone: the text, file or details were removed from the log.
+           */
+          redacted: true;
           replyTo?: Seq;
           threadRoot?: Seq;
         };
