@@ -8,13 +8,11 @@
  * busy refresh loop.
  */
 import t from "tap";
-import type { ConfigOverrides } from "../server/config/load.ts";
-import type { OpName, OpParams, ParleyClient, RoomEvent } from "../clients/sdk/index.ts";
-import { delay, schemaErrors, startServer, type TestServer } from "./helpers.ts";
+import type { OpParams, ParleyClient, RoomEvent } from "../clients/sdk/index.ts";
+import { delay, nextEvent, ok, record, refusal, schemaErrors, startServer, unthrottled, type TestServer } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-const roomy: ConfigOverrides = { limits: { ws_ops_per_second: 10_000, ws_ops_burst: 10_000 } };
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -34,7 +32,7 @@ interface School {
 async function openSchool(t: Test): Promise<School> {
   // A round start (a whole minute) so that times read well in failures.
   const clock = { t: Math.floor(Date.now() / MINUTE) * MINUTE };
-  const server = await startServer(roomy, { now: () => clock.t });
+  const server = await startServer(unthrottled, { now: () => clock.t });
   let current = server;
   t.teardown(() => current.stop(true));
   const [alice, carol, bob, dan, erin] = await Promise.all(["alice", "carol", "bob", "dan", "erin"].map((n) => server.user(n)));
@@ -52,42 +50,6 @@ async function openSchool(t: Test): Promise<School> {
     set: (v: TestServer) => (current = v),
   });
   return s;
-}
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return "(accepted)";
-}
-
-async function ok<K extends OpName>(t: Test, client: ParleyClient, op: K, params: OpParams<K>): Promise<any> {
-  const result = await client.request(op, params);
-  t.same(schemaErrors(`op/${op}#/$defs/result`, result), [], `${op} result matches its schema`);
-  return result;
-}
-
-function record<T = any>(client: ParleyClient, push: string): T[] {
-  const seen: T[] = [];
-  client.on(push, (d: T) => seen.push(d));
-  return seen;
-}
-
-function nextEvent(client: ParleyClient, match: (e: RoomEvent) => boolean, timeoutMs = 5000): Promise<RoomEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error("no matching room.event in time"));
-    }, timeoutMs);
-    const off = client.on("room.event", (e) => {
-      if (!match(e as RoomEvent)) return;
-      clearTimeout(timer);
-      off();
-      resolve(e as RoomEvent);
-    });
-  });
 }
 
 let txn = 0;
@@ -433,7 +395,7 @@ t.test("a reminder due while the server was down: sent once on start if the even
   // Down from before both reminders were due until half an hour before the later event, after
   // the earlier one began.
   clock.t = start - 30 * MINUTE;
-  s.server = await startServer(roomy, { dataDir, now: () => clock.t });
+  s.server = await startServer(unthrottled, { dataDir, now: () => clock.t });
   t.same(
     schedule(s.server, year5, soon).map((r) => r.outcome),
     ["sent"],

@@ -12,37 +12,13 @@
  */
 import t from "tap";
 import WebSocket from "ws";
-import { ParleyClient, type OpName, type OpParams, type OpResult, type RoomEvent, type WebSocketConstructor } from "../clients/sdk/index.ts";
+import { ParleyClient, type OpName, type RoomEvent, type WebSocketConstructor } from "../clients/sdk/index.ts";
 import { resolveConfig } from "../server/config/load.ts";
-import { password, schemaErrors, startServer, type TestServer } from "./helpers.ts";
+import { caller, eventFor, password, refusalOf, startServer, unthrottled, type TestServer } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-/** Tests drive many ops in a burst; the per-socket rate limit is not what is tested here. */
-const unthrottled = { limits: { ws_ops_per_second: 10_000, ws_ops_burst: 10_000 } };
 const NO_SUCH_ROOM = "!nosuchroom0:school.test";
-
-/** The ops of this area, whose results are checked against their schemas (messages are tested elsewhere). */
-const ownOps = /^(community|group|room|member|invite|join|link|audit|user)\./;
-
-/** Runs an op that must succeed and checks its result against the op's result schema. */
-function caller(t: Test) {
-  return async function call<K extends OpName>(client: ParleyClient, op: K, params: OpParams<K>): Promise<OpResult<K>> {
-    const result = await client.request(op, params);
-    if (ownOps.test(op)) t.same(schemaErrors(`op/${op}#/$defs/result`, result), [], `${op} result matches its schema`);
-    return result;
-  };
-}
-
-/** The error code an op is refused with, or "ok" when it is not refused. */
-async function refusal<K extends OpName>(client: ParleyClient, op: K, params: OpParams<K>): Promise<string> {
-  try {
-    await client.request(op, params);
-    return "ok";
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-}
 
 /** Records the room events a client receives, to assert both what it saw and what it did not. */
 function recorder(client: ParleyClient) {
@@ -55,23 +31,6 @@ function recorder(client: ParleyClient) {
     saw: (roomId: string, type: string, userId?: string) =>
       events.some((e) => e.roomId === roomId && e.type === type && (userId === undefined || (e.content as { userId?: string }).userId === userId)),
   };
-}
-
-/** Resolves with the first room event (from now on) that matches. */
-function eventFor(client: ParleyClient, roomId: string, type: string, timeoutMs = 3000): Promise<RoomEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`${client.userId} got no ${type} in ${roomId} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = client.on("room.event", (e) => {
-      if (e.roomId === roomId && e.type === type) {
-        clearTimeout(timer);
-        off();
-        resolve(e);
-      }
-    });
-  });
 }
 
 const sorted = (xs: string[]) => [...xs].sort();
@@ -100,8 +59,8 @@ t.test("alice creates the school with its rules; admins edit its profile, member
   t.equal(school.rules, "Be kind.");
   t.equal(school.settings.sendPolicy, "admins", "the community is its announcement group: admins post");
   t.equal(school.communityId, null);
-  t.equal(await refusal(alice, "community.create", { name: "" }), "invalid_params", "a community needs a name");
-  t.equal(await refusal(alice, "community.create", { name: "Hillside", rules: "x".repeat(4097) }), "invalid_params", "rules have a length limit");
+  t.equal(await refusalOf(alice, "community.create", { name: "" }), "invalid_params", "a community needs a name");
+  t.equal(await refusalOf(alice, "community.create", { name: "Hillside", rules: "x".repeat(4097) }), "invalid_params", "rules have a length limit");
 
   const edited = await call(carol, "room.update", { roomId: school.roomId, rules: "Be kind. No adverts.", description: "Hillside parents and staff" });
   t.equal(edited.rules, "Be kind. No adverts.", "an admin edits the rules");
@@ -109,9 +68,9 @@ t.test("alice creates the school with its rules; admins edit its profile, member
   const renamed = await call(alice, "room.update", { roomId: school.roomId, name: "Hillside Primary" });
   t.equal(renamed.name, "Hillside Primary");
 
-  t.equal(await refusal(bob, "room.update", { roomId: school.roomId, rules: "No rules" }), "room.forbidden", "a member cannot edit the rules");
-  t.equal(await refusal(eve, "room.update", { roomId: school.roomId, name: "Eve's school" }), "room.not_found", "an outsider is not told the room exists");
-  t.equal(await refusal(alice, "room.update", { roomId: school.roomId }), "invalid_params", "an update must change something");
+  t.equal(await refusalOf(bob, "room.update", { roomId: school.roomId, rules: "No rules" }), "room.forbidden", "a member cannot edit the rules");
+  t.equal(await refusalOf(eve, "room.update", { roomId: school.roomId, name: "Eve's school" }), "room.not_found", "an outsider is not told the room exists");
+  t.equal(await refusalOf(alice, "room.update", { roomId: school.roomId }), "invalid_params", "an update must change something");
 
   const asBob = await call(bob, "room.get", { roomId: school.roomId });
   t.equal(asBob.name, "Hillside Primary", "members see the new profile");
@@ -121,8 +80,8 @@ t.test("alice creates the school with its rules; admins edit its profile, member
   t.equal(asBob.memberCount, 4);
   const asCarol = await call(carol, "room.get", { roomId: school.roomId });
   t.equal(asCarol.pendingRequests, 0, "admins see the pending requests");
-  t.equal(await refusal(eve, "room.get", { roomId: school.roomId }), "room.not_found");
-  t.equal(await refusal(alice, "room.get", { roomId: "not a room" } as never), "invalid_params");
+  t.equal(await refusalOf(eve, "room.get", { roomId: school.roomId }), "room.not_found");
+  t.equal(await refusalOf(alice, "room.get", { roomId: "not a room" } as never), "invalid_params");
 });
 
 t.test("groups inside the school: create, list with member counts, link, unlink", async (t) => {
@@ -139,9 +98,9 @@ t.test("groups inside the school: create, list with member counts, link, unlink"
   t.equal(trips.settings.sendPolicy, "admins", "a group can be created with its settings");
   t.equal(trips.settings.announcementReplies, true, "announcementReplies is not a group setting and keeps its default");
 
-  t.equal(await refusal(bob, "group.create", { name: "Bob's group", communityId: school.roomId }), "room.forbidden", "a member cannot create a group in the school");
-  t.equal(await refusal(eve, "group.create", { name: "Eve's group", communityId: school.roomId }), "room.not_found", "an outsider cannot either");
-  t.equal(await refusal(alice, "group.create", { name: "" }), "invalid_params", "a group needs a name");
+  t.equal(await refusalOf(bob, "group.create", { name: "Bob's group", communityId: school.roomId }), "room.forbidden", "a member cannot create a group in the school");
+  t.equal(await refusalOf(eve, "group.create", { name: "Eve's group", communityId: school.roomId }), "room.not_found", "an outsider cannot either");
+  t.equal(await refusalOf(alice, "group.create", { name: "" }), "invalid_params", "a group needs a name");
 
   const listed = await call(bob, "community.groups", { roomId: school.roomId });
   t.equal(listed.communityId, school.roomId);
@@ -150,8 +109,8 @@ t.test("groups inside the school: create, list with member counts, link, unlink"
     [["Maths", 1, false, false, false], ["Trips", 1, false, false, false]],
     "a member sees the school's groups, sorted, with member counts",
   );
-  t.equal(await refusal(eve, "community.groups", { roomId: school.roomId }), "room.not_found");
-  t.equal(await refusal(bob, "community.groups", { roomId: "school" } as never), "invalid_params");
+  t.equal(await refusalOf(eve, "community.groups", { roomId: school.roomId }), "room.not_found");
+  t.equal(await refusalOf(bob, "community.groups", { roomId: "school" } as never), "invalid_params");
 
   // Bob joins #maths straight from the list.
   const joined = await call(bob, "group.join", { roomId: maths.roomId });
@@ -161,7 +120,7 @@ t.test("groups inside the school: create, list with member counts, link, unlink"
   t.same(after.groups.map((g) => [g.name, g.memberCount, g.joined]), [["Maths", 2, false], ["Trips", 1, false]], "the count went up");
   const asBob = await call(bob, "room.get", { roomId: trips.roomId });
   t.equal(asBob.myRole, null, "a member may look at a group listed in the school before joining");
-  t.equal(await refusal(eve, "room.get", { roomId: trips.roomId }), "room.not_found");
+  t.equal(await refusalOf(eve, "room.get", { roomId: trips.roomId }), "room.not_found");
 
   // Linking an existing standalone group: an admin of both sides, once.
   const choir = await call(carol, "group.create", { name: "Choir" });
@@ -175,26 +134,26 @@ t.test("groups inside the school: create, list with member counts, link, unlink"
     "regression: members of a linked group become members of the community (the invariant the design names)",
   );
   t.equal((await call(alice, "room.members", { roomId: school.roomId })).count, 5, "grace is counted in the school");
-  t.equal(await refusal(carol, "community.link", { roomId: school.roomId, groupId: choir.roomId }), "room.group_linked", "a group is linked once");
+  t.equal(await refusalOf(carol, "community.link", { roomId: school.roomId, groupId: choir.roomId }), "room.group_linked", "a group is linked once");
 
   const chess = await call(bob, "group.create", { name: "Chess" });
-  t.equal(await refusal(bob, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.forbidden", "bob owns #chess but is not a school admin");
-  t.equal(await refusal(carol, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.not_found", "carol is not in #chess");
+  t.equal(await refusalOf(bob, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.forbidden", "bob owns #chess but is not a school admin");
+  t.equal(await refusalOf(carol, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.not_found", "carol is not in #chess");
   const chessLink = await call(bob, "link.create", { roomId: chess.roomId });
   await alice.request("link.join", { token: chessLink.token });
-  t.equal(await refusal(alice, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.forbidden", "alice is only a member of #chess");
+  t.equal(await refusalOf(alice, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.forbidden", "alice is only a member of #chess");
   await call(bob, "member.role", { roomId: chess.roomId, userId: alice.userId, role: "admin" });
-  t.equal(await refusal(alice, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.group_limit", "the school holds 3 groups at most (config)");
-  t.equal(await refusal(alice, "group.create", { name: "Art", communityId: school.roomId }), "room.group_limit");
-  t.equal(await refusal(eve, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.not_found");
+  t.equal(await refusalOf(alice, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.group_limit", "the school holds 3 groups at most (config)");
+  t.equal(await refusalOf(alice, "group.create", { name: "Art", communityId: school.roomId }), "room.group_limit");
+  t.equal(await refusalOf(eve, "community.link", { roomId: school.roomId, groupId: chess.roomId }), "room.not_found");
 
   // Unlinking: the group lives on, standalone.
   const unlinked = await call(carol, "community.unlink", { roomId: school.roomId, groupId: choir.roomId });
   t.equal(unlinked.communityId, null, "#choir lives on as a standalone group");
   t.equal((await call(carol, "room.get", { roomId: choir.roomId })).communityId, null);
-  t.equal(await refusal(carol, "community.unlink", { roomId: school.roomId, groupId: choir.roomId }), "room.not_found", "it is no longer in the school");
-  t.equal(await refusal(bob, "community.unlink", { roomId: school.roomId, groupId: maths.roomId }), "room.forbidden", "a plain member cannot unlink");
-  t.equal(await refusal(eve, "community.unlink", { roomId: school.roomId, groupId: maths.roomId }), "room.not_found");
+  t.equal(await refusalOf(carol, "community.unlink", { roomId: school.roomId, groupId: choir.roomId }), "room.not_found", "it is no longer in the school");
+  t.equal(await refusalOf(bob, "community.unlink", { roomId: school.roomId, groupId: maths.roomId }), "room.forbidden", "a plain member cannot unlink");
+  t.equal(await refusalOf(eve, "community.unlink", { roomId: school.roomId, groupId: maths.roomId }), "room.not_found");
   // The protocol lets a group's own admins take it out, even when they are not school admins.
   await call(carol, "member.role", { roomId: maths.roomId, userId: bob.userId, role: "admin" });
   const out = await call(bob, "community.unlink", { roomId: school.roomId, groupId: maths.roomId });
@@ -212,7 +171,7 @@ t.test("a banned member of a standalone group keeps it out of the school until d
   const link = await call(carol, "link.create", { roomId: choir.roomId });
   await eve.request("link.join", { token: link.token });
   await call(alice, "member.ban", { roomId: school.roomId, userId: eve.userId });
-  t.equal(await refusal(carol, "community.link", { roomId: school.roomId, groupId: choir.roomId }), "room.banned", "linking would carry eve into the school");
+  t.equal(await refusalOf(carol, "community.link", { roomId: school.roomId, groupId: choir.roomId }), "room.banned", "linking would carry eve into the school");
   t.equal((await call(carol, "room.get", { roomId: choir.roomId })).communityId, null, "nothing was linked");
   await call(carol, "member.remove", { roomId: choir.roomId, userId: eve.userId });
   t.equal((await call(carol, "community.link", { roomId: school.roomId, groupId: choir.roomId })).communityId, school.roomId);
@@ -226,25 +185,25 @@ t.test("roles: promote, the admin cap, demote, transfer ownership; the owner can
   const { call, alice, carol, bob, dan, eve, school } = await openSchool(t, server);
   const room = school.roomId;
 
-  t.equal(await refusal(bob, "member.role", { roomId: room, userId: bob.userId, role: "admin" }), "room.forbidden", "a member cannot promote themselves");
+  t.equal(await refusalOf(bob, "member.role", { roomId: room, userId: bob.userId, role: "admin" }), "room.forbidden", "a member cannot promote themselves");
   const promoted = await call(alice, "member.role", { roomId: room, userId: bob.userId, role: "admin" });
   t.same(promoted, { roomId: room, userId: bob.userId, role: "admin" }, "alice, carol and bob: three admins, the cap");
-  t.equal(await refusal(alice, "member.role", { roomId: room, userId: dan.userId, role: "admin" }), "room.admin_limit", "a fourth admin is refused");
-  t.equal(await refusal(carol, "member.role", { roomId: room, userId: dan.userId, role: "admin" }), "room.admin_limit");
-  t.equal(await refusal(alice, "member.role", { roomId: room, userId: dan.userId, role: "owner" }), "room.admin_limit", "a transfer to a member at the cap would make four admins");
-  t.equal(await refusal(carol, "member.role", { roomId: room, userId: bob.userId, role: "member" }), "room.forbidden", "only the owner demotes another admin");
+  t.equal(await refusalOf(alice, "member.role", { roomId: room, userId: dan.userId, role: "admin" }), "room.admin_limit", "a fourth admin is refused");
+  t.equal(await refusalOf(carol, "member.role", { roomId: room, userId: dan.userId, role: "admin" }), "room.admin_limit");
+  t.equal(await refusalOf(alice, "member.role", { roomId: room, userId: dan.userId, role: "owner" }), "room.admin_limit", "a transfer to a member at the cap would make four admins");
+  t.equal(await refusalOf(carol, "member.role", { roomId: room, userId: bob.userId, role: "member" }), "room.forbidden", "only the owner demotes another admin");
   await call(alice, "member.role", { roomId: room, userId: bob.userId, role: "member" });
   await call(alice, "member.role", { roomId: room, userId: dan.userId, role: "admin" });
   t.same((await call(alice, "room.members", { roomId: room })).admins, sorted([alice.userId, carol.userId, dan.userId]), "demoting bob made room for dan");
   await call(dan, "member.role", { roomId: room, userId: dan.userId, role: "member" });
   t.same((await call(alice, "room.get", { roomId: room })).admins, sorted([alice.userId, carol.userId]), "an admin can step down");
 
-  t.equal(await refusal(alice, "member.role", { roomId: room, userId: eve.userId, role: "admin" }), "room.not_member", "eve is not in the school");
-  t.equal(await refusal(eve, "member.role", { roomId: room, userId: bob.userId, role: "admin" }), "room.not_found");
-  t.equal(await refusal(carol, "member.role", { roomId: room, userId: carol.userId, role: "owner" }), "room.forbidden", "an admin cannot take ownership");
-  t.equal(await refusal(carol, "member.role", { roomId: room, userId: alice.userId, role: "member" }), "room.forbidden", "nobody demotes the owner");
+  t.equal(await refusalOf(alice, "member.role", { roomId: room, userId: eve.userId, role: "admin" }), "room.not_member", "eve is not in the school");
+  t.equal(await refusalOf(eve, "member.role", { roomId: room, userId: bob.userId, role: "admin" }), "room.not_found");
+  t.equal(await refusalOf(carol, "member.role", { roomId: room, userId: carol.userId, role: "owner" }), "room.forbidden", "an admin cannot take ownership");
+  t.equal(await refusalOf(carol, "member.role", { roomId: room, userId: alice.userId, role: "member" }), "room.forbidden", "nobody demotes the owner");
 
-  t.equal(await refusal(alice, "room.leave", { roomId: room }), "room.owner_must_transfer", "the owner cannot leave");
+  t.equal(await refusalOf(alice, "room.leave", { roomId: room }), "room.owner_must_transfer", "the owner cannot leave");
   const transferred = await call(alice, "member.role", { roomId: room, userId: carol.userId, role: "owner" });
   t.equal(transferred.role, "owner");
   const members = await call(carol, "room.members", { roomId: room });
@@ -254,7 +213,7 @@ t.test("roles: promote, the admin cap, demote, transfer ownership; the owner can
     "the old owner stays on as an admin",
   );
   t.equal((await call(alice, "room.get", { roomId: room })).myRole, "admin");
-  t.equal(await refusal(carol, "room.leave", { roomId: room }), "room.owner_must_transfer", "the new owner cannot leave either");
+  t.equal(await refusalOf(carol, "room.leave", { roomId: room }), "room.owner_must_transfer", "the new owner cannot leave either");
   t.same(await call(alice, "room.leave", { roomId: room }), { roomId: room, leftGroups: [] }, "the old owner, now an admin, can");
 });
 
@@ -279,7 +238,7 @@ t.test("the 21st community admin is refused under the default cap of 20", async 
   for (const teacher of teachers) await teacher.request("link.join", { token: link.token });
   for (const teacher of teachers.slice(0, 19)) await alice.request("member.role", { roomId: school.roomId, userId: teacher.userId, role: "admin" });
   t.equal((await alice.request("room.get", { roomId: school.roomId })).admins?.length, 20, "alice and 19 teachers: 20 admins");
-  t.equal(await refusal(alice, "member.role", { roomId: school.roomId, userId: teachers[19].userId, role: "admin" }), "room.admin_limit", "the 21st is refused");
+  t.equal(await refusalOf(alice, "member.role", { roomId: school.roomId, userId: teachers[19].userId, role: "admin" }), "room.admin_limit", "the 21st is refused");
 });
 
 t.test("removal from the school cascades into its groups; bans keep people out; unban lets them back", async (t) => {
@@ -300,14 +259,14 @@ t.test("removal from the school cascades into its groups; bans keep people out; 
   t.same((await call(bob, "room.list", {})).rooms, [], "bob's room list is empty");
   t.equal(((await told).content as { cascade?: string }).cascade, school.roomId, "bob is told, and why");
   t.equal((await call(dan, "room.members", { roomId: maths.roomId })).count, 2, "#maths lost bob");
-  t.equal(await refusal(carol, "member.remove", { roomId: school.roomId, userId: bob.userId }), "room.not_member", "bob is no longer a member");
-  t.equal(await refusal(dan, "member.remove", { roomId: school.roomId, userId: carol.userId }), "room.forbidden", "a member cannot remove anyone");
-  t.equal(await refusal(eve, "member.remove", { roomId: school.roomId, userId: dan.userId }), "room.not_found");
+  t.equal(await refusalOf(carol, "member.remove", { roomId: school.roomId, userId: bob.userId }), "room.not_member", "bob is no longer a member");
+  t.equal(await refusalOf(dan, "member.remove", { roomId: school.roomId, userId: carol.userId }), "room.forbidden", "a member cannot remove anyone");
+  t.equal(await refusalOf(eve, "member.remove", { roomId: school.roomId, userId: dan.userId }), "room.not_found");
 
   // Only the owner removes an admin.
   await call(alice, "member.role", { roomId: school.roomId, userId: dan.userId, role: "admin" });
-  t.equal(await refusal(carol, "member.remove", { roomId: school.roomId, userId: dan.userId }), "room.forbidden", "an admin cannot remove another admin");
-  t.equal(await refusal(carol, "member.remove", { roomId: school.roomId, userId: alice.userId }), "room.forbidden", "nobody removes the owner");
+  t.equal(await refusalOf(carol, "member.remove", { roomId: school.roomId, userId: dan.userId }), "room.forbidden", "an admin cannot remove another admin");
+  t.equal(await refusalOf(carol, "member.remove", { roomId: school.roomId, userId: alice.userId }), "room.forbidden", "nobody removes the owner");
   await call(alice, "member.role", { roomId: school.roomId, userId: dan.userId, role: "member" });
 
   // Bob was only removed: he may come back by the link, and into #maths from the list.
@@ -317,28 +276,28 @@ t.test("removal from the school cascades into its groups; bans keep people out; 
   // Banning: out of the school and its groups, and kept out.
   const banned = await call(alice, "member.ban", { roomId: school.roomId, userId: bob.userId });
   t.same(banned.removedFromGroups, [maths.roomId], "banned from the school, bob leaves #maths with it");
-  t.equal(await refusal(bob, "link.join", { token: link.token }), "room.banned", "the school's link does not let him back");
-  t.equal(await refusal(bob, "link.join", { token: mathsLink.token }), "room.banned", "nor does a link to a group inside it");
-  t.equal(await refusal(bob, "group.join", { roomId: maths.roomId }), "room.not_found", "he is out of the school, so its groups are out of sight");
-  t.equal(await refusal(alice, "member.ban", { roomId: school.roomId, userId: bob.userId }), "room.banned", "a ban is not repeated");
-  t.equal(await refusal(dan, "member.ban", { roomId: school.roomId, userId: carol.userId }), "room.forbidden");
-  t.equal(await refusal(eve, "member.ban", { roomId: school.roomId, userId: dan.userId }), "room.not_found");
-  t.equal(await refusal(carol, "member.invite", { roomId: school.roomId, userId: bob.userId }), "room.banned", "a banned user cannot be invited either");
+  t.equal(await refusalOf(bob, "link.join", { token: link.token }), "room.banned", "the school's link does not let him back");
+  t.equal(await refusalOf(bob, "link.join", { token: mathsLink.token }), "room.banned", "nor does a link to a group inside it");
+  t.equal(await refusalOf(bob, "group.join", { roomId: maths.roomId }), "room.not_found", "he is out of the school, so its groups are out of sight");
+  t.equal(await refusalOf(alice, "member.ban", { roomId: school.roomId, userId: bob.userId }), "room.banned", "a ban is not repeated");
+  t.equal(await refusalOf(dan, "member.ban", { roomId: school.roomId, userId: carol.userId }), "room.forbidden");
+  t.equal(await refusalOf(eve, "member.ban", { roomId: school.roomId, userId: dan.userId }), "room.not_found");
+  t.equal(await refusalOf(carol, "member.invite", { roomId: school.roomId, userId: bob.userId }), "room.banned", "a banned user cannot be invited either");
   const preemptive = await call(carol, "member.ban", { roomId: school.roomId, userId: eve.userId });
   t.same(preemptive, { roomId: school.roomId, userId: eve.userId, removedFromGroups: [] }, "eve is banned before she ever joins");
-  t.equal(await refusal(eve, "link.join", { token: link.token }), "room.banned");
+  t.equal(await refusalOf(eve, "link.join", { token: link.token }), "room.banned");
 
-  t.equal(await refusal(dan, "member.unban", { roomId: school.roomId, userId: bob.userId }), "room.forbidden");
-  t.equal(await refusal(eve, "member.unban", { roomId: school.roomId, userId: bob.userId }), "room.not_found");
-  t.equal(await refusal(carol, "member.unban", { roomId: school.roomId, userId: dan.userId }), "room.not_member", "dan is not banned");
+  t.equal(await refusalOf(dan, "member.unban", { roomId: school.roomId, userId: bob.userId }), "room.forbidden");
+  t.equal(await refusalOf(eve, "member.unban", { roomId: school.roomId, userId: bob.userId }), "room.not_found");
+  t.equal(await refusalOf(carol, "member.unban", { roomId: school.roomId, userId: dan.userId }), "room.not_member", "dan is not banned");
   t.same(await call(alice, "member.unban", { roomId: school.roomId, userId: bob.userId }), { roomId: school.roomId, userId: bob.userId });
   t.equal((await call(bob, "link.join", { token: link.token })).status, "joined", "unbanned, bob is back");
 
   // A ban from one group only: still in the school, but not in #maths.
   const groupBan = await call(carol, "member.ban", { roomId: maths.roomId, userId: dan.userId });
   t.same(groupBan.removedFromGroups, [], "a group ban cascades nowhere");
-  t.equal(await refusal(dan, "group.join", { roomId: maths.roomId }), "room.banned", "not back from the list");
-  t.equal(await refusal(dan, "link.join", { token: mathsLink.token }), "room.banned", "nor by the group's link");
+  t.equal(await refusalOf(dan, "group.join", { roomId: maths.roomId }), "room.banned", "not back from the list");
+  t.equal(await refusalOf(dan, "link.join", { token: mathsLink.token }), "room.banned", "nor by the group's link");
   t.ok((await call(dan, "room.list", {})).rooms.some((r) => r.roomId === school.roomId), "dan is still in the school");
 });
 
@@ -355,10 +314,10 @@ t.test("leaving: a group alone, or the school and all its groups; owners transfe
   t.same((await call(bob, "room.list", {})).rooms.map((r) => r.name), ["Hillside School", "Trips"]);
   t.same(await call(bob, "room.leave", { roomId: school.roomId }), { roomId: school.roomId, leftGroups: [trips.roomId] }, "leaving the school leaves its groups");
   t.same((await call(bob, "room.list", {})).rooms, []);
-  t.equal(await refusal(bob, "room.leave", { roomId: school.roomId }), "room.not_found", "he cannot leave twice");
-  t.equal(await refusal(eve, "room.leave", { roomId: school.roomId }), "room.not_found");
-  t.equal(await refusal(carol, "room.leave", { roomId: school.roomId }), "room.owner_must_transfer", "carol owns #maths: she must hand it over first");
-  t.equal(await refusal(alice, "room.leave", { roomId: trips.roomId }), "room.owner_must_transfer", "the owner of a group cannot leave it");
+  t.equal(await refusalOf(bob, "room.leave", { roomId: school.roomId }), "room.not_found", "he cannot leave twice");
+  t.equal(await refusalOf(eve, "room.leave", { roomId: school.roomId }), "room.not_found");
+  t.equal(await refusalOf(carol, "room.leave", { roomId: school.roomId }), "room.owner_must_transfer", "carol owns #maths: she must hand it over first");
+  t.equal(await refusalOf(alice, "room.leave", { roomId: trips.roomId }), "room.owner_must_transfer", "the owner of a group cannot leave it");
   t.ok((await call(carol, "room.list", {})).rooms.some((r) => r.roomId === maths.roomId), "the refused leave left carol everywhere she was");
 });
 
@@ -373,7 +332,7 @@ t.test("privacy: members of the school see counts and admins, not the member lis
   t.same(asMember, { roomId: school.roomId, count: 4, members: null, admins: sorted([alice.userId, carol.userId]) }, "a member gets the count and the admins");
   const asAdmin = await call(carol, "room.members", { roomId: school.roomId });
   t.same(asAdmin.members!.map((m) => m.userId), sorted([alice.userId, carol.userId, bob.userId, dan.userId]), "an admin sees everyone");
-  t.equal(await refusal(bob, "room.members", { roomId: "" } as never), "invalid_params");
+  t.equal(await refusalOf(bob, "room.members", { roomId: "" } as never), "invalid_params");
   const inGroup = await call(bob, "room.members", { roomId: maths.roomId });
   t.same(inGroup.members!.map((m) => [m.userId, m.role]), [[bob.userId, "member"], [carol.userId, "owner"]], "in an ordinary group members see each other");
 
@@ -406,25 +365,25 @@ t.test("settings: who may send, announcement replies, and what a community canno
   await call(bob, "message.send", { roomId: maths.roomId, body: "Is there homework?", txnId: "b1" });
   const quiet = await call(carol, "room.settings.update", { roomId: maths.roomId, sendPolicy: "admins" });
   t.equal(quiet.settings.sendPolicy, "admins");
-  t.equal(await refusal(bob, "message.send", { roomId: maths.roomId, body: "Hello?", txnId: "b2" }), "room.forbidden", "only admins post in #maths now");
+  t.equal(await refusalOf(bob, "message.send", { roomId: maths.roomId, body: "Hello?", txnId: "b2" }), "room.forbidden", "only admins post in #maths now");
   await call(carol, "message.send", { roomId: maths.roomId, body: "Homework: page 12", txnId: "c1" });
   await call(carol, "room.settings.update", { roomId: maths.roomId, sendPolicy: "all", editInfoPolicy: "all" });
   await call(bob, "message.send", { roomId: maths.roomId, body: "Thanks", txnId: "b3" });
   t.equal((await call(bob, "room.update", { roomId: maths.roomId, description: "Year 7 maths" })).description, "Year 7 maths", "with editInfoPolicy all, bob edits #maths's info");
 
-  t.equal(await refusal(alice, "room.settings.update", { roomId: school.roomId, sendPolicy: "all" }), "room.invalid", "the announcement group stays admins-only");
-  t.equal(await refusal(carol, "room.settings.update", { roomId: maths.roomId, announcementReplies: false }), "room.invalid", "announcementReplies is for communities");
-  t.equal(await refusal(bob, "room.settings.update", { roomId: maths.roomId, joinApproval: true }), "room.forbidden");
-  t.equal(await refusal(eve, "room.settings.update", { roomId: maths.roomId, joinApproval: true }), "room.not_found");
-  t.equal(await refusal(carol, "room.settings.update", { roomId: maths.roomId }), "invalid_params", "a settings change must change something");
+  t.equal(await refusalOf(alice, "room.settings.update", { roomId: school.roomId, sendPolicy: "all" }), "room.invalid", "the announcement group stays admins-only");
+  t.equal(await refusalOf(carol, "room.settings.update", { roomId: maths.roomId, announcementReplies: false }), "room.invalid", "announcementReplies is for communities");
+  t.equal(await refusalOf(bob, "room.settings.update", { roomId: maths.roomId, joinApproval: true }), "room.forbidden");
+  t.equal(await refusalOf(eve, "room.settings.update", { roomId: maths.roomId, joinApproval: true }), "room.not_found");
+  t.equal(await refusalOf(carol, "room.settings.update", { roomId: maths.roomId }), "invalid_params", "a settings change must change something");
 
   const announcement = await call(alice, "message.send", { roomId: school.roomId, body: "Sports day is Friday", txnId: "a1" });
-  t.equal(await refusal(bob, "message.send", { roomId: school.roomId, body: "Me too", txnId: "b4" }), "announcement.admins_only", "a member cannot post a top-level announcement");
+  t.equal(await refusalOf(bob, "message.send", { roomId: school.roomId, body: "Me too", txnId: "b4" }), "announcement.admins_only", "a member cannot post a top-level announcement");
   await call(bob, "message.send", { roomId: school.roomId, body: "Can't wait", txnId: "b5", threadRoot: announcement.event.seq });
   const off = await call(carol, "room.settings.update", { roomId: school.roomId, announcementReplies: false });
   t.equal(off.settings.announcementReplies, false);
   t.equal(
-    await refusal(bob, "message.send", { roomId: school.roomId, body: "One more", txnId: "b6", threadRoot: announcement.event.seq }),
+    await refusalOf(bob, "message.send", { roomId: school.roomId, body: "One more", txnId: "b6", threadRoot: announcement.event.seq }),
     "announcement.replies_off",
     "with replies off, members cannot reply",
   );
@@ -444,10 +403,10 @@ t.test("deactivation: the owner only; groups live on standalone; members are tol
   await bob.request("group.join", { roomId: trips.roomId });
   const standalone = await call(alice, "group.create", { name: "Staff room" });
 
-  t.equal(await refusal(carol, "community.deactivate", { roomId: school.roomId }), "room.forbidden", "an admin cannot deactivate the school");
-  t.equal(await refusal(bob, "community.deactivate", { roomId: school.roomId }), "room.forbidden");
-  t.equal(await refusal(eve, "community.deactivate", { roomId: school.roomId }), "room.not_found");
-  t.equal(await refusal(alice, "community.deactivate", { roomId: standalone.roomId }), "room.invalid", "a group is not a community");
+  t.equal(await refusalOf(carol, "community.deactivate", { roomId: school.roomId }), "room.forbidden", "an admin cannot deactivate the school");
+  t.equal(await refusalOf(bob, "community.deactivate", { roomId: school.roomId }), "room.forbidden");
+  t.equal(await refusalOf(eve, "community.deactivate", { roomId: school.roomId }), "room.not_found");
+  t.equal(await refusalOf(alice, "community.deactivate", { roomId: standalone.roomId }), "room.invalid", "a group is not a community");
 
   const told = eventFor(bob, school.roomId, "room.deactivate");
   const done = await call(alice, "community.deactivate", { roomId: school.roomId });
@@ -463,13 +422,13 @@ t.test("deactivation: the owner only; groups live on standalone; members are tol
   }
   await call(bob, "message.send", { roomId: trips.roomId, body: "Still going on the trip?", txnId: "b1" });
 
-  t.equal(await refusal(alice, "room.update", { roomId: school.roomId, name: "Reopened" }), "room.deactivated");
-  t.equal(await refusal(alice, "message.send", { roomId: school.roomId, body: "Hello?", txnId: "a1" }), "room.deactivated");
-  t.equal(await refusal(alice, "link.create", { roomId: school.roomId }), "room.deactivated");
-  t.equal(await refusal(alice, "group.create", { name: "Art", communityId: school.roomId }), "room.deactivated");
-  t.equal(await refusal(alice, "member.role", { roomId: school.roomId, userId: bob.userId, role: "admin" }), "room.deactivated");
-  t.equal(await refusal(alice, "community.deactivate", { roomId: school.roomId }), "room.deactivated", "it is deactivated once");
-  t.equal(await refusal(alice, "community.link", { roomId: school.roomId, groupId: standalone.roomId }), "room.deactivated");
+  t.equal(await refusalOf(alice, "room.update", { roomId: school.roomId, name: "Reopened" }), "room.deactivated");
+  t.equal(await refusalOf(alice, "message.send", { roomId: school.roomId, body: "Hello?", txnId: "a1" }), "room.deactivated");
+  t.equal(await refusalOf(alice, "link.create", { roomId: school.roomId }), "room.deactivated");
+  t.equal(await refusalOf(alice, "group.create", { name: "Art", communityId: school.roomId }), "room.deactivated");
+  t.equal(await refusalOf(alice, "member.role", { roomId: school.roomId, userId: bob.userId, role: "admin" }), "room.deactivated");
+  t.equal(await refusalOf(alice, "community.deactivate", { roomId: school.roomId }), "room.deactivated", "it is deactivated once");
+  t.equal(await refusalOf(alice, "community.link", { roomId: school.roomId, groupId: standalone.roomId }), "room.deactivated");
 });
 
 t.test("the audit log records every admin action, pages backwards, and is for admins only", async (t) => {
@@ -525,11 +484,11 @@ t.test("the audit log records every admin action, pages backwards, and is for ad
   }
   t.same(paged, log.entries.map((e) => e.id), "paging with before/limit walks the whole log once");
 
-  t.equal(await refusal(grace, "audit.list", { roomId: school.roomId }), "room.not_found", "grace was only invited");
+  t.equal(await refusalOf(grace, "audit.list", { roomId: school.roomId }), "room.not_found", "grace was only invited");
   await grace.request("invite.accept", { roomId: school.roomId });
-  t.equal(await refusal(grace, "audit.list", { roomId: school.roomId }), "room.forbidden", "a member may not read the log");
-  t.equal(await refusal(eve, "audit.list", { roomId: school.roomId }), "room.not_found", "an outsider is not told it exists");
-  t.equal(await refusal(eve, "audit.list", { roomId: NO_SUCH_ROOM }), "room.not_found");
+  t.equal(await refusalOf(grace, "audit.list", { roomId: school.roomId }), "room.forbidden", "a member may not read the log");
+  t.equal(await refusalOf(eve, "audit.list", { roomId: school.roomId }), "room.not_found", "an outsider is not told it exists");
+  t.equal(await refusalOf(eve, "audit.list", { roomId: NO_SUCH_ROOM }), "room.not_found");
 
   // Bob administers #maths but not the school: he sees #maths's entries, not the school's.
   const mathsLog = await call(bob, "audit.list", { roomId: maths.roomId });
@@ -574,7 +533,7 @@ t.test("room.list with unread counts and last message; common groups", async (t)
   t.same((await call(dan, "user.common_groups", { userId: bob.userId })).groups.map((g) => g.name), ["Trips"]);
   t.notOk(withCarol.groups.some((g) => g.roomId === standalone.roomId));
   t.same((await call(bob, "user.common_groups", { userId: "@nobody:school.test" })).groups, [], "nobody shares nothing");
-  t.equal(await refusal(bob, "user.common_groups", { userId: "carol" }), "invalid_params");
+  t.equal(await refusalOf(bob, "user.common_groups", { userId: "carol" }), "invalid_params");
 });
 
 t.test("an outsider gets the same answer for a room they are not in as for a room that does not exist", async (t) => {
@@ -624,10 +583,10 @@ t.test("an outsider gets the same answer for a room they are not in as for a roo
   for (const probe of probes) {
     const [op, missing] = probe(NO_SUCH_ROOM);
     const expected = ownPending[op] ?? "room.not_found";
-    t.equal(await refusal(eve, op, missing as never), expected, `${op} on a room that does not exist: ${expected}`);
+    t.equal(await refusalOf(eve, op, missing as never), expected, `${op} on a room that does not exist: ${expected}`);
     for (const roomId of [school.roomId, maths.roomId]) {
       const [, params] = probe(roomId);
-      t.equal(await refusal(eve, op, params as never), expected, `${op} on a ${roomId === school.roomId ? "community" : "group"} eve is not in: the same ${expected}`);
+      t.equal(await refusalOf(eve, op, params as never), expected, `${op} on a ${roomId === school.roomId ? "community" : "group"} eve is not in: the same ${expected}`);
     }
   }
 });
@@ -641,7 +600,7 @@ t.test("regression: members can leave a deactivated community, which then leaves
   const link = await alice.request("link.create", { roomId: school.roomId });
   await bob.request("link.join", { token: link.token });
   await alice.request("community.deactivate", { roomId: school.roomId });
-  t.equal(await refusal(bob, "message.send", { roomId: school.roomId, body: "hi", txnId: "x" }), "room.deactivated");
+  t.equal(await refusalOf(bob, "message.send", { roomId: school.roomId, body: "hi", txnId: "x" }), "room.deactivated");
   await bob.request("room.leave", { roomId: school.roomId });
   t.same((await bob.request("room.list", {})).rooms, [], "bob's list no longer shows the community");
   await alice.request("room.leave", { roomId: school.roomId });

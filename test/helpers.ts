@@ -8,9 +8,10 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import WebSocket from "ws";
 import type { FastifyInstance } from "fastify";
+import type t from "tap";
 import { buildApp } from "../server/app.ts";
 import { resolveConfig, mergeConfig, type ConfigOverrides, type Config } from "../server/config/load.ts";
-import { ParleyClient, type WebSocketConstructor } from "../clients/sdk/index.ts";
+import { ParleyClient, type OpName, type OpParams, type OpResult, type RoomEvent, type WebSocketConstructor } from "../clients/sdk/index.ts";
 import { loadProtocol } from "../protocol/index.ts";
 
 export interface TestServer {
@@ -156,6 +157,93 @@ export function sessionEnd(client: ParleyClient): Promise<{ revoked: unknown; co
       off();
       order.push(`close ${code}`);
       resolve({ revoked, code, order });
+    });
+  });
+}
+
+/** The `t` of a subtest. */
+type Test = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** Config overrides with per-socket op budgets so high that tests firing bursts of requests are never throttled. */
+export const unthrottled: ConfigOverrides = { limits: { ws_ops_per_second: 10_000, ws_ops_burst: 10_000 } };
+
+/** The error code a request is refused with, or "(accepted)" when it succeeds. */
+export async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as { code: string }).code;
+  }
+  return "(accepted)";
+}
+
+/** The error code an op is refused with, or "ok" when it is not refused. */
+export async function refusalOf<K extends OpName>(client: ParleyClient, op: K, params: OpParams<K>): Promise<string> {
+  try {
+    await client.request(op, params);
+    return "ok";
+  } catch (err) {
+    return (err as { code: string }).code;
+  }
+}
+
+/** Sends a request and checks its result against the op's result schema (loosely typed for reading). */
+export async function ok<K extends OpName>(t: Test, client: ParleyClient, op: K, params: OpParams<K>): Promise<any> {
+  const result = await client.request(op, params);
+  t.same(schemaErrors(`op/${op}#/$defs/result`, result), [], `${op} result matches its schema`);
+  return result;
+}
+
+/** The community and joining ops, whose results `caller` checks against their schemas. */
+const ownOps = /^(community|group|room|member|invite|join|link|audit|user)\./;
+
+/** Returns `call(client, op, params)`: runs an op that must succeed, checking community/joining ops' results against their schemas. */
+export function caller(t: Test) {
+  return async function call<K extends OpName>(client: ParleyClient, op: K, params: OpParams<K>): Promise<OpResult<K>> {
+    const result = await client.request(op, params);
+    if (ownOps.test(op)) t.same(schemaErrors(`op/${op}#/$defs/result`, result), [], `${op} result matches its schema`);
+    return result;
+  };
+}
+
+/** Records every push of one name a client receives (every room.event when no name is given). */
+export function record(client: ParleyClient): RoomEvent[];
+export function record<T = any>(client: ParleyClient, push: string): T[];
+export function record(client: ParleyClient, push = "room.event"): unknown[] {
+  const seen: unknown[] = [];
+  client.on(push, (d: unknown) => seen.push(d));
+  return seen;
+}
+
+/** Resolves with the next room.event that matches; rejects if none arrives within `timeoutMs`. */
+export function nextEvent(client: ParleyClient, match: (e: RoomEvent) => boolean, timeoutMs = 5000): Promise<RoomEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error("no matching room.event in time"));
+    }, timeoutMs);
+    const off = client.on("room.event", (e) => {
+      if (!match(e)) return;
+      clearTimeout(timer);
+      off();
+      resolve(e);
+    });
+  });
+}
+
+/** Resolves with the first room event (from now on) of that type in that room, about `userId` if given. */
+export function eventFor(client: ParleyClient, roomId: string, type: string, userId?: string, timeoutMs = 3000): Promise<RoomEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`${client.userId} got no ${type} in ${roomId} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = client.on("room.event", (e) => {
+      if (e.roomId === roomId && e.type === type && (userId === undefined || (e.content as { userId?: string }).userId === userId)) {
+        clearTimeout(timer);
+        off();
+        resolve(e);
+      }
     });
   });
 }

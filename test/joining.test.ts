@@ -9,50 +9,10 @@
  * Happy paths are checked against each op's result schema; refusals by their exact error code.
  */
 import t from "tap";
-import type { OpName, OpParams, OpResult, ParleyClient, RoomEvent } from "../clients/sdk/index.ts";
-import { schemaErrors, startServer, type TestServer } from "./helpers.ts";
+import type { ParleyClient } from "../clients/sdk/index.ts";
+import { caller, eventFor, refusalOf, schemaErrors, startServer, unthrottled, type TestServer } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
-
-/** Tests drive many ops in a burst; the per-socket rate limit is not what is tested here. */
-const unthrottled = { limits: { ws_ops_per_second: 10_000, ws_ops_burst: 10_000 } };
-const ownOps = /^(community|group|room|member|invite|join|link|audit|user)\./;
-
-/** Runs an op that must succeed and checks its result against the op's result schema. */
-function caller(t: Test) {
-  return async function call<K extends OpName>(client: ParleyClient, op: K, params: OpParams<K>): Promise<OpResult<K>> {
-    const result = await client.request(op, params);
-    if (ownOps.test(op)) t.same(schemaErrors(`op/${op}#/$defs/result`, result), [], `${op} result matches its schema`);
-    return result;
-  };
-}
-
-/** The error code an op is refused with, or "ok" when it is not refused. */
-async function refusal<K extends OpName>(client: ParleyClient, op: K, params: OpParams<K>): Promise<string> {
-  try {
-    await client.request(op, params);
-    return "ok";
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-}
-
-/** Resolves with the first room event (from now on) of that type in that room, about `userId` if given. */
-function eventFor(client: ParleyClient, roomId: string, type: string, userId?: string, timeoutMs = 3000): Promise<RoomEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`${client.userId} got no ${type} in ${roomId} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = client.on("room.event", (e) => {
-      if (e.roomId === roomId && e.type === type && (userId === undefined || (e.content as { userId?: string }).userId === userId)) {
-        clearTimeout(timer);
-        off();
-        resolve(e);
-      }
-    });
-  });
-}
 
 const roomIdsOf = async (client: ParleyClient) => (await client.request("room.list", {})).rooms.map((r) => r.roomId).sort();
 const sorted = (xs: string[]) => [...xs].sort();
@@ -83,15 +43,15 @@ t.test("joining a group from the school's list: directly, or by a request the ad
 
   const joined = await call(bob, "group.join", { roomId: maths.roomId });
   t.same([joined.status, joined.room.myRole, joined.room.memberCount], ["joined", "member", 2], "no approval: bob is in #maths at once");
-  t.equal(await refusal(bob, "group.join", { roomId: maths.roomId }), "room.already_member");
-  t.equal(await refusal(eve, "group.join", { roomId: maths.roomId }), "room.not_found", "only community members join from the list");
+  t.equal(await refusalOf(bob, "group.join", { roomId: maths.roomId }), "room.already_member");
+  t.equal(await refusalOf(eve, "group.join", { roomId: maths.roomId }), "room.not_found", "only community members join from the list");
   const standalone = await call(alice, "group.create", { name: "Staff room" });
-  t.equal(await refusal(bob, "group.join", { roomId: standalone.roomId }), "room.not_found", "a standalone group is not in any list");
+  t.equal(await refusalOf(bob, "group.join", { roomId: standalone.roomId }), "room.not_found", "a standalone group is not in any list");
 
   // #trips needs approval.
   const asked = await call(bob, "group.join", { roomId: trips.roomId });
   t.same([asked.status, asked.room.myRole], ["requested", null], "with approval on, joining becomes a request");
-  t.equal(await refusal(bob, "group.join", { roomId: trips.roomId }), "room.request_pending", "one request at a time");
+  t.equal(await refusalOf(bob, "group.join", { roomId: trips.roomId }), "room.request_pending", "one request at a time");
   await call(dan, "group.join", { roomId: trips.roomId });
   await call(grace, "group.join", { roomId: trips.roomId });
   const list = await call(bob, "community.groups", { roomId: school.roomId });
@@ -100,33 +60,33 @@ t.test("joining a group from the school's list: directly, or by a request the ad
 
   const requests = await call(carol, "join.requests", { roomId: trips.roomId });
   t.same(requests.requests.map((r) => r.userId), [bob.userId, dan.userId, grace.userId], "the admin sees the requests, oldest first");
-  t.equal(await refusal(bob, "join.requests", { roomId: maths.roomId }), "room.forbidden", "a member of #maths may not see its requests");
-  t.equal(await refusal(bob, "join.requests", { roomId: trips.roomId }), "room.not_found", "nor may a requester");
-  t.equal(await refusal(eve, "join.requests", { roomId: trips.roomId }), "room.not_found");
+  t.equal(await refusalOf(bob, "join.requests", { roomId: maths.roomId }), "room.forbidden", "a member of #maths may not see its requests");
+  t.equal(await refusalOf(bob, "join.requests", { roomId: trips.roomId }), "room.not_found", "nor may a requester");
+  t.equal(await refusalOf(eve, "join.requests", { roomId: trips.roomId }), "room.not_found");
 
   // Approve bob: he is told by a member.join event.
   const bobIn = eventFor(bob, trips.roomId, "member.join", bob.userId);
   t.same(await call(carol, "join.approve", { roomId: trips.roomId, userId: bob.userId }), { roomId: trips.roomId, userId: bob.userId });
   t.equal((await bobIn).sender, carol.userId, "bob gets the member.join, sent by carol");
   t.equal((await call(bob, "room.get", { roomId: trips.roomId })).myRole, "member");
-  t.equal(await refusal(carol, "join.approve", { roomId: trips.roomId, userId: bob.userId }), "room.already_member", "approving twice finds bob already in");
-  t.equal(await refusal(carol, "join.approve", { roomId: trips.roomId, userId: eve.userId }), "room.no_request", "eve never asked");
-  t.equal(await refusal(bob, "join.approve", { roomId: trips.roomId, userId: grace.userId }), "room.forbidden", "a member cannot approve");
-  t.equal(await refusal(eve, "join.approve", { roomId: trips.roomId, userId: grace.userId }), "room.not_found");
+  t.equal(await refusalOf(carol, "join.approve", { roomId: trips.roomId, userId: bob.userId }), "room.already_member", "approving twice finds bob already in");
+  t.equal(await refusalOf(carol, "join.approve", { roomId: trips.roomId, userId: eve.userId }), "room.no_request", "eve never asked");
+  t.equal(await refusalOf(bob, "join.approve", { roomId: trips.roomId, userId: grace.userId }), "room.forbidden", "a member cannot approve");
+  t.equal(await refusalOf(eve, "join.approve", { roomId: trips.roomId, userId: grace.userId }), "room.not_found");
 
   // Reject dan: he is told by a join.reject event, though he is not in the room.
   const danOut = eventFor(dan, trips.roomId, "join.reject", dan.userId);
   t.same(await call(carol, "join.reject", { roomId: trips.roomId, userId: dan.userId }), { roomId: trips.roomId, userId: dan.userId });
   t.equal((await danOut).sender, carol.userId, "dan is told his request was rejected");
-  t.equal(await refusal(carol, "join.reject", { roomId: trips.roomId, userId: dan.userId }), "room.no_request", "there is nothing left to reject");
-  t.equal(await refusal(bob, "join.reject", { roomId: trips.roomId, userId: grace.userId }), "room.forbidden");
-  t.equal(await refusal(eve, "join.reject", { roomId: trips.roomId, userId: grace.userId }), "room.not_found");
+  t.equal(await refusalOf(carol, "join.reject", { roomId: trips.roomId, userId: dan.userId }), "room.no_request", "there is nothing left to reject");
+  t.equal(await refusalOf(bob, "join.reject", { roomId: trips.roomId, userId: grace.userId }), "room.forbidden");
+  t.equal(await refusalOf(eve, "join.reject", { roomId: trips.roomId, userId: grace.userId }), "room.not_found");
   t.equal((await call(dan, "group.join", { roomId: trips.roomId })).status, "requested", "dan may ask again");
 
   // Grace changes her mind.
   t.same(await call(grace, "join.cancel", { roomId: trips.roomId }), { roomId: trips.roomId });
-  t.equal(await refusal(grace, "join.cancel", { roomId: trips.roomId }), "room.no_request", "there is nothing left to withdraw");
-  t.equal(await refusal(bob, "join.cancel", { roomId: trips.roomId }), "room.no_request", "bob, now a member, has no request");
+  t.equal(await refusalOf(grace, "join.cancel", { roomId: trips.roomId }), "room.no_request", "there is nothing left to withdraw");
+  t.equal(await refusalOf(bob, "join.cancel", { roomId: trips.roomId }), "room.no_request", "bob, now a member, has no request");
   t.same((await call(carol, "join.requests", { roomId: trips.roomId })).requests.map((r) => r.userId), [dan.userId]);
 });
 
@@ -141,36 +101,36 @@ t.test("invite links: create with expiry and uses, list, preview, revoke, reset,
   t.same([limited.maxUses, limited.uses, limited.revoked, limited.createdBy, limited.roomId], [2, 0, false, alice.userId, school.roomId]);
   t.equal(limited.url, `${server.config.server.public_url}/join/${limited.token}`, "the url opens the landing page");
   t.same([openLink.expiresAt, openLink.maxUses], [null, null], "without options a link neither expires nor runs out");
-  t.equal(await refusal(bob, "link.create", { roomId: school.roomId }), "room.forbidden", "members do not make links");
-  t.equal(await refusal(eve, "link.create", { roomId: school.roomId }), "room.not_found");
+  t.equal(await refusalOf(bob, "link.create", { roomId: school.roomId }), "room.forbidden", "members do not make links");
+  t.equal(await refusalOf(eve, "link.create", { roomId: school.roomId }), "room.not_found");
 
   const listed = await call(alice, "link.list", { roomId: school.roomId });
   t.same(sorted(listed.links.map((l) => l.linkId)), sorted([openLink.linkId, limited.linkId]));
-  t.equal(await refusal(bob, "link.list", { roomId: school.roomId }), "room.forbidden");
-  t.equal(await refusal(eve, "link.list", { roomId: school.roomId }), "room.not_found");
+  t.equal(await refusalOf(bob, "link.list", { roomId: school.roomId }), "room.forbidden");
+  t.equal(await refusalOf(eve, "link.list", { roomId: school.roomId }), "room.not_found");
 
   const preview = await call(eve, "link.preview", { token: limited.token });
   t.same(preview, { roomId: school.roomId, kind: "community", name: "Hillside School", description: "Parents and staff", picture: null, memberCount: 4, joinApproval: false, url: limited.url }, "anyone holding the token sees what it leads to, never the member list");
-  t.equal(await refusal(eve, "link.preview", { token: "AAAAAAAAAAAAAAAAAAAAAA" }), "invite.invalid");
+  t.equal(await refusalOf(eve, "link.preview", { token: "AAAAAAAAAAAAAAAAAAAAAA" }), "invite.invalid");
 
   const first = await call(hank, "link.join", { token: limited.token });
   t.same([first.status, first.roomId, first.room.myRole], ["joined", school.roomId, "member"]);
   t.equal((await call(hank, "link.join", { token: limited.token })).status, "joined", "joining again is harmless");
   t.equal((await call(alice, "link.list", { roomId: school.roomId })).links.find((l) => l.linkId === limited.linkId)!.uses, 1, "and is not counted twice");
   await call(ivy, "link.join", { token: limited.token });
-  t.equal(await refusal(jay, "link.join", { token: limited.token }), "invite.invalid", "two uses, used up");
-  t.equal(await refusal(jay, "link.preview", { token: limited.token }), "invite.invalid");
-  t.equal(await refusal(jay, "link.join", { token: "AAAAAAAAAAAAAAAAAAAAAA" }), "invite.invalid", "an unknown token");
+  t.equal(await refusalOf(jay, "link.join", { token: limited.token }), "invite.invalid", "two uses, used up");
+  t.equal(await refusalOf(jay, "link.preview", { token: limited.token }), "invite.invalid");
+  t.equal(await refusalOf(jay, "link.join", { token: "AAAAAAAAAAAAAAAAAAAAAA" }), "invite.invalid", "an unknown token");
 
   // Revoke.
   const doomed = await call(alice, "link.create", { roomId: school.roomId });
   t.same(await call(alice, "link.revoke", { roomId: school.roomId, linkId: doomed.linkId }), { linkId: doomed.linkId });
-  t.equal(await refusal(jay, "link.join", { token: doomed.token }), "invite.invalid", "a revoked link is refused");
+  t.equal(await refusalOf(jay, "link.join", { token: doomed.token }), "invite.invalid", "a revoked link is refused");
   t.notOk((await call(alice, "link.list", { roomId: school.roomId })).links.some((l) => l.linkId === doomed.linkId), "and no longer listed");
-  t.equal(await refusal(alice, "link.revoke", { roomId: school.roomId, linkId: doomed.linkId }), "invite.invalid", "a link is revoked once");
-  t.equal(await refusal(alice, "link.revoke", { roomId: school.roomId, linkId: "ln_nosuchlink" }), "invite.invalid");
-  t.equal(await refusal(bob, "link.revoke", { roomId: school.roomId, linkId: openLink.linkId }), "room.forbidden");
-  t.equal(await refusal(jay, "link.revoke", { roomId: school.roomId, linkId: openLink.linkId }), "room.not_found");
+  t.equal(await refusalOf(alice, "link.revoke", { roomId: school.roomId, linkId: doomed.linkId }), "invite.invalid", "a link is revoked once");
+  t.equal(await refusalOf(alice, "link.revoke", { roomId: school.roomId, linkId: "ln_nosuchlink" }), "invite.invalid");
+  t.equal(await refusalOf(bob, "link.revoke", { roomId: school.roomId, linkId: openLink.linkId }), "room.forbidden");
+  t.equal(await refusalOf(jay, "link.revoke", { roomId: school.roomId, linkId: openLink.linkId }), "room.not_found");
 
   // Reset: a leaked link is replaced by a new token with the same limits.
   const leaked = await call(alice, "link.create", { roomId: school.roomId, expiresInSeconds: 600, maxUses: 5 });
@@ -178,12 +138,12 @@ t.test("invite links: create with expiry and uses, list, preview, revoke, reset,
   t.not(fresh.token, leaked.token, "a new token");
   t.not(fresh.linkId, leaked.linkId);
   t.same([fresh.maxUses, fresh.uses, fresh.expiresAt! - fresh.createdAt], [5, 0, 600_000], "the same limits, the lifetime counted afresh");
-  t.equal(await refusal(jay, "link.join", { token: leaked.token }), "invite.invalid", "the old token is refused");
-  t.equal(await refusal(alice, "link.reset", { roomId: school.roomId, linkId: leaked.linkId }), "invite.invalid", "the old link cannot be reset again");
-  t.equal(await refusal(bob, "link.reset", { roomId: school.roomId, linkId: fresh.linkId }), "room.forbidden");
-  t.equal(await refusal(jay, "link.reset", { roomId: school.roomId, linkId: fresh.linkId }), "room.not_found");
+  t.equal(await refusalOf(jay, "link.join", { token: leaked.token }), "invite.invalid", "the old token is refused");
+  t.equal(await refusalOf(alice, "link.reset", { roomId: school.roomId, linkId: leaked.linkId }), "invite.invalid", "the old link cannot be reset again");
+  t.equal(await refusalOf(bob, "link.reset", { roomId: school.roomId, linkId: fresh.linkId }), "room.forbidden");
+  t.equal(await refusalOf(jay, "link.reset", { roomId: school.roomId, linkId: fresh.linkId }), "room.not_found");
   t.equal((await call(jay, "link.join", { token: fresh.token })).status, "joined", "the new one works");
-  t.equal(await refusal(jay, "link.join", { token: "short" }), "invalid_params", "a token has at least 8 characters");
+  t.equal(await refusalOf(jay, "link.join", { token: "short" }), "invalid_params", "a token has at least 8 characters");
 });
 
 t.test("an invite link expires by the server's clock", async (t) => {
@@ -195,14 +155,14 @@ t.test("an invite link expires by the server's clock", async (t) => {
   const school = await alice.request("community.create", { name: "Hillside School" });
   const link = await alice.request("link.create", { roomId: school.roomId, expiresInSeconds: 60 });
   t.equal(link.expiresAt, clock + 60_000);
-  t.equal(await refusal(alice, "link.create", { roomId: school.roomId, expiresInSeconds: 59 }), "invalid_params", "the shortest lifetime is a minute");
+  t.equal(await refusalOf(alice, "link.create", { roomId: school.roomId, expiresInSeconds: 59 }), "invalid_params", "the shortest lifetime is a minute");
 
   clock += 59_000;
   t.equal((await hank.request("link.preview", { token: link.token })).name, "Hillside School", "a second before expiry the link still works");
   t.equal((await fetch(`${server.baseUrl}/api/v1/invites/${link.token}`)).status, 200);
   clock += 1_000;
-  t.equal(await refusal(hank, "link.join", { token: link.token }), "invite.invalid", "at its expiry it is refused");
-  t.equal(await refusal(hank, "link.preview", { token: link.token }), "invite.invalid");
+  t.equal(await refusalOf(hank, "link.join", { token: link.token }), "invite.invalid", "at its expiry it is refused");
+  t.equal(await refusalOf(hank, "link.preview", { token: link.token }), "invite.invalid");
   const page = await fetch(`${server.baseUrl}/join/${link.token}`);
   t.equal(page.status, 404, "regression: the landing page followed the wall clock and still showed an expired link");
   t.same((await roomIdsOf(hank)), [], "hank never got in");
@@ -231,7 +191,7 @@ t.test("links into a group of the school, and links with approval on", async (t)
   t.same([asked.status, asked.roomId, asked.room.myRole], ["requested", trips.roomId, null], "with approval on, the link makes a request");
   t.equal((await call(ivy, "link.join", { token: tripsLink.token })).status, "requested", "asking again by the link changes nothing");
   t.same(await roomIdsOf(ivy), [], "ivy is in nothing yet");
-  t.equal(await refusal(ivy, "room.get", { roomId: trips.roomId }), "room.not_found", "a requester does not see inside");
+  t.equal(await refusalOf(ivy, "room.get", { roomId: trips.roomId }), "room.not_found", "a requester does not see inside");
   t.equal((await call(carol, "link.list", { roomId: trips.roomId })).links[0].uses, 1, "the request used the link once");
   const ivyIn = eventFor(ivy, trips.roomId, "member.join", ivy.userId);
   await call(carol, "join.approve", { roomId: trips.roomId, userId: ivy.userId });
@@ -247,7 +207,7 @@ t.test("links into a group of the school, and links with approval on", async (t)
   t.equal((await call(alice, "room.get", { roomId: school.roomId })).pendingRequests, 1);
   await call(carol, "join.approve", { roomId: school.roomId, userId: jay.userId });
   t.same(await roomIdsOf(jay), [school.roomId]);
-  t.equal(await refusal(jay, "join.requests", { roomId: school.roomId }), "room.forbidden", "now a member, jay still may not see requests");
+  t.equal(await refusalOf(jay, "join.requests", { roomId: school.roomId }), "room.forbidden", "now a member, jay still may not see requests");
 });
 
 t.test("invite links over HTTP: QR codes, the landing page (escaped), the JSON preview", async (t) => {
@@ -312,13 +272,13 @@ t.test("direct invitations: invite, accept into a group and its community, decli
   const peek = await call(hank, "room.get", { roomId: maths.roomId });
   t.same([peek.invited, peek.myRole, peek.name], [true, null, "Maths"], "an invitee may look at the room before accepting");
 
-  t.equal(await refusal(carol, "member.invite", { roomId: maths.roomId, userId: hank.userId }), "room.already_invited");
-  t.equal(await refusal(carol, "member.invite", { roomId: maths.roomId, userId: bob.userId }), "room.already_member");
-  t.equal(await refusal(carol, "member.invite", { roomId: maths.roomId, userId: "@nobody:school.test" }), "user.not_found", "there is no such user");
-  t.equal(await refusal(bob, "member.invite", { roomId: maths.roomId, userId: ivy.userId }), "room.forbidden", "addMembersPolicy admins: members may not invite");
-  t.equal(await refusal(eve, "member.invite", { roomId: maths.roomId, userId: ivy.userId }), "room.not_found");
+  t.equal(await refusalOf(carol, "member.invite", { roomId: maths.roomId, userId: hank.userId }), "room.already_invited");
+  t.equal(await refusalOf(carol, "member.invite", { roomId: maths.roomId, userId: bob.userId }), "room.already_member");
+  t.equal(await refusalOf(carol, "member.invite", { roomId: maths.roomId, userId: "@nobody:school.test" }), "user.not_found", "there is no such user");
+  t.equal(await refusalOf(bob, "member.invite", { roomId: maths.roomId, userId: ivy.userId }), "room.forbidden", "addMembersPolicy admins: members may not invite");
+  t.equal(await refusalOf(eve, "member.invite", { roomId: maths.roomId, userId: ivy.userId }), "room.not_found");
   await call(carol, "member.ban", { roomId: maths.roomId, userId: jay.userId });
-  t.equal(await refusal(carol, "member.invite", { roomId: maths.roomId, userId: jay.userId }), "room.banned", "a banned user cannot be invited");
+  t.equal(await refusalOf(carol, "member.invite", { roomId: maths.roomId, userId: jay.userId }), "room.banned", "a banned user cannot be invited");
 
   await call(carol, "room.settings.update", { roomId: maths.roomId, addMembersPolicy: "all" });
   t.same(await call(bob, "member.invite", { roomId: maths.roomId, userId: ivy.userId }), { roomId: maths.roomId, userId: ivy.userId }, "addMembersPolicy all: bob invites ivy");
@@ -326,18 +286,18 @@ t.test("direct invitations: invite, accept into a group and its community, decli
   const accepted = await call(hank, "invite.accept", { roomId: maths.roomId });
   t.same([accepted.roomId, accepted.myRole, accepted.communityId], [maths.roomId, "member", school.roomId]);
   t.same(await roomIdsOf(hank), sorted([school.roomId, maths.roomId]), "accepting a group's invitation joins its community too");
-  t.equal(await refusal(hank, "invite.accept", { roomId: maths.roomId }), "room.not_invited", "an invitation is accepted once");
+  t.equal(await refusalOf(hank, "invite.accept", { roomId: maths.roomId }), "room.not_invited", "an invitation is accepted once");
 
   t.same(await call(ivy, "invite.decline", { roomId: maths.roomId }), { roomId: maths.roomId });
-  t.equal(await refusal(ivy, "invite.decline", { roomId: maths.roomId }), "room.not_invited", "and declined once");
-  t.equal(await refusal(ivy, "invite.accept", { roomId: maths.roomId }), "room.not_invited", "a declined invitation cannot be accepted");
+  t.equal(await refusalOf(ivy, "invite.decline", { roomId: maths.roomId }), "room.not_invited", "and declined once");
+  t.equal(await refusalOf(ivy, "invite.accept", { roomId: maths.roomId }), "room.not_invited", "a declined invitation cannot be accepted");
   t.same(await roomIdsOf(ivy), []);
-  t.equal(await refusal(ivy, "room.get", { roomId: maths.roomId }), "room.not_found", "nor looked at any more");
+  t.equal(await refusalOf(ivy, "room.get", { roomId: maths.roomId }), "room.not_found", "nor looked at any more");
 
   // Invited to #maths, then banned from the school: the invitation cannot carry kim in.
   await call(carol, "member.invite", { roomId: maths.roomId, userId: kim.userId });
   await call(alice, "member.ban", { roomId: school.roomId, userId: kim.userId });
-  t.equal(await refusal(kim, "invite.accept", { roomId: maths.roomId }), "room.banned");
+  t.equal(await refusalOf(kim, "invite.accept", { roomId: maths.roomId }), "room.banned");
   t.same(await roomIdsOf(kim), []);
 
   // An invitation to the school itself.
@@ -355,23 +315,23 @@ t.test("the member caps: joining a full community or group is refused by every r
   const school = await call(alice, "community.create", { name: "Hillside School" });
   const link = await call(alice, "link.create", { roomId: school.roomId });
   for (const c of [bob, carol, dan]) await c.request("link.join", { token: link.token });
-  t.equal(await refusal(eve, "link.join", { token: link.token }), "room.full", "four members: the school is full");
+  t.equal(await refusalOf(eve, "link.join", { token: link.token }), "room.full", "four members: the school is full");
   t.equal((await call(alice, "link.list", { roomId: school.roomId })).links[0].uses, 3, "a refused join does not use the link");
 
   const maths = await call(alice, "group.create", { name: "Maths", communityId: school.roomId });
   await call(bob, "group.join", { roomId: maths.roomId });
-  t.equal(await refusal(carol, "group.join", { roomId: maths.roomId }), "room.full", "two members: #maths is full");
+  t.equal(await refusalOf(carol, "group.join", { roomId: maths.roomId }), "room.full", "two members: #maths is full");
   const mathsLink = await call(alice, "link.create", { roomId: maths.roomId });
-  t.equal(await refusal(dan, "link.join", { token: mathsLink.token }), "room.full", "by link too");
+  t.equal(await refusalOf(dan, "link.join", { token: mathsLink.token }), "room.full", "by link too");
 
   const trips = await call(alice, "group.create", { name: "Trips", communityId: school.roomId, settings: { joinApproval: true } });
   await call(bob, "group.join", { roomId: trips.roomId });
   await call(carol, "group.join", { roomId: trips.roomId });
   await call(alice, "join.approve", { roomId: trips.roomId, userId: bob.userId });
-  t.equal(await refusal(alice, "join.approve", { roomId: trips.roomId, userId: carol.userId }), "room.full", "an approval cannot overfill #trips");
+  t.equal(await refusalOf(alice, "join.approve", { roomId: trips.roomId, userId: carol.userId }), "room.full", "an approval cannot overfill #trips");
 
   const art = await call(alice, "group.create", { name: "Art", communityId: school.roomId });
   await call(alice, "member.invite", { roomId: art.roomId, userId: dan.userId });
   await call(bob, "group.join", { roomId: art.roomId });
-  t.equal(await refusal(dan, "invite.accept", { roomId: art.roomId }), "room.full", "nor can an invitation");
+  t.equal(await refusalOf(dan, "invite.accept", { roomId: art.roomId }), "room.full", "nor can an invitation");
 });

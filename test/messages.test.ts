@@ -5,11 +5,8 @@
  */
 import t from "tap";
 import type { ConfigOverrides } from "../server/config/load.ts";
-import type { ParleyClient, RoomEvent, OpName, OpParams } from "../clients/sdk/index.ts";
-import { schemaErrors, startServer, type TestServer } from "./helpers.ts";
-
-/** High op budgets: these tests fire many requests back to back from one socket. */
-const roomy: ConfigOverrides = { limits: { ws_ops_per_second: 10_000, ws_ops_burst: 10_000 } };
+import type { ParleyClient, OpName } from "../clients/sdk/index.ts";
+import { nextEvent, ok, record, refusal, schemaErrors, startServer, unthrottled, type TestServer } from "./helpers.ts";
 
 /** The `t` of a subtest. */
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -27,7 +24,7 @@ interface School {
 }
 
 async function openSchool(t: Test, overrides: ConfigOverrides = {}, opts: { now?: () => number } = {}): Promise<School> {
-  const server = await startServer({ ...roomy, ...overrides, limits: { ...roomy.limits, ...overrides.limits } }, opts);
+  const server = await startServer({ ...unthrottled, ...overrides, limits: { ...unthrottled.limits, ...overrides.limits } }, opts);
   t.teardown(() => server.stop(true));
   const [alice, carol, bob, dan, eve] = await Promise.all(["alice", "carol", "bob", "dan", "eve"].map((n) => server.user(n)));
   const school = await alice.request("community.create", { name: "Hillside School", rules: "Be kind." });
@@ -40,52 +37,12 @@ async function openSchool(t: Test, overrides: ConfigOverrides = {}, opts: { now?
   return { server, alice, carol, bob, dan, eve, school: school.roomId, maths: maths.roomId };
 }
 
-/** The code a request is refused with (fails the test if it succeeds). */
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return "(accepted)";
-}
-
-/** Sends a request and checks its result against the op's schema (loosely typed for reading). */
-async function ok<K extends OpName>(t: Test, client: ParleyClient, op: K, params: OpParams<K>): Promise<any> {
-  const result = await client.request(op, params);
-  t.same(schemaErrors(`op/${op}#/$defs/result`, result), [], `${op} result matches its schema`);
-  return result;
-}
-
 let txn = 0;
 /** Sends a text message (a fresh txnId each time) and returns its seq. */
 async function say(t: Test, client: ParleyClient, roomId: string, body: string, extra: { replyTo?: number; threadRoot?: number } = {}): Promise<number> {
   const r = await ok(t, client, "message.send", { roomId, body, txnId: `t${++txn}`, ...extra });
   t.equal(r.duplicate, false);
   return r.event.seq as number;
-}
-
-/** Records every push of one name a client receives. */
-function record<T = any>(client: ParleyClient, push: string): T[] {
-  const seen: T[] = [];
-  client.on(push, (d: T) => seen.push(d));
-  return seen;
-}
-
-/** Resolves with the next room.event that matches. */
-function nextEvent(client: ParleyClient, match: (e: RoomEvent) => boolean, timeoutMs = 5000): Promise<RoomEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error("no matching room.event in time"));
-    }, timeoutMs);
-    const off = client.on("room.event", (e) => {
-      if (!match(e)) return;
-      clearTimeout(timer);
-      off();
-      resolve(e);
-    });
-  });
 }
 
 /** A round trip on each client: every push sent to it before this point has been received. */

@@ -4,14 +4,11 @@
  * community room is its announcement group.
  */
 import t from "tap";
-import type { ConfigOverrides } from "../server/config/load.ts";
-import type { OpName, OpParams, ParleyClient, RoomEvent } from "../clients/sdk/index.ts";
-import { delay, schemaErrors, startServer, type TestServer } from "./helpers.ts";
+import type { ParleyClient, RoomEvent } from "../clients/sdk/index.ts";
+import { delay, nextEvent, ok, record, refusal, startServer, unthrottled, type TestServer } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-/** High op budgets: these tests fire many requests back to back from one socket. */
-const roomy: ConfigOverrides = { limits: { ws_ops_per_second: 10_000, ws_ops_burst: 10_000 } };
 const system = "@parley:school.test";
 
 interface School {
@@ -26,7 +23,7 @@ interface School {
 }
 
 async function openSchool(t: Test): Promise<School> {
-  const server = await startServer(roomy);
+  const server = await startServer(unthrottled);
   t.teardown(() => server.stop(true));
   const [alice, bob, carol, dave, erin] = await Promise.all(["alice", "bob", "carol", "dave", "erin"].map((n) => server.user(n)));
   const school = await alice.request("community.create", { name: "Hillside School" });
@@ -36,43 +33,6 @@ async function openSchool(t: Test): Promise<School> {
   for (const c of [bob, carol, dave]) await c.request("group.join", { roomId: year5.roomId });
   await alice.request("member.role", { roomId: year5.roomId, userId: dave.userId, role: "admin" });
   return { server, alice, bob, carol, dave, erin, school: school.roomId, year5: year5.roomId };
-}
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return "(accepted)";
-}
-
-async function ok<K extends OpName>(t: Test, client: ParleyClient, op: K, params: OpParams<K>): Promise<any> {
-  const result = await client.request(op, params);
-  t.same(schemaErrors(`op/${op}#/$defs/result`, result), [], `${op} result matches its schema`);
-  return result;
-}
-
-/** Records every room.event a client receives. */
-function record(client: ParleyClient): RoomEvent[] {
-  const seen: RoomEvent[] = [];
-  client.on("room.event", (e) => seen.push(e as RoomEvent));
-  return seen;
-}
-
-function nextEvent(client: ParleyClient, match: (e: RoomEvent) => boolean, timeoutMs = 5000): Promise<RoomEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error("no matching room.event in time"));
-    }, timeoutMs);
-    const off = client.on("room.event", (e) => {
-      if (!match(e as RoomEvent)) return;
-      clearTimeout(timer);
-      off();
-      resolve(e as RoomEvent);
-    });
-  });
 }
 
 /** Every event a user's sync stream holds, from the start. */

@@ -5,23 +5,10 @@
  */
 import t from "tap";
 import WebSocket from "ws";
-import type { ConfigOverrides } from "../server/config/load.ts";
 import { ParleyClient, type RoomEvent, type WebSocketConstructor } from "../clients/sdk/index.ts";
-import { delay, schemaErrors, startServer, type TestServer } from "./helpers.ts";
+import { delay, refusal, schemaErrors, startServer, unthrottled, type TestServer } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
-
-/** High op budgets: some tests fire hundreds of requests at once. */
-const roomy: ConfigOverrides = { limits: { ws_ops_per_second: 10_000, ws_ops_burst: 10_000 } };
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return "(accepted)";
-}
 
 /** The whole sync stream of a client from `since`, paged with `limit`. */
 async function syncAll(client: ParleyClient, since = 0, limit = 1000): Promise<{ events: RoomEvent[]; pos: number; pages: number }> {
@@ -39,7 +26,7 @@ async function syncAll(client: ParleyClient, since = 0, limit = 1000): Promise<{
 
 /** A school with #maths: alice owns both, carol is a community admin, bob and dan are parents. */
 async function openSchool(t: Test) {
-  const s = await startServer(roomy);
+  const s = await startServer(unthrottled);
   t.teardown(() => s.stop(true));
   const [alice, carol, bob, dan, eve] = await Promise.all(["alice", "carol", "bob", "dan", "eve"].map((n) => s.user(n)));
   const school = (await alice.request("community.create", { name: "Hillside School" })).roomId;
@@ -351,7 +338,7 @@ t.test("events held during a catch-up that the network cut short are not deliver
 });
 
 t.test("a restart keeps rooms, members, messages and the log; seqs continue without a gap", async (t) => {
-  let server = await startServer(roomy);
+  let server = await startServer(unthrottled);
   t.teardown(() => server.stop(true));
   const alice = await server.user("alice");
   const bob = await server.user("bob");

@@ -1,22 +1,14 @@
 import { ParleyError } from "../errors.ts";
 import type { RoomCore, Tx } from "../rooms/core.ts";
-import type { CalendarRow } from "../rooms/store.ts";
+import type { CalendarFields, CalendarRow } from "../rooms/store.ts";
 import { isAdminRole, type RoomEvent } from "../rooms/types.ts";
 import { memberState } from "../communities/service.ts";
 import type { MessageService, PostInput } from "../messages/service.ts";
 
 export type Answer = "going" | "maybe" | "not_going";
 
-export interface CalendarFieldsInput {
-  title: string;
-  description?: string;
-  start: number;
-  end?: number | null;
-  timeZone: string;
-  place?: string | null;
-  link?: string | null;
-  reminders?: number[];
-}
+/** The fields of a calendar event as requests give them: the same shape the store writes. */
+export type CalendarFieldsInput = CalendarFields;
 
 export interface CalendarView {
   roomId: string;
