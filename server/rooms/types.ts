@@ -3,18 +3,12 @@
 export type Role = "owner" | "admin" | "member";
 export type RoomKind = "community" | "group";
 
-export interface RoomSettings {
-  /** Who may post: everyone, or admins only. The announcement group is always "admins". */
-  sendPolicy: "all" | "admins";
-  /** Who may change the name, description, picture and rules. */
-  editInfoPolicy: "all" | "admins";
-  /** Who may add members directly (invite). */
-  addMembersPolicy: "all" | "admins";
-  /** When on, joining by link or from the community's group list becomes a join request. */
-  joinApproval: boolean;
-  /** Announcement group only: whether members may reply under announcements. */
-  announcementReplies: boolean;
-}
+/**
+ * A room's settings: the wire type generated from protocol/common.json (RoomSettings), so that
+ * the schema stays the one description of what each setting means.
+ */
+export type { RoomSettings } from "../../clients/sdk/protocol.gen.ts";
+import type { RoomSettings } from "../../clients/sdk/protocol.gen.ts";
 
 export const defaultGroupSettings: RoomSettings = {
   sendPolicy: "all",
