@@ -132,7 +132,7 @@ async function waitQuiet(conns: BenchClient[], quietMs: number, maxMs: number): 
 }
 
 /** Waits until the server used < idlePct % CPU over a 1 s window (bounded by maxS). */
-async function waitServerIdle(idlePct = 5, maxS = 300): Promise<number | null> {
+async function waitServerIdle(idlePct = num("server-idle-pct", 5), maxS = 300): Promise<number | null> {
   if (!serverPid) return 0;
   const t0 = Date.now();
   let prev = procCpuSec(serverPid);
@@ -427,7 +427,7 @@ try {
     console.error(`machine ${w.quiet ? "quiet" : "still busy"} after ${w.waited_s}s (${w.busy_pct.toFixed(1)} % busy)`);
     console.log(JSON.stringify({ cmd: "wait-quiet", ...w, ts: new Date().toISOString() }));
   } else if (cmd === "wait-idle") {
-    const w = await waitServerIdle(5, num("max-s", 300));
+    const w = await waitServerIdle(num("server-idle-pct", 5), num("max-s", 300));
     console.error(`server idle after ${w}s`);
   } else {
     console.error("usage: load.ts fanout|idle|wait-idle [options]");

@@ -104,6 +104,8 @@ const node = process.execPath;
 const tsx = ["--import", "tsx"];
 
 let server: ChildProcess | null = null;
+// A server under --cpu-prof uses about 10 % of a core idle (the sampler): count it as idle.
+const idlePct = values["cpu-prof"] ? "25" : "5";
 
 function portOpen(): Promise<boolean> {
   return new Promise((r) => {
@@ -141,9 +143,10 @@ async function startServer(tag: string): Promise<number> {
 async function stopServer(): Promise<void> {
   const child = server;
   if (!child || child.exitCode !== null) return;
-  await runChild(node, [...tsx, "bench/load.ts", "wait-idle", "--server-pid", String(child.pid), "--max-s", "300"], 320);
+  await runChild(node, [...tsx, "bench/load.ts", "wait-idle", "--server-pid", String(child.pid), "--max-s", "300", "--server-idle-pct", idlePct], 320);
   log(`stopping parley PID ${child.pid}`);
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  termSent = child;
   child.kill("SIGTERM");
   const killer = setTimeout(() => {
     log(`PID ${child.pid} did not exit after SIGTERM, sending SIGKILL`);
@@ -154,11 +157,15 @@ async function stopServer(): Promise<void> {
   server = null;
 }
 
+let termSent: ChildProcess | null = null;
 function stopNow(): void {
-  if (server && server.exitCode === null) {
-    log(`cleanup: stopping parley PID ${server.pid}`);
-    server.kill("SIGTERM");
-    setTimeout(() => server?.exitCode === null && server.kill("SIGKILL"), 30_000).unref();
+  // One SIGTERM only: a second one would kill the server before it writes its CPU profile.
+  if (server && server.exitCode === null && termSent !== server) {
+    const child = server;
+    termSent = child;
+    log(`cleanup: stopping parley PID ${child.pid}`);
+    child.kill("SIGTERM");
+    setTimeout(() => child.exitCode === null && child.kill("SIGKILL"), 30_000).unref();
   }
 }
 function interrupt(code: number): void {
@@ -194,6 +201,8 @@ async function bench(pid: number, label: string, argv: string[]): Promise<void> 
       "--global-timeout-s",
       "650",
       "--quiet",
+      "--server-idle-pct",
+      idlePct,
       ...(values["join-concurrency"] ? ["--join-concurrency", values["join-concurrency"]] : []),
       ...(Number(values["quiet-machine-pct"]) > 0 ? ["--quiet-machine-pct", values["quiet-machine-pct"], "--quiet-machine-max-s", values["quiet-machine-max-s"]] : []),
     ],
@@ -224,7 +233,7 @@ writeFileSync(
     `scenarios: ${scenarios.join(" ")}  reps: ${reps}  users: ${needUsers}  cpu-prof: ${values["cpu-prof"]}`,
     `config: ${values.config}`,
     `data dir: ${dataDir}`,
-    `git HEAD: ${sh(join(root, ".git/HEAD")).trim()}`,
+    `source: ${root} ${sh(join(root, "COMMIT")).trim() || `(git ${sh(join(root, ".git/HEAD")).trim()}, with the working tree's changes)`}`,
     "",
   ].join("\n"),
 );
