@@ -76,7 +76,10 @@ declare module "fastify" {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const log = createLogger(config.log.level, options.logStream);
   const protocol = loadProtocol();
-  const storage = openStorage(config.storage.data_dir, { file: options.databaseFile });
+  const storage = openStorage(config.storage.data_dir, {
+    file: options.databaseFile,
+    backgroundCheckpoints: { onError: (err) => log.error({ err }, "SQLite checkpointer") },
+  });
   const bus = new Bus();
   const keys = await loadServerKeys(storage, options.now);
   const accounts = createAccountService({ config, store: createAccountStore(storage), bus, log: log.child({ area: "accounts" }), now: options.now });

@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
@@ -20,13 +22,30 @@ export interface Storage {
   isReady(): boolean;
 }
 
+export interface BackgroundCheckpoints {
+  /** How often the checkpointer copies the WAL into the database file (ms). */
+  intervalMs?: number;
+  /** Past this many WAL pages a checkpoint waits for writers, so the WAL cannot grow unbounded. */
+  maxWalPages?: number;
+  /**
+   * Told when a checkpoint fails (retried at the next tick), or when the thread itself fails:
+   * the connection has then gone back to SQLite's own checkpoints inside commits.
+   */
+  onError?: (err: Error) => void;
+}
+
 /**
  * Opens the one SQLite connection of this process. WAL lets readers proceed during writes;
  * synchronous=NORMAL in WAL keeps every commit durable against a process crash (only an OS crash
  * can lose the last commits); foreign keys are on; a busy timeout covers the CLI touching the
- * same file while the server runs.
+ * same file while the server runs; temporary tables and statement journals (the savepoints of
+ * the group commit) stay in memory.
+ *
+ * With `backgroundCheckpoints` (the server), the connection never checkpoints inside a commit:
+ * a worker thread with its own connection does it every intervalMs, so the checkpoint's fsync
+ * never stalls the event loop, and the WAL reaches the disk within about intervalMs of a write.
  */
-export function openStorage(dataDir: string, opts: { file?: string; migrate?: boolean } = {}): Storage {
+export function openStorage(dataDir: string, opts: { file?: string; migrate?: boolean; backgroundCheckpoints?: BackgroundCheckpoints } = {}): Storage {
   const path = opts.file === ":memory:" ? ":memory:" : join(dataDir, opts.file ?? "parley.db");
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const sqlite = new BetterSqlite3(path);
@@ -34,14 +53,24 @@ export function openStorage(dataDir: string, opts: { file?: string; migrate?: bo
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
+  sqlite.pragma("temp_store = MEMORY");
+  sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   const db = drizzle(sqlite, { schema });
   if (opts.migrate !== false) migrate(db, { migrationsFolder });
   const journal = countJournalEntries();
+  const checkpointer = opts.backgroundCheckpoints && path !== ":memory:" ? startCheckpointer(sqlite, path, opts.backgroundCheckpoints) : null;
   return {
     sqlite,
     db,
     path,
-    close: () => sqlite.close(),
+    close() {
+      if (checkpointer) {
+        checkpointer.stop();
+        // The last checkpoint runs here, so the file is whole when the process ends.
+        sqlite.pragma("wal_checkpoint(TRUNCATE)");
+      }
+      sqlite.close();
+    },
     isReady() {
       try {
         const row = sqlite.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number };
@@ -78,4 +107,62 @@ function countJournalEntries(): number {
   // Read once: the journal ships with the code and does not change while the process runs.
   journalEntries ??= (JSON.parse(readFileSync(join(migrationsFolder, "meta", "_journal.json"), "utf8")) as { entries: unknown[] }).entries.length;
   return journalEntries;
+}
+
+/**
+ * The checkpointer thread. It is CommonJS evaluated in a worker (no TypeScript loader needed) and
+ * opens the same file with its own connection: a PASSIVE checkpoint copies what it can without
+ * ever blocking the server's writes; past maxWalPages it runs a TRUNCATE checkpoint, which waits
+ * for the writer, to bound the WAL when writes outrun passive checkpoints.
+ */
+const checkpointerSource = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.driver);
+const db = new Database(workerData.path, { fileMustExist: true });
+db.pragma("busy_timeout = 5000");
+const passive = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+const truncate = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+const timer = setInterval(() => {
+  try {
+    const r = passive.get();
+    if (r.log > workerData.maxWalPages) truncate.get();
+  } catch (err) {
+    // A busy database (the TRUNCATE waited past its timeout) is retried at the next tick.
+    parentPort.postMessage(String(err && err.message));
+  }
+}, workerData.intervalMs);
+parentPort.on("message", () => {
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+`;
+
+function startCheckpointer(sqlite: BetterSqlite3.Database, path: string, opts: BackgroundCheckpoints): { stop(): void } {
+  const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+  sqlite.pragma("wal_autocheckpoint = 0");
+  const worker = new Worker(checkpointerSource, {
+    eval: true,
+    workerData: { driver, path, intervalMs: opts.intervalMs ?? 500, maxWalPages: opts.maxWalPages ?? 16_384 },
+    // A TypeScript loader in the parent's flags has nothing to do in this CommonJS thread.
+    execArgv: [],
+  });
+  worker.unref();
+  let stopped = false;
+  const fallBack = (err: Error) => {
+    if (stopped || !sqlite.open) return;
+    stopped = true;
+    sqlite.pragma("wal_autocheckpoint = 1000");
+    opts.onError?.(err);
+  };
+  worker.on("message", (message: string) => opts.onError?.(new Error(`WAL checkpoint failed: ${message}`)));
+  worker.on("error", fallBack);
+  worker.on("exit", (code) => fallBack(new Error(`the checkpointer thread exited (code ${code})`)));
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      worker.postMessage("stop");
+    },
+  };
 }

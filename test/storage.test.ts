@@ -1,0 +1,77 @@
+/**
+ * The storage module's connection settings and its background checkpointer: commits reach the
+ * database file through the worker thread's checkpoints (the server's connection never
+ * checkpoints inside a commit), and closing leaves a whole database file with no WAL beside it.
+ */
+import t from "tap";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { openStorage } from "../server/storage/database.ts";
+
+function tempDir(t: Parameters<Parameters<typeof t.test>[0]>[0]): string {
+  const dir = mkdtempSync(join(tmpdir(), "parley-storage-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const rowsInFileAlone = (dir: string): number => {
+  // Only the database file, without its WAL: what a checkpoint has written so far.
+  copyFileSync(join(dir, "parley.db"), join(dir, "copy.db"));
+  const copy = new BetterSqlite3(join(dir, "copy.db"), { readonly: true });
+  try {
+    return (copy.prepare("SELECT count(*) AS n FROM bench_rows").get() as { n: number }).n;
+  } catch {
+    return -1;
+  } finally {
+    copy.close();
+  }
+};
+
+t.test("with background checkpoints, commits reach the database file without the server's connection checkpointing", async (t) => {
+  const dir = tempDir(t);
+  const errors: Error[] = [];
+  const storage = openStorage(dir, { backgroundCheckpoints: { intervalMs: 20, onError: (e) => errors.push(e) } });
+  t.equal(storage.sqlite.pragma("wal_autocheckpoint", { simple: true }), 0, "the server's connection never checkpoints in a commit");
+  t.equal(storage.sqlite.pragma("temp_store", { simple: true }), 2, "statement journals stay in memory");
+  storage.sqlite.exec("CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, body TEXT)");
+  const insert = storage.sqlite.prepare("INSERT INTO bench_rows (body) VALUES (?)");
+  storage.sqlite.transaction(() => {
+    for (let i = 0; i < 500; i++) insert.run(`row ${i} ${"x".repeat(200)}`);
+  })();
+  let n = -1;
+  for (let i = 0; i < 200 && n !== 500; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    n = rowsInFileAlone(dir);
+  }
+  t.equal(n, 500, "the worker's checkpoint copied the commit into the database file");
+  storage.close();
+  t.notOk(existsSync(join(dir, "parley.db-wal")) && statSync(join(dir, "parley.db-wal")).size > 0, "closing leaves no WAL to replay");
+  t.equal(rowsInFileAlone(dir), 500);
+  t.same(errors, [], "no checkpoint failed");
+});
+
+t.test("without background checkpoints (the CLI), SQLite keeps its own checkpoints", async (t) => {
+  const storage = openStorage(tempDir(t));
+  t.equal(storage.sqlite.pragma("wal_autocheckpoint", { simple: true }), 1000);
+  storage.close();
+});
+
+t.test("an in-memory database has no checkpointer", async (t) => {
+  const storage = openStorage(tempDir(t), { file: ":memory:", backgroundCheckpoints: {} });
+  t.equal(storage.sqlite.pragma("wal_autocheckpoint", { simple: true }), 1000);
+  storage.close();
+});
+
+t.test("the server's data survives a reopen after background checkpoints", async (t) => {
+  const dir = tempDir(t);
+  let storage = openStorage(dir, { backgroundCheckpoints: { intervalMs: 10 } });
+  storage.sqlite.exec("CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, body TEXT)");
+  storage.sqlite.prepare("INSERT INTO bench_rows (body) VALUES (?)").run("kept");
+  storage.close();
+  storage = openStorage(dir, { backgroundCheckpoints: { intervalMs: 10 } });
+  t.same(storage.sqlite.prepare("SELECT body FROM bench_rows").all(), [{ body: "kept" }]);
+  t.ok(storage.isReady());
+  storage.close();
+});
