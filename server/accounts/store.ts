@@ -20,7 +20,7 @@ export function createAccountStore(storage: Storage) {
 
   return {
     transaction<T>(fn: () => T): T {
-      return storage.sqlite.transaction(fn)();
+      return storage.write(fn);
     },
     findAccount: (id: string): AccountRow | undefined => byId.get({ id }),
     findAccountByUsername: (username: string): AccountRow | undefined => byUsername.get({ username }),

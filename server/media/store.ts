@@ -61,13 +61,13 @@ export function createMediaStore(storage: Storage) {
      * message or upload that took it up in the meantime keeps it. True when it was forgotten.
      */
     forgetIfGarbage(mediaId: string, uploadedBefore: number): boolean {
-      return db.transaction(() => {
+      return storage.write(() => {
         const still = (s.garbage.all(uploadedBefore) as { id: string }[]).some((r) => r.id === mediaId);
         if (!still) return false;
         s.deleteUploads.run(mediaId);
         s.deleteMedia.run(mediaId);
         return true;
-      })();
+      });
     },
   };
 }

@@ -152,7 +152,7 @@ export function createRoomStore(storage: Storage) {
     raw: db,
     /** Runs fn in a transaction (a savepoint when nested). */
     transaction<T>(fn: () => T): T {
-      return db.transaction(fn)();
+      return storage.write(fn);
     },
     insertEvent(e: Omit<RoomEvent, "pos">, subject: string | null, restricted: boolean, txnId: string | null): number {
       return Number(

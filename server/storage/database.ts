@@ -17,6 +17,12 @@ export interface Storage {
   sqlite: BetterSqlite3.Database;
   db: Db;
   path: string;
+  /**
+   * Runs fn in a write transaction (a savepoint when one is already open). It begins IMMEDIATE:
+   * the write lock is taken first, waiting under the busy timeout while the checkpointer holds
+   * it; a deferred transaction that read first would fail at once with SQLITE_BUSY instead.
+   */
+  write<T>(fn: () => T): T;
   close(): void;
   /** True when the connection answers and every committed migration is applied. */
   isReady(): boolean;
@@ -25,7 +31,10 @@ export interface Storage {
 export interface BackgroundCheckpoints {
   /** How often the checkpointer copies the WAL into the database file (ms). */
   intervalMs?: number;
-  /** Past this many WAL pages a checkpoint waits for writers, so the WAL cannot grow unbounded. */
+  /**
+   * Past this many WAL pages a checkpoint blocks writers until it has copied everything (RESTART),
+   * so the WAL cannot grow without end when writes never pause long enough for it to restart.
+   */
   maxWalPages?: number;
   /**
    * Told when a checkpoint fails (retried at the next tick), or when the thread itself fails:
@@ -63,6 +72,7 @@ export function openStorage(dataDir: string, opts: { file?: string; migrate?: bo
     sqlite,
     db,
     path,
+    write: (fn) => sqlite.transaction(fn).immediate(),
     close() {
       if (checkpointer) {
         checkpointer.stop();
@@ -111,9 +121,11 @@ function countJournalEntries(): number {
 
 /**
  * The checkpointer thread. It is CommonJS evaluated in a worker (no TypeScript loader needed) and
- * opens the same file with its own connection: a PASSIVE checkpoint copies what it can without
- * ever blocking the server's writes; past maxWalPages it runs a TRUNCATE checkpoint, which waits
- * for the writer, to bound the WAL when writes outrun passive checkpoints.
+ * opens the same file with its own connection. A PASSIVE checkpoint copies what it can without
+ * ever blocking the server's writes. The writer starts the WAL over from its beginning when a
+ * checkpoint has copied all of it; under writes that never pause, each passive checkpoint is
+ * overtaken and the WAL only grows, so past maxWalPages the worker runs a RESTART checkpoint,
+ * which holds writers off (they wait under their busy timeout) until it has copied everything.
  */
 const checkpointerSource = `
 const { parentPort, workerData } = require("node:worker_threads");
@@ -121,13 +133,13 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma("busy_timeout = 5000");
 const passive = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
-const truncate = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+const restart = db.prepare("PRAGMA wal_checkpoint(RESTART)");
 const timer = setInterval(() => {
   try {
     const r = passive.get();
-    if (r.log > workerData.maxWalPages) truncate.get();
+    if (r.log > workerData.maxWalPages) restart.get();
   } catch (err) {
-    // A busy database (the TRUNCATE waited past its timeout) is retried at the next tick.
+    // A busy database (the RESTART waited past its timeout) is retried at the next tick.
     parentPort.postMessage(String(err && err.message));
   }
 }, workerData.intervalMs);
@@ -143,7 +155,7 @@ function startCheckpointer(sqlite: BetterSqlite3.Database, path: string, opts: B
   sqlite.pragma("wal_autocheckpoint = 0");
   const worker = new Worker(checkpointerSource, {
     eval: true,
-    workerData: { driver, path, intervalMs: opts.intervalMs ?? 500, maxWalPages: opts.maxWalPages ?? 16_384 },
+    workerData: { driver, path, intervalMs: opts.intervalMs ?? 500, maxWalPages: opts.maxWalPages ?? 4_096 },
     // A TypeScript loader in the parent's flags has nothing to do in this CommonJS thread.
     execArgv: [],
   });
