@@ -8,12 +8,15 @@
  *   node --import tsx bench/load.ts wait-idle --server-pid PID
  *   node --import tsx bench/load.ts wait-quiet --busy-pct 20 --max-s 300   (the whole machine)
  *
+ * Options of every command: --driver raw (the default: RFC 6455 frames on the TCP socket, see
+ * lib/client.ts) or ws (the ws library).
+ *
  * Every phase is bounded by a timeout and the process by a watchdog. The result is printed as
  * one JSON object (the anchor's fields, plus Parley's join figures) and appended to --out.
  */
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { BenchClient } from "./lib/client.ts";
+import { BenchClient, type Driver } from "./lib/client.ts";
 import { calibrate, CpuWindow, nowMs, percentiles, procCpuSec, procStatusKb, rssKb, sysCpu } from "./lib/metrics.ts";
 
 function parseArgs(argv: string[]): Record<string, string> & { _: string[] } {
@@ -41,6 +44,11 @@ const port = num("port", 18080);
 const url = `ws://${host.includes(":") ? `[${host}]` : host}:${port}/api/v1/ws`;
 const timeoutMs = num("op-timeout-s", 60) * 1000;
 const concurrency = num("concurrency", 50);
+const driver = str("driver", "raw") as Driver;
+if (driver !== "raw" && driver !== "ws") {
+  console.error(`unknown --driver ${driver} (raw | ws)`);
+  process.exit(2);
+}
 const serverPid = args["server-pid"] ? Number(args["server-pid"]) : null;
 const serverName = str("server", "parley");
 const label = str("label", "");
@@ -101,7 +109,7 @@ async function connectMany(idxs: number[]): Promise<{ conns: BenchClient[]; erro
   const conns = new Array<BenchClient>(idxs.length);
   const t0 = nowMs();
   const errs = await pool(idxs, concurrency, async (ui, k) => {
-    conns[k] = await BenchClient.connect(url, tokenOf(ui), timeoutMs);
+    conns[k] = await BenchClient.connect(url, tokenOf(ui), timeoutMs, driver);
   });
   return { conns, errors: errs.length, secs: (nowMs() - t0) / 1000 };
 }
@@ -188,7 +196,7 @@ async function cmdFanout(): Promise<void> {
     cmd: "fanout",
     label,
     server: serverName,
-    driver: "parley-ws-raw",
+    driver: `parley-${driver}`,
     members: N,
     senders: S,
     msgs_per_sender: M,
@@ -362,7 +370,7 @@ async function cmdIdle(): Promise<void> {
   const counts = str("counts", "2000,5000").split(",").map(Number);
   const warm = num("warmup", 100);
   const settleS = num("settle-s", 5);
-  const res: Record<string, any> = { cmd: "idle", label, server: serverName, driver: "parley-ws-raw", counts, warmup: warm, settle_s: settleS, steps: [] };
+  const res: Record<string, any> = { cmd: "idle", label, server: serverName, driver: `parley-${driver}`, counts, warmup: warm, settle_s: settleS, steps: [] };
   res.waited_for_idle_server_s = await waitServerIdle();
   if (args["quiet-machine-pct"]) res.machine_quiet_wait = await waitMachineQuiet(num("quiet-machine-pct", 20), num("quiet-machine-max-s", 300));
   if (warm > 0) {

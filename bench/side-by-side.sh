@@ -4,6 +4,8 @@
 #
 #   ROUNDS=2 SCENARIOS="A1 A2 B C" bench/side-by-side.sh
 #
+# DRIVER=ws measures Parley with the ws library as the load generator's client (default: raw).
+#
 # Needs ejabberd from Debian (apt-get install -y ejabberd) and the anchor harness, which is copied
 # to $ANCHOR (a writable place: its scripts write results/ beside themselves). Before each block
 # the script waits until the machine (shared with other test runs) is quiet. Everything talks to
@@ -42,7 +44,7 @@ for r in $(seq 1 "$ROUNDS"); do
   log "round $r: waiting for a quiet machine; load: $(cut -d' ' -f1-3 /proc/loadavg)"
   quiet
   log "round $r: parley (bench/run.ts --reps 1)"
-  run env -C "$ROOT" timeout 1800 node --import tsx bench/run.ts --scenario "${SCENARIOS// /,}" --reps 1 --data-dir "$OUT/parley-data" \
+  run env -C "$ROOT" timeout 1800 node --import tsx bench/run.ts --scenario "${SCENARIOS// /,}" --reps 1 --data-dir "$OUT/parley-data" --driver "${DRIVER:-raw}" \
       --quiet-machine-pct "$QUIET_PCT" --out "$OUT/parley-round$r" >> "$OUT/parley.out" 2>&1
 done
 cp "$ANCHOR/results/$RUN_ID/raw.jsonl" "$OUT/ejabberd-raw.jsonl"
