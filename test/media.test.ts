@@ -177,6 +177,51 @@ t.test("uploads are refused: no token, too large, over quota, blocked type, empt
   t.equal(mediaRows(server), 2, "only the two accepted files are known");
 });
 
+t.test("uploads running side by side cannot together pass the quota, and a refused one gives its bytes back", async (t) => {
+  const server = await startServer({ limits: { upload_bytes: 65536 }, media: { user_quota_bytes: 100_000 } });
+  t.teardown(() => server.stop(true));
+  const alice = await server.user("alice", { connect: false });
+  /** A body the test feeds by hand, so that both uploads are half-way through at once. */
+  const gate = () => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const push = (bytes: Uint8Array) => {
+      try {
+        controller.enqueue(bytes);
+      } catch {
+        // The server already answered this one and the body was cancelled.
+      }
+    };
+    const end = () => {
+      try {
+        controller.close();
+      } catch {
+        // As above.
+      }
+    };
+    return { stream, push, end };
+  };
+  const first = gate();
+  const second = gate();
+  const answers = Promise.all([upload(server, alice, first.stream), upload(server, alice, second.stream)]);
+  first.push(new Uint8Array(30_000).fill(1));
+  second.push(new Uint8Array(30_000).fill(2));
+  await until("both uploads to be half-way", () => tmpFiles(server).length === 2);
+  first.push(new Uint8Array(30_000).fill(1));
+  second.push(new Uint8Array(30_000).fill(2));
+  first.end();
+  second.end();
+  const results = await answers;
+  t.same(results.map((r) => r.status).sort(), [201, 413], "60,000 bytes each against a 100,000-byte quota: one is stored, one refused");
+  t.equal(results.find((r) => r.status === 413)!.body.error.code, "media.quota_exceeded");
+  t.equal(mediaRows(server), 1);
+  await until("the refused upload's temporary file to be removed", () => tmpFiles(server).length === 0);
+  const fits = await upload(server, alice, Buffer.alloc(30_000, 3));
+  t.equal(fits.status, 201, "the refused upload's bytes no longer count: 60,000 + 30,000 fits");
+  const overNow = await upload(server, alice, chunked(1, 20_000, 4));
+  t.equal(overNow.status, 413, "and the quota still holds afterwards");
+});
+
 t.test("an upload interrupted half-way leaves nothing behind", async (t) => {
   const server = await startServer();
   t.teardown(() => server.stop(true));

@@ -63,6 +63,17 @@ export function createMediaService(deps: {
   for (const f of readdirSync(tmp)) void rm(join(tmp, f), { force: true });
   const blocked = new Set(deps.blockedTypes);
 
+  /**
+   * Bytes of each user's uploads in progress (received, not yet recorded): counted against the
+   * quota with what is stored, so that uploads running side by side cannot together pass it.
+   */
+  const receiving = new Map<string, number>();
+  const receive = (userId: string, bytes: number) => {
+    const n = (receiving.get(userId) ?? 0) + bytes;
+    if (n === 0) receiving.delete(userId);
+    else receiving.set(userId, n);
+    return n;
+  };
   const pathOf = (id: string) => join(root, id.slice(0, 2), id);
   const previewPathOf = (id: string) => `${pathOf(id)}.preview.jpg`;
 
@@ -78,10 +89,16 @@ export function createMediaService(deps: {
       const head: Buffer[] = [];
       let headLength = 0;
       let size = 0;
+      let counted = 0;
       const meter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           size += chunk.length;
           if (size > deps.maxBytes) return cb(new ParleyError("media.too_large", undefined, { limit: deps.maxBytes }));
+          // This upload's bytes and those of the user's other uploads in progress.
+          // Counted as this user's bytes in progress; the quota is checked once the file's hash
+          // is known (a file the user already has costs nothing).
+          counted += chunk.length;
+          receive(userId, chunk.length);
           hash.update(chunk);
           if (headLength < sniffBytes) {
             head.push(chunk.subarray(0, sniffBytes - headLength));
@@ -91,9 +108,15 @@ export function createMediaService(deps: {
         },
       });
       const tmpPath = join(tmp, randomBytes(12).toString("hex"));
+      // Until the upload is recorded (or refused), its bytes stay counted in `receiving`.
+      const release = () => {
+        if (counted) receive(userId, -counted);
+        counted = 0;
+      };
       try {
         await pipeline(body, meter, createWriteStream(tmpPath, { flags: "wx" }));
       } catch (err) {
+        release();
         await rm(tmpPath, { force: true });
         if (err instanceof ParleyError) throw err;
         // The client went away mid-upload: nothing half-written stays behind.
@@ -103,10 +126,16 @@ export function createMediaService(deps: {
         if (size === 0) throw new ParleyError("media.empty");
         const id = hash.digest("hex");
         const existing = store.get(id);
-        if (!store.uploadedBy(userId, id) && used + size > deps.quotaBytes) throw new ParleyError("media.quota_exceeded", undefined, { quota: deps.quotaBytes, used });
+        // Stored usage now (uploads that finished meanwhile included), plus every upload of the
+        // user in progress, this one included; a file the user already has costs nothing more.
+        const usedNow = store.usage(userId);
+        if (!store.uploadedBy(userId, id) && usedNow + (receiving.get(userId) ?? 0) > deps.quotaBytes) {
+          throw new ParleyError("media.quota_exceeded", undefined, { quota: deps.quotaBytes, used: usedNow });
+        }
         if (existing) {
           await rm(tmpPath, { force: true });
           store.recordUpload(userId, id, name, now());
+          release();
           return infoOf(existing);
         }
         const sniffHead = Buffer.concat(head);
@@ -133,8 +162,10 @@ export function createMediaService(deps: {
         const row: MediaRow = { id, size, mime, width, height, has_preview: hasPreview ? 1 : 0, created_at: now() };
         store.insert(row);
         store.recordUpload(userId, id, name, now());
+        release();
         return infoOf(row);
       } finally {
+        release();
         await rm(tmpPath, { force: true });
       }
     },
