@@ -364,6 +364,17 @@ t.test("authenticated routes refuse a missing, malformed or foreign access token
   t.equal((await post(server, "/api/v1/auth/logout", {}, alice.accessToken)).status, 200, "her own token still works");
 });
 
+t.test("past limits.registrations_per_minute, registrations are answered 429 rate_limited; other requests are not", async (t) => {
+  const server = await serverFor(t, { limits: { registrations_per_minute: 2 } });
+  const discovery = await (await fetch(`${server.baseUrl}/.well-known/parley`)).json();
+  t.equal(discovery.limits.registrationsPerMinute, 2, "the limit is published in the discovery document");
+  for (const name of ["ann", "ben"]) t.equal((await register(server, { username: name, password: "correct horse battery" })).status, 201, `${name} registers`);
+  const third = await register(server, { username: "cat", password: "correct horse battery" });
+  refused(t, third, "rate_limited", "the third registration in a minute");
+  t.equal((await login(server, "ann", "correct horse battery")).status, 200, "logging in is counted apart");
+  t.equal((await login(server, "cat", "correct horse battery")).status, 401, "and the refused registration created nothing");
+});
+
 t.test("past limits.http_requests_per_minute, requests are answered 429 rate_limited", async (t) => {
   const server = await serverFor(t, { limits: { http_requests_per_minute: 3 } });
   for (let i = 0; i < 3; i++) t.equal((await login(server, "zoe", "guess")).status, 401, `request ${i + 1} is served`);

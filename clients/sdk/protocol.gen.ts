@@ -1036,6 +1036,10 @@ export interface Protocol {
           wsOpsPerSecond: number;
           wsOpsBurst: number;
           httpRequestsPerMinute: number;
+          /**
+           * POST /api/v1/auth/register requests per minute from one address, counted apart from httpRequestsPerMinute.
+           */
+          registrationsPerMinute: number;
         };
       };
     };

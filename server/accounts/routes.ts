@@ -19,7 +19,7 @@ export async function requireActor(accounts: AccountService, request: FastifyReq
 }
 
 /** HTTP routes of the accounts area, under /api/v1/auth. */
-export async function registerAccountRoutes(app: FastifyInstance, accounts: AccountService): Promise<void> {
+export async function registerAccountRoutes(app: FastifyInstance, accounts: AccountService, limits: { registrationsPerMinute: number }): Promise<void> {
   app.decorateRequest("actor", null);
   const authenticated = async (request: FastifyRequest) => {
     request.actor = await requireActor(accounts, request);
@@ -28,7 +28,7 @@ export async function registerAccountRoutes(app: FastifyInstance, accounts: Acco
   // route: POST /api/v1/auth/register
   app.post<{ Body: { username: string; password: string; displayName?: string; deviceName?: string; registrationToken?: string } }>(
     "/api/v1/auth/register",
-    { schema: { body: ref("auth.register", "request") }, config: { rateLimit: { max: 20, timeWindow: "1 minute" } } },
+    { schema: { body: ref("auth.register", "request") }, config: { rateLimit: { max: limits.registrationsPerMinute, timeWindow: "1 minute" } } },
     async (request, reply) => {
       const session = await accounts.register(request.body, request.ip);
       return reply.code(201).send(session);

@@ -69,6 +69,7 @@ export const configSchema = {
         message_chars: { type: "integer", minimum: 1, maximum: 65536, default: 4096 },
         upload_bytes: { type: "integer", minimum: 1024, default: 104857600 },
         http_requests_per_minute: { type: "integer", minimum: 1, default: 600 },
+        registrations_per_minute: { type: "integer", minimum: 1, default: 20 },
         ws_ops_per_second: { type: "integer", minimum: 1, default: 50 },
         ws_ops_burst: { type: "integer", minimum: 1, default: 200 },
         ws_send_buffer_bytes: { type: "integer", minimum: 65536, default: 4194304 },
@@ -130,6 +131,7 @@ export interface Config {
     message_chars: number;
     upload_bytes: number;
     http_requests_per_minute: number;
+    registrations_per_minute: number;
     ws_ops_per_second: number;
     ws_ops_burst: number;
     ws_send_buffer_bytes: number;

@@ -36,6 +36,7 @@ export function registerDiscoveryRoutes(app: FastifyInstance, deps: { config: Co
         wsOpsPerSecond: config.limits.ws_ops_per_second,
         wsOpsBurst: config.limits.ws_ops_burst,
         httpRequestsPerMinute: config.limits.http_requests_per_minute,
+        registrationsPerMinute: config.limits.registrations_per_minute,
       },
     };
   });
