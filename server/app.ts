@@ -171,7 +171,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   registerDiscoveryRoutes(app, { config, keys, storage });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
-  registerInviteRoutes(app, invites);
+  registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media });
   defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);

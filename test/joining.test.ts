@@ -9,6 +9,7 @@
  * Happy paths are checked against each op's result schema; refusals by their exact error code.
  */
 import t from "tap";
+import sharp from "sharp";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 import { caller, eventFor, refusalOf, schemaErrors, startServer, unthrottled, type TestServer } from "./helpers.ts";
 
@@ -210,6 +211,46 @@ t.test("links into a group of the school, and links with approval on", async (t)
   t.equal(await refusalOf(jay, "join.requests", { roomId: school.roomId }), "room.forbidden", "now a member, jay still may not see requests");
 });
 
+t.test("invite links over HTTP: the room's picture, for whoever holds the link", async (t) => {
+  const server = await startServer(unthrottled);
+  t.teardown(() => server.stop(true));
+  const alice = await server.user("alice");
+  const bob = await server.user("bob");
+  const image = await sharp({ create: { width: 600, height: 400, channels: 3, background: "#336699" } }).png().toBuffer();
+  const uploaded = await fetch(`${server.baseUrl}/api/v1/media?name=school.png`, { method: "POST", headers: { authorization: `Bearer ${alice.session.accessToken}` }, body: image });
+  const { mediaId } = await uploaded.json();
+  const school = await alice.request("community.create", { name: "Hillside School", picture: mediaId });
+  const link = await alice.request("link.create", { roomId: school.roomId });
+
+  const picture = await fetch(`${server.baseUrl}/api/v1/invites/${link.token}/picture`);
+  t.equal(picture.status, 200, "no login needed: the token is the permission");
+  t.equal(picture.headers.get("content-type"), "image/jpeg", "the preview, not the original");
+  t.equal(picture.headers.get("cache-control"), "no-store");
+  t.equal(picture.headers.get("x-content-type-options"), "nosniff");
+  const meta = await sharp(Buffer.from(await picture.arrayBuffer())).metadata();
+  t.equal(meta.format, "jpeg");
+  t.ok(meta.width! <= server.config.media.preview_pixels, "at most the preview size");
+  const page = await (await fetch(`${server.baseUrl}/join/${link.token}`)).text();
+  t.match(page, `src="/api/v1/invites/${link.token}/picture"`, "the landing page shows it");
+
+  const direct = await fetch(`${server.baseUrl}/api/v1/media/${mediaId}/preview`, { headers: { authorization: `Bearer ${bob.session.accessToken}` } });
+  t.equal(direct.status, 404, "the file itself stays for members: bob, not one yet, cannot fetch it by id");
+
+  const plain = await alice.request("community.create", { name: "No Picture Club" });
+  const plainLink = await alice.request("link.create", { roomId: plain.roomId });
+  const none = await fetch(`${server.baseUrl}/api/v1/invites/${plainLink.token}/picture`);
+  t.equal(none.status, 404);
+  t.equal((await none.json()).error.code, "media.not_found", "a room without a picture");
+  t.notMatch(await (await fetch(`${server.baseUrl}/join/${plainLink.token}`)).text(), "/picture", "and its landing page has no image");
+
+  await alice.request("link.revoke", { roomId: school.roomId, linkId: link.linkId });
+  const revoked = await fetch(`${server.baseUrl}/api/v1/invites/${link.token}/picture`);
+  t.equal(revoked.status, 404);
+  t.equal((await revoked.json()).error.code, "invite.invalid", "a revoked link shows nothing any more");
+  const malformed = await fetch(`${server.baseUrl}/api/v1/invites/bad!token/picture`);
+  t.equal(malformed.status, 400);
+});
+
 t.test("invite links over HTTP: QR codes, the landing page (escaped), the JSON preview", async (t) => {
   const server = await startServer(unthrottled);
   t.teardown(() => server.stop(true));
@@ -246,7 +287,7 @@ t.test("invite links over HTTP: QR codes, the landing page (escaped), the JSON p
   t.same(schemaErrors("http/invite.preview#/$defs/response", body), [], "the JSON preview matches its schema");
   t.equal(body.name, "<script>alert(1)</script>", "JSON carries the name as it is");
 
-  for (const path of [`/api/v1/invites/AAAAAAAAAAAAAAAA`, `/api/v1/invites/AAAAAAAAAAAAAAAA/qr.svg`, `/api/v1/invites/AAAAAAAAAAAAAAAA/qr.png`, `/join/AAAAAAAAAAAAAAAA`]) {
+  for (const path of [`/api/v1/invites/AAAAAAAAAAAAAAAA`, `/api/v1/invites/AAAAAAAAAAAAAAAA/picture`, `/api/v1/invites/AAAAAAAAAAAAAAAA/qr.svg`, `/api/v1/invites/AAAAAAAAAAAAAAAA/qr.png`, `/join/AAAAAAAAAAAAAAAA`]) {
     const res = await fetch(`${server.baseUrl}${path}`);
     t.equal(res.status, 404, `${path}: an unknown token is 404`);
     t.equal((await res.json()).error.code, "invite.invalid");

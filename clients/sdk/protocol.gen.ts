@@ -1049,6 +1049,7 @@ export interface Protocol {
       };
     };
     "invite.landing": {};
+    "invite.picture": {};
     "invite.preview": {
       response: {
         roomId: RoomId;

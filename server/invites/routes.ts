@@ -1,5 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import QRCode from "qrcode";
+import { ParleyError } from "../errors.ts";
+import { sendMediaFile } from "../media/routes.ts";
+import type { MediaService } from "../media/service.ts";
 import type { OpRegistry } from "../ws/ops.ts";
 import type { InviteService } from "./service.ts";
 
@@ -22,14 +25,24 @@ export function defineInviteOps(ops: OpRegistry, invites: InviteService): void {
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
- * HTTP side of invite links: the landing page a shared link opens, a JSON preview, and the
- * link as a QR code (SVG and PNG). None needs authentication: holding the token is the point.
+ * HTTP side of invite links: the landing page a shared link opens, a JSON preview, the room's
+ * picture, and the link as a QR code (SVG and PNG). None needs authentication: holding the token
+ * is the point.
  */
-export function registerInviteRoutes(app: FastifyInstance, invites: InviteService): void {
+export function registerInviteRoutes(app: FastifyInstance, invites: InviteService, media: MediaService): void {
   const tokenParams = { type: "object", required: ["token"], properties: { token: { type: "string", pattern: "^[A-Za-z0-9_-]{8,64}$" } } } as const;
 
   // route: GET /api/v1/invites/:token
   app.get<{ Params: { token: string } }>("/api/v1/invites/:token", { schema: { params: tokenParams } }, async (request) => invites.preview(request.params.token));
+
+  // route: GET /api/v1/invites/:token/picture — what someone about to join sees (its preview).
+  app.get<{ Params: { token: string } }>("/api/v1/invites/:token/picture", { schema: { params: tokenParams } }, async (request, reply) => {
+    const { picture } = invites.preview(request.params.token);
+    const info = picture ? media.info(picture) : undefined;
+    if (!info || !(info.hasPreview || info.mime.startsWith("image/"))) throw new ParleyError("media.not_found");
+    // Not cached: revoking the link, or changing the picture, takes effect at once.
+    return sendMediaFile(media, request, reply, info, info.hasPreview, "no-store");
+  });
 
   // route: GET /api/v1/invites/:token/qr.svg
   app.get<{ Params: { token: string } }>("/api/v1/invites/:token/qr.svg", { schema: { params: tokenParams } }, async (request, reply) => {
@@ -50,7 +63,7 @@ export function registerInviteRoutes(app: FastifyInstance, invites: InviteServic
     const p = invites.preview(request.params.token);
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Join ${escapeHtml(p.name)} on Parley</title></head><body style="font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">
-<h1>${escapeHtml(p.name)}</h1><p>${escapeHtml(p.description)}</p><p>${p.kind === "community" ? "Community" : "Group"} · ${p.memberCount} member${p.memberCount === 1 ? "" : "s"}${p.joinApproval ? " · admins approve new members" : ""}</p>
+${p.picture ? `<img alt="" width="96" height="96" style="border-radius:50%;object-fit:cover" src="/api/v1/invites/${escapeHtml(request.params.token)}/picture">` : ""}<h1>${escapeHtml(p.name)}</h1><p>${escapeHtml(p.description)}</p><p>${p.kind === "community" ? "Community" : "Group"} · ${p.memberCount} member${p.memberCount === 1 ? "" : "s"}${p.joinApproval ? " · admins approve new members" : ""}</p>
 <p>Open this link in a Parley app to join, or give the app this invite code:</p><pre style="font-size:1.2rem">${escapeHtml(request.params.token)}</pre>
 <img alt="QR code of this invite" width="240" height="240" src="/api/v1/invites/${escapeHtml(request.params.token)}/qr.svg"></body></html>`;
     return reply.type("text/html; charset=utf-8").header("content-security-policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'").send(html);

@@ -3,7 +3,7 @@ import { send } from "@fastify/send";
 import { ParleyError } from "../errors.ts";
 import type { AccountService } from "../accounts/service.ts";
 import { requireActor } from "../accounts/routes.ts";
-import { inlineTypes, type MediaService } from "./service.ts";
+import { inlineTypes, type MediaInfo, type MediaService } from "./service.ts";
 
 const idParams = { type: "object", required: ["mediaId"], properties: { mediaId: { type: "string", pattern: "^[a-f0-9]{64}$" } } } as const;
 
@@ -49,25 +49,34 @@ export async function registerMediaRoutes(app: FastifyInstance, deps: { accounts
     const { mediaId: id } = request.params as { mediaId: string };
     const info = media.info(id);
     if (!info || !media.canRead(actor.userId, id) || (preview && !info.hasPreview)) throw new ParleyError("media.not_found");
-    const path = preview ? media.previewPathOf(id) : media.pathOf(id);
-    const result = await send(request.raw, path, { acceptRanges: true, cacheControl: false, etag: true, lastModified: false, dotfiles: "allow" });
-    if (result.type !== "file") {
-      if (result.statusCode >= 400 && result.statusCode !== 416) throw new ParleyError("media.not_found");
-    }
-    const mime = preview ? "image/jpeg" : info.mime;
-    const inline = preview || inlineTypes.has(mime);
-    reply.code(result.statusCode);
-    for (const [k, v] of Object.entries(result.headers)) reply.header(k, v);
-    reply.header("content-type", inline ? mime : "application/octet-stream");
-    reply.header("content-disposition", inline ? "inline" : "attachment");
-    reply.header("x-content-type-options", "nosniff");
-    reply.header("content-security-policy", "default-src 'none'; sandbox");
-    reply.header("cache-control", "private, max-age=86400, immutable");
-    return reply.send(result.stream);
+    return sendMediaFile(media, request, reply, info, preview, "private, max-age=86400, immutable");
   }
 
   // route: GET /api/v1/media/:mediaId
   app.get("/api/v1/media/:mediaId", { schema: { params: idParams } }, (request, reply) => serve(request, reply, false));
   // route: GET /api/v1/media/:mediaId/preview
   app.get("/api/v1/media/:mediaId/preview", { schema: { params: idParams } }, (request, reply) => serve(request, reply, true));
+}
+
+/**
+ * Sends a stored file (or its preview) whose access the caller has checked: HTTP ranges and
+ * ETags, the type the bytes were sniffed as, inline only for raster images, audio and video, and
+ * nosniff with a sandboxing CSP on everything.
+ */
+export async function sendMediaFile(media: MediaService, request: FastifyRequest, reply: FastifyReply, info: MediaInfo, preview: boolean, cacheControl: string) {
+  reply.header("x-content-type-options", "nosniff");
+  const path = preview ? media.previewPathOf(info.mediaId) : media.pathOf(info.mediaId);
+  const result = await send(request.raw, path, { acceptRanges: true, cacheControl: false, etag: true, lastModified: false, dotfiles: "allow" });
+  if (result.type !== "file") {
+    if (result.statusCode >= 400 && result.statusCode !== 416) throw new ParleyError("media.not_found");
+  }
+  const mime = preview ? "image/jpeg" : info.mime;
+  const inline = preview || inlineTypes.has(mime);
+  reply.code(result.statusCode);
+  for (const [k, v] of Object.entries(result.headers)) reply.header(k, v);
+  reply.header("content-type", inline ? mime : "application/octet-stream");
+  reply.header("content-disposition", inline ? "inline" : "attachment");
+  reply.header("content-security-policy", "default-src 'none'; sandbox");
+  reply.header("cache-control", cacheControl);
+  return reply.send(result.stream);
 }
