@@ -71,6 +71,7 @@ t.test("the discovery document names the server, its protocol versions, endpoint
     wsOpsPerSecond: server.config.limits.ws_ops_per_second,
     wsOpsBurst: server.config.limits.ws_ops_burst,
     httpRequestsPerMinute: 120,
+    registrationsPerMinute: 20,
   });
   const wsBase = server.baseUrl.replace("http", "ws");
   t.same(body.endpoints, {
