@@ -236,6 +236,75 @@ t.test("the real process starts on a free port, serves, and exits 0 on SIGTERM o
   t.same(await other.exited, { code: 0, signal: null }, "SIGINT: the process exits 0");
 });
 
+t.test("killed with SIGKILL mid-stream, the real process loses no message it acknowledged", async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "parley-crash-"));
+  const env = { PARLEY_PORT: "0", PARLEY_DATA_DIR: dataDir, PARLEY_LOG_LEVEL: "warn" };
+  let proc = spawnServer([], env);
+  t.teardown(() => {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  /** A raw socket with numbered requests, authenticated with a fresh login. */
+  const session = async (address: string, token: string) => {
+    const ws = new WebSocket(`${address.replace("http", "ws")}/api/v1/ws`);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    const waiting = new Map<number, (frame: any) => void>();
+    ws.on("message", (data) => {
+      const frame = JSON.parse(String(data));
+      if (typeof frame.id === "number") waiting.get(frame.id)?.(frame);
+    });
+    let next = 1;
+    const request = (op: string, params: Record<string, unknown>) =>
+      new Promise<any>((resolve) => {
+        const id = next++;
+        waiting.set(id, resolve);
+        ws.send(JSON.stringify({ id, op, params }));
+      });
+    t.equal((await request("auth", { token })).ok, true);
+    return { ws, request };
+  };
+  const address = await proc.banner();
+  const registered = await post({ baseUrl: address } as TestServer, "/api/v1/auth/register", { username: "alice", password });
+  const alice = await session(address, registered.body.accessToken);
+  const group = (await alice.request("group.create", { name: "Lab notes" })).result;
+  // Sends in flight when the process dies: those answered "ok" must all be there afterwards.
+  const acknowledged: string[] = [];
+  const send = (i: number) =>
+    alice.request("message.send", { roomId: group.roomId, txnId: `t${i}`, body: `note ${i}` }).then((reply) => {
+      if (reply.ok) acknowledged.push(`note ${i}`);
+    });
+  await Promise.all(Array.from({ length: 100 }, (_, i) => send(i)));
+  // A second wave, killed when a few of it have been answered and the rest are in flight.
+  const closed = closeOf(alice.ws);
+  const wave = Array.from({ length: 400 }, (_, i) =>
+    send(100 + i).then(() => {
+      if (acknowledged.length >= 120 && !proc.child.killed) proc.child.kill("SIGKILL");
+    }),
+  );
+  await Promise.race([Promise.all(wave), closed]);
+  t.same(await proc.exited, { code: null, signal: "SIGKILL" });
+  t.ok(acknowledged.length >= 120 && acknowledged.length < 500, `${acknowledged.length} of 500 sends were acknowledged before the kill`);
+
+  proc = spawnServer([], env);
+  const again = await proc.banner();
+  const login = await post({ baseUrl: again } as TestServer, "/api/v1/auth/login", { username: "alice", password });
+  const back = await session(again, login.body.accessToken);
+  const stored: string[] = [];
+  let after = 0;
+  for (;;) {
+    const page = (await back.request("message.history", { roomId: group.roomId, after, limit: 200 })).result;
+    stored.push(...page.messages.map((m: { body: string }) => m.body));
+    if (!page.more || page.messages.length === 0) break;
+    after = page.messages[page.messages.length - 1].seq;
+  }
+  const missing = acknowledged.filter((body) => !stored.includes(body));
+  t.same(missing, [], "every acknowledged message is in the history after the restart");
+  t.same(new Set(stored).size, stored.length, "none twice");
+  back.ws.close();
+  proc.child.kill("SIGTERM");
+  t.same(await proc.exited, { code: 0, signal: null });
+});
+
 t.test("an invalid configuration file stops start-up with exit code 2 and one line on stderr", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "parley-badconfig-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
