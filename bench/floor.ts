@@ -5,7 +5,7 @@
  * holds the 100 client sockets, and senders 0–9 each send 200 lines at 10 per second, staggered
  * as in bench/load.ts. The latency of each delivery is measured as in A2.
  *
- *   node --import tsx bench/floor.ts [--members 100] [--senders 10] [--msgs 200] [--rate 10]
+ *   node --import tsx bench/floor.ts [--members 100] [--senders 10] [--msgs 200] [--rate 10] [--bytes 40]
  *
  * No server can deliver A2's messages faster than this on the same machine with the load
  * generator in one Node process beside it: the figures bound what the A2 targets can ask for.
@@ -23,12 +23,15 @@ const { values, positionals } = parseArgs({
     senders: { type: "string", default: "10" },
     msgs: { type: "string", default: "200" },
     rate: { type: "string", default: "10" },
+    /** Bytes of each line (at least 40): Parley's message pushes in A2 are about 230. */
+    bytes: { type: "string", default: "40" },
   },
 });
 const N = Number(values.members);
 const S = Number(values.senders);
 const M = Number(values.msgs);
 const R = Number(values.rate);
+const pad = "x".repeat(Math.max(0, Number(values.bytes) - 40));
 
 if (positionals[0] === "relay") {
   const sockets: Socket[] = [];
@@ -82,21 +85,24 @@ if (positionals[0] === "relay") {
   await new Promise((r) => setTimeout(r, 500));
   const sent = new Array<number>(S).fill(0);
   const period = 1000 / R;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const tick = () => {
     const elapsed = performance.now() - t0;
     let all = true;
     for (let s = 0; s < S; s++) {
       const due = Math.min(M, Math.max(0, Math.floor((elapsed - (s / S) * period) / period) + 1));
-      while (sent[s] < due) clients[s].write(`floor|${s}|${sent[s]++}|${performance.now().toFixed(3)}\n`);
+      while (sent[s] < due) clients[s].write(`${pad}floor|${s}|${sent[s]++}|${performance.now().toFixed(3)}\n`);
       if (sent[s] < M) all = false;
     }
     if (!all) setTimeout(tick, 1);
   };
   tick();
   await finished;
+  const cpu = process.cpuUsage(cpu0);
   const pc = percentiles(latencies, [50, 95, 99]);
-  console.log(JSON.stringify({ floor: "raw TCP relay", members: N, senders: S, msgs: M, rate: R, deliveries: received, p50_ms: pc.p50, p95_ms: pc.p95, p99_ms: pc.p99 }));
+  const clientUsPerDelivery = (cpu.user + cpu.system) / received;
+  console.log(JSON.stringify({ floor: "raw TCP relay", members: N, senders: S, msgs: M, rate: R, deliveries: received, p50_ms: pc.p50, p95_ms: pc.p95, p99_ms: pc.p99, client_us_per_delivery: clientUsPerDelivery }));
   relay.kill();
   process.exit(0);
 }
