@@ -94,7 +94,6 @@ export function createMediaService(deps: {
         transform(chunk: Buffer, _enc, cb) {
           size += chunk.length;
           if (size > deps.maxBytes) return cb(new ParleyError("media.too_large", undefined, { limit: deps.maxBytes }));
-          // This upload's bytes and those of the user's other uploads in progress.
           // Counted as this user's bytes in progress; the quota is checked once the file's hash
           // is known (a file the user already has costs nothing).
           counted += chunk.length;
