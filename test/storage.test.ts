@@ -49,7 +49,10 @@ t.test("with background checkpoints, commits reach the database file without the
   }
   t.equal(n, 500, "the worker's checkpoint copied the commit into the database file");
   storage.close();
-  t.notOk(existsSync(join(dir, "parley.db-wal")) && statSync(join(dir, "parley.db-wal")).size > 0, "closing leaves no WAL to replay");
+  // close() waits for the thread's connection to close, so the server's is the last one: closing
+  // it checkpoints and removes the WAL and the shared-memory index before close() returns.
+  t.notOk(existsSync(join(dir, "parley.db-wal")), "closing leaves no WAL to replay");
+  t.notOk(existsSync(join(dir, "parley.db-shm")), "nor its index");
   t.equal(rowsInFileAlone(dir), 500);
   t.same(errors, [], "no checkpoint failed");
 });
@@ -86,7 +89,9 @@ t.test("write transactions never fail while the checkpointer works, and the WAL 
   t.ok(written > 1000, "the writes went on while checkpoints ran");
   // Every commit appends at least one 4 KiB page to the WAL: never restarted, it would reach
   // written × 4 KiB (150 MB in a second and a half here, measured with the bound turned off).
-  t.ok(largestWal < (written * 4096) / 4, `the WAL stayed bounded (largest ${largestWal} bytes after ${written} commits)`);
+  // Bounded, it stays well under half of that even with the machine's cores oversubscribed
+  // (largest measured: a third, with two busy loops beside a full test run).
+  t.ok(largestWal < (written * 4096) / 2, `the WAL stayed bounded (largest ${largestWal} bytes after ${written} commits)`);
   storage.close();
   t.same(errors, [], "no checkpoint failed");
 });
@@ -101,6 +106,15 @@ t.test("an in-memory database has no checkpointer", async (t) => {
   const storage = openStorage(tempDir(t), { file: ":memory:", backgroundCheckpoints: {} });
   t.equal(storage.sqlite.pragma("wal_autocheckpoint", { simple: true }), 1000);
   storage.close();
+});
+
+t.test("closing right after opening (before the thread has started) is quick and leaves no WAL", async (t) => {
+  const dir = tempDir(t);
+  const storage = openStorage(dir, { backgroundCheckpoints: {} });
+  const started = Date.now();
+  storage.close();
+  t.ok(Date.now() - started < 4000, `closed in ${Date.now() - started} ms`);
+  t.notOk(existsSync(join(dir, "parley.db-wal")));
 });
 
 t.test("the server's data survives a reopen after background checkpoints", async (t) => {

@@ -74,11 +74,9 @@ export function openStorage(dataDir: string, opts: { file?: string; migrate?: bo
     path,
     write: (fn) => sqlite.transaction(fn).immediate(),
     close() {
-      if (checkpointer) {
-        checkpointer.stop();
-        // The last checkpoint runs here, so the file is whole when the process ends.
-        sqlite.pragma("wal_checkpoint(TRUNCATE)");
-      }
+      // The last checkpoint runs here, when this connection (the last one) closes: the database
+      // file is whole and the WAL gone when the process ends.
+      checkpointer?.stop();
       sqlite.close();
     },
     isReady() {
@@ -146,6 +144,9 @@ const timer = setInterval(() => {
 parentPort.on("message", () => {
   clearInterval(timer);
   db.close();
+  // Tell the server's thread, which waits for this before it closes its own connection.
+  Atomics.store(workerData.closed, 0, 1);
+  Atomics.notify(workerData.closed, 0);
   parentPort.close();
 });
 `;
@@ -153,9 +154,10 @@ parentPort.on("message", () => {
 function startCheckpointer(sqlite: BetterSqlite3.Database, path: string, opts: BackgroundCheckpoints): { stop(): void } {
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
   sqlite.pragma("wal_autocheckpoint = 0");
+  const closed = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(checkpointerSource, {
     eval: true,
-    workerData: { driver, path, intervalMs: opts.intervalMs ?? 500, maxWalPages: opts.maxWalPages ?? 4_096 },
+    workerData: { driver, path, intervalMs: opts.intervalMs ?? 500, maxWalPages: opts.maxWalPages ?? 4_096, closed },
     // A TypeScript loader in the parent's flags has nothing to do in this CommonJS thread.
     execArgv: [],
   });
@@ -171,10 +173,16 @@ function startCheckpointer(sqlite: BetterSqlite3.Database, path: string, opts: B
   worker.on("error", fallBack);
   worker.on("exit", (code) => fallBack(new Error(`the checkpointer thread exited (code ${code})`)));
   return {
+    /**
+     * Stops the thread and waits (at most a few seconds) until its connection is closed, so that
+     * the server's connection is the last one: closing it then checkpoints and removes the WAL
+     * before close() returns, and nothing touches the files afterwards.
+     */
     stop() {
       if (stopped) return;
       stopped = true;
       worker.postMessage("stop");
+      Atomics.wait(closed, 0, 0, 5000);
     },
   };
 }
