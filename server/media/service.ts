@@ -68,11 +68,10 @@ export function createMediaService(deps: {
    * quota with what is stored, so that uploads running side by side cannot together pass it.
    */
   const receiving = new Map<string, number>();
-  const receive = (userId: string, bytes: number) => {
+  const receive = (userId: string, bytes: number): void => {
     const n = (receiving.get(userId) ?? 0) + bytes;
     if (n === 0) receiving.delete(userId);
     else receiving.set(userId, n);
-    return n;
   };
   const pathOf = (id: string) => join(root, id.slice(0, 2), id);
   const previewPathOf = (id: string) => `${pathOf(id)}.preview.jpg`;
