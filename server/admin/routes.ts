@@ -79,9 +79,17 @@ export function registerAdminRoutes(app: FastifyInstance, parley: Parley): Admin
     return { via: "admin", userId: actor.userId };
   }
 
+  // Who is asking is settled on the request line and headers, before the body is read or
+  // validated: someone who is not a server admin learns nothing about the admin API's shapes.
+  const operators = new WeakMap<FastifyRequest, Operator>();
+  const authenticate = async (request: FastifyRequest) => {
+    operators.set(request, await operatorOf(request));
+  };
   for (const [name, handler] of Object.entries(adminEndpoints)) {
-    app.post(`/api/v1/admin/${name}`, { schema: { body: { $ref: `https://parley.chat/schema/http/admin.${name}#/$defs/request` } } }, async (request) =>
-      handler(admin, await operatorOf(request), request.body ?? {}),
+    app.post(
+      `/api/v1/admin/${name}`,
+      { schema: { body: { $ref: `https://parley.chat/schema/http/admin.${name}#/$defs/request` } }, onRequest: authenticate },
+      async (request) => handler(admin, operators.get(request)!, request.body ?? {}),
     );
   }
 
