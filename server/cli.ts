@@ -145,7 +145,10 @@ export async function runCli(argv: string[]): Promise<number> {
     });
   } catch (err) {
     // Node's message runs on with advice about "--"; its first sentence is the point.
-    const first = (err as Error).message.split(/\.\s/)[0].replace(/\.$/, "");
+    const message = (err as Error).message;
+    const noValue = /^Option '(-[\w-]+|--[\w-]+)(?: <value>)?' argument (?:missing|is ambiguous)/.exec(message);
+    if (noValue) return fail(`${noValue[1]} needs a value`);
+    const first = message.split(/\.\s/)[0].replace(/\.$/, "");
     return fail(`${first} (see "parley help")`);
   }
   const { values, positionals } = parsed;

@@ -6,7 +6,7 @@
  */
 import t from "tap";
 import { userInfo } from "node:os";
-import { runCli } from "../server/cli.ts";
+import { parley as runParley } from "./cli-helpers.ts";
 import { eventFor, post, refusalOf, schemaErrors, sessionEnd, startServer, type TestServer } from "./helpers.ts";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 
@@ -28,38 +28,9 @@ const endpoints = [
   "audit.list",
 ];
 
-/**
- * Runs `parley ...args` in this process against the server's data directory (found through the
- * environment, as an operator's shell would have it), capturing what it prints.
- */
-async function parley(server: TestServer, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const saved = { dir: process.env.PARLEY_DATA_DIR, name: process.env.PARLEY_SERVER_NAME };
-  process.env.PARLEY_DATA_DIR = server.dataDir;
-  process.env.PARLEY_SERVER_NAME = server.config.server.name;
-  let stdout = "";
-  let stderr = "";
-  const writeOut = process.stdout.write;
-  const writeErr = process.stderr.write;
-  const tapLine = /^\s*(ok|not ok|#|1\.\.|TAP version|Bail out!|---|\.\.\.)/m;
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    if (tapLine.test(String(chunk))) return writeOut.call(process.stdout, chunk, ...rest);
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await runCli(args), stdout, stderr };
-  } finally {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
-    for (const [key, value] of [["PARLEY_DATA_DIR", saved.dir], ["PARLEY_SERVER_NAME", saved.name]] as const) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
+/** Runs `parley ...args` against the server's data directory, found through the environment. */
+function parley(server: TestServer, ...args: string[]) {
+  return runParley(args, { PARLEY_DATA_DIR: server.dataDir, PARLEY_SERVER_NAME: server.config.server.name });
 }
 
 /** POSTs to an admin endpoint as a client (or with no token). */

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import { runCli } from "../server/cli.ts";
+import { parley as runParley } from "./cli-helpers.ts";
 import { startServer, unthrottled, type TestServer } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -39,29 +39,7 @@ function parleyProcess(...args: string[]): Promise<{ code: number; stdout: strin
   });
 }
 
-/** Runs the command line in this process, capturing what it prints (TAP lines pass through). */
-async function parley(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const writeOut = process.stdout.write;
-  const writeErr = process.stderr.write;
-  const tapLine = /^\s*(ok|not ok|#|1\.\.|TAP version|Bail out!|---|\.\.\.)/m;
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    if (tapLine.test(String(chunk))) return writeOut.call(process.stdout, chunk, ...rest);
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await runCli(args), stdout, stderr };
-  } finally {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
-  }
-}
+const parley = (...args: string[]) => runParley(args);
 
 async function uploadPicture(server: TestServer, token: string): Promise<string> {
   const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#336699" } }).png().toBuffer();
