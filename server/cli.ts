@@ -7,6 +7,7 @@ import { openStorage, runMigrations } from "./storage/database.ts";
 import { createAccountStore } from "./accounts/store.ts";
 import { createAccountService } from "./accounts/service.ts";
 import { createAdminStore } from "./admin/store.ts";
+import { findRunningServer } from "./admin/runtime.ts";
 import { Bus } from "./core/bus.ts";
 import { createLogger } from "./logger.ts";
 import { CliError, fail, out } from "./cli/io.ts";
@@ -184,8 +185,15 @@ export async function runCli(argv: string[]): Promise<number> {
   const generated = () => randomBytes(12).toString("base64url");
   try {
     switch (command) {
-      case "start":
+      case "start": {
+        // Two servers on one database would each cache the rooms and overwrite each other's
+        // sequence numbers: the second one stops here, before it opens anything.
+        const running = findRunningServer(config.storage.data_dir);
+        if (running && running.pid !== process.pid) {
+          return fail(`another Parley (pid ${running.pid}, ${running.url}) already runs on the data directory ${config.storage.data_dir}`);
+        }
         return await startServer(config);
+      }
       case "config":
         out(toToml(config as unknown as Record<string, unknown>));
         return 0;

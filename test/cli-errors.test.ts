@@ -50,3 +50,23 @@ t.test("a configuration file that cannot be read is named in one line", async (t
   const r = await parley(["user", "list", "--config", join(dir, "missing.toml")]);
   t.same(r, { code: 2, stdout: "", stderr: `parley: ${join(dir, "missing.toml")}: cannot read the configuration file (ENOENT)\n` });
 });
+
+t.test("a second server on a data directory where one already runs stops before it opens anything", async (t) => {
+  const { spawn } = await import("node:child_process");
+  const { mkdirSync, existsSync } = await import("node:fs");
+  // A live process that is not this one stands for the running server.
+  const other = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+  t.teardown(() => {
+    other.kill();
+  });
+  const dataDir = join(dir, "busy");
+  mkdirSync(dataDir);
+  writeFileSync(join(dataDir, "operator.json"), JSON.stringify({ pid: other.pid, url: "http://127.0.0.1:1", token: "x", startedAt: 0 }));
+  const r = await parley(["start", "--config", configPath], { PARLEY_DATA_DIR: dataDir });
+  t.same(r, { code: 2, stdout: "", stderr: `parley: another Parley (pid ${other.pid}, http://127.0.0.1:1) already runs on the data directory ${dataDir}\n` });
+  t.notOk(existsSync(join(dataDir, "parley.db")), "no database was opened");
+
+  const status = await parley(["user", "list", "--config", configPath], { PARLEY_DATA_DIR: dataDir });
+  t.equal(status.code, 1, "an admin command does not fall back to the database while that server lives");
+  t.match(status.stderr, new RegExp(`^parley: the server \\(pid ${other.pid}\\) runs on this data directory but did not answer at http://127\\.0\\.0\\.1:1; is it starting or stopping\\? Try again \\(if no Parley runs, remove .*operator\\.json\\)\\n$`));
+});

@@ -131,7 +131,7 @@ export function createAdminStore(storage: Storage) {
            SELECT c.id, c.name, c.created_by, c.created_at, c.deactivated,
              (SELECT count(*) FROM room_members m WHERE m.room_id = c.id) AS members,
              (SELECT count(*) FROM scope s WHERE s.community = c.id) - 1 AS groups,
-             (SELECT coalesce(sum(length(e.content)), 0) FROM room_events e WHERE e.room_id IN (SELECT room FROM scope s WHERE s.community = c.id)) AS event_bytes,
+             (SELECT coalesce(sum(length(CAST(e.content AS BLOB))), 0) FROM room_events e WHERE e.room_id IN (SELECT room FROM scope s WHERE s.community = c.id)) AS event_bytes,
              (SELECT coalesce(sum(f.size), 0) FROM media f WHERE f.id IN (
                 SELECT media_id FROM media_refs WHERE room_id IN (SELECT room FROM scope s WHERE s.community = c.id))) AS media_bytes
            FROM c ORDER BY c.name, c.id`,

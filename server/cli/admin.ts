@@ -1,10 +1,11 @@
 import { userInfo } from "node:os";
+import { join } from "node:path";
 import { loadProtocol } from "../../protocol/index.ts";
 import type { Config } from "../config/load.ts";
 import { ParleyError, type ErrorCode } from "../errors.ts";
 import { openLocalAdmin } from "../admin/local.ts";
 import { adminEndpoints, operatorHeader } from "../admin/routes.ts";
-import { findRunningServer } from "../admin/runtime.ts";
+import { findRunningServer, runtimeFileName } from "../admin/runtime.ts";
 import type { Operator } from "../admin/service.ts";
 import { bytes, CliError, out, table, when } from "./io.ts";
 
@@ -39,7 +40,10 @@ export async function withAdmin<T>(config: Config, fn: (call: AdminCall) => Prom
           body: JSON.stringify(body),
         });
       } catch {
-        throw new CliError(`the server (pid ${running.pid}) runs on this data directory but did not answer at ${running.url}; is it starting or stopping? Try again.`, 1);
+        throw new CliError(
+          `the server (pid ${running.pid}) runs on this data directory but did not answer at ${running.url}; is it starting or stopping? Try again (if no Parley runs, remove ${join(config.storage.data_dir, runtimeFileName)})`,
+          1,
+        );
       }
       const answer = (await res.json()) as { error?: { code: string; message: string } };
       if (answer.error) throw new ParleyError(answer.error.code as ErrorCode, answer.error.message);
