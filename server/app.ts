@@ -36,6 +36,7 @@ import { defineCalendarOps } from "./calendar/ops.ts";
 import { createReminderScheduler, type ReminderScheduler } from "./calendar/reminders.ts";
 import { defineInviteOps, registerInviteRoutes } from "./invites/routes.ts";
 import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
+import { registerAdminRoutes } from "./admin/routes.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -230,6 +231,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   revocationPoll.unref();
 
   app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders });
+  registerAdminRoutes(app, app.parley);
   app.addHook("onClose", async () => {
     clearInterval(gc);
     clearTimeout(firstGc);

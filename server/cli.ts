@@ -6,38 +6,89 @@ import { ParleyError } from "./errors.ts";
 import { openStorage, runMigrations } from "./storage/database.ts";
 import { createAccountStore } from "./accounts/store.ts";
 import { createAccountService } from "./accounts/service.ts";
+import { createAdminStore } from "./admin/store.ts";
+import { findRunningServer } from "./admin/runtime.ts";
 import { Bus } from "./core/bus.ts";
 import { createLogger } from "./logger.ts";
+import { CliError, fail, out } from "./cli/io.ts";
+import { runAudit, runCommunityAdmin, runTokenAdmin, runUserAdmin, withAdmin, type AdminOptions } from "./cli/admin.ts";
+import { backup, restore } from "./cli/backup.ts";
+import { doctor } from "./cli/doctor.ts";
 
 const usage = `parley — a self-hosted, federated community chat server
 
 Usage: parley <command> [options]
 
-Commands:
+Server:
   start                               start the server (the default of npm start)
-  user create <username> [--admin] [--password P] [--display-name N]
-                                      create an account; without --password one is generated and printed
-  user reset-password <username> [--password P]
-                                      set a new password and end all of the user's sessions
-  user disable <username>             disable an account and end all of its sessions
-  user enable <username>              re-enable a disabled account
-  registration-token create [--uses N] [--expires-days D]
-                                      make a token for registration under the invite-only policy
+  doctor                              check the configuration, data directory, public URL and port
   migrate                             apply pending database migrations
   config                              print the effective configuration (file + environment + defaults)
+  backup <dir>                        copy the database and its files into a new directory (safe while running)
+  restore <dir>                       restore a backup into the configured, empty data directory
+
+Users:
+  user create <username> [--admin] [--password P] [--display-name N]
+                                      create an account; without --password one is generated and printed
+  user list [--query Q] [--limit N] [--offset N]
+                                      list accounts, or those whose name contains Q
+  user show <user>                    devices and communities of one account
+  user disable <user>                 disable an account and end all of its sessions
+  user enable <user>                  re-enable a disabled account
+  user reset-password <user> [--password P]
+                                      set a new password and end all of the user's sessions
+  user make-admin <user>              make the user a server admin
+  user unmake-admin <user>            withdraw the server-admin flag
+  user purge <user> --yes             remove the user from every community and group, and disable it
+
+Registration tokens (for registration.policy = "invite-only"):
+  registration-token create [--uses N] [--expires-days D]
+                                      make a token; it is printed once
+  registration-token list             list tokens by id, with uses left and expiry
+  registration-token revoke <id>      revoke a token by its id from the list
+
+Communities:
+  community list [--query Q] [--limit N] [--offset N]
+                                      communities with members, groups and size on disk
+  community deactivate <room-id> --yes
+                                      deactivate a community (its groups live on, unlinked)
+
+  audit [--limit N] [--before ID]     the audit log of server-admin actions, newest first
   help                                this text
 
 Options for every command:
   --config PATH                       the TOML configuration file (else $PARLEY_CONFIG, else defaults)
+  --json                              print results as JSON (list, show, audit and token commands)
+
+<user> is a username (bob) or a user id (@bob:example.org). While the server runs, these
+commands go through it; otherwise they work on the database directly.
 `;
 
-function out(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-function fail(line: string): number {
-  process.stderr.write(`parley: ${line}\n`);
-  return 2;
-}
+/** The positional arguments each command needs, by name, for the one-line "missing" refusal. */
+const commands: Record<string, string[]> = {
+  start: [],
+  doctor: [],
+  migrate: [],
+  config: [],
+  backup: ["dir"],
+  restore: ["dir"],
+  audit: [],
+  "user create": ["username"],
+  "user list": [],
+  "user show": ["user"],
+  "user disable": ["user"],
+  "user enable": ["user"],
+  "user reset-password": ["user"],
+  "user make-admin": ["user"],
+  "user unmake-admin": ["user"],
+  "user purge": ["user"],
+  "registration-token create": [],
+  "registration-token list": [],
+  "registration-token revoke": ["id"],
+  "community list": [],
+  "community deactivate": ["room-id"],
+};
+const groups = new Set(["user", "registration-token", "community"]);
 
 /** Runs the server until SIGTERM or SIGINT, then shuts it down gracefully. Resolves with the exit code. */
 export async function startServer(config: Config): Promise<number> {
@@ -70,7 +121,7 @@ export async function startServer(config: Config): Promise<number> {
   });
 }
 
-/** The operator's command line. Returns the process exit code; prints no stack traces. */
+/** The operator's command line. Returns the process exit code; every refusal is one line, never a stack trace. */
 export async function runCli(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -82,31 +133,67 @@ export async function runCli(argv: string[]): Promise<number> {
         admin: { type: "boolean", default: false },
         password: { type: "string" },
         "display-name": { type: "string" },
-        uses: { type: "string", default: "1" },
+        uses: { type: "string" },
         "expires-days": { type: "string" },
+        query: { type: "string" },
+        limit: { type: "string" },
+        offset: { type: "string" },
+        before: { type: "string" },
+        json: { type: "boolean", default: false },
+        yes: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
   } catch (err) {
-    return fail(`${(err as Error).message}\n\n${usage}`);
+    // Node's message runs on with advice about "--"; its first sentence is the point.
+    const message = (err as Error).message;
+    const noValue = /^Option '(-[\w-]+|--[\w-]+)(?: <value>)?' argument (?:missing|is ambiguous)/.exec(message);
+    if (noValue) return fail(`${noValue[1]} needs a value`);
+    const first = message.split(/\.\s/)[0].replace(/\.$/, "");
+    return fail(`${first} (see "parley help")`);
   }
   const { values, positionals } = parsed;
-  const [command = "help", sub, arg] = positionals;
+  const [command = "help", ...rest] = positionals;
   if (values.help || command === "help") {
     out(usage);
     return 0;
   }
+  const key = groups.has(command) ? `${command} ${rest[0] ?? ""}`.trim() : command;
+  const args = groups.has(command) ? rest.slice(1) : rest;
+  if (!Object.hasOwn(commands, key)) {
+    if (groups.has(command)) {
+      const subs = Object.keys(commands).filter((c) => c.startsWith(`${command} `)).map((c) => c.slice(command.length + 1));
+      return fail(rest[0] ? `unknown command "${key}"; "${command}" takes one of: ${subs.join(", ")}` : `"${command}" needs a subcommand: ${subs.join(", ")}`);
+    }
+    return fail(`unknown command "${command}" (see "parley help")`);
+  }
+  const needed = commands[key];
+  if (args.length < needed.length) {
+    const line = usage.split("\n").find((l) => l.trim().startsWith(`${key} `) || l.trim() === key)?.trim().replace(/\s{2,}.*$/, "") ?? key;
+    return fail(`${key} needs <${needed[args.length]}>: parley ${line}`);
+  }
+  if (args.length > needed.length) return fail(`${key} takes ${needed.length ? needed.map((n) => `<${n}>`).join(" ") : "no arguments"}; unexpected "${args[needed.length]}"`);
+
+  if (command === "doctor") return doctor(values.config);
   let config: Config;
   try {
     config = loadConfig({ path: values.config });
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message);
-    throw err;
+    return fail(`failed: ${(err as Error).message}`);
   }
+  const generated = () => randomBytes(12).toString("base64url");
   try {
     switch (command) {
-      case "start":
+      case "start": {
+        // Two servers on one database would each cache the rooms and overwrite each other's
+        // sequence numbers: the second one stops here, before it opens anything.
+        const running = findRunningServer(config.storage.data_dir);
+        if (running && running.pid !== process.pid) {
+          return fail(`another Parley (pid ${running.pid}, ${running.url}) already runs on the data directory ${config.storage.data_dir}`);
+        }
         return await startServer(config);
+      }
       case "config":
         out(toToml(config as unknown as Record<string, unknown>));
         return 0;
@@ -115,58 +202,53 @@ export async function runCli(argv: string[]): Promise<number> {
         out(applied ? `applied ${applied} migration(s)` : "the database is up to date");
         return 0;
       }
+      case "backup":
+        return await backup(config, args[0]);
+      case "restore":
+        return await restore(config, args[0]);
+      case "audit":
+        return await withAdmin(config, (call) => runAudit(call, values as AdminOptions));
       case "user":
+        if (rest[0] === "create") return await createUser(config, args[0], values);
+        return await withAdmin(config, (call) => runUserAdmin(call, rest[0], args[0], values as AdminOptions, generated));
       case "registration-token":
-        return await runAccountCommand(config, command, sub, arg, values);
-      default:
-        return fail(`unknown command "${command}"\n\n${usage}`);
+        return await withAdmin(config, (call) => runTokenAdmin(call, rest[0], args[0], values as AdminOptions));
+      case "community":
+        return await withAdmin(config, (call) => runCommunityAdmin(call, rest[0], args[0], values as AdminOptions));
     }
+    return fail(`unknown command "${command}"`);
   } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`parley: ${err.message}\n`);
+      return err.exitCode;
+    }
     if (err instanceof ParleyError) return fail(`${err.code}: ${err.message}`);
     if (err instanceof ConfigError) return fail(err.message);
     return fail(`failed: ${(err as Error).message}`);
   }
 }
 
-async function runAccountCommand(
-  config: Config,
-  command: string,
-  sub: string | undefined,
-  arg: string | undefined,
-  values: { admin?: boolean; password?: string; "display-name"?: string; uses?: string; "expires-days"?: string },
-): Promise<number> {
+/**
+ * `parley user create`: straight into the database, also while a server runs (accounts are read
+ * from the database on every authentication; nothing of them is cached), and recorded in the
+ * server-admin audit log.
+ */
+async function createUser(config: Config, username: string, values: { admin?: boolean; password?: string; "display-name"?: string }): Promise<number> {
   const storage = openStorage(config.storage.data_dir);
   try {
     const accounts = createAccountService({ config, store: createAccountStore(storage), bus: new Bus(), log: createLogger("warn") });
-    if (command === "user" && sub === "create" && arg) {
-      const password = values.password ?? randomBytes(12).toString("base64url");
-      const row = await accounts.createAccount({ username: arg, password, displayName: values["display-name"], isAdmin: values.admin });
-      out(`created ${row.id}${row.isAdmin ? " (server admin)" : ""}`);
-      if (!values.password) out(`password: ${password}`);
-      return 0;
+    const password = values.password ?? randomBytes(12).toString("base64url");
+    const row = await accounts.createAccount({ username, password, displayName: values["display-name"], isAdmin: values.admin });
+    let operator = "operator";
+    try {
+      operator = (await import("node:os")).userInfo().username;
+    } catch {
+      // No user name for this uid (a container): the generic name will do.
     }
-    if (command === "user" && sub === "reset-password" && arg) {
-      const password = values.password ?? randomBytes(12).toString("base64url");
-      const { userId, revokedDevices } = await accounts.resetPassword(arg, password);
-      out(`password reset for ${userId}; ${revokedDevices} session(s) ended`);
-      if (!values.password) out(`password: ${password}`);
-      return 0;
-    }
-    if (command === "user" && (sub === "disable" || sub === "enable") && arg) {
-      const { userId, revokedDevices } = accounts.setDisabled(arg, sub === "disable");
-      out(sub === "disable" ? `disabled ${userId}; ${revokedDevices} session(s) ended` : `enabled ${userId}`);
-      return 0;
-    }
-    if (command === "registration-token" && sub === "create") {
-      const uses = Number(values.uses);
-      if (!Number.isInteger(uses) || uses < 1) return fail("--uses takes a whole number of at least 1");
-      const days = values["expires-days"] === undefined ? null : Number(values["expires-days"]);
-      if (days !== null && !(days > 0)) return fail("--expires-days takes a positive number");
-      const token = accounts.createRegistrationToken({ uses, expiresAt: days === null ? null : Date.now() + days * 86_400_000 });
-      out(token);
-      return 0;
-    }
-    return fail(`usage: see "parley help"`);
+    createAdminStore(storage).audit(`cli:${operator}`, "user.create", row.id, { isAdmin: row.isAdmin }, Date.now());
+    out(`created ${row.id}${row.isAdmin ? " (server admin)" : ""}`);
+    if (!values.password) out(`password: ${password}`);
+    return 0;
   } finally {
     storage.close();
   }

@@ -77,6 +77,10 @@ export const errorCatalogue = {
   // devices and profile
   "device.not_found": { status: 404, message: "There is no such device." },
   "user.not_found": { status: 404, message: "There is no such user." },
+  // server administration
+  "admin.forbidden": { status: 403, message: "Only the server's admins may do this." },
+  "admin.self": { status: 409, message: "A server admin cannot do this to their own account; ask another admin or use the command line." },
+  "registration_token.not_found": { status: 404, message: "There is no such registration token." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -102,7 +102,11 @@ t.test("user create refuses what registration refuses, with the error code and e
   });
   t.equal((await parley("user", "create", "dave", "--password", "short", "--config", configPath)).stderr, "parley: password.too_weak: Passwords need at least 8 characters.\n");
   const noName = await parley("user", "create", "--config", configPath);
-  t.same(noName, { code: 2, stdout: "", stderr: 'parley: usage: see "parley help"\n' }, "without a username");
+  t.same(
+    noName,
+    { code: 2, stdout: "", stderr: "parley: user create needs <username>: parley user create <username> [--admin] [--password P] [--display-name N]\n" },
+    "without a username, the missing argument is named in one line",
+  );
 });
 
 t.test("`parley user reset-password` sets a new password and ends the user's sessions", async (t) => {
@@ -201,10 +205,10 @@ t.test("an unknown command or option exits 2 with the usage; help exits 0", asyn
   const unknown = await parley("frobnicate", "--config", configPath);
   t.equal(unknown.code, 2);
   t.equal(unknown.stdout, "");
-  t.match(unknown.stderr, /^parley: unknown command "frobnicate"\n\nparley — /);
+  t.equal(unknown.stderr, 'parley: unknown command "frobnicate" (see "parley help")\n', "one line, no usage dump");
   const badOption = await parley("user", "create", "bob", "--frob");
   t.equal(badOption.code, 2);
-  t.match(badOption.stderr, /^parley: Unknown option '--frob'/);
+  t.equal(badOption.stderr, `parley: Unknown option '--frob' (see "parley help")\n`);
   const help = await parley("help");
   t.equal(help.code, 0);
   t.match(help.stdout, /^parley — .*\n\nUsage: parley <command> \[options\]/);

@@ -977,6 +977,211 @@ export interface Protocol {
     };
   };
   http: {
+    "admin.audit.list": {
+      request?: {
+        before?: number;
+        limit?: number;
+      };
+      response: {
+        entries: {
+          id: number;
+          /**
+           * The admin's user id, or `cli:<os user>` for the operator at the command line.
+           */
+          actor: string;
+          action: string;
+          target: string | null;
+          details: {};
+          at: Timestamp;
+        }[];
+        more: boolean;
+      };
+    };
+    "admin.communities.list": {
+      request?: {
+        query?: string;
+        limit?: number;
+        offset?: number;
+      };
+      response: {
+        communities: {
+          roomId: RoomId;
+          name: string;
+          createdBy: UserId;
+          createdAt: Timestamp;
+          deactivated: boolean;
+          members: number;
+          groups: number;
+          eventBytes: number;
+          mediaBytes: number;
+        }[];
+        more: boolean;
+      };
+    };
+    "admin.community.deactivate": {
+      request?: {
+        roomId: RoomId;
+      };
+      response: {
+        roomId: RoomId;
+        unlinkedGroups: RoomId[];
+      };
+    };
+    "admin.registration_tokens.create": {
+      request?: {
+        uses?: number;
+        expiresInDays?: number;
+      };
+      response: {
+        token: string;
+        id: string;
+        usesLeft: number;
+        expiresAt: Timestamp | null;
+      };
+    };
+    "admin.registration_tokens.list": {
+      request?: {};
+      response: {
+        tokens: {
+          id: string;
+          usesLeft: number;
+          expiresAt: Timestamp | null;
+          createdAt: Timestamp;
+          /**
+           * Uses left and not expired.
+           */
+          usable: boolean;
+        }[];
+      };
+    };
+    "admin.registration_tokens.revoke": {
+      request?: {
+        id: string;
+      };
+      response: {
+        id: string;
+        revoked: true;
+      };
+    };
+    "admin.user.admin": {
+      request?: {
+        /**
+         * A user id (`@bob:school.example`) or a local username (`bob`).
+         */
+        userId: string;
+        admin: boolean;
+      };
+      response: {
+        userId: UserId;
+        isAdmin: boolean;
+      };
+    };
+    "admin.user.disable": {
+      request?: {
+        /**
+         * A user id (`@bob:school.example`) or a local username (`bob`).
+         */
+        userId: string;
+      };
+      response: {
+        userId: UserId;
+        revokedDevices: number;
+      };
+    };
+    "admin.user.enable": {
+      request?: {
+        /**
+         * A user id (`@bob:school.example`) or a local username (`bob`).
+         */
+        userId: string;
+      };
+      response: {
+        userId: UserId;
+      };
+    };
+    "admin.user.password": {
+      request?: {
+        /**
+         * A user id (`@bob:school.example`) or a local username (`bob`).
+         */
+        userId: string;
+        password: string;
+      };
+      response: {
+        userId: UserId;
+        revokedDevices: number;
+      };
+    };
+    "admin.user.purge": {
+      request?: {
+        /**
+         * A user id (`@bob:school.example`) or a local username (`bob`).
+         */
+        userId: string;
+      };
+      response: {
+        userId: UserId;
+        removedFrom: RoomId[];
+        revokedDevices: number;
+      };
+    };
+    "admin.user.show": {
+      request?: {
+        /**
+         * A user id (`@bob:school.example`) or a local username (`bob`).
+         */
+        userId: string;
+      };
+      response: {
+        userId: UserId;
+        username: string;
+        displayName: string;
+        isAdmin: boolean;
+        disabled: boolean;
+        createdAt: Timestamp;
+        devices: {
+          deviceId: string;
+          name: string;
+          createdAt: Timestamp;
+          lastSeenAt: Timestamp;
+          lastAddress: string | null;
+        }[];
+        rooms: {
+          roomId: RoomId;
+          kind: "community" | "group";
+          name: string;
+          role: Role;
+          communityId: RoomId | null;
+          deactivated: boolean;
+        }[];
+      };
+    };
+    "admin.users.list": {
+      request?: {
+        query?: string;
+        limit?: number;
+        offset?: number;
+      };
+      response: {
+        users: {
+          userId: UserId;
+          username: string;
+          displayName: string;
+          isAdmin: boolean;
+          disabled: boolean;
+          createdAt: Timestamp;
+          /**
+           * Devices with a live session.
+           */
+          devices: number;
+          /**
+           * Communities and groups the user is in.
+           */
+          rooms: number;
+        }[];
+        more: boolean;
+      };
+    };
     "auth.login": {
       request?: {
         username: string;
@@ -1101,6 +1306,10 @@ export interface Protocol {
     "community.group.remove": {
       groupId: RoomId;
       reason?: "deactivated";
+      /**
+       * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
+       */
+      serverAdmin?: true;
     };
     "event.cancel": {
       target: Seq;
@@ -1123,6 +1332,10 @@ export interface Protocol {
     "group.community": {
       communityId: RoomId | null;
       reason?: "deactivated";
+      /**
+       * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
+       */
+      serverAdmin?: true;
     };
     "join.reject": {
       userId: UserId;
@@ -1156,11 +1369,19 @@ export interface Protocol {
     "member.remove": {
       userId: UserId;
       cascade?: RoomId2;
+      /**
+       * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
+       */
+      serverAdmin?: true;
     };
     "member.role": {
       userId: UserId;
       role: Role;
       cascade?: RoomId3;
+      /**
+       * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
+       */
+      serverAdmin?: true;
     };
     "member.unban": {
       userId: UserId;
@@ -1263,7 +1484,12 @@ export interface Protocol {
       rules: string;
       settings: RoomSettings;
     };
-    "room.deactivate": {};
+    "room.deactivate": {
+      /**
+       * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
+       */
+      serverAdmin?: true;
+    };
     "room.profile": {
       name?: string;
       description?: string;

@@ -16,6 +16,14 @@ export interface AuthContext {
    * Holds that other room's id.
    */
   cascadeFrom?: string;
+  /**
+   * The sender acts as an admin of this server (an operator action through the admin API or the
+   * command line), checked by the caller. Only events that say so in their content
+   * (`serverAdmin: true`, so every reader of the log can tell) take this path, and only the few
+   * an operator needs: deactivating a community, unlinking its groups, removing a member (a
+   * spammer, from every room) and naming a successor for a group left without an owner.
+   */
+  serverAdmin?: boolean;
   /** For edits, deletions, reactions and replies: the message they point at. */
   target?: { sender: string; ts: number; deleted: boolean; threadRoot: number | null; kind?: string } | null;
   /** For votes and closing: the poll. */
@@ -40,6 +48,8 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
   const isAdmin = isAdminRole(senderRole);
   const subject = typeof p.content.userId === "string" ? p.content.userId : undefined;
   const isCommunity = state.kind === "community";
+
+  if (ctx.serverAdmin && p.content.serverAdmin === true) return authorizeServerAdmin(state, p, subject);
 
   if (state.deactivated) {
     // A deactivated community takes no more changes, but its members may still leave it, so
@@ -274,6 +284,34 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
       if (!ctx.calendar || !ctx.target || ctx.target.deleted) return deny("event.not_found");
       return ctx.calendar.cancelled ? deny("event.cancelled") : allow;
 
+    default:
+      return deny("room.invalid");
+  }
+}
+
+/**
+ * What a server admin may do to any room on this server, member or not. The owner's authority is
+ * the rule inside a room; the operator's is above it, because the operator answers for what the
+ * server hosts (spam, abuse) and can read and change the database anyway: doing it through the
+ * log keeps every member's view, the caches and the audit trail right.
+ */
+function authorizeServerAdmin(state: RoomState, p: Proposal, subject: string | undefined): Decision {
+  switch (p.type) {
+    case "room.deactivate":
+      if (state.kind !== "community") return deny("room.invalid");
+      return state.deactivated ? deny("room.deactivated") : allow;
+    case "community.group.remove":
+      return state.kind === "community" && state.groups.has(String(p.content.groupId)) ? allow : deny("room.not_found");
+    case "group.community":
+      return state.kind === "group" && p.content.communityId === null && state.communityId !== null ? allow : deny("room.invalid");
+    case "member.remove":
+      // Also in a deactivated community, so that a purged account leaves no membership behind.
+      return subject !== undefined && state.members.has(subject) ? allow : deny("room.not_member");
+    case "member.role": {
+      // Only to name a new owner for a room whose owner the server admin just removed.
+      const ownerless = ![...state.members.values()].includes("owner");
+      return p.content.role === "owner" && ownerless && subject !== undefined && state.members.has(subject) ? allow : deny("room.forbidden");
+    }
     default:
       return deny("room.invalid");
   }

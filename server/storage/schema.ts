@@ -381,3 +381,20 @@ export const pendingPushes = sqliteTable(
   },
   (t) => [index("pending_pushes_user").on(t.userId)],
 );
+
+// ---------------------------------------------------------------------------------------------
+// Operations: what the server's admins (and the operator at the command line) did.
+
+/**
+ * The audit log of server-admin actions: disabling or purging an account, granting the admin
+ * flag, revoking registration tokens, deactivating a community. `actor` is the admin's user id,
+ * or `cli:<os user>` for the operator at the command line; `details` is JSON.
+ */
+export const serverAudit = sqliteTable("server_audit", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  actor: text("actor").notNull(),
+  action: text("action").notNull(),
+  target: text("target"),
+  details: text("details").notNull(),
+  at: integer("at").notNull(),
+});
