@@ -36,6 +36,8 @@ import { defineCalendarOps } from "./calendar/ops.ts";
 import { createReminderScheduler, type ReminderScheduler } from "./calendar/reminders.ts";
 import { defineInviteOps, registerInviteRoutes } from "./invites/routes.ts";
 import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
+import { createNotifyService, defineNotifyOps } from "./notify/service.ts";
+import { createKeepService, defineKeepOps } from "./messages/keep.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -118,7 +120,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const communityQueries = createCommunityQueries(storage);
   const communities = createCommunityService(rooms, communityQueries, (actor, id) => void media.requireImage(actor, id));
   let hubRef: Hub | undefined;
-  const messages = createMessageService(rooms, createMessageQueries(storage), () => hubRef!, media, options.now);
+  const messageQueries = createMessageQueries(storage);
+  const messages = createMessageService(rooms, messageQueries, () => hubRef!, media, options.now);
+  const notify = createNotifyService({ storage, core: rooms, now: options.now });
+  const keep = createKeepService({ storage, core: rooms, messages, queries: messageQueries, now: options.now });
   const polls = createPollService(rooms, messages);
   const calendar = createCalendarService(rooms, messages, createCalendarQueries(storage), options.now);
   const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now });
@@ -179,6 +184,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineInviteOps(ops, invites);
   definePollOps(ops, polls);
   defineCalendarOps(ops, calendar);
+  defineNotifyOps(ops, notify);
+  defineKeepOps(ops, keep);
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
   hubRef = hub;
   rooms.onCommit((batch) => {

@@ -537,6 +537,20 @@ export interface Protocol {
         event: RoomEvent;
       };
     };
+    "message.forward": {
+      params: {
+        from: {
+          roomId: RoomId;
+          seq: Seq;
+        };
+        to: RoomId;
+        txnId: string;
+      };
+      result: {
+        event: RoomEvent;
+        duplicate: boolean;
+      };
+    };
     "message.get": {
       params: {
         roomId: RoomId;
@@ -556,6 +570,15 @@ export interface Protocol {
       result: {
         messages: MessageView[];
         more: boolean;
+      };
+    };
+    "message.pin": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        event: RoomEvent;
       };
     };
     "message.react": {
@@ -582,6 +605,33 @@ export interface Protocol {
         }[];
       };
     };
+    "message.save": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        saved: boolean;
+      };
+    };
+    "message.saved": {
+      params: {
+        /**
+         * The `next` of the previous page.
+         */
+        before?: number;
+        limit?: number;
+      };
+      result: {
+        saved: {
+          savedAt: Timestamp;
+          message: MessageView;
+        }[];
+        next: number | null;
+      };
+    };
     "message.send": {
       params: {
         [k: string]: unknown | undefined;
@@ -601,6 +651,16 @@ export interface Protocol {
           mediaId: MediaId;
           name: string;
         };
+        /**
+         * User ids the text mentions (members of the room); others are dropped.
+         *
+         * @maxItems 50
+         */
+        mentions?: UserId[];
+        /**
+         * Mention everyone (@all): admins only.
+         */
+        mentionAll?: boolean;
       };
       result: {
         event: RoomEvent;
@@ -618,6 +678,26 @@ export interface Protocol {
         root: MessageView;
         replies: MessageView[];
         more: boolean;
+      };
+    };
+    "message.unpin": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        event: RoomEvent;
+      };
+    };
+    "message.unsave": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        saved: boolean;
       };
     };
     ping: {
@@ -813,6 +893,16 @@ export interface Protocol {
         seq: number;
       };
     };
+    "room.archive": {
+      params: {
+        roomId: RoomId;
+        archived: boolean;
+      };
+      result: {
+        roomId: RoomId;
+        archived: boolean;
+      };
+    };
     "room.get": {
       params: {
         roomId: RoomId;
@@ -847,6 +937,13 @@ export interface Protocol {
             ts: Timestamp;
             deleted: boolean;
           } | null;
+          /**
+           * Unread messages that mention you (or everyone).
+           */
+          mentions: number;
+          notify: NotifySettings;
+          pinned: boolean;
+          archived: boolean;
         }[];
       };
     };
@@ -864,6 +961,27 @@ export interface Protocol {
             }[]
           | null;
         admins: UserId[];
+      };
+    };
+    "room.notify.set": {
+      params: {
+        roomId: RoomId;
+        level: "all" | "mentions" | "none";
+        mutedUntil?: Timestamp | null;
+      };
+      result: {
+        roomId: RoomId;
+        notify: NotifySettings;
+      };
+    };
+    "room.pin": {
+      params: {
+        roomId: RoomId;
+        pinned: boolean;
+      };
+      result: {
+        roomId: RoomId;
+        pinned: boolean;
       };
     };
     "room.settings.update": {
@@ -1184,6 +1302,18 @@ export interface Protocol {
           body: string;
           replyTo?: Seq;
           threadRoot?: Seq;
+          /**
+           * The members this message mentions.
+           */
+          mentions?: UserId[];
+          /**
+           * An admin mentioned everyone (@all).
+           */
+          mentionAll?: true;
+          /**
+           * The message was forwarded from another room.
+           */
+          forwarded?: true;
         }
       | {
           kind: "file";
@@ -1194,6 +1324,18 @@ export interface Protocol {
           body?: string;
           replyTo?: Seq;
           threadRoot?: Seq;
+          /**
+           * The members this message mentions.
+           */
+          mentions?: UserId[];
+          /**
+           * An admin mentioned everyone (@all).
+           */
+          mentionAll?: true;
+          /**
+           * The message was forwarded from another room.
+           */
+          forwarded?: true;
         }
       | {
           kind: "poll";
@@ -1226,6 +1368,12 @@ export interface Protocol {
           replyTo?: Seq;
           threadRoot?: Seq;
         };
+    "message.pin": {
+      target: Seq;
+    };
+    "message.unpin": {
+      target: Seq;
+    };
     "poll.close": {
       poll: Seq;
       /**
@@ -1320,6 +1468,12 @@ export interface RoomSummary {
    * room.get: you have a pending invitation.
    */
   invited?: boolean;
+  /**
+   * room.get, for members: the seqs of the room's pinned messages, oldest pin first.
+   *
+   * @maxItems 3
+   */
+  pinnedMessages?: [] | [Seq] | [Seq, Seq] | [Seq, Seq, Seq];
 }
 /**
  * Admin-controlled settings of a room.
@@ -1460,6 +1614,16 @@ export interface Profile {
   displayName: string;
   about: string;
   avatar: Picture;
+}
+/**
+ * Your notification settings of a room: `level` all (every message), mentions (only messages that mention you, or an admin's @all) or none (muted always); `mutedUntil`, a time until which the room is muted whatever the level (null: not muted for a time). A personal mention notifies even in a muted room.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "NotifySettings".
+ */
+export interface NotifySettings {
+  level: "all" | "mentions" | "none";
+  mutedUntil: Timestamp | null;
 }
 /**
  * Tokens for one device. The access token is a short-lived bearer token for HTTP and the WebSocket; the refresh token is single-use and gets a new pair from /auth/refresh.
