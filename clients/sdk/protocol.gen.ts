@@ -851,6 +851,39 @@ export interface Protocol {
       };
       result: Profile;
     };
+    "push.subscribe": {
+      params: {
+        /**
+         * A browser's PushSubscription, as its toJSON() gives it.
+         */
+        subscription: {
+          endpoint: string;
+          expirationTime?: number | null;
+          keys: {
+            p256dh: string;
+            auth: string;
+          };
+        };
+      };
+      result: {
+        endpoint: string;
+      };
+    };
+    "push.unsubscribe": {
+      params: {
+        endpoint: string;
+      };
+      result: {
+        endpoint: string;
+        removed: boolean;
+      };
+    };
+    "push.vapid_key": {
+      params: {};
+      result: {
+        publicKey: string;
+      };
+    };
     "receipt.delivered": {
       params: {
         roomId: RoomId;
@@ -891,6 +924,151 @@ export interface Protocol {
       result: {
         roomId: RoomId;
         seq: number;
+      };
+    };
+    "report.create": {
+      params: {
+        [k: string]: unknown | undefined;
+      } & {
+        roomId: RoomId;
+        seq?: Seq;
+        userId?: UserId;
+        reason: string;
+      };
+      result: {
+        report: {
+          reportId: number;
+          roomId: RoomId;
+          seq: Seq | null;
+          userId: UserId;
+          reason: string;
+          status: "open" | "resolved";
+          outcome: ("dismiss" | "delete" | "remove" | "ban") | null;
+          createdAt: Timestamp;
+          resolvedAt: Timestamp | null;
+        };
+        duplicate: boolean;
+      };
+    };
+    "report.list": {
+      params: {
+        roomId: RoomId;
+        status?: "open" | "resolved";
+        /**
+         * A reportId: older reports than it.
+         */
+        before?: number;
+        limit?: number;
+      };
+      result: {
+        scopeId: RoomId;
+        reports: {
+          reportId: number;
+          scopeId: RoomId;
+          roomId: RoomId;
+          roomName: string;
+          seq: Seq | null;
+          userId: UserId;
+          reporter: UserId;
+          reason: string;
+          status: "open" | "resolved";
+          action: ("dismiss" | "delete" | "remove" | "ban") | null;
+          resolvedBy: UserId | null;
+          resolvedAt: Timestamp | null;
+          createdAt: Timestamp;
+          /**
+           * The reported message as it was when reported (kept even if it is deleted later).
+           */
+          message: {
+            seq: Seq;
+            sender: UserId;
+            kind: string;
+            body: string | null;
+            file: {} | null;
+            ts: Timestamp;
+            edited: boolean;
+          } | null;
+          /**
+           * The reported message and up to two messages on each side of it, as they are now.
+           */
+          context: {
+            seq: Seq;
+            sender: UserId;
+            kind: string;
+            body: string | null;
+            file: {} | null;
+            ts: Timestamp;
+            deleted: boolean;
+          }[];
+        }[];
+        more: boolean;
+      };
+    };
+    "report.mine": {
+      params: {
+        before?: number;
+        limit?: number;
+      };
+      result: {
+        reports: {
+          reportId: number;
+          roomId: RoomId;
+          seq: Seq | null;
+          userId: UserId;
+          reason: string;
+          status: "open" | "resolved";
+          outcome: ("dismiss" | "delete" | "remove" | "ban") | null;
+          createdAt: Timestamp;
+          resolvedAt: Timestamp | null;
+        }[];
+        more: boolean;
+      };
+    };
+    "report.resolve": {
+      params: {
+        reportId: number;
+        action: "dismiss" | "delete" | "remove" | "ban";
+      };
+      result: {
+        report: {
+          reportId: number;
+          scopeId: RoomId;
+          roomId: RoomId;
+          roomName: string;
+          seq: Seq | null;
+          userId: UserId;
+          reporter: UserId;
+          reason: string;
+          status: "open" | "resolved";
+          action: ("dismiss" | "delete" | "remove" | "ban") | null;
+          resolvedBy: UserId | null;
+          resolvedAt: Timestamp | null;
+          createdAt: Timestamp;
+          /**
+           * The reported message as it was when reported (kept even if it is deleted later).
+           */
+          message: {
+            seq: Seq;
+            sender: UserId;
+            kind: string;
+            body: string | null;
+            file: {} | null;
+            ts: Timestamp;
+            edited: boolean;
+          } | null;
+          /**
+           * The reported message and up to two messages on each side of it, as they are now.
+           */
+          context: {
+            seq: Seq;
+            sender: UserId;
+            kind: string;
+            body: string | null;
+            file: {} | null;
+            ts: Timestamp;
+            deleted: boolean;
+          }[];
+        };
       };
     };
     "room.archive": {
@@ -1078,6 +1256,17 @@ export interface Protocol {
       offsetSeconds: number;
     };
     "profile.updated": Profile;
+    "report.created": {
+      reportId: number;
+      scopeId: RoomId;
+      roomId: RoomId;
+    };
+    "report.resolved": {
+      reportId: number;
+      outcome: "dismiss" | "delete" | "remove" | "ban";
+      roomId: RoomId;
+      seq?: Seq;
+    };
     "room.event": RoomEvent;
     "room.receipt": {
       roomId: RoomId;

@@ -320,7 +320,7 @@ export function createCommunityService(
         admins,
         ...(isAdminRole(role) ? { pendingRequests: st.requests.size } : {}),
         invited: st.invites.has(actor),
-        ...(role ? { pinnedMessages: [...(st.pinned ?? [])] } : {}),
+        ...(role ? { pinnedMessages: [...st.pinned] } : {}),
       };
     },
 

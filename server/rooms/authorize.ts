@@ -257,13 +257,13 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
     case "message.pin": {
       if (!isAdmin) return deny("room.forbidden");
       if (!ctx.target || ctx.target.deleted) return deny("message.not_found");
-      const pinned = state.pinned ?? [];
+      const pinned = state.pinned;
       if (pinned.includes(p.content.target as number)) return deny("message.already_pinned");
       return pinned.length >= maxPinnedMessages ? deny("message.pin_limit") : allow;
     }
     case "message.unpin":
       if (!isAdmin) return deny("room.forbidden");
-      return (state.pinned ?? []).includes(p.content.target as number) ? allow : deny("message.not_pinned");
+      return state.pinned.includes(p.content.target as number) ? allow : deny("message.not_pinned");
 
     case "poll.vote": {
       if (!ctx.poll || !ctx.target || ctx.target.deleted) return deny("poll.not_found");

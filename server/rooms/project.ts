@@ -170,17 +170,17 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       store.dropMessageMedia(state.id, c.target);
       store.scheduleReminders(state.id, c.target, null, []);
       // A message deleted for everyone is no longer pinned.
-      if (state.pinned?.includes(c.target)) {
+      if (state.pinned.includes(c.target)) {
         state.pinned = state.pinned.filter((s) => s !== c.target);
         store.unpinMessage(state.id, c.target);
       }
       break;
     case "message.pin":
-      state.pinned = [...(state.pinned ?? []), c.target];
+      state.pinned = [...state.pinned, c.target];
       store.pinMessage(state.id, c.target, e.sender, e.ts);
       break;
     case "message.unpin":
-      state.pinned = (state.pinned ?? []).filter((s) => s !== c.target);
+      state.pinned = state.pinned.filter((s) => s !== c.target);
       store.unpinMessage(state.id, c.target);
       break;
     case "reaction":

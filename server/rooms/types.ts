@@ -95,8 +95,8 @@ export interface RoomState {
   createdAt: number;
   /** Count of admins and owner, kept so the admin cap is O(1). */
   adminCount: number;
-  /** The pinned messages' seqs, oldest pin first (absent: none yet). */
-  pinned?: number[];
+  /** The pinned messages' seqs, oldest pin first. */
+  pinned: number[];
 }
 
 /** How many messages a room may have pinned at once (as WhatsApp: three). */
