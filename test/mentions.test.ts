@@ -5,6 +5,8 @@
 import t from "tap";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 import { ok, refusal, startServer, unthrottled, type TestServer } from "./helpers.ts";
+import { resolveMentions } from "../server/notify/mentions.ts";
+import { defaultCommunitySettings, defaultGroupSettings, type Role, type RoomState } from "../server/rooms/types.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -100,4 +102,42 @@ t.test("the room list counts unread mentions beside unread messages, until the r
   t.equal(mine.mentions, 2, "mentions up to the read marker are read");
   await ok(t, carol, "receipt.read", { roomId: year5, seq: m3.event.seq });
   t.equal(roomOf(await ok(t, carol, "room.list", {}), year5).mentions, 0);
+});
+
+// The rule itself, as a pure function of the room's state.
+
+function stateOf(kind: "community" | "group", members: [string, Role][]): RoomState {
+  return {
+    id: "!Gm7Ht2LpQx9w:school.test", kind, name: "Year 5", description: "", picture: null, rules: "", communityId: null, groups: new Set(),
+    settings: kind === "community" ? defaultCommunitySettings : defaultGroupSettings, members: new Map(members), bans: new Set(), requests: new Set(),
+    invites: new Set(), seq: 1, deactivated: false, createdBy: "@alice:school.test", createdAt: 0, adminCount: 1, pinned: [],
+  };
+}
+const id = (n: string) => `@${n}:school.test`;
+const year5 = stateOf("group", [[id("alice"), "owner"], [id("dave"), "admin"], [id("bob"), "member"], [id("carol"), "member"], [id("bob.smith"), "member"]]);
+const resolve = (sender: string, body: string, extra: { requested?: string[]; requestAll?: boolean; state?: RoomState } = {}) =>
+  resolveMentions({ state: extra.state ?? year5, sender: id(sender), serverName: "school.test", body, requested: extra.requested, requestAll: extra.requestAll });
+
+t.test("resolving mentions: tokens, punctuation, addresses, case, duplicates", async (t) => {
+  t.same(resolve("alice", "@bob, @carol! (@dave)").mentions, [id("bob"), id("carol"), id("dave")]);
+  t.same(resolve("alice", "@bob.smith said @bob.").mentions, [id("bob.smith"), id("bob")], "a dotted name, and a full stop that ends a sentence");
+  t.same(resolve("alice", "@BOB and @bob").mentions, [id("bob")], "case folds and each person counts once");
+  t.same(resolve("alice", "write to carol@school.test or @@bob").mentions, [], "addresses and doubled signs are no mentions");
+  t.same(resolve("alice", "@alice note to self").mentions, [], "never the sender");
+  t.same(resolve("alice", "hi", { requested: [id("carol"), id("erin"), id("carol")] }).mentions, [id("carol")], "a client's list is filtered to members, once each");
+  t.same(resolve("alice", "@erin @carol").mentions, [id("carol")]);
+});
+
+t.test("resolving mentions: @all and @everyone for admins only", async (t) => {
+  t.equal(resolve("dave", "@everyone look").mentionAll, true);
+  t.equal(resolve("alice", "@ALL look").mentionAll, true);
+  t.equal(resolve("bob", "@all look").mentionAll, false, "a member's @all is text");
+  t.throws(() => resolve("bob", "look", { requestAll: true }), { code: "room.forbidden" });
+  t.equal(resolve("dave", "look", { requestAll: true }).mentionAll, true);
+});
+
+t.test("resolving mentions: in the announcement group members name only admins", async (t) => {
+  const school = stateOf("community", [[id("alice"), "owner"], [id("frank"), "admin"], [id("bob"), "member"], [id("carol"), "member"]]);
+  t.same(resolve("bob", "@alice @frank @carol", { state: school }).mentions, [id("alice"), id("frank")]);
+  t.same(resolve("alice", "@carol @bob", { state: school }).mentions, [id("carol"), id("bob")], "admins name anyone");
 });

@@ -6,6 +6,8 @@
 import t from "tap";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 import { eventFor, ok, refusal, startServer, unthrottled, type TestServer } from "./helpers.ts";
+import { authorize } from "../server/rooms/authorize.ts";
+import { defaultGroupSettings, type Role, type RoomState } from "../server/rooms/types.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -154,4 +156,44 @@ t.test("forwarding: a copy marked forwarded in a room I can post in; files carry
   t.equal(await refusal(bob.request("message.forward", { from: { roomId: year5, seq: text }, to: club, txnId: "f8" })), "message.not_found", "a deleted message cannot be forwarded");
   t.equal(await refusal(bob.request("message.forward", { from: { roomId: year5, seq: 999 }, to: club, txnId: "f9" })), "message.not_found");
   t.equal(await refusal(bob.request("message.forward", { from: { roomId: year5 }, to: club, txnId: "f10" } as never)), "invalid_params");
+});
+
+// The rules of pins and of a moderator's deletion, as pure functions of the room's state.
+
+const SCHOOL = "!Xk2p9QaL0mZ1:school.test";
+function group(pinned: number[] = []): RoomState {
+  const members = new Map<string, Role>([["@alice:school.test", "owner"], ["@dave:school.test", "admin"], ["@bob:school.test", "member"]]);
+  return {
+    id: "!Gm7Ht2LpQx9w:school.test", kind: "group", name: "Year 5", description: "", picture: null, rules: "", communityId: SCHOOL, groups: new Set(),
+    settings: defaultGroupSettings, members, bans: new Set(), requests: new Set(), invites: new Set(), seq: 20, deactivated: false,
+    createdBy: "@alice:school.test", createdAt: 0, adminCount: 2, pinned,
+  };
+}
+const limits = { groupsPerCommunity: 100, membersPerGroup: 1024, membersPerCommunity: 5000, adminsPerCommunity: 20, messageChars: 4096, deleteWindowMs: 1000 };
+const live = { sender: "@bob:school.test", ts: 0, deleted: false, threadRoot: null };
+const decide = (st: RoomState, type: "message.pin" | "message.unpin" | "message.delete", sender: string, ctx: Record<string, unknown> = {}) => {
+  const d = authorize(st, { roomId: st.id, type, sender, content: { target: 5 } }, { limits, now: 10_000, ...ctx });
+  return d.ok ? "ok" : d.code;
+};
+
+t.test("the pin rules: admins, a live message, three at most, no twice", async (t) => {
+  t.equal(decide(group(), "message.pin", "@dave:school.test", { target: live }), "ok");
+  t.equal(decide(group(), "message.pin", "@bob:school.test", { target: live }), "room.forbidden");
+  t.equal(decide(group(), "message.pin", "@erin:school.test", { target: live }), "room.not_found");
+  t.equal(decide(group(), "message.pin", "@dave:school.test", { target: null }), "message.not_found");
+  t.equal(decide(group(), "message.pin", "@dave:school.test", { target: { ...live, deleted: true } }), "message.not_found");
+  t.equal(decide(group([1, 2, 3]), "message.pin", "@dave:school.test", { target: live }), "message.pin_limit");
+  t.equal(decide(group([5]), "message.pin", "@dave:school.test", { target: live }), "message.already_pinned");
+  t.equal(decide(group([5]), "message.unpin", "@dave:school.test"), "ok");
+  t.equal(decide(group([5]), "message.unpin", "@bob:school.test"), "room.forbidden");
+  t.equal(decide(group([4]), "message.unpin", "@dave:school.test"), "message.not_pinned");
+});
+
+t.test("a community admin may delete a message in a linked group they are not in; no one else from outside", async (t) => {
+  t.equal(decide(group(), "message.delete", "@frank:school.test", { target: live, communityRole: "admin" }), "ok");
+  t.equal(decide(group(), "message.delete", "@frank:school.test", { target: live, communityRole: "owner" }), "ok");
+  t.equal(decide(group(), "message.delete", "@frank:school.test", { target: { ...live, deleted: true }, communityRole: "admin" }), "message.not_found");
+  t.equal(decide(group(), "message.delete", "@carol:school.test", { target: live, communityRole: "member" }), "room.not_found", "a community member cannot");
+  t.equal(decide(group(), "message.delete", "@erin:school.test", { target: live }), "room.not_found");
+  t.equal(decide({ ...group(), communityId: null }, "message.delete", "@frank:school.test", { target: live, communityRole: "admin" }), "room.not_found", "a standalone group has no community admins");
 });
