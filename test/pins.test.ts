@@ -6,7 +6,14 @@
 import t from "tap";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 import { eventFor, ok, refusal, startServer, unthrottled, type TestServer } from "./helpers.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { authorize } from "../server/rooms/authorize.ts";
+import { projectEvent } from "../server/rooms/project.ts";
+import { createRoomStore } from "../server/rooms/store.ts";
+import { openStorage } from "../server/storage/database.ts";
+import type { RoomEvent } from "../server/rooms/types.ts";
 import { defaultGroupSettings, type Role, type RoomState } from "../server/rooms/types.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -196,4 +203,42 @@ t.test("a community admin may delete a message in a linked group they are not in
   t.equal(decide(group(), "message.delete", "@carol:school.test", { target: live, communityRole: "member" }), "room.not_found", "a community member cannot");
   t.equal(decide(group(), "message.delete", "@erin:school.test", { target: live }), "room.not_found");
   t.equal(decide({ ...group(), communityId: null }, "message.delete", "@frank:school.test", { target: live, communityRole: "admin" }), "room.not_found", "a standalone group has no community admins");
+});
+
+t.test("replaying the log rebuilds the pinned messages and the mentions", async (t) => {
+  const { server, alice, bob, carol, dave, year5 } = await openSchool(t);
+  const a = await say(alice, year5, "Trip on Friday");
+  const b = (await bob.request("message.send", { roomId: year5, body: "@carol @dave see above", txnId: "m-rep" })).event.seq;
+  await dave.request("message.send", { roomId: year5, body: "@all coats", txnId: "all-rep" });
+  await alice.request("message.pin", { roomId: year5, seq: a });
+  await alice.request("message.pin", { roomId: year5, seq: b });
+  await dave.request("message.unpin", { roomId: year5, seq: a });
+  const c = await say(carol, year5, "Forms");
+  await dave.request("message.pin", { roomId: year5, seq: c });
+  await carol.request("message.delete", { roomId: year5, seq: c, forEveryone: true });
+  await dave.request("message.pin", { roomId: year5, seq: a });
+
+  const source = server.app.parley.storage.sqlite;
+  const dir = mkdtempSync(join(tmpdir(), "parley-replay-"));
+  const storage = openStorage(dir);
+  t.teardown(() => {
+    storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const store = createRoomStore(storage);
+  const rows = source.prepare("SELECT * FROM room_events WHERE room_id = ? ORDER BY pos").all(year5) as { pos: number; room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string }[];
+  const state: RoomState = { ...group(), id: year5, communityId: null, members: new Map(), adminCount: 0, seq: 0 };
+  store.insertRoom(state);
+  store.transaction(() => {
+    for (const r of rows) {
+      projectEvent(store, state, { roomId: r.room_id, seq: r.seq, eventId: r.event_id, type: r.type, sender: r.sender, ts: r.ts, content: JSON.parse(r.content), pos: r.pos } as RoomEvent);
+    }
+  });
+  const pins = (db: typeof source) => db.prepare("SELECT seq, pinned_by, at FROM pinned_messages WHERE room_id = ? ORDER BY seq").all(year5);
+  const mentions = (db: typeof source) => db.prepare("SELECT seq, user_id FROM message_mentions WHERE room_id = ? ORDER BY seq, user_id").all(year5);
+  t.same(pins(storage.sqlite), pins(source), "the same pins, by the same admins, at the same times");
+  t.same(state.pinned, [b, a], "the state holds them in the order pinned");
+  t.same(store.loadState(year5)!.pinned, [b, a], "and so do the tables");
+  t.same(mentions(storage.sqlite), mentions(source));
+  t.equal(mentions(source).length, 3, "carol, dave and @all");
 });
