@@ -195,6 +195,26 @@ t.test("the notification settings decide: mentions-only, muted, mentions through
   t.ok(got.body.endsWith("…"));
 });
 
+t.test("a reply under an announcement notifies its author, not every member", async (t) => {
+  const { server, pushService, alice, bob, carol, frank, school } = await openSchool(t);
+  const aliceSub = browserSubscription(`${pushService.base}/push/alice`);
+  const bobSub = browserSubscription(`${pushService.base}/push/bob`);
+  await alice.request("push.subscribe", { subscription: aliceSub.json });
+  await bob.request("push.subscribe", { subscription: bobSub.json });
+  const root = (await say(frank, school, "Sports day on Monday")).event.seq;
+  const own = (await say(alice, school, "Bring water")).event.seq;
+  await offline(server, alice);
+  await offline(server, bob);
+  const toAlice = pushService.next("/push/alice");
+  await say(carol, school, "Thanks!", { threadRoot: own });
+  await say(carol, school, "Great", { threadRoot: root });
+  const got = decrypt(aliceSub, (await toAlice).body);
+  t.match(got, { type: "message", reason: "thread_reply", roomId: school, body: "Thanks!" }, "the announcement's author hears of a reply");
+  await server.app.parley.push.idle();
+  t.equal(pushService.to("/push/alice").length, 1, "not of replies under someone else's announcement");
+  t.same(pushService.to("/push/bob"), [], "a member is not told of replies");
+});
+
 t.test("a subscription answered 404 or 410 is dropped; a 5xx is retried; a lasting failure is logged and given up", async (t) => {
   const { server, pushService, alice, bob, carol, year5 } = await openSchool(t);
   const gone = browserSubscription(`${pushService.base}/push/gone`);
