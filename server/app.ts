@@ -37,6 +37,11 @@ import { createReminderScheduler, type ReminderScheduler } from "./calendar/remi
 import { defineInviteOps, registerInviteRoutes } from "./invites/routes.ts";
 import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
 import { registerAdminRoutes } from "./admin/routes.ts";
+import { createNotifyService, defineNotifyOps } from "./notify/service.ts";
+import { createKeepService, defineKeepOps } from "./messages/keep.ts";
+import { createPushService, type PushService } from "./push/service.ts";
+import { definePushOps } from "./push/ops.ts";
+import { createReportService, defineReportOps } from "./reports/service.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -61,6 +66,7 @@ export interface Parley {
   rooms: RoomCore;
   media: MediaService;
   reminders: ReminderScheduler;
+  push: PushService;
 }
 
 declare module "fastify" {
@@ -119,10 +125,28 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const communityQueries = createCommunityQueries(storage);
   const communities = createCommunityService(rooms, communityQueries, (actor, id) => void media.requireImage(actor, id));
   let hubRef: Hub | undefined;
-  const messages = createMessageService(rooms, createMessageQueries(storage), () => hubRef!, media, options.now);
+  const messageQueries = createMessageQueries(storage);
+  const messages = createMessageService(rooms, messageQueries, () => hubRef!, media, options.now);
+  const notify = createNotifyService({ storage, core: rooms, now: options.now });
+  const keep = createKeepService({ storage, core: rooms, messages, queries: messageQueries, now: options.now });
   const polls = createPollService(rooms, messages);
   const calendar = createCalendarService(rooms, messages, createCalendarQueries(storage), options.now);
-  const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now });
+  const push = createPushService({
+    storage,
+    hub: () => hubRef!,
+    log: log.child({ area: "push" }),
+    serverName: config.server.name,
+    publicUrl: config.server.public_url,
+    ttlSeconds: config.push.ttl_seconds,
+    retryDelaysMs: config.push.retry_delays_ms,
+    allowHttpEndpoints: config.push.allow_http_endpoints,
+    now: options.now,
+    roomState: rooms.state,
+    settingsOf: notify.settingsOf,
+    senderOf: (roomId, seq) => messageQueries.findMessage(roomId, seq)?.sender,
+  });
+  const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now, remindOffline: push.remindOffline });
+  const reports = createReportService({ storage, core: rooms, messages, queries: messageQueries, communities, tell: push.tell, userExists: communityQueries.userExists, now: options.now });
   const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
   const app = Fastify({
@@ -180,6 +204,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineInviteOps(ops, invites);
   definePollOps(ops, polls);
   defineCalendarOps(ops, calendar);
+  defineNotifyOps(ops, notify);
+  defineKeepOps(ops, keep);
+  definePushOps(ops, push);
+  defineReportOps(ops, reports);
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
   hubRef = hub;
   rooms.onCommit((batch) => {
@@ -198,7 +226,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       if (members) hub.sendToUsers(members.keys(), frame);
       if (subject && !members?.has(subject)) hub.sendToUsers([subject], frame);
     }
+    // Web Push of new messages to members with no connected device (after the live fan-out).
+    try {
+      push.dispatch(batch);
+    } catch (err) {
+      log.error({ err }, "push dispatch failed");
+    }
   });
+  bus.on("device.revoked", ({ userId, deviceId }) => push.dropDevice(userId, deviceId));
 
   bus.on("session.authenticated", ({ userId }) => {
     try {
@@ -230,13 +265,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 5000);
   revocationPoll.unref();
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders, push });
   registerAdminRoutes(app, app.parley);
   app.addHook("onClose", async () => {
     clearInterval(gc);
     clearTimeout(firstGc);
     clearInterval(revocationPoll);
     reminders.stop();
+    push.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();
     storage.close();

@@ -74,6 +74,15 @@ export const errorCatalogue = {
   "event.not_found": { status: 404, message: "There is no such event." },
   "event.cancelled": { status: 409, message: "The event was cancelled." },
   "event.invalid_time": { status: 400, message: "The event must end after it starts." },
+  // mentions, notification settings, pinned and saved messages, forwarding, reports, Web Push
+  "message.already_pinned": { status: 409, message: "The message is already pinned." },
+  "message.not_pinned": { status: 404, message: "The message is not pinned." },
+  "message.pin_limit": { status: 409, message: "The room has as many pinned messages as it may; unpin one first." },
+  "message.not_forwardable": { status: 400, message: "Only text and file messages can be forwarded." },
+  "room.pin_limit": { status: 409, message: "You have pinned as many rooms as you may; unpin one first." },
+  "report.not_found": { status: 404, message: "There is no such report, or it is not yours to handle." },
+  "report.resolved": { status: 409, message: "The report was already resolved." },
+  "push.invalid_subscription": { status: 400, message: "The push subscription is not valid (the endpoint must be an https URL)." },
   // devices and profile
   "device.not_found": { status: 404, message: "There is no such device." },
   "user.not_found": { status: 404, message: "There is no such user." },

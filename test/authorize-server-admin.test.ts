@@ -33,6 +33,7 @@ function room(kind: "community" | "group", members: [string, Role][], extra: Par
     createdBy: at("alice"),
     createdAt: 0,
     adminCount: members.filter(([, r]) => r !== "member").length,
+    pinned: [],
     ...extra,
   };
 }

@@ -257,6 +257,7 @@ function replay(t: Test, source: Storage, roomIds: string[]): { store: RoomStore
           createdBy: e.sender,
           createdAt: e.ts,
           adminCount: 0,
+          pinned: [],
         };
         store.insertRoom(st);
         states.set(st.id, st);

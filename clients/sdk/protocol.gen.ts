@@ -537,6 +537,20 @@ export interface Protocol {
         event: RoomEvent;
       };
     };
+    "message.forward": {
+      params: {
+        from: {
+          roomId: RoomId;
+          seq: Seq;
+        };
+        to: RoomId;
+        txnId: string;
+      };
+      result: {
+        event: RoomEvent;
+        duplicate: boolean;
+      };
+    };
     "message.get": {
       params: {
         roomId: RoomId;
@@ -556,6 +570,15 @@ export interface Protocol {
       result: {
         messages: MessageView[];
         more: boolean;
+      };
+    };
+    "message.pin": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        event: RoomEvent;
       };
     };
     "message.react": {
@@ -582,6 +605,33 @@ export interface Protocol {
         }[];
       };
     };
+    "message.save": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        saved: boolean;
+      };
+    };
+    "message.saved": {
+      params: {
+        /**
+         * The `next` of the previous page.
+         */
+        before?: number;
+        limit?: number;
+      };
+      result: {
+        saved: {
+          savedAt: Timestamp;
+          message: MessageView;
+        }[];
+        next: number | null;
+      };
+    };
     "message.send": {
       params: {
         [k: string]: unknown | undefined;
@@ -601,6 +651,16 @@ export interface Protocol {
           mediaId: MediaId;
           name: string;
         };
+        /**
+         * User ids the text mentions (members of the room); others are dropped.
+         *
+         * @maxItems 50
+         */
+        mentions?: UserId[];
+        /**
+         * Mention everyone (@all): admins only.
+         */
+        mentionAll?: boolean;
       };
       result: {
         event: RoomEvent;
@@ -618,6 +678,26 @@ export interface Protocol {
         root: MessageView;
         replies: MessageView[];
         more: boolean;
+      };
+    };
+    "message.unpin": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        event: RoomEvent;
+      };
+    };
+    "message.unsave": {
+      params: {
+        roomId: RoomId;
+        seq: Seq;
+      };
+      result: {
+        roomId: RoomId;
+        seq: Seq;
+        saved: boolean;
       };
     };
     ping: {
@@ -771,6 +851,39 @@ export interface Protocol {
       };
       result: Profile;
     };
+    "push.subscribe": {
+      params: {
+        /**
+         * A browser's PushSubscription, as its toJSON() gives it.
+         */
+        subscription: {
+          endpoint: string;
+          expirationTime?: number | null;
+          keys: {
+            p256dh: string;
+            auth: string;
+          };
+        };
+      };
+      result: {
+        endpoint: string;
+      };
+    };
+    "push.unsubscribe": {
+      params: {
+        endpoint: string;
+      };
+      result: {
+        endpoint: string;
+        removed: boolean;
+      };
+    };
+    "push.vapid_key": {
+      params: {};
+      result: {
+        publicKey: string;
+      };
+    };
     "receipt.delivered": {
       params: {
         roomId: RoomId;
@@ -813,6 +926,161 @@ export interface Protocol {
         seq: number;
       };
     };
+    "report.create": {
+      params: {
+        [k: string]: unknown | undefined;
+      } & {
+        roomId: RoomId;
+        seq?: Seq;
+        userId?: UserId;
+        reason: string;
+      };
+      result: {
+        report: {
+          reportId: number;
+          roomId: RoomId;
+          seq: Seq | null;
+          userId: UserId;
+          reason: string;
+          status: "open" | "resolved";
+          outcome: ("dismiss" | "delete" | "remove" | "ban") | null;
+          createdAt: Timestamp;
+          resolvedAt: Timestamp | null;
+        };
+        duplicate: boolean;
+      };
+    };
+    "report.list": {
+      params: {
+        roomId: RoomId;
+        status?: "open" | "resolved";
+        /**
+         * A reportId: older reports than it.
+         */
+        before?: number;
+        limit?: number;
+      };
+      result: {
+        scopeId: RoomId;
+        reports: {
+          reportId: number;
+          scopeId: RoomId;
+          roomId: RoomId;
+          roomName: string;
+          seq: Seq | null;
+          userId: UserId;
+          reporter: UserId;
+          reason: string;
+          status: "open" | "resolved";
+          action: ("dismiss" | "delete" | "remove" | "ban") | null;
+          resolvedBy: UserId | null;
+          resolvedAt: Timestamp | null;
+          createdAt: Timestamp;
+          /**
+           * The reported message as it was when reported (kept even if it is deleted later).
+           */
+          message: {
+            seq: Seq;
+            sender: UserId;
+            kind: string;
+            body: string | null;
+            file: {} | null;
+            ts: Timestamp;
+            edited: boolean;
+          } | null;
+          /**
+           * The reported message and up to two messages on each side of it, as they are now.
+           */
+          context: {
+            seq: Seq;
+            sender: UserId;
+            kind: string;
+            body: string | null;
+            file: {} | null;
+            ts: Timestamp;
+            deleted: boolean;
+          }[];
+        }[];
+        more: boolean;
+      };
+    };
+    "report.mine": {
+      params: {
+        before?: number;
+        limit?: number;
+      };
+      result: {
+        reports: {
+          reportId: number;
+          roomId: RoomId;
+          seq: Seq | null;
+          userId: UserId;
+          reason: string;
+          status: "open" | "resolved";
+          outcome: ("dismiss" | "delete" | "remove" | "ban") | null;
+          createdAt: Timestamp;
+          resolvedAt: Timestamp | null;
+        }[];
+        more: boolean;
+      };
+    };
+    "report.resolve": {
+      params: {
+        reportId: number;
+        action: "dismiss" | "delete" | "remove" | "ban";
+      };
+      result: {
+        report: {
+          reportId: number;
+          scopeId: RoomId;
+          roomId: RoomId;
+          roomName: string;
+          seq: Seq | null;
+          userId: UserId;
+          reporter: UserId;
+          reason: string;
+          status: "open" | "resolved";
+          action: ("dismiss" | "delete" | "remove" | "ban") | null;
+          resolvedBy: UserId | null;
+          resolvedAt: Timestamp | null;
+          createdAt: Timestamp;
+          /**
+           * The reported message as it was when reported (kept even if it is deleted later).
+           */
+          message: {
+            seq: Seq;
+            sender: UserId;
+            kind: string;
+            body: string | null;
+            file: {} | null;
+            ts: Timestamp;
+            edited: boolean;
+          } | null;
+          /**
+           * The reported message and up to two messages on each side of it, as they are now.
+           */
+          context: {
+            seq: Seq;
+            sender: UserId;
+            kind: string;
+            body: string | null;
+            file: {} | null;
+            ts: Timestamp;
+            deleted: boolean;
+          }[];
+        };
+      };
+    };
+    "room.archive": {
+      params: {
+        roomId: RoomId;
+        archived: boolean;
+      };
+      result: {
+        roomId: RoomId;
+        archived: boolean;
+      };
+    };
     "room.get": {
       params: {
         roomId: RoomId;
@@ -847,6 +1115,13 @@ export interface Protocol {
             ts: Timestamp;
             deleted: boolean;
           } | null;
+          /**
+           * Unread messages that mention you (or everyone).
+           */
+          mentions: number;
+          notify: NotifySettings;
+          pinned: boolean;
+          archived: boolean;
         }[];
       };
     };
@@ -864,6 +1139,27 @@ export interface Protocol {
             }[]
           | null;
         admins: UserId[];
+      };
+    };
+    "room.notify.set": {
+      params: {
+        roomId: RoomId;
+        level: "all" | "mentions" | "none";
+        mutedUntil?: Timestamp | null;
+      };
+      result: {
+        roomId: RoomId;
+        notify: NotifySettings;
+      };
+    };
+    "room.pin": {
+      params: {
+        roomId: RoomId;
+        pinned: boolean;
+      };
+      result: {
+        roomId: RoomId;
+        pinned: boolean;
       };
     };
     "room.settings.update": {
@@ -960,6 +1256,17 @@ export interface Protocol {
       offsetSeconds: number;
     };
     "profile.updated": Profile;
+    "report.created": {
+      reportId: number;
+      scopeId: RoomId;
+      roomId: RoomId;
+    };
+    "report.resolved": {
+      reportId: number;
+      outcome: "dismiss" | "delete" | "remove" | "ban";
+      roomId: RoomId;
+      seq?: Seq;
+    };
     "room.event": RoomEvent;
     "room.receipt": {
       roomId: RoomId;
@@ -1405,6 +1712,18 @@ export interface Protocol {
           body: string;
           replyTo?: Seq;
           threadRoot?: Seq;
+          /**
+           * The members this message mentions.
+           */
+          mentions?: UserId[];
+          /**
+           * An admin mentioned everyone (@all).
+           */
+          mentionAll?: true;
+          /**
+           * The message was forwarded from another room.
+           */
+          forwarded?: true;
         }
       | {
           kind: "file";
@@ -1415,6 +1734,18 @@ export interface Protocol {
           body?: string;
           replyTo?: Seq;
           threadRoot?: Seq;
+          /**
+           * The members this message mentions.
+           */
+          mentions?: UserId[];
+          /**
+           * An admin mentioned everyone (@all).
+           */
+          mentionAll?: true;
+          /**
+           * The message was forwarded from another room.
+           */
+          forwarded?: true;
         }
       | {
           kind: "poll";
@@ -1447,6 +1778,12 @@ export interface Protocol {
           replyTo?: Seq;
           threadRoot?: Seq;
         };
+    "message.pin": {
+      target: Seq;
+    };
+    "message.unpin": {
+      target: Seq;
+    };
     "poll.close": {
       poll: Seq;
       /**
@@ -1546,6 +1883,12 @@ export interface RoomSummary {
    * room.get: you have a pending invitation.
    */
   invited?: boolean;
+  /**
+   * room.get, for members: the seqs of the room's pinned messages, oldest pin first.
+   *
+   * @maxItems 3
+   */
+  pinnedMessages?: [] | [Seq] | [Seq, Seq] | [Seq, Seq, Seq];
 }
 /**
  * Admin-controlled settings of a room.
@@ -1686,6 +2029,16 @@ export interface Profile {
   displayName: string;
   about: string;
   avatar: Picture;
+}
+/**
+ * Your notification settings of a room: `level` all (every message), mentions (only messages that mention you, or an admin's @all) or none (muted always); `mutedUntil`, a time until which the room is muted whatever the level (null: not muted for a time). A personal mention notifies even in a muted room.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "NotifySettings".
+ */
+export interface NotifySettings {
+  level: "all" | "mentions" | "none";
+  mutedUntil: Timestamp | null;
 }
 /**
  * Tokens for one device. The access token is a short-lived bearer token for HTTP and the WebSocket; the refresh token is single-use and gets a new pair from /auth/refresh.

@@ -20,7 +20,14 @@ interface DueRow {
  * marked done *before* its push goes out, so it is never sent twice; one that fell due while
  * the server was down is sent at start if the event has not begun, and skipped otherwise.
  */
-export function createReminderScheduler(deps: { storage: Storage; hub: () => Hub; log: Logger; now?: () => number }) {
+export function createReminderScheduler(deps: {
+  storage: Storage;
+  hub: () => Hub;
+  log: Logger;
+  now?: () => number;
+  /** Also tells a user with no connected device by Web Push (the push area). */
+  remindOffline?: (userId: string, data: Record<string, unknown>) => void;
+}) {
   const { log } = deps;
   const now = deps.now ?? Date.now;
   const db = deps.storage.sqlite;
@@ -61,15 +68,16 @@ export function createReminderScheduler(deps: { storage: Storage; hub: () => Hub
           continue;
         }
         const users = (s.audience.all(r.room_id, r.event_seq) as { user_id: string }[]).map((u) => u.user_id);
-        const frame = JSON.stringify({
-          push: "event.reminder",
-          data: { roomId: r.room_id, seq: r.event_seq, title: r.title, start: r.starts_at, offsetSeconds: r.offset_seconds },
-        });
+        const data = { roomId: r.room_id, seq: r.event_seq, title: r.title, start: r.starts_at, offsetSeconds: r.offset_seconds };
+        const frame = JSON.stringify({ push: "event.reminder", data });
         const hub = deps.hub();
         for (const user of users) {
           // Someone offline gets it when they next connect, as long as the event has not begun.
           if (hub.connectionsOf(user)?.size) hub.sendToUsers([user], frame);
-          else s.keep.run(user, frame, r.starts_at, at);
+          else {
+            s.keep.run(user, frame, r.starts_at, at);
+            deps.remindOffline?.(user, data);
+          }
         }
         sent++;
       }

@@ -17,11 +17,17 @@ export function createCommunityQueries(storage: Storage) {
              coalesce(rm.seq, 0) AS readSeq,
              (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > coalesce(rm.seq, 0)
                 AND x.sender <> m.user_id AND x.deleted_at IS NULL AND x.thread_root IS NULL) AS unread,
-             (SELECT max(seq) FROM messages x WHERE x.room_id = r.id AND x.thread_root IS NULL) AS lastSeq
+             (SELECT max(seq) FROM messages x WHERE x.room_id = r.id AND x.thread_root IS NULL) AS lastSeq,
+             -- notify-moderation: mentions since the read marker, and the user's room settings
+             (SELECT count(DISTINCT mm.seq) FROM message_mentions mm JOIN messages x ON x.room_id = mm.room_id AND x.seq = mm.seq
+                WHERE mm.room_id = r.id AND mm.user_id IN (m.user_id, '@all') AND mm.seq > coalesce(rm.seq, 0)
+                AND x.sender <> m.user_id AND x.deleted_at IS NULL) AS mentions,
+             coalesce(p.level, 'all') AS level, p.muted_until AS mutedUntil, p.pinned_at AS pinnedAt, p.archived_at AS archivedAt
       FROM room_members m JOIN rooms r ON r.id = m.room_id
       LEFT JOIN read_markers rm ON rm.room_id = m.room_id AND rm.user_id = m.user_id
+      LEFT JOIN room_prefs p ON p.user_id = m.user_id AND p.room_id = m.room_id
       WHERE m.user_id = ?
-      ORDER BY r.kind, r.name`),
+      ORDER BY p.pinned_at IS NULL, p.pinned_at, r.kind, r.name`),
     lastMessage: db.prepare("SELECT seq, sender, body, ts, deleted_at AS deletedAt FROM messages WHERE room_id = ? AND seq = ?"),
     common: db.prepare(`
       SELECT r.id AS roomId, r.kind, r.name, r.community_id AS communityId
@@ -50,10 +56,21 @@ export function createCommunityQueries(storage: Storage) {
         readSeq: number;
         unread: number;
         lastSeq: number | null;
+        mentions: number;
+        level: "all" | "mentions" | "none";
+        mutedUntil: number | null;
+        pinnedAt: number | null;
+        archivedAt: number | null;
       }[];
-      return rows.map(({ lastSeq, ...r }) => {
+      return rows.map(({ lastSeq, level, mutedUntil, pinnedAt, archivedAt, ...r }) => {
         const last = lastSeq ? (s.lastMessage.get(r.roomId, lastSeq) as { seq: number; sender: string; body: string | null; ts: number; deletedAt: number | null }) : null;
-        return { ...r, lastMessage: last ? { seq: last.seq, sender: last.sender, body: last.body, ts: last.ts, deleted: last.deletedAt !== null } : null };
+        return {
+          ...r,
+          lastMessage: last ? { seq: last.seq, sender: last.sender, body: last.body, ts: last.ts, deleted: last.deletedAt !== null } : null,
+          notify: { level, mutedUntil },
+          pinned: pinnedAt !== null,
+          archived: archivedAt !== null,
+        };
       });
     },
     commonGroups: (a: string, b: string) => s.common.all(a, b) as { roomId: string; kind: string; name: string; communityId: string | null }[],

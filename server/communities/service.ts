@@ -304,7 +304,7 @@ export function createCommunityService(
       return { roomId, count: st.members.size, members, admins };
     },
 
-    get(actor: string, roomId: string): RoomSummary & { groups?: string[]; admins: string[]; pendingRequests?: number; invited?: boolean } {
+    get(actor: string, roomId: string): RoomSummary & { groups?: string[]; admins: string[]; pendingRequests?: number; invited?: boolean; pinnedMessages?: number[] } {
       const st = core.state(roomId);
       if (!st) throw new ParleyError("room.not_found");
       const role = st.members.get(actor);
@@ -320,6 +320,7 @@ export function createCommunityService(
         admins,
         ...(isAdminRole(role) ? { pendingRequests: st.requests.size } : {}),
         invited: st.invites.has(actor),
+        ...(role ? { pinnedMessages: [...st.pinned] } : {}),
       };
     },
 

@@ -108,6 +108,16 @@ export const configSchema = {
         preview_pixels: { type: "integer", minimum: 32, maximum: 2048, default: 320 },
       },
     },
+    push: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        ttl_seconds: { type: "integer", minimum: 0, maximum: 2419200, default: 86400 },
+        retry_delays_ms: { type: "array", items: { type: "integer", minimum: 0, maximum: 3600000 }, maxItems: 5, default: [5000, 30000] },
+        allow_http_endpoints: { type: "boolean", default: false },
+      },
+    },
     log: {
       type: "object",
       additionalProperties: false,
@@ -150,5 +160,6 @@ export interface Config {
     delete_for_everyone_seconds: number;
   };
   media: { user_quota_bytes: number; blocked_types: string[]; gc_grace_seconds: number; preview_pixels: number };
+  push: { ttl_seconds: number; retry_delays_ms: number[]; allow_http_endpoints: boolean };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }

@@ -7,7 +7,7 @@ type Target = { roomId: string; seq: number };
 /** WebSocket ops of messages, receipts, typing and the sync stream. */
 export function defineMessageOps(ops: OpRegistry, messages: MessageService, sync: Sync): void {
   // op: message.send
-  ops.define<{ roomId: string; body?: string; file?: { mediaId: string; name: string }; txnId: string; replyTo?: number; threadRoot?: number }>("message.send", async ({ actor }, p) => {
+  ops.define<{ roomId: string; body?: string; file?: { mediaId: string; name: string }; txnId: string; replyTo?: number; threadRoot?: number; mentions?: string[]; mentionAll?: boolean }>("message.send", async ({ actor }, p) => {
     const { event, duplicate } = await messages.send(actor.userId, p);
     return { event, duplicate };
   });

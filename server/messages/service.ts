@@ -5,6 +5,7 @@ import { memberState } from "../communities/service.ts";
 import type { Hub } from "../ws/transport.ts";
 import type { MessageQueries, MessageView } from "./queries.ts";
 import type { MediaService } from "../media/service.ts";
+import { resolveMentions } from "../notify/mentions.ts";
 
 function targetOf(tx: Tx, roomId: string, seq: number | undefined | null) {
   if (seq === undefined || seq === null) return null;
@@ -22,6 +23,10 @@ export interface PostInput {
   txnId: string;
   replyTo?: number;
   threadRoot?: number;
+  /** User ids the client resolved for its @mentions (see notify/mentions.ts). */
+  mentions?: string[];
+  /** An admin's @all. */
+  mentionAll?: boolean;
 }
 
 export function createMessageService(core: RoomCore, queries: MessageQueries, hub: () => Hub, media: MediaService, now: () => number = Date.now) {
@@ -35,6 +40,14 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       const earlier = tx.findByTxn(input.roomId, actor, input.txnId);
       if (earlier) return { event: earlier, duplicate: true };
       const content: Record<string, unknown> = { ...body };
+      if ((body.kind === "text" || body.kind === "file") && body.forwarded !== true) {
+        // Mentions are resolved against the room's members at the time of the send.
+        const st = tx.state(input.roomId)!;
+        const serverName = actor.slice(actor.indexOf(":") + 1);
+        const { mentions, mentionAll } = resolveMentions({ state: st, sender: actor, serverName, body: body.body as string | undefined, requested: input.mentions, requestAll: input.mentionAll });
+        if (mentions.length) content.mentions = mentions;
+        if (mentionAll) content.mentionAll = true;
+      }
       if (input.replyTo !== undefined) content.replyTo = input.replyTo;
       if (input.threadRoot !== undefined) content.threadRoot = input.threadRoot;
       const target = targetOf(tx, input.roomId, input.threadRoot ?? input.replyTo);

@@ -1,5 +1,5 @@
 import type { ErrorCode } from "../errors.ts";
-import { isAdminRole, type Proposal, type Role, type RoomLimits, type RoomState } from "./types.ts";
+import { isAdminRole, maxPinnedMessages, type Proposal, type Role, type RoomLimits, type RoomState } from "./types.ts";
 
 /** Facts from outside the room that some rules need; gathered by the caller, read-only here. */
 export interface AuthContext {
@@ -135,6 +135,12 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
     return subject !== undefined && state.members.has(subject) ? allow : deny("room.not_member");
   }
 
+  // Moderation: an admin of a community may delete a message in any of its linked groups, also one
+  // they are not in, when resolving a report (the caller passes their community role).
+  if (p.type === "message.delete" && !senderRole && state.communityId !== null && isAdminRole(ctx.communityRole)) {
+    return ctx.target && !ctx.target.deleted ? allow : deny("message.not_found");
+  }
+
   // Everything below needs the sender to be a member.
   if (!senderRole) return deny("room.not_found");
 
@@ -256,6 +262,18 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
 
     case "reaction":
       return ctx.target && !ctx.target.deleted ? allow : deny("message.not_found");
+
+    // Pinned messages are room state every member sees: the room's admins choose them.
+    case "message.pin": {
+      if (!isAdmin) return deny("room.forbidden");
+      if (!ctx.target || ctx.target.deleted) return deny("message.not_found");
+      const pinned = state.pinned;
+      if (pinned.includes(p.content.target as number)) return deny("message.already_pinned");
+      return pinned.length >= maxPinnedMessages ? deny("message.pin_limit") : allow;
+    }
+    case "message.unpin":
+      if (!isAdmin) return deny("room.forbidden");
+      return state.pinned.includes(p.content.target as number) ? allow : deny("message.not_pinned");
 
     case "poll.vote": {
       if (!ctx.poll || !ctx.target || ctx.target.deleted) return deny("poll.not_found");

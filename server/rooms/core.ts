@@ -176,6 +176,7 @@ export function createRoomCore(deps: {
           createdBy: init.creator,
           createdAt: at,
           adminCount: 0,
+          pinned: [],
         };
         store.insertRoom(state);
         cache.set(id, state);

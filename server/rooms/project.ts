@@ -17,6 +17,8 @@ const auditedTypes = new Set([
   "poll.close",
   "event.update",
   "event.cancel",
+  "message.pin",
+  "message.unpin",
 ]);
 
 /**
@@ -118,6 +120,7 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       break;
     case "message":
       store.insertMessage(e);
+      if (Array.isArray(c.mentions) || c.mentionAll === true) store.addMentions(state.id, e.seq, [...(c.mentions ?? []), ...(c.mentionAll === true ? ["@all"] : [])]);
       if (c.kind === "file") store.addMessageMedia(c.file.mediaId, state.id, e.seq);
       else if (c.kind === "poll") store.insertPoll(state.id, e.seq, c as never, e.sender);
       else if (c.kind === "event") {
@@ -166,6 +169,19 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       // A file shared only by this message becomes collectable; a deleted event reminds no one.
       store.dropMessageMedia(state.id, c.target);
       store.scheduleReminders(state.id, c.target, null, []);
+      // A message deleted for everyone is no longer pinned.
+      if (state.pinned.includes(c.target)) {
+        state.pinned = state.pinned.filter((s) => s !== c.target);
+        store.unpinMessage(state.id, c.target);
+      }
+      break;
+    case "message.pin":
+      state.pinned = [...state.pinned, c.target];
+      store.pinMessage(state.id, c.target, e.sender, e.ts);
+      break;
+    case "message.unpin":
+      state.pinned = state.pinned.filter((s) => s !== c.target);
+      store.unpinMessage(state.id, c.target);
       break;
     case "reaction":
       store.setReaction(state.id, c.target, e.sender, c.emoji ?? null, e.ts);

@@ -145,6 +145,11 @@ export function createRoomStore(storage: Storage) {
     redactEdits: db.prepare(
       "UPDATE room_events SET content = json_object('target', json_extract(content, '$.target'), 'redacted', json('true')) WHERE room_id = ? AND type = 'message.edit' AND json_extract(content, '$.target') = ?",
     ),
+    // mentions and pinned messages (notify-moderation)
+    addMention: db.prepare("INSERT OR IGNORE INTO message_mentions (room_id, seq, user_id) VALUES (?, ?, ?)"),
+    pins: db.prepare("SELECT seq FROM pinned_messages WHERE room_id = ? ORDER BY at, seq"),
+    pin: db.prepare("INSERT OR REPLACE INTO pinned_messages (room_id, seq, pinned_by, at) VALUES (?, ?, ?, ?)"),
+    unpin: db.prepare("DELETE FROM pinned_messages WHERE room_id = ? AND seq = ?"),
     audit: db.prepare("INSERT INTO audit_log (scope_id, room_id, actor, action, target, details, at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
   };
 
@@ -195,6 +200,7 @@ export function createRoomStore(storage: Storage) {
         createdBy: room.created_by,
         createdAt: room.created_at,
         adminCount,
+        pinned: (s.pins.all(roomId) as { seq: number }[]).map((r) => r.seq),
       };
     },
     insertRoom(st: RoomState): void {
@@ -288,6 +294,11 @@ export function createRoomStore(storage: Storage) {
         s.addReminder.run(roomId, eventSeq, offset, due);
       }
     },
+    addMentions(roomId: string, seq: number, userIds: string[]): void {
+      for (const u of userIds) s.addMention.run(roomId, seq, u);
+    },
+    pinMessage: (roomId: string, seq: number, by: string, at: number) => void s.pin.run(roomId, seq, by, at),
+    unpinMessage: (roomId: string, seq: number) => void s.unpin.run(roomId, seq),
     addMessageMedia: (mediaId: string, roomId: string, seq: number) => void s.addMediaRef.run(mediaId, "message", roomId, seq),
     dropMessageMedia: (roomId: string, seq: number) => void s.dropMessageMedia.run(roomId, seq),
     setRoomPicture(roomId: string, mediaId: string | null): void {

@@ -67,7 +67,10 @@ export type EventType =
   | "poll.close"
   | "event.update"
   | "event.cancel"
-  | "event.rsvp";
+  | "event.rsvp"
+  // pinned messages (notify-moderation)
+  | "message.pin"
+  | "message.unpin";
 
 /** The current state of a room: a projection of its log, cached in memory by the core. */
 export interface RoomState {
@@ -92,7 +95,12 @@ export interface RoomState {
   createdAt: number;
   /** Count of admins and owner, kept so the admin cap is O(1). */
   adminCount: number;
+  /** The pinned messages' seqs, oldest pin first. */
+  pinned: number[];
 }
+
+/** How many messages a room may have pinned at once (as WhatsApp: three). */
+export const maxPinnedMessages = 3;
 
 export const isAdminRole = (role: Role | undefined): boolean => role === "owner" || role === "admin";
 
