@@ -87,11 +87,12 @@ t.test("write transactions never fail while the checkpointer works, and the WAL 
   }
   t.equal(failures, 0, `no write failed among ${written}`);
   t.ok(written > 1000, "the writes went on while checkpoints ran");
-  // Every commit appends at least one 4 KiB page to the WAL: never restarted, it would reach
-  // written × 4 KiB (150 MB in a second and a half here, measured with the bound turned off).
-  // Bounded, it stays well under half of that even with the machine's cores oversubscribed
-  // (largest measured: a third, with two busy loops beside a full test run).
-  t.ok(largestWal < (written * 4096) / 2, `the WAL stayed bounded (largest ${largestWal} bytes after ${written} commits)`);
+  // Every commit appends at least one 4 KiB page (plus a frame header) to the WAL: never
+  // restarted, it would be larger than written × 4 KiB. Smaller proves that the checkpointer
+  // restarted it while the writes never paused. How much smaller depends on how much CPU the
+  // worker thread got (a third of that bound alone, a half with the cores oversubscribed by a
+  // parallel test run): that is a speed, measured in benchmarks, not asserted here.
+  t.ok(largestWal < written * 4096, `the WAL was restarted under writes that never pause (largest ${largestWal} bytes after ${written} commits)`);
   storage.close();
   t.same(errors, [], "no checkpoint failed");
 });
