@@ -36,6 +36,9 @@ import { defineCalendarOps } from "./calendar/ops.ts";
 import { createReminderScheduler, type ReminderScheduler } from "./calendar/reminders.ts";
 import { defineInviteOps, registerInviteRoutes } from "./invites/routes.ts";
 import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
+import { createMetrics, type Metrics } from "./metrics/index.ts";
+import { createMetricQueries } from "./metrics/queries.ts";
+import { registerMetrics } from "./metrics/routes.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -60,6 +63,9 @@ export interface Parley {
   rooms: RoomCore;
   media: MediaService;
   reminders: ReminderScheduler;
+  metrics: Metrics;
+  /** The address of the separate metrics listener (metrics.listen), once it listens. */
+  metricsAddress(): string | null;
 }
 
 declare module "fastify" {
@@ -84,7 +90,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const keys = await loadServerKeys(storage, options.now);
   const accounts = createAccountService({ config, store: createAccountStore(storage), bus, log: log.child({ area: "accounts" }), now: options.now });
   const ops = new OpRegistry(protocol);
+  const metrics = createMetrics();
   const rooms = createRoomCore({
+    observeCommit: metrics.observeCommit,
     store: createRoomStore(storage),
     serverName: config.server.name,
     log: log.child({ area: "rooms" }),
@@ -124,8 +132,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now });
   const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
+  const timeouts = config.timeouts;
   const app = Fastify({
     loggerInstance: log,
+    // Bounds that a slow or silent client cannot stretch (config [timeouts]): the headers, the
+    // whole request, and an idle kept-alive connection. Node checks the first two every
+    // connectionsCheckingInterval, so that interval follows the shorter of them.
+    requestTimeout: timeouts.request_seconds * 1000,
+    keepAliveTimeout: timeouts.keep_alive_seconds * 1000,
+    http: {
+      headersTimeout: Math.min(timeouts.headers_seconds, timeouts.request_seconds) * 1000,
+      connectionsCheckingInterval: Math.min(5000, Math.max(250, (Math.min(timeouts.headers_seconds, timeouts.request_seconds) * 1000) / 4)),
+    },
     genReqId: () => `rq_${randomBytes(6).toString("base64url")}`,
     bodyLimit: Math.max(config.limits.frame_bytes, 65536),
     // Behind a reverse proxy the client's address is in X-Forwarded-For; rate limits and login
@@ -169,18 +187,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     errorResponseBuilder: () => new ParleyError("rate_limited"),
   });
 
+  const metricsListener = registerMetrics(app, metrics, config);
   registerDiscoveryRoutes(app, { config, keys, storage });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
-  await registerMediaRoutes(app, { accounts, media });
+  await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload });
   defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);
   defineMessageOps(ops, messages, createSync(storage));
   defineInviteOps(ops, invites);
   definePollOps(ops, polls);
   defineCalendarOps(ops, calendar);
-  const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
+  const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now });
   hubRef = hub;
+  const metricQueries = createMetricQueries(storage);
+  metrics.watch({ connections: hub.count, authenticatedConnections: hub.authenticatedCount, uploadsInProgressBytes: media.receivingBytes, ...metricQueries });
   rooms.onCommit((batch) => {
     // A new, edited, cancelled or deleted calendar event changes the reminder schedule.
     if (batch.some(({ event: e }) => e.type === "event.update" || e.type === "event.cancel" || e.type === "message.delete" || (e.type === "message" && e.content.kind === "event"))) {
@@ -229,7 +250,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 5000);
   revocationPoll.unref();
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders, metrics, metricsAddress: metricsListener.address });
   app.addHook("onClose", async () => {
     clearInterval(gc);
     clearTimeout(firstGc);

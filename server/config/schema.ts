@@ -108,6 +108,28 @@ export const configSchema = {
         preview_pixels: { type: "integer", minimum: 32, maximum: 2048, default: 320 },
       },
     },
+    timeouts: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        headers_seconds: { type: "integer", minimum: 1, maximum: 600, default: 20 },
+        request_seconds: { type: "integer", minimum: 1, maximum: 86400, default: 300 },
+        upload_idle_seconds: { type: "integer", minimum: 1, maximum: 3600, default: 30 },
+        keep_alive_seconds: { type: "integer", minimum: 1, maximum: 600, default: 5 },
+      },
+    },
+    metrics: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // "host:port" ("[::1]:9464" for IPv6), or empty for no listener of its own.
+        listen: { type: "string", pattern: "^(\\S+:[0-9]{1,5})?$", default: "" },
+        // Empty, or a secret of at least 24 characters: a short one could be guessed.
+        token: { type: "string", pattern: "^(\\S{24,})?$", default: "" },
+      },
+    },
     log: {
       type: "object",
       additionalProperties: false,
@@ -150,5 +172,7 @@ export interface Config {
     delete_for_everyone_seconds: number;
   };
   media: { user_quota_bytes: number; blocked_types: string[]; gc_grace_seconds: number; preview_pixels: number };
+  timeouts: { headers_seconds: number; request_seconds: number; upload_idle_seconds: number; keep_alive_seconds: number };
+  metrics: { listen: string; token: string };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }

@@ -13,7 +13,17 @@ const idParams = { type: "object", required: ["mediaId"], properties: { mediaId:
  * by the browser as a page: only raster images, audio and video are inline; everything else
  * (HTML, SVG, PDF, scripts) is an attachment, with nosniff and a sandboxing CSP on every file.
  */
-export async function registerMediaRoutes(app: FastifyInstance, deps: { accounts: AccountService; media: MediaService }): Promise<void> {
+export async function registerMediaRoutes(
+  app: FastifyInstance,
+  deps: {
+    accounts: AccountService;
+    media: MediaService;
+    /** Seconds an upload may send nothing before it is cut (timeouts.upload_idle_seconds). */
+    uploadIdleSeconds: number;
+    /** Counts each upload's outcome (null: accepted) for the metrics. */
+    observeUpload?: (refusal: unknown, bytes: number) => void;
+  },
+): Promise<void> {
   const { accounts, media } = deps;
 
   await app.register(async (scope) => {
@@ -26,17 +36,33 @@ export async function registerMediaRoutes(app: FastifyInstance, deps: { accounts
       "/api/v1/media",
       { schema: { querystring: { type: "object", additionalProperties: false, properties: { name: { type: "string", minLength: 1, maxLength: 255 } } } } },
       async (request, reply) => {
+        const socket = request.raw.socket;
+        const cut = () => {
+          request.log.info({ idleSeconds: deps.uploadIdleSeconds }, "upload stalled: connection cut");
+          socket.destroy();
+        };
         try {
           const actor = await requireActor(accounts, request);
           const declared = request.headers["content-length"] ? Number(request.headers["content-length"]) : null;
+          // A client that stops sending mid-upload would otherwise hold the connection, the
+          // temporary file and its quota reservation until the whole-request timeout (minutes).
+          // Past the idle bound the socket is destroyed: the body stream fails, ingest removes the
+          // temporary file and releases the reservation, and no answer is owed to a silent peer.
+          socket.setTimeout(deps.uploadIdleSeconds * 1000, cut);
           const info = await media.ingest(actor.userId, request.query.name ?? "file", request.raw, Number.isFinite(declared) ? declared : null);
+          deps.observeUpload?.(null, info.size);
           return reply.code(201).send(info);
         } catch (err) {
+          deps.observeUpload?.(err, 0);
           // A refused upload leaves its body unread (or cut off mid-stream) on the connection: a
           // kept-alive connection would then hang the client's next request until the keep-alive
           // timeout. Answer with `Connection: close` instead (and never drain a huge body).
           reply.raw.shouldKeepAlive = false;
           throw err;
+        } finally {
+          // Back to the server's own socket timeout (none: the keep-alive and request timeouts).
+          socket.setTimeout(0);
+          socket.off("timeout", cut);
         }
       },
     );
