@@ -14,6 +14,7 @@ import { createAccountService, type AccountService } from "./accounts/service.ts
 import { registerAccountRoutes } from "./accounts/routes.ts";
 import { defineAccountOps } from "./accounts/ops.ts";
 import { registerDiscoveryRoutes } from "./http/discovery.ts";
+import { registerApiDocumentRoutes } from "./http/api-documents.ts";
 import { OpRegistry } from "./ws/ops.ts";
 import { createRoomStore } from "./rooms/store.ts";
 import { createRoomCore, type RoomCore } from "./rooms/core.ts";
@@ -189,6 +190,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const metricsListener = registerMetrics(app, metrics, config);
   registerDiscoveryRoutes(app, { config, keys, storage });
+  registerApiDocumentRoutes(app, protocol, config.server.public_url);
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload });

@@ -977,6 +977,15 @@ export interface Protocol {
     };
   };
   http: {
+    asyncapi: {
+      response: {
+        asyncapi: "3.0.0";
+        info: {};
+        channels: {};
+        operations: {};
+        components: {};
+      };
+    };
     "auth.login": {
       request?: {
         username: string;
@@ -1086,6 +1095,14 @@ export interface Protocol {
     "media.preview": {};
     "media.upload": {
       response: MediaInfo;
+    };
+    openapi: {
+      response: {
+        openapi: "3.1.0";
+        info: {};
+        paths: {};
+        components: {};
+      };
     };
     readyz: {
       response: {
