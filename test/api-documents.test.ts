@@ -62,7 +62,8 @@ t.test("the OpenAPI document has exactly the endpoints of protocol/http, with th
     t.equal(op.description, schema.description, `${title}: description`);
     t.same(!!op.security, !!x.auth, `${title}: bearer authentication when the endpoint needs it`);
     const pathParams = [...x.path!.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
-    t.same((op.parameters ?? []).map((p: Json) => p.name), pathParams, `${title}: path parameters`);
+    const queryParams = Object.keys((schema.$defs?.query as Json | undefined)?.properties ?? {});
+    t.same((op.parameters ?? []).map((p: Json) => `${p.in} ${p.name}`), [...pathParams.map((n) => `path ${n}`), ...queryParams.map((n) => `query ${n}`)], `${title}: path and query parameters`);
     if (schema.$defs?.request) {
       const ref = op.requestBody.content["application/json"].schema.$ref.slice(1);
       for (const example of examplesOf(schema.$defs.request)) t.equal(check(ref, example), "", `${title}: the request schema accepts the protocol's example`);
@@ -141,7 +142,11 @@ t.test("a document that drifts from its references is rejected by both parsers",
   const openApi = buildOpenApi(protocol) as Json;
   delete openApi.components.schemas.UserId;
   await t.rejects(SwaggerParser.validate(openApi as never), "OpenAPI: a reference to a schema that is gone");
-  const asyncApi = buildAsyncApi(protocol) as Json;
+  // The AsyncAPI parser is slow on the whole protocol (seconds per parse): one op and one push
+  // show the same thing.
+  const small: Protocol = { ...protocol, ops: new Map([["ping", protocol.ops.get("ping")!]]), pushes: new Map([["session.revoked", protocol.pushes.get("session.revoked")!]]) };
+  const asyncApi = buildAsyncApi(small) as Json;
+  t.same((await new Parser().parse(JSON.stringify(asyncApi))).diagnostics.filter((d) => d.severity === 0), [], "AsyncAPI: the small document is valid as it stands");
   delete asyncApi.channels.socket.messages["ping.reply"];
   const { diagnostics } = await new Parser().parse(JSON.stringify(asyncApi));
   t.ok(diagnostics.some((d) => d.severity === 0), "AsyncAPI: a reply message that is gone");

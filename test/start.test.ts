@@ -68,3 +68,18 @@ t.test("a taken metrics port stops start-up the same way, naming metrics.listen"
   t.match(lines[0], new RegExp(`^parley: cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use .*metrics\\.listen`));
   t.notOk(existsSync(join(dataDir, "parley.db-wal")), "the database was closed");
 });
+
+t.test("parley config shows whether a metrics token is set, never the token", async (t) => {
+  const dir = dataDirFor(t);
+  const configPath = join(dir, "parley.toml");
+  const token = "scrape-me-0123456789-abcdefghij";
+  writeFileSync(configPath, `[metrics]\ntoken = "${token}"\n`);
+  const { PARLEY_CONFIG: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, ["bin/parley.js", "config", "--config", configPath], { cwd: repoRoot, env: inherited, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  const code = await new Promise((resolve) => child.once("exit", resolve));
+  t.equal(code, 0);
+  t.match(stdout, /\[metrics\][^[]*token = "\[redacted\]"/);
+  t.notOk(stdout.includes(token));
+});

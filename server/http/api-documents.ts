@@ -120,6 +120,11 @@ export function buildOpenApi(protocol: Protocol, opts: { serverUrl?: string } = 
       description: doc.description,
       tags: [tagOf(title)],
     };
+    // Query parameters, when the endpoint takes any: one parameter per property of $defs.query.
+    const query = defs.query as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+    for (const [name, schema] of Object.entries(query?.properties ?? {})) {
+      parameters.push({ name, in: "query", required: query!.required?.includes(name) ?? false, schema: components.rewrite(schema, doc.$id) });
+    }
     if (parameters.length) operation.parameters = parameters;
     if (defs.request) {
       operation.requestBody = { required: true, content: { "application/json": { schema: components.ref(doc.$id, "/$defs/request") } } };

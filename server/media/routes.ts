@@ -34,7 +34,7 @@ export async function registerMediaRoutes(
     // route: POST /api/v1/media
     scope.post<{ Querystring: { name?: string } }>(
       "/api/v1/media",
-      { schema: { querystring: { type: "object", additionalProperties: false, properties: { name: { type: "string", minLength: 1, maxLength: 255 } } } } },
+      { schema: { querystring: { $ref: "https://parley.chat/schema/http/media.upload#/$defs/query" } } },
       async (request, reply) => {
         const socket = request.raw.socket;
         const cut = () => {
@@ -49,6 +49,9 @@ export async function registerMediaRoutes(
           // Past the idle bound the socket is destroyed: the body stream fails, ingest removes the
           // temporary file and releases the reservation, and no answer is owed to a silent peer.
           socket.setTimeout(deps.uploadIdleSeconds * 1000, cut);
+          // Once the whole body is in, the bound no longer applies: hashing, sniffing and making
+          // a preview take the time they take, and the client is then rightly silent.
+          request.raw.once("end", () => socket.setTimeout(0));
           const info = await media.ingest(actor.userId, request.query.name ?? "file", request.raw, Number.isFinite(declared) ? declared : null);
           deps.observeUpload?.(null, info.size);
           return reply.code(201).send(info);

@@ -203,12 +203,13 @@ export function createMetrics() {
       if (events) roomEvents.inc(events);
     },
 
-    observeUpload(outcome: unknown, bytes: number): void {
-      if (outcome === null) {
+    /** Counts one upload: `refusal` null when it was accepted (with its bytes), else what refused it. */
+    observeUpload(refusal: unknown, bytes: number): void {
+      if (refusal === null) {
         uploads.labels("ok").inc();
         uploadBytes.inc(bytes);
       } else {
-        uploads.labels(toWireError(outcome).code).inc();
+        uploads.labels(toWireError(refusal).code).inc();
       }
     },
 
