@@ -62,6 +62,16 @@ t.test("the OpenAPI document has exactly the endpoints of protocol/http, with th
     t.equal(op.description, schema.description, `${title}: description`);
     t.same(!!op.security, !!x.auth, `${title}: bearer authentication when the endpoint needs it`);
     const pathParams = [...x.path!.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+    for (const param of (op.parameters ?? []).filter((p: Json) => p.in === "path")) {
+      const source = ((schema.$defs?.params as Json | undefined)?.properties ?? {})[param.name];
+      if (!source) continue;
+      t.ok(param.schema.$ref || param.schema.pattern, `${title}: the ${param.name} parameter has the protocol's schema`);
+      for (const example of examplesOf(schema.$defs!.params)) {
+        const pointer = param.schema.$ref ?? `/paths/${encodePointer(x.path!)}/${x.method!.toLowerCase()}/parameters/${op.parameters.indexOf(param)}/schema`;
+        t.equal(checkInline(doc, pointer.replace(/^#/, ""), (example as Json)[param.name]), "", `${title}: the ${param.name} parameter accepts the protocol's example`);
+        t.not(checkInline(doc, pointer.replace(/^#/, ""), "not a valid id!"), "", `${title}: and refuses a malformed one`);
+      }
+    }
     const queryParams = Object.keys((schema.$defs?.query as Json | undefined)?.properties ?? {});
     t.same((op.parameters ?? []).map((p: Json) => `${p.in} ${p.name}`), [...pathParams.map((n) => `path ${n}`), ...queryParams.map((n) => `query ${n}`)], `${title}: path and query parameters`);
     if (schema.$defs?.request) {

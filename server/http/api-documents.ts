@@ -108,11 +108,13 @@ export function buildOpenApi(protocol: Protocol, opts: { serverUrl?: string } = 
   for (const [title, doc] of [...protocol.http].sort(([a], [b]) => a.localeCompare(b))) {
     const x = doc["x-parley"]!;
     const defs = doc.$defs ?? {};
+    // Path parameters, with their schemas from $defs.params when the endpoint has them.
+    const pathSchemas = (defs.params as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
     const parameters: Json[] = [...x.path!.matchAll(/\{([^}]+)\}/g)].map(([, name]) => ({
       name,
       in: "path",
       required: true,
-      schema: { type: "string" },
+      schema: pathSchemas[name] ? components.rewrite(pathSchemas[name], doc.$id) : { type: "string" },
     }));
     const operation: Json = {
       operationId: title,

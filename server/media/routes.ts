@@ -5,7 +5,8 @@ import type { AccountService } from "../accounts/service.ts";
 import { requireActor } from "../accounts/routes.ts";
 import { inlineTypes, type MediaInfo, type MediaService } from "./service.ts";
 
-const idParams = { type: "object", required: ["mediaId"], properties: { mediaId: { type: "string", pattern: "^[a-f0-9]{64}$" } } } as const;
+/** The path parameters' schema, from protocol/http (which the OpenAPI document shows too). */
+const idParams = (name: string) => ({ $ref: `https://parley.chat/schema/http/${name}#/$defs/params` });
 
 /**
  * HTTP routes of media: upload (streamed), download with ranges, previews. Downloads are for
@@ -82,9 +83,9 @@ export async function registerMediaRoutes(
   }
 
   // route: GET /api/v1/media/:mediaId
-  app.get("/api/v1/media/:mediaId", { schema: { params: idParams } }, (request, reply) => serve(request, reply, false));
+  app.get("/api/v1/media/:mediaId", { schema: { params: idParams("media.download") } }, (request, reply) => serve(request, reply, false));
   // route: GET /api/v1/media/:mediaId/preview
-  app.get("/api/v1/media/:mediaId/preview", { schema: { params: idParams } }, (request, reply) => serve(request, reply, true));
+  app.get("/api/v1/media/:mediaId/preview", { schema: { params: idParams("media.preview") } }, (request, reply) => serve(request, reply, true));
 }
 
 /**
