@@ -14,6 +14,7 @@ import { createAccountService, type AccountService } from "./accounts/service.ts
 import { registerAccountRoutes } from "./accounts/routes.ts";
 import { defineAccountOps } from "./accounts/ops.ts";
 import { registerDiscoveryRoutes } from "./http/discovery.ts";
+import { registerApiDocumentRoutes } from "./http/api-documents.ts";
 import { OpRegistry } from "./ws/ops.ts";
 import { createRoomStore } from "./rooms/store.ts";
 import { createRoomCore, type RoomCore } from "./rooms/core.ts";
@@ -42,6 +43,9 @@ import { createKeepService, defineKeepOps } from "./messages/keep.ts";
 import { createPushService, type PushService } from "./push/service.ts";
 import { definePushOps } from "./push/ops.ts";
 import { createReportService, defineReportOps } from "./reports/service.ts";
+import { createMetrics, type Metrics } from "./metrics/index.ts";
+import { createMetricQueries } from "./metrics/queries.ts";
+import { registerMetrics } from "./metrics/routes.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -67,6 +71,9 @@ export interface Parley {
   media: MediaService;
   reminders: ReminderScheduler;
   push: PushService;
+  metrics: Metrics;
+  /** The address of the separate metrics listener (metrics.listen), once it listens. */
+  metricsAddress(): string | null;
 }
 
 declare module "fastify" {
@@ -91,7 +98,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const keys = await loadServerKeys(storage, options.now);
   const accounts = createAccountService({ config, store: createAccountStore(storage), bus, log: log.child({ area: "accounts" }), now: options.now });
   const ops = new OpRegistry(protocol);
+  const metrics = createMetrics();
   const rooms = createRoomCore({
+    observeCommit: metrics.observeCommit,
     store: createRoomStore(storage),
     serverName: config.server.name,
     log: log.child({ area: "rooms" }),
@@ -149,8 +158,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const reports = createReportService({ storage, core: rooms, messages, queries: messageQueries, communities, tell: push.tell, userExists: communityQueries.userExists, now: options.now });
   const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
+  const timeouts = config.timeouts;
   const app = Fastify({
     loggerInstance: log,
+    // Bounds that a slow or silent client cannot stretch (config [timeouts]): the headers, the
+    // whole request, and an idle kept-alive connection. Node checks the first two every
+    // connectionsCheckingInterval, so that interval follows the shorter of them.
+    requestTimeout: timeouts.request_seconds * 1000,
+    keepAliveTimeout: timeouts.keep_alive_seconds * 1000,
+    http: {
+      headersTimeout: Math.min(timeouts.headers_seconds, timeouts.request_seconds) * 1000,
+      connectionsCheckingInterval: Math.min(5000, Math.max(250, (Math.min(timeouts.headers_seconds, timeouts.request_seconds) * 1000) / 4)),
+    },
     genReqId: () => `rq_${randomBytes(6).toString("base64url")}`,
     bodyLimit: Math.max(config.limits.frame_bytes, 65536),
     // Behind a reverse proxy the client's address is in X-Forwarded-For; rate limits and login
@@ -194,10 +213,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     errorResponseBuilder: () => new ParleyError("rate_limited"),
   });
 
+  const metricsListener = registerMetrics(app, metrics, config);
   registerDiscoveryRoutes(app, { config, keys, storage });
+  registerApiDocumentRoutes(app, protocol, config.server.public_url);
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
-  await registerMediaRoutes(app, { accounts, media });
+  await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload });
   defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);
   defineMessageOps(ops, messages, createSync(storage));
@@ -208,8 +229,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineKeepOps(ops, keep);
   definePushOps(ops, push);
   defineReportOps(ops, reports);
-  const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
+  const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now });
   hubRef = hub;
+  const metricQueries = createMetricQueries(storage);
+  metrics.watch({ connections: hub.count, authenticatedConnections: hub.authenticatedCount, uploadsInProgressBytes: media.receivingBytes, ...metricQueries });
   rooms.onCommit((batch) => {
     // A new, edited, cancelled or deleted calendar event changes the reminder schedule.
     if (batch.some(({ event: e }) => e.type === "event.update" || e.type === "event.cancel" || e.type === "message.delete" || (e.type === "message" && e.content.kind === "event"))) {
@@ -265,7 +288,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 5000);
   revocationPoll.unref();
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders, push });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders, push, metrics, metricsAddress: metricsListener.address });
   registerAdminRoutes(app, app.parley);
   app.addHook("onClose", async () => {
     clearInterval(gc);

@@ -94,7 +94,15 @@ const groups = new Set(["user", "registration-token", "community"]);
 export async function startServer(config: Config): Promise<number> {
   const { buildApp } = await import("./app.ts");
   const app = await buildApp(config);
-  const address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  let address: string;
+  try {
+    address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    // Nothing may keep running: close the database (and its checkpointer thread) and any
+    // listener already open, so that the process ends with the one line below.
+    await app.close().catch(() => undefined);
+    return fail(describeListenError(err as NodeJS.ErrnoException, config));
+  }
   const ws = `${address.replace(/^http/, "ws")}/api/v1/ws`;
   app.log.info({ address, server: config.server.name, dataDir: config.storage.data_dir }, "parley listening");
   process.stdout.write(
@@ -119,6 +127,17 @@ export async function startServer(config: Config): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
+}
+
+/** One line that says which address could not be opened, why, and which key sets it. */
+function describeListenError(err: NodeJS.ErrnoException & { address?: string; port?: number }, config: Config): string {
+  const isMetrics = config.metrics.listen !== "" && err.port !== undefined && err.port !== config.listen.port;
+  const where = err.port !== undefined ? `${err.address?.includes(":") ? `[${err.address}]` : (err.address ?? config.listen.host)}:${err.port}` : `${config.listen.host}:${config.listen.port}`;
+  const key = isMetrics ? "metrics.listen" : "listen.port (PARLEY_PORT) or listen.host (PARLEY_HOST)";
+  if (err.code === "EADDRINUSE") return `cannot listen on ${where}: the port is already in use (another Parley, or another program); choose another with ${key}`;
+  if (err.code === "EACCES") return `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another with ${key}`;
+  if (err.code === "EADDRNOTAVAIL") return `cannot listen on ${where}: this machine has no such address; set ${key}`;
+  return `cannot listen on ${where}: ${err.message}`;
 }
 
 /** The operator's command line. Returns the process exit code; every refusal is one line, never a stack trace. */
@@ -195,7 +214,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await startServer(config);
       }
       case "config":
-        out(toToml(config as unknown as Record<string, unknown>));
+        // The metrics token is a secret: shown only as set or not.
+        out(toToml({ ...config, metrics: { ...config.metrics, token: config.metrics.token ? "[redacted]" : "" } } as unknown as Record<string, unknown>));
         return 0;
       case "migrate": {
         const { applied } = runMigrations(config.storage.data_dir);

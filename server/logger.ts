@@ -21,10 +21,31 @@ export const redactPaths = [
   "token",
 ];
 
+/**
+ * Invite tokens travel in URL paths (the shared link `/join/<token>`, the invite API
+ * `/api/v1/invites/<token>/...`): anyone who reads a log line with one could join the room. The
+ * request serializer therefore logs those paths with the token replaced, like the header tokens.
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/^(\/join\/|\/api\/v1\/invites\/)[^/?#]+/, "$1[redacted]");
+}
+
+/** Fastify's request serializer (method, url, host, address), with invite tokens redacted. */
+function serializeRequest(req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+  return {
+    method: req.method,
+    url: typeof req.url === "string" ? redactUrl(req.url) : req.url,
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: { paths: redactPaths, censor: "[redacted]" },
+    serializers: { req: serializeRequest },
     base: { service: "parley" },
   };
 }

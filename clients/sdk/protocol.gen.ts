@@ -1489,6 +1489,15 @@ export interface Protocol {
         more: boolean;
       };
     };
+    asyncapi: {
+      response: {
+        asyncapi: "3.0.0";
+        info: {};
+        channels: {};
+        operations: {};
+        components: {};
+      };
+    };
     "auth.login": {
       request?: {
         username: string;
@@ -1598,6 +1607,14 @@ export interface Protocol {
     "media.preview": {};
     "media.upload": {
       response: MediaInfo;
+    };
+    openapi: {
+      response: {
+        openapi: "3.1.0";
+        info: {};
+        paths: {};
+        components: {};
+      };
     };
     readyz: {
       response: {

@@ -118,6 +118,28 @@ export const configSchema = {
         allow_http_endpoints: { type: "boolean", default: false },
       },
     },
+    timeouts: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        headers_seconds: { type: "integer", minimum: 1, maximum: 600, default: 20 },
+        request_seconds: { type: "integer", minimum: 1, maximum: 86400, default: 300 },
+        upload_idle_seconds: { type: "integer", minimum: 1, maximum: 3600, default: 30 },
+        keep_alive_seconds: { type: "integer", minimum: 1, maximum: 600, default: 5 },
+      },
+    },
+    metrics: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // "host:port" ("[::1]:9464" for IPv6), or empty for no listener of its own.
+        listen: { type: "string", pattern: "^(\\S+:[0-9]{1,5})?$", default: "" },
+        // Empty, or a secret of at least 24 characters: a short one could be guessed.
+        token: { type: "string", pattern: "^(\\S{24,})?$", default: "" },
+      },
+    },
     log: {
       type: "object",
       additionalProperties: false,
@@ -161,5 +183,7 @@ export interface Config {
   };
   media: { user_quota_bytes: number; blocked_types: string[]; gc_grace_seconds: number; preview_pixels: number };
   push: { ttl_seconds: number; retry_delays_ms: number[]; allow_http_endpoints: boolean };
+  timeouts: { headers_seconds: number; request_seconds: number; upload_idle_seconds: number; keep_alive_seconds: number };
+  metrics: { listen: string; token: string };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }

@@ -30,13 +30,14 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
  * is the point.
  */
 export function registerInviteRoutes(app: FastifyInstance, invites: InviteService, media: MediaService): void {
-  const tokenParams = { type: "object", required: ["token"], properties: { token: { type: "string", pattern: "^[A-Za-z0-9_-]{8,64}$" } } } as const;
+  // The token's shape is in protocol/http (the same schema documents it in the OpenAPI document).
+  const tokenParams = (name: string) => ({ $ref: `https://parley.chat/schema/http/${name}#/$defs/params` });
 
   // route: GET /api/v1/invites/:token
-  app.get<{ Params: { token: string } }>("/api/v1/invites/:token", { schema: { params: tokenParams } }, async (request) => invites.preview(request.params.token));
+  app.get<{ Params: { token: string } }>("/api/v1/invites/:token", { schema: { params: tokenParams("invite.preview") } }, async (request) => invites.preview(request.params.token));
 
   // route: GET /api/v1/invites/:token/picture — what someone about to join sees (its preview).
-  app.get<{ Params: { token: string } }>("/api/v1/invites/:token/picture", { schema: { params: tokenParams } }, async (request, reply) => {
+  app.get<{ Params: { token: string } }>("/api/v1/invites/:token/picture", { schema: { params: tokenParams("invite.picture") } }, async (request, reply) => {
     const { picture } = invites.preview(request.params.token);
     const info = picture ? media.info(picture) : undefined;
     if (!info || !(info.hasPreview || info.mime.startsWith("image/"))) throw new ParleyError("media.not_found");
@@ -45,21 +46,21 @@ export function registerInviteRoutes(app: FastifyInstance, invites: InviteServic
   });
 
   // route: GET /api/v1/invites/:token/qr.svg
-  app.get<{ Params: { token: string } }>("/api/v1/invites/:token/qr.svg", { schema: { params: tokenParams } }, async (request, reply) => {
+  app.get<{ Params: { token: string } }>("/api/v1/invites/:token/qr.svg", { schema: { params: tokenParams("invite.qr.svg") } }, async (request, reply) => {
     const { url } = invites.preview(request.params.token);
     const svg = await QRCode.toString(url, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
     return reply.type("image/svg+xml").header("cache-control", "no-store").send(svg);
   });
 
   // route: GET /api/v1/invites/:token/qr.png
-  app.get<{ Params: { token: string } }>("/api/v1/invites/:token/qr.png", { schema: { params: tokenParams } }, async (request, reply) => {
+  app.get<{ Params: { token: string } }>("/api/v1/invites/:token/qr.png", { schema: { params: tokenParams("invite.qr.png") } }, async (request, reply) => {
     const { url } = invites.preview(request.params.token);
     const png = await QRCode.toBuffer(url, { type: "png", errorCorrectionLevel: "M", margin: 2, width: 320 });
     return reply.type("image/png").header("cache-control", "no-store").send(png);
   });
 
   // route: GET /join/:token — what a shared link opens in a browser.
-  app.get<{ Params: { token: string } }>("/join/:token", { schema: { params: tokenParams } }, async (request, reply) => {
+  app.get<{ Params: { token: string } }>("/join/:token", { schema: { params: tokenParams("invite.landing") } }, async (request, reply) => {
     const p = invites.preview(request.params.token);
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Join ${escapeHtml(p.name)} on Parley</title></head><body style="font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">

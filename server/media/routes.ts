@@ -5,7 +5,8 @@ import type { AccountService } from "../accounts/service.ts";
 import { requireActor } from "../accounts/routes.ts";
 import { inlineTypes, type MediaInfo, type MediaService } from "./service.ts";
 
-const idParams = { type: "object", required: ["mediaId"], properties: { mediaId: { type: "string", pattern: "^[a-f0-9]{64}$" } } } as const;
+/** The path parameters' schema, from protocol/http (which the OpenAPI document shows too). */
+const idParams = (name: string) => ({ $ref: `https://parley.chat/schema/http/${name}#/$defs/params` });
 
 /**
  * HTTP routes of media: upload (streamed), download with ranges, previews. Downloads are for
@@ -13,7 +14,17 @@ const idParams = { type: "object", required: ["mediaId"], properties: { mediaId:
  * by the browser as a page: only raster images, audio and video are inline; everything else
  * (HTML, SVG, PDF, scripts) is an attachment, with nosniff and a sandboxing CSP on every file.
  */
-export async function registerMediaRoutes(app: FastifyInstance, deps: { accounts: AccountService; media: MediaService }): Promise<void> {
+export async function registerMediaRoutes(
+  app: FastifyInstance,
+  deps: {
+    accounts: AccountService;
+    media: MediaService;
+    /** Seconds an upload may send nothing before it is cut (timeouts.upload_idle_seconds). */
+    uploadIdleSeconds: number;
+    /** Counts each upload's outcome (null: accepted) for the metrics. */
+    observeUpload?: (refusal: unknown, bytes: number) => void;
+  },
+): Promise<void> {
   const { accounts, media } = deps;
 
   await app.register(async (scope) => {
@@ -24,19 +35,38 @@ export async function registerMediaRoutes(app: FastifyInstance, deps: { accounts
     // route: POST /api/v1/media
     scope.post<{ Querystring: { name?: string } }>(
       "/api/v1/media",
-      { schema: { querystring: { type: "object", additionalProperties: false, properties: { name: { type: "string", minLength: 1, maxLength: 255 } } } } },
+      { schema: { querystring: { $ref: "https://parley.chat/schema/http/media.upload#/$defs/query" } } },
       async (request, reply) => {
+        const socket = request.raw.socket;
+        const cut = () => {
+          request.log.info({ idleSeconds: deps.uploadIdleSeconds }, "upload stalled: connection cut");
+          socket.destroy();
+        };
         try {
           const actor = await requireActor(accounts, request);
           const declared = request.headers["content-length"] ? Number(request.headers["content-length"]) : null;
+          // A client that stops sending mid-upload would otherwise hold the connection, the
+          // temporary file and its quota reservation until the whole-request timeout (minutes).
+          // Past the idle bound the socket is destroyed: the body stream fails, ingest removes the
+          // temporary file and releases the reservation, and no answer is owed to a silent peer.
+          socket.setTimeout(deps.uploadIdleSeconds * 1000, cut);
+          // Once the whole body is in, the bound no longer applies: hashing, sniffing and making
+          // a preview take the time they take, and the client is then rightly silent.
+          request.raw.once("end", () => socket.setTimeout(0));
           const info = await media.ingest(actor.userId, request.query.name ?? "file", request.raw, Number.isFinite(declared) ? declared : null);
+          deps.observeUpload?.(null, info.size);
           return reply.code(201).send(info);
         } catch (err) {
+          deps.observeUpload?.(err, 0);
           // A refused upload leaves its body unread (or cut off mid-stream) on the connection: a
           // kept-alive connection would then hang the client's next request until the keep-alive
           // timeout. Answer with `Connection: close` instead (and never drain a huge body).
           reply.raw.shouldKeepAlive = false;
           throw err;
+        } finally {
+          // Back to the server's own socket timeout (none: the keep-alive and request timeouts).
+          socket.setTimeout(0);
+          socket.off("timeout", cut);
         }
       },
     );
@@ -53,9 +83,9 @@ export async function registerMediaRoutes(app: FastifyInstance, deps: { accounts
   }
 
   // route: GET /api/v1/media/:mediaId
-  app.get("/api/v1/media/:mediaId", { schema: { params: idParams } }, (request, reply) => serve(request, reply, false));
+  app.get("/api/v1/media/:mediaId", { schema: { params: idParams("media.download") } }, (request, reply) => serve(request, reply, false));
   // route: GET /api/v1/media/:mediaId/preview
-  app.get("/api/v1/media/:mediaId/preview", { schema: { params: idParams } }, (request, reply) => serve(request, reply, true));
+  app.get("/api/v1/media/:mediaId/preview", { schema: { params: idParams("media.preview") } }, (request, reply) => serve(request, reply, true));
 }
 
 /**

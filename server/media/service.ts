@@ -168,6 +168,13 @@ export function createMediaService(deps: {
       }
     },
 
+    /** Bytes of all uploads in progress (for the metrics; 0 when none is running). */
+    receivingBytes(): number {
+      let n = 0;
+      for (const bytes of receiving.values()) n += bytes;
+      return n;
+    },
+
     info(id: string): MediaInfo | undefined {
       const row = store.get(id);
       return row ? infoOf(row) : undefined;

@@ -66,8 +66,10 @@ export function createRoomCore(deps: {
   now?: () => number;
   /** Checks each event's content against its protocol schema (tests turn this on). */
   checkContent?: (type: string, content: unknown) => string | null;
+  /** Called once per group commit (never per event), for the metrics: commands, events, milliseconds. */
+  observeCommit?: (commands: number, events: number, ms: number) => void;
 }) {
-  const { store, serverName, limits, log } = deps;
+  const { store, serverName, limits, log, observeCommit } = deps;
   const now = deps.now ?? Date.now;
   const cache = new Map<string, RoomState>();
   /** The sender of events the server itself makes; "parley" is a reserved username. */
@@ -195,6 +197,7 @@ export function createRoomCore(deps: {
     if (queue.length === 0 || closed) return;
     const jobs = queue;
     queue = [];
+    const started = observeCommit ? performance.now() : 0;
     const at = now();
     const committed: Committed[] = [];
     const touched = new Set<string>();
@@ -206,6 +209,7 @@ export function createRoomCore(deps: {
       } catch (err) {
         committed.length = 0;
         for (const r of touched) cache.delete(r);
+        observeCommit?.(1, 0, performance.now() - started);
         jobs[0].reject(err);
         return;
       }
@@ -235,6 +239,7 @@ export function createRoomCore(deps: {
         return;
       }
     }
+    observeCommit?.(jobs.length, committed.length, performance.now() - started);
     if (committed.length) {
       for (const l of listeners) {
         try {

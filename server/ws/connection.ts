@@ -4,6 +4,7 @@ import type { Actor } from "../accounts/service.ts";
 import type { WireError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { CloseCode } from "./close-codes.ts";
+import type { TransportStats } from "../metrics/index.ts";
 
 export interface ConnectionLimits {
   sendBufferBytes: number;
@@ -57,6 +58,7 @@ export class Connection {
     readonly log: Logger,
     readonly address: string | null,
     private readonly limits: ConnectionLimits,
+    private readonly stats?: TransportStats,
   ) {
     this.budget = limits.opsBurst;
     this.refilledAt = Date.now();
@@ -101,6 +103,7 @@ export class Connection {
   private slowConsumer(): boolean {
     if (this.socket.bufferedAmount <= this.limits.sendBufferBytes) return false;
     this.log.warn({ buffered: this.socket.bufferedAmount }, "slow consumer: closing");
+    if (this.stats) this.stats.slowConsumerCuts++;
     this.close(CloseCode.slowConsumer, "slow consumer: reconnect and resync");
     return true;
   }

@@ -10,8 +10,14 @@ import type { Logger } from "../logger.ts";
 import type { AccountService } from "../accounts/service.ts";
 import { CloseCode, Connection, textFrame } from "./connection.ts";
 import type { OpRegistry } from "./ops.ts";
+import { frameLabel, unknownOpLabel, type Metrics } from "../metrics/index.ts";
 
 export const websocketPath = "/api/v1/ws";
+
+/** Socket errors a client causes: malformed frames (ws's WS_ERR_* codes) and dropped connections. */
+function isClientFault(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith("WS_ERR_") || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT");
+}
 
 export interface Hub {
   /** Every authenticated connection of a user (all their devices). */
@@ -19,6 +25,8 @@ export interface Hub {
   /** Sends one pre-serialized frame to every connection of each user. */
   sendToUsers(userIds: Iterable<string>, frame: string | Buffer): void;
   count(): number;
+  /** Connections that have authenticated. */
+  authenticatedCount(): number;
   /** Closes every socket with "going away"; used on shutdown. */
   closeAll(): void;
 }
@@ -30,6 +38,7 @@ interface TransportDeps {
   accounts: AccountService;
   bus: Bus;
   log: Logger;
+  metrics: Metrics;
   /** The clock (tests control it); token expiry timers follow it. */
   now?: () => number;
 }
@@ -40,7 +49,8 @@ interface TransportDeps {
  * and relaying what the bus tells it.
  */
 export async function registerWebSocketTransport(app: FastifyInstance, deps: TransportDeps): Promise<Hub> {
-  const { config, protocol, ops, accounts, bus } = deps;
+  const { config, protocol, ops, accounts, bus, metrics } = deps;
+  const stats = metrics.transport;
   const log = deps.log.child({ area: "ws" });
   const limits = config.limits;
   const validateRequest = protocol.validator("frames#/$defs/Request");
@@ -59,6 +69,17 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     // 1005) before any hook of ours runs; close them ourselves with 1001 "server going away", the
     // documented code that tells clients to reconnect with backoff.
     preClose: async () => hub.closeAll(),
+    // The plugin's default logs every socket error at error level with its stack, and a
+    // malformed frame from a client (bad UTF-8, reserved bits, a frame past the hard cap) is a
+    // socket error: a refusal the client caused, not a fault of the server. Those are logged at
+    // debug, without a stack, as the other refusals are, by the connection's own error listener
+    // (below); ws has already closed the socket with the code that says why (1002, 1007, 1009),
+    // so the close handshake is left to finish.
+    errorHandler: (err, socket, request) => {
+      if (isClientFault((err as NodeJS.ErrnoException).code)) return;
+      request.log.error({ err }, "websocket failed");
+      socket.terminate();
+    },
   });
 
   function attach(conn: Connection): void {
@@ -115,7 +136,8 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     return { userId: actor.userId, deviceId: actor.deviceId, sessionId: connection.id, expiresAt: actor.expiresAt };
   });
 
-  function refuse(conn: Connection, id: string | number | null, error: WireError, garbage: boolean): void {
+  function refuse(conn: Connection, id: string | number | null, error: WireError, garbage: boolean, op: string): void {
+    metrics.observeOp(op, error.code);
     conn.replyError(id, error);
     if (garbage && ++conn.garbage >= limits.ws_invalid_frames_before_close) {
       conn.close(CloseCode.protocolViolation, "too many invalid frames");
@@ -130,42 +152,46 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     conn.alive = true;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
     if (size > limits.frame_bytes) {
-      return refuse(conn, null, toWireError(new ParleyError("frame_too_large", undefined, { limit: limits.frame_bytes })), true);
+      return refuse(conn, null, toWireError(new ParleyError("frame_too_large", undefined, { limit: limits.frame_bytes })), true, frameLabel);
     }
-    if (isBinary) return refuse(conn, null, toWireError(new ParleyError("invalid_frame", "Frames must be JSON text frames.")), true);
+    if (isBinary) return refuse(conn, null, toWireError(new ParleyError("invalid_frame", "Frames must be JSON text frames.")), true, frameLabel);
     let frame: unknown;
     try {
       frame = JSON.parse(data.toString());
     } catch {
-      return refuse(conn, null, toWireError(new ParleyError("invalid_json")), true);
+      return refuse(conn, null, toWireError(new ParleyError("invalid_json")), true, frameLabel);
     }
     if (!validateRequest(frame)) {
       const maybeId = (frame as { id?: unknown })?.id;
       const id = typeof maybeId === "string" || typeof maybeId === "number" ? maybeId : null;
       const e = validateRequest.errors![0];
-      return refuse(conn, id, toWireError(new ParleyError("invalid_frame", undefined, { path: e.instancePath || "/", reason: e.message })), true);
+      return refuse(conn, id, toWireError(new ParleyError("invalid_frame", undefined, { path: e.instancePath || "/", reason: e.message })), true, frameLabel);
     }
     const { id, op: name, params = {} } = frame as { id: string | number; op: string; params?: Record<string, unknown> };
+    const op = ops.get(name);
     if (!conn.takeBudget(Date.now())) {
+      metrics.observeOp(op ? name : unknownOpLabel, "rate_limited");
       conn.replyError(id, toWireError(new ParleyError("rate_limited")));
       if (++conn.throttled > limits.ws_ops_burst) conn.close(CloseCode.rateLimited, "rate limit exceeded");
       return;
     }
     conn.throttled = 0;
-    const op = ops.get(name);
-    if (!op) return refuse(conn, id, toWireError(new ParleyError("unknown_op", `There is no op "${name}".`)), true);
-    if (op.requiresAuth && !conn.actor) return refuse(conn, id, toWireError(new ParleyError("auth.required", "Send auth with an access token first.")), false);
+    if (!op) return refuse(conn, id, toWireError(new ParleyError("unknown_op", `There is no op "${name}".`)), true, unknownOpLabel);
+    if (op.requiresAuth && !conn.actor) return refuse(conn, id, toWireError(new ParleyError("auth.required", "Send auth with an access token first.")), false, name);
     if (!op.validateParams(params)) {
       const e = op.validateParams.errors![0];
-      return refuse(conn, id, toWireError(new ParleyError("invalid_params", `params${e.instancePath} ${e.message}`, { path: e.instancePath || "/", reason: e.message })), true);
+      return refuse(conn, id, toWireError(new ParleyError("invalid_params", `params${e.instancePath} ${e.message}`, { path: e.instancePath || "/", reason: e.message })), true, name);
     }
     if (conn.garbage > 0) conn.garbage--;
     try {
       const result = await op.handler({ actor: conn.actor!, connection: conn }, params);
+      metrics.observeOp(name, "ok");
       conn.reply(id, result ?? {});
     } catch (err) {
       if (!(err instanceof ParleyError)) conn.log.error({ err, op: name }, "op failed");
-      conn.replyError(id, toWireError(err));
+      const wire = toWireError(err);
+      metrics.observeOp(name, wire.code);
+      conn.replyError(id, wire);
     }
   }
 
@@ -174,7 +200,7 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
       sendBufferBytes: limits.ws_send_buffer_bytes,
       opsPerSecond: limits.ws_ops_per_second,
       opsBurst: limits.ws_ops_burst,
-    });
+    }, stats);
     (conn as { log: Logger }).log = log.child({ session: conn.id, reqId: request.id });
     all.add(conn);
     conn.authTimer = setTimeout(() => {
@@ -192,7 +218,11 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
       clearTimeout(conn.authTimer);
       detach(conn);
     });
-    socket.on("error", (err) => conn.log.debug({ err }, "socket error"));
+    socket.on("error", (err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (isClientFault(code)) conn.log.debug({ code, reason: err.message }, "malformed frame or dropped connection");
+      else conn.log.warn({ err }, "socket error");
+    });
   });
 
   // Heartbeat: one timer for all sockets. A socket that did not answer the previous ping (or send
@@ -241,10 +271,21 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
         const set = byUser.get(userId);
         if (!set) continue;
         wire ??= textFrame(typeof frame === "string" ? Buffer.from(frame) : frame);
-        for (const conn of set) conn.sendWire(wire);
+        for (const conn of set) {
+          if (conn.sendWire(wire)) {
+            // Plain additions, read only when /metrics is scraped (see TransportStats).
+            stats.fanoutFrames++;
+            stats.fanoutBytes += wire.length;
+          }
+        }
       }
     },
     count: () => all.size,
+    authenticatedCount() {
+      let n = 0;
+      for (const set of byUser.values()) n += set.size;
+      return n;
+    },
     closeAll() {
       clearInterval(heartbeat);
       for (const off of unsubscribe) off();
