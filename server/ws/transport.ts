@@ -10,6 +10,8 @@ import type { Logger } from "../logger.ts";
 import type { AccountService } from "../accounts/service.ts";
 import { CloseCode, Connection, textFrame } from "./connection.ts";
 import type { OpRegistry } from "./ops.ts";
+import type { RecordError } from "../error-log.ts";
+import { findIllFormedText, illFormedReason, mayHoldSurrogates } from "../wellformed.ts";
 
 export const websocketPath = "/api/v1/ws";
 
@@ -32,6 +34,8 @@ interface TransportDeps {
   log: Logger;
   /** The clock (tests control it); token expiry timers follow it. */
   now?: () => number;
+  /** Told of every error reply (the error contract's recorder, server/error-log.ts). */
+  recordError?: RecordError;
 }
 
 /**
@@ -115,8 +119,14 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     return { userId: actor.userId, deviceId: actor.deviceId, sessionId: connection.id, expiresAt: actor.expiresAt };
   });
 
-  function refuse(conn: Connection, id: string | number | null, error: WireError, garbage: boolean): void {
+  /** Every error reply goes out here, named after the op it answers (null before one is known). */
+  function replyError(conn: Connection, id: string | number | null, op: string | null, error: WireError): void {
+    deps.recordError?.("ws", op, error.code);
     conn.replyError(id, error);
+  }
+
+  function refuse(conn: Connection, id: string | number | null, op: string | null, error: WireError, garbage: boolean): void {
+    replyError(conn, id, op, error);
     if (garbage && ++conn.garbage >= limits.ws_invalid_frames_before_close) {
       conn.close(CloseCode.protocolViolation, "too many invalid frames");
     }
@@ -130,34 +140,39 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     conn.alive = true;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
     if (size > limits.frame_bytes) {
-      return refuse(conn, null, toWireError(new ParleyError("frame_too_large", undefined, { limit: limits.frame_bytes })), true);
+      return refuse(conn, null, null, toWireError(new ParleyError("frame_too_large", undefined, { limit: limits.frame_bytes })), true);
     }
-    if (isBinary) return refuse(conn, null, toWireError(new ParleyError("invalid_frame", "Frames must be JSON text frames.")), true);
+    if (isBinary) return refuse(conn, null, null, toWireError(new ParleyError("invalid_frame", "Frames must be JSON text frames.")), true);
     let frame: unknown;
+    const text = data.toString();
     try {
-      frame = JSON.parse(data.toString());
+      frame = JSON.parse(text);
     } catch {
-      return refuse(conn, null, toWireError(new ParleyError("invalid_json")), true);
+      return refuse(conn, null, null, toWireError(new ParleyError("invalid_json")), true);
     }
     if (!validateRequest(frame)) {
       const maybeId = (frame as { id?: unknown })?.id;
       const id = typeof maybeId === "string" || typeof maybeId === "number" ? maybeId : null;
       const e = validateRequest.errors![0];
-      return refuse(conn, id, toWireError(new ParleyError("invalid_frame", undefined, { path: e.instancePath || "/", reason: e.message })), true);
+      return refuse(conn, id, null, toWireError(new ParleyError("invalid_frame", undefined, { path: e.instancePath || "/", reason: e.message })), true);
     }
     const { id, op: name, params = {} } = frame as { id: string | number; op: string; params?: Record<string, unknown> };
     if (!conn.takeBudget(Date.now())) {
-      conn.replyError(id, toWireError(new ParleyError("rate_limited")));
+      replyError(conn, id, name, toWireError(new ParleyError("rate_limited")));
       if (++conn.throttled > limits.ws_ops_burst) conn.close(CloseCode.rateLimited, "rate limit exceeded");
       return;
     }
     conn.throttled = 0;
     const op = ops.get(name);
-    if (!op) return refuse(conn, id, toWireError(new ParleyError("unknown_op", `There is no op "${name}".`)), true);
-    if (op.requiresAuth && !conn.actor) return refuse(conn, id, toWireError(new ParleyError("auth.required", "Send auth with an access token first.")), false);
+    if (!op) return refuse(conn, id, null, toWireError(new ParleyError("unknown_op", `There is no op "${name}".`)), true);
+    if (op.requiresAuth && !conn.actor) return refuse(conn, id, name, toWireError(new ParleyError("auth.required", "Send auth with an access token first.")), false);
     if (!op.validateParams(params)) {
       const e = op.validateParams.errors![0];
-      return refuse(conn, id, toWireError(new ParleyError("invalid_params", `params${e.instancePath} ${e.message}`, { path: e.instancePath || "/", reason: e.message })), true);
+      return refuse(conn, id, name, toWireError(new ParleyError("invalid_params", `params${e.instancePath} ${e.message}`, { path: e.instancePath || "/", reason: e.message })), true);
+    }
+    if (mayHoldSurrogates(text)) {
+      const at = findIllFormedText(params);
+      if (at) return refuse(conn, id, name, toWireError(new ParleyError("invalid_params", `params${at === "/" ? "" : at} ${illFormedReason}`, { path: at, reason: illFormedReason })), true);
     }
     if (conn.garbage > 0) conn.garbage--;
     try {
@@ -165,7 +180,7 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
       conn.reply(id, result ?? {});
     } catch (err) {
       if (!(err instanceof ParleyError)) conn.log.error({ err, op: name }, "op failed");
-      conn.replyError(id, toWireError(err));
+      replyError(conn, id, name, toWireError(err));
     }
   }
 
