@@ -39,6 +39,8 @@ export interface ParleyAnnotation {
   errors?: ErrorDecl[];
   generalErrors?: GeneralErrors;
   method?: string;
+  /** An HTTP endpoint whose request body is not JSON (an upload): what to send, in words. */
+  body?: string;
   path?: string;
   status?: number;
 }

@@ -223,7 +223,14 @@ class Renderer {
     for (const r of rows) table.push(`| ${code(r.name)} | ${cell(r.type)} | ${r.required ? "yes" : "no"} | ${cell(r.notes)} |`);
     out.push(table.join("\n"));
     const after: string[] = [];
-    if (typeof schema.minProperties === "number") after.push(`At least ${schema.minProperties} field${schema.minProperties === 1 ? "" : "s"} must be given.`);
+    if (typeof schema.minProperties === "number") {
+      // Said in the client's terms: the fields to change, besides the required ones that name what changes.
+      const required = ((schema.required ?? []) as string[]).filter((k) => rows.some((r) => r.name === k));
+      const extra = schema.minProperties - required.length;
+      const count = (n: number) => (n === 1 ? "one field to change" : `${n} fields to change`);
+      if (required.length === 0) after.push(`Give at least ${count(schema.minProperties)}.`);
+      else if (extra > 0) after.push(`Give at least ${count(extra)} besides ${required.map((k) => code(k)).join(" and ")}.`);
+    }
     if (schema.additionalProperties === false && opts.refusedUnknown) after.push(opts.refusedUnknown);
     if (after.length) out.push(after.join(" "));
     return out.join("\n\n");
@@ -306,7 +313,9 @@ class Renderer {
       "**Request body**",
       request
         ? this.fields(request, { empty: "An empty JSON object.", refusedUnknown: "Other fields are refused with `bad_request`." })
-        : method === "GET" || method === "HEAD"
+        : x.body
+          ? x.body
+          : method === "GET" || method === "HEAD"
           ? "None."
           : "None: send no body (or `{}`); a `Content-Type: application/json` header with an empty body is refused with `bad_request`.",
       "**Response body**",

@@ -207,3 +207,21 @@ t.test("framing violations close the socket with the WebSocket layer's codes: 10
   t.equal(await huge.closeCode, 1009, "a frame declared over four times the frame limit: 1009, before its bytes are read");
   huge.socket.destroy();
 });
+
+t.test("a join request reaches the requester and the admins, not the other members", async (t) => {
+  const server = await startServer(unthrottled);
+  t.teardown(() => server.stop(true));
+  const call = caller(t);
+  const [alice, bob, eve] = await Promise.all([server.user("alice"), server.user("bob"), server.user("eve")]);
+  const maths = await call(alice, "group.create", { name: "Maths" });
+  const link = await call(alice, "link.create", { roomId: maths.roomId });
+  await call(bob, "link.join", { token: link.token });
+  await call(alice, "room.settings.update", { roomId: maths.roomId, joinApproval: true });
+  const start = (await alice.request("sync", {})).pos;
+  const asked = await call(eve, "link.join", { token: link.token });
+  t.equal(asked.status, "requested");
+  const requestIn = async (who: typeof alice) => (await who.request("sync", { since: start })).events.some((e) => e.type === "join.request" && e.roomId === maths.roomId);
+  t.ok(await requestIn(alice), "the admin sees it");
+  t.ok(await requestIn(eve), "the requester sees it");
+  t.notOk(await requestIn(bob), "a member does not");
+});
