@@ -225,3 +225,58 @@ t.test("a join request reaches the requester and the admins, not the other membe
   t.ok(await requestIn(eve), "the requester sees it");
   t.notOk(await requestIn(bob), "a member does not");
 });
+
+// ---- behaviours the guide states, which no other test pinned down ----
+
+t.test("a reminder already due when its event is created goes at once, to whoever has answered by then, and never later", async (t) => {
+  const server = await startServer(unthrottled);
+  t.teardown(() => server.stop(true));
+  const call = caller(t);
+  const [alice, bob] = await Promise.all([server.user("alice"), server.user("bob")]);
+  const maths = await call(alice, "group.create", { name: "Maths" });
+  const link = await call(alice, "link.create", { roomId: maths.roomId });
+  await call(bob, "link.join", { token: link.token });
+  const reminders: unknown[] = [];
+  bob.on("event.reminder", (r) => reminders.push(r));
+  // The default reminder is an hour before; the event starts in twenty minutes.
+  const created = await alice.request("event.create", { roomId: maths.roomId, txnId: "e1", title: "Fire drill", start: Date.now() + 20 * 60_000, timeZone: "Europe/London" });
+  server.app.parley.reminders.runDue(); // whether or not its timer has run already
+  const rows = server.app.parley.storage.sqlite.prepare("SELECT outcome FROM reminders WHERE room_id = ? AND event_seq = ?").all(maths.roomId, created.event.seq);
+  t.same(rows, [{ outcome: "sent" }], "it went at once, while the event had not begun");
+  await bob.request("event.rsvp", { roomId: maths.roomId, seq: created.event.seq, answer: "going" });
+  t.same(server.app.parley.reminders.runDue(), { sent: 0, skipped: 0 }, "answering afterwards brings no reminder");
+  await bob.request("ping", {});
+  t.same(reminders, [], "bob, who had not answered when it went, gets none");
+});
+
+t.test("a rejected join request may be sent again", async (t) => {
+  const server = await startServer(unthrottled);
+  t.teardown(() => server.stop(true));
+  const call = caller(t);
+  const [alice, eve] = await Promise.all([server.user("alice"), server.user("eve")]);
+  const maths = await call(alice, "group.create", { name: "Maths" });
+  await call(alice, "room.settings.update", { roomId: maths.roomId, joinApproval: true });
+  const link = await call(alice, "link.create", { roomId: maths.roomId });
+  t.equal((await call(eve, "link.join", { token: link.token })).status, "requested");
+  await call(alice, "join.reject", { roomId: maths.roomId, userId: eve.userId });
+  t.equal((await call(eve, "link.join", { token: link.token })).status, "requested", "eve asks again");
+  await call(eve, "join.cancel", { roomId: maths.roomId });
+  t.equal((await call(eve, "link.join", { token: link.token })).status, "requested", "and again after withdrawing");
+  t.same((await call(alice, "join.requests", { roomId: maths.roomId })).requests.map((r) => r.userId), [eve.userId]);
+});
+
+t.test("an upload's ?name= is 1 to 255 characters, and a file without a preview answers media.not_found at /preview", async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.stop(true));
+  const alice = await server.user("alice", { connect: false });
+  const auth = { authorization: `Bearer ${alice.session.accessToken}` };
+  const upload = async (name: string) => {
+    const res = await fetch(`${server.baseUrl}/api/v1/media?name=${encodeURIComponent(name)}`, { method: "POST", headers: auth, body: "Homework: exercises 4 to 9.\n" });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  t.same([(await upload("x".repeat(256))).status, (await upload("x".repeat(256))).body.error.code], [400, "bad_request"], "a name over 255 characters is refused");
+  const kept = await upload("x".repeat(255));
+  t.same([kept.status, kept.body.mime, kept.body.hasPreview], [201, "text/plain", false]);
+  const preview = await fetch(`${server.baseUrl}/api/v1/media/${kept.body.mediaId}/preview`, { headers: auth });
+  t.same([preview.status, ((await preview.json()) as any).error.code], [404, "media.not_found"]);
+});
