@@ -14,11 +14,33 @@ export const protocolDir = dirname(fileURLToPath(import.meta.url));
 
 export type SchemaKind = "op" | "push" | "http" | "event" | "federation";
 
+/**
+ * One refusal an op or endpoint can answer with: the code (from the error catalogue,
+ * server/errors.ts) and when, in the client's terms. `x-parley.errors` is a list of these;
+ * test/error-contract.test.ts and scripts/check-error-contract.ts hold the server to it.
+ */
+export interface ErrorDecl {
+  code: string;
+  when: string;
+}
+
+/** The codes any request can get, declared once (protocol/frames.json `x-parley.generalErrors`). */
+export interface GeneralErrors {
+  /** Any WebSocket request, whatever its op. */
+  ws: ErrorDecl[];
+  /** Any HTTP request, whatever its endpoint. */
+  http: ErrorDecl[];
+}
+
 export interface ParleyAnnotation {
-  kind: SchemaKind;
+  /** What the document describes; only frames.json, which holds the general errors, has none. */
+  kind?: SchemaKind;
   auth?: boolean;
-  errors?: string[];
+  errors?: ErrorDecl[];
+  generalErrors?: GeneralErrors;
   method?: string;
+  /** An HTTP endpoint whose request body is not JSON (an upload): what to send, in words. */
+  body?: string;
   path?: string;
   status?: number;
 }
@@ -42,8 +64,37 @@ export interface Protocol {
   /** Room event types: the schema of each type's `content`. */
   events: Map<string, SchemaDoc>;
   federation: Map<string, SchemaDoc>;
+  /** The codes any request can get, from protocol/frames.json. */
+  generalErrors: GeneralErrors;
   /** A compiled validator for a schema reference such as "op/ping#/$defs/params". */
   validator(ref: string): ValidateFunction;
+}
+
+/**
+ * Checks the shape of a document's error declarations, so that a mistake stops every user of the
+ * protocol at once with a message that says what to write (a plain code string is the old format:
+ * each entry now says when it happens).
+ */
+export function checkErrorDecls(file: string, where: string, list: unknown): ErrorDecl[] {
+  if (!Array.isArray(list)) throw new Error(`protocol/${file}.json: ${where} must be a list of { "code", "when" } objects`);
+  const seen = new Set<string>();
+  list.forEach((entry, i) => {
+    if (typeof entry === "string") {
+      throw new Error(
+        `protocol/${file}.json: ${where}[${i}] is the plain string "${entry}"; each entry must be an object ` +
+          `{ "code": "${entry}", "when": "<when the server answers with it, in the client's terms>" } ` +
+          `(node --import tsx scripts/errors-format.ts converts plain strings, with a default "when" to edit)`,
+      );
+    }
+    const e = entry as Partial<ErrorDecl> | null;
+    const keys = e && typeof e === "object" ? Object.keys(e).sort().join(",") : "";
+    if (keys !== "code,when" || typeof e!.code !== "string" || typeof e!.when !== "string" || !e!.code || !e!.when.trim()) {
+      throw new Error(`protocol/${file}.json: ${where}[${i}] must be exactly { "code": "<catalogue code>", "when": "<non-empty text>" }, got ${JSON.stringify(entry)}`);
+    }
+    if (seen.has(e!.code)) throw new Error(`protocol/${file}.json: ${where} declares ${e!.code} twice`);
+    seen.add(e!.code);
+  });
+  return list as ErrorDecl[];
 }
 
 function listJson(dir: string, prefix = ""): string[] {
@@ -77,8 +128,15 @@ export function loadProtocol(): Protocol {
     event: new Map(),
     federation: new Map(),
   };
+  let generalErrors: GeneralErrors = { ws: [], http: [] };
   for (const file of listJson(protocolDir)) {
     const doc = JSON.parse(readFileSync(join(protocolDir, file), "utf8")) as SchemaDoc;
+    const name = file.replace(/\.json$/, "");
+    const x = doc["x-parley"];
+    if (x?.errors !== undefined) checkErrorDecls(name, "x-parley.errors", x.errors);
+    if (x?.generalErrors) {
+      generalErrors = { ws: checkErrorDecls(name, "x-parley.generalErrors.ws", x.generalErrors.ws), http: checkErrorDecls(name, "x-parley.generalErrors.http", x.generalErrors.http) };
+    }
     ajv.addSchema(doc);
     docs.set(file.replace(/\.json$/, ""), doc);
     const kind = doc["x-parley"]?.kind;
@@ -93,6 +151,7 @@ export function loadProtocol(): Protocol {
     http: byKind.http,
     events: byKind.event,
     federation: byKind.federation,
+    generalErrors,
     validator(ref: string) {
       let v = validators.get(ref);
       if (!v) {

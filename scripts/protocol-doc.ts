@@ -6,7 +6,7 @@
  * with the committed file).
  */
 import { STATUS_CODES } from "node:http";
-import type { Protocol, SchemaDoc } from "../protocol/index.ts";
+import type { ErrorDecl, Protocol, SchemaDoc } from "../protocol/index.ts";
 import { errorCatalogue } from "../server/errors.ts";
 
 export const beginMarker = "<!-- BEGIN GENERATED REFERENCE (npm run generate) -->";
@@ -223,7 +223,14 @@ class Renderer {
     for (const r of rows) table.push(`| ${code(r.name)} | ${cell(r.type)} | ${r.required ? "yes" : "no"} | ${cell(r.notes)} |`);
     out.push(table.join("\n"));
     const after: string[] = [];
-    if (typeof schema.minProperties === "number") after.push(`At least ${schema.minProperties} field${schema.minProperties === 1 ? "" : "s"} must be given.`);
+    if (typeof schema.minProperties === "number") {
+      // Said in the client's terms: the fields to change, besides the required ones that name what changes.
+      const required = ((schema.required ?? []) as string[]).filter((k) => rows.some((r) => r.name === k));
+      const extra = schema.minProperties - required.length;
+      const count = (n: number) => (n === 1 ? "one field to change" : `${n} fields to change`);
+      if (required.length === 0) after.push(`Give at least ${count(schema.minProperties)}.`);
+      else if (extra > 0) after.push(`Give at least ${count(extra)} besides ${required.map((k) => code(k)).join(" and ")}.`);
+    }
     if (schema.additionalProperties === false && opts.refusedUnknown) after.push(opts.refusedUnknown);
     if (after.length) out.push(after.join(" "));
     return out.join("\n\n");
@@ -235,13 +242,15 @@ class Renderer {
     return [];
   }
 
-  private errorTable(codes: string[], withStatus: boolean): string {
-    if (codes.length === 0) return "None beyond the general ones.";
-    const head = withStatus ? ["| Code | HTTP status | Message |", "| --- | --- | --- |"] : ["| Code | Message |", "| --- | --- |"];
-    const rows = [...new Set(codes)].sort(byName).map((c) => {
+  /** The refusals of one op or endpoint: code, when (from the schema), status over HTTP, message. */
+  private errorTable(decls: ErrorDecl[], withStatus: boolean, none = "None beyond the general ones."): string {
+    if (decls.length === 0) return none;
+    const head = withStatus ? ["| Code | HTTP status | When | Message |", "| --- | --- | --- | --- |"] : ["| Code | When | Message |", "| --- | --- | --- |"];
+    const rows = [...decls].sort((a, b) => byName(a.code, b.code)).map(({ code: c, when }) => {
       const entry = this.catalogue[c];
       const message = entry ? entry.message : "**not in the error catalogue**";
-      return withStatus ? `| ${code(c)} | ${entry ? entry.status : "?"} | ${cell(message)} |` : `| ${code(c)} | ${cell(message)} |`;
+      const sentence = when ? `${when[0].toUpperCase()}${when.slice(1)}${/[.!?]$/.test(when) ? "" : "."}` : "";
+      return withStatus ? `| ${code(c)} | ${entry ? entry.status : "?"} | ${cell(sentence)} | ${cell(message)} |` : `| ${code(c)} | ${cell(sentence)} | ${cell(message)} |`;
     });
     return [...head, ...rows].join("\n");
   }
@@ -278,6 +287,7 @@ class Renderer {
       line("[Pushes](#reference-pushes)", groupNames(this.protocol.pushes.keys()), "push", (n) => n),
       line("[Room events](#reference-events)", groupNames(this.protocol.events?.keys() ?? []), "event", (n) => n),
       `- [Types](#reference-types): ${types.map((t) => `[${t}](#${anchorOf("type", t)})`).join(", ")}`,
+      "- [General errors](#reference-general-errors): [any HTTP request](#http-errors), [any WebSocket request](#ws-errors)",
       "- [Error catalogue](#reference-errors)",
     ].join("\n");
   }
@@ -303,7 +313,9 @@ class Renderer {
       "**Request body**",
       request
         ? this.fields(request, { empty: "An empty JSON object.", refusedUnknown: "Other fields are refused with `bad_request`." })
-        : method === "GET" || method === "HEAD"
+        : x.body
+          ? x.body
+          : method === "GET" || method === "HEAD"
           ? "None."
           : "None: send no body (or `{}`); a `Content-Type: application/json` header with an empty body is refused with `bad_request`.",
       "**Response body**",
@@ -350,7 +362,7 @@ class Renderer {
     requests.forEach((p, i) => frames.push("Request:", jsonBlock({ id: i + 1, op: name, params: p }, 100)));
     resultExamples.forEach((r, i) => frames.push("Reply:", jsonBlock({ id: i + 1, ok: true, result: r }, 100)));
     // The first op-specific code the schema lists makes the most telling refusal example.
-    const firstError = (x.errors ?? []).find((c) => this.catalogue[c] && !generalCodes.has(c));
+    const firstError = (x.errors ?? []).map((e) => e.code).find((c) => this.catalogue[c] && !generalCodes.has(c));
     if (firstError) {
       frames.push("A refusal:", jsonBlock({ id: 1, ok: false, error: { code: firstError, message: this.catalogue[firstError].message } }, 100));
     }
@@ -447,6 +459,17 @@ class Renderer {
         ...Object.keys(common?.$defs ?? {})
           .sort(byName)
           .map((name) => this.typeEntry(name, common!)),
+      ].join("\n\n"),
+      [
+        `<a id="reference-general-errors"></a>`,
+        "## General errors",
+        "The codes any request can get, whatever its op or endpoint, declared once in [`protocol/frames.json`](../protocol/frames.json) (`x-parley.generalErrors`) rather than in each op. An op that gives one of them a meaning of its own lists it too, with that meaning.",
+        `<a id="http-errors"></a>`,
+        "### Any HTTP request",
+        this.errorTable(this.protocol.generalErrors.http, true, "None."),
+        `<a id="ws-errors"></a>`,
+        "### Any WebSocket request",
+        this.errorTable(this.protocol.generalErrors.ws, false, "None."),
       ].join("\n\n"),
       [
         `<a id="reference-errors"></a>`,

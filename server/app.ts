@@ -46,6 +46,8 @@ import { createReportService, defineReportOps } from "./reports/service.ts";
 import { createMetrics, type Metrics } from "./metrics/index.ts";
 import { createMetricQueries } from "./metrics/queries.ts";
 import { registerMetrics } from "./metrics/routes.ts";
+import { createErrorRecorder } from "./error-log.ts";
+import { findIllFormedText, illFormedReason } from "./wellformed.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -178,6 +180,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }) as unknown as FastifyInstance; // our pino Logger is wider than FastifyBaseLogger
   app.setValidatorCompiler(({ schema }) => protocol.ajv.compile(schema));
 
+  // The error contract: with PARLEY_ERROR_LOG set (npm test), every error answer is recorded
+  // with the endpoint's name, for scripts/check-error-contract.ts.
+  const recordError = createErrorRecorder();
+  const endpointOf = new Map<string, string>();
+  for (const [name, doc] of protocol.http) {
+    const { method, path } = doc["x-parley"]!;
+    endpointOf.set(`${method} ${path!.replace(/\{([^}]+)\}/g, ":$1")}`, name);
+  }
+  const endpointName = (request: { method: string; routeOptions: { url?: string } }) =>
+    endpointOf.get(`${request.method === "HEAD" ? "GET" : request.method} ${request.routeOptions.url ?? ""}`) ?? null;
+
   app.setErrorHandler((err: FastifyError | ParleyError, request, reply) => {
     let wire;
     let status;
@@ -203,9 +216,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       wire = toWireError(err);
       status = statusOf(err);
     }
+    recordError?.("http", endpointName(request), wire.code);
     return reply.code(status).send({ error: wire });
   });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: toWireError(new ParleyError("not_found")) }));
+  app.setNotFoundHandler((_request, reply) => {
+    recordError?.("http", null, "not_found");
+    return reply.code(404).send({ error: toWireError(new ParleyError("not_found")) });
+  });
+
+  // Text must be well-formed Unicode (server/wellformed.ts): a JSON body with an unpaired
+  // surrogate is refused before any route sees it.
+  app.addHook("preValidation", async (request) => {
+    if (request.body === null || typeof request.body !== "object" || Buffer.isBuffer(request.body)) return;
+    const at = findIllFormedText(request.body);
+    if (at) throw new ParleyError("bad_request", `body${at === "/" ? "" : at} ${illFormedReason}`, { path: at, reason: illFormedReason });
+  });
 
   await app.register(rateLimit, {
     max: config.limits.http_requests_per_minute,
@@ -229,7 +254,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineKeepOps(ops, keep);
   definePushOps(ops, push);
   defineReportOps(ops, reports);
-  const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now });
+  const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;
   const metricQueries = createMetricQueries(storage);
   metrics.watch({ connections: hub.count, authenticatedConnections: hub.authenticatedCount, uploadsInProgressBytes: media.receivingBytes, ...metricQueries });

@@ -157,8 +157,8 @@ t.test("uploads are refused: no token, too large, over quota, blocked type, empt
   const streamedOverQuota = await upload(server, alice, chunked(3, 20_000, 5));
   t.equal(streamedOverQuota.status, 413);
   t.equal(streamedOverQuota.body.error.code, "media.quota_exceeded");
-  // Sent without a length (so that the server must hash it to know), a file one already has
-  // costs no quota. (With a Content-Length the quota is checked before the bytes arrive.)
+  // A file one already has costs no quota (sent here without a length; with one, see
+  // test/contract-defects.test.ts): the quota is checked once the bytes' hash is known.
   const sameAgain = await upload(server, alice, chunked(4, 16384, 3));
   t.equal(sameAgain.status, 201, "uploading a file one already has costs no quota");
   const bobsOwn = await upload(server, bob, Buffer.alloc(60_000, 4));

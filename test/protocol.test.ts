@@ -7,7 +7,7 @@ import t from "tap";
 import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import WebSocket from "ws";
-import { loadProtocol, schemaBase, type Protocol, type SchemaDoc } from "../protocol/index.ts";
+import { checkErrorDecls, loadProtocol, schemaBase, type Protocol, type SchemaDoc } from "../protocol/index.ts";
 import { errorCatalogue } from "../server/errors.ts";
 import { websocketPath } from "../server/ws/transport.ts";
 import { docFile, generateDoc, generateTypes, typesFile } from "../scripts/generate.ts";
@@ -125,7 +125,7 @@ t.test("every op, push and endpoint is named after its file and has an example o
   for (const file of files) {
     const doc = protocol.docs.get(file)!;
     const x = doc["x-parley"];
-    if (!x) continue;
+    if (!x?.kind) continue;
     kinds++;
     t.equal(dirname(file), kindDir(x.kind), `${file}: a ${x.kind} lives in protocol/${kindDir(x.kind)}`);
     t.equal(doc.title, basename(file), `${file}: title is the file name`);
@@ -152,10 +152,22 @@ t.test("every op, push and endpoint is named after its file and has an example o
 
 t.test("every error code a schema names is in the error catalogue", async (t) => {
   for (const file of files) {
-    for (const code of protocol.docs.get(file)!["x-parley"]?.errors ?? []) {
+    for (const { code } of protocol.docs.get(file)!["x-parley"]?.errors ?? []) {
       t.ok(Object.hasOwn(errorCatalogue, code), `${file}: ${code} is in server/errors.ts`);
     }
   }
+  for (const { code } of [...protocol.generalErrors.ws, ...protocol.generalErrors.http]) {
+    t.ok(Object.hasOwn(errorCatalogue, code), `general: ${code} is in server/errors.ts`);
+  }
+  t.ok(protocol.generalErrors.ws.length > 0 && protocol.generalErrors.http.length > 0, "frames.json declares the general errors of both transports");
+});
+
+t.test("error declarations in the old format (plain code strings) are refused with a message that shows the new one", async (t) => {
+  t.throws(() => checkErrorDecls("ops/x", "x-parley.errors", ["room.not_found"]), /plain string "room.not_found".*\{ "code": "room.not_found", "when": /);
+  t.throws(() => checkErrorDecls("ops/x", "x-parley.errors", [{ code: "room.not_found" }]), /must be exactly/);
+  t.throws(() => checkErrorDecls("ops/x", "x-parley.errors", [{ code: "a", when: "x" }, { code: "a", when: "y" }]), /declares a twice/);
+  t.throws(() => checkErrorDecls("ops/x", "x-parley.errors", "room.not_found"), /must be a list/);
+  t.same(checkErrorDecls("ops/x", "x-parley.errors", [{ code: "room.not_found", when: "no such room" }]), [{ code: "room.not_found", when: "no such room" }]);
 });
 
 // ---- the schemas against the running server ----
@@ -331,7 +343,7 @@ function fakeProtocol(): Protocol {
     $id: `${schemaBase}op/${name}`,
     title: name,
     description: `The ${name} op.`,
-    "x-parley": { kind: "op", errors },
+    "x-parley": { kind: "op", errors: errors.map((code) => ({ code, when: `when ${code} | happens` })) },
     $defs: { params, result: { type: "object", properties: {}, examples: [{}] } },
   });
   const ops = new Map<string, SchemaDoc>([
@@ -339,7 +351,7 @@ function fakeProtocol(): Protocol {
       type: "object",
       additionalProperties: false,
       required: ["room", "body"],
-      minProperties: 2,
+      minProperties: 3,
       properties: {
         room: { $ref: "/schema/common#/$defs/RoomId" },
         body: { type: "object", properties: { text: { type: "string", maxLength: 10, pattern: "^x|y$" }, parts: { type: "array", items: { type: "object", properties: { n: { type: "integer", exclusiveMinimum: 0, exclusiveMaximum: 9 } } } } } },
@@ -379,10 +391,10 @@ t.test("the reference groups ops by the prefix before the first dot, in order, t
   t.match(text, "| `either` | string or `3` | no |");
   t.match(text, "| `anything` | any | no |");
   t.match(text, "Exactly 2.");
-  t.match(text, "At least 2 fields must be given. Other fields are refused with `invalid_params`.");
+  t.match(text, "Give at least one field to change besides `room` and `body`. Other fields are refused with `invalid_params`.", "a count in the client's terms, not one that includes the required fields");
   t.match(text, "Type: string; at least 1 character.");
-  t.match(text, "| `no.such_code` | **not in the error catalogue** |", "an unknown code is flagged");
-  t.match(text, "| `message.too_long` | Too \\| long. |");
+  t.match(text, "| `no.such_code` | When no.such_code \\| happens. | **not in the error catalogue** |", "an unknown code is flagged");
+  t.match(text, "| `message.too_long` | When message.too_long \\| happens. | Too \\| long. |", "each code with its when and message, pipes escaped");
   t.match(text, '{"id":1,"ok":false,"error":{"code":"message.too_long","message":"Too | long."}}', "the refusal example uses an op-specific code");
   t.match(text, '{"id":1,"op":"community.leave","params":{}}');
 });

@@ -180,8 +180,10 @@ export function createCommunityService(
 
     cancelRequest(actor: string, roomId: string): Promise<{ roomId: string }> {
       return core.transact((tx) => {
-        // A missing room answers like a room without a request from the actor: no probing.
-        if (!tx.state(roomId)) throw new ParleyError("room.no_request");
+        // A missing room, and a deactivated community (which keeps no requests open), answer like
+        // a room without a request from the actor: no probing of which rooms exist.
+        const st = tx.state(roomId);
+        if (!st || st.deactivated) throw new ParleyError("room.no_request");
         tx.append({ roomId, type: "join.request.cancel", sender: actor, content: { userId: actor } });
         return { roomId };
       });
@@ -221,7 +223,8 @@ export function createCommunityService(
     acceptInvite(actor: string, roomId: string): Promise<RoomSummary> {
       return core.transact((tx) => {
         const st = tx.state(roomId);
-        if (!st || !st.invites.has(actor)) throw new ParleyError("room.not_invited");
+        // A deactivated community's invitations are void: answered like no invitation at all.
+        if (!st || st.deactivated || !st.invites.has(actor)) throw new ParleyError("room.not_invited");
         if (st.kind === "group" && st.communityId) {
           const community = tx.state(st.communityId);
           if (community && !community.members.has(actor) && !community.deactivated) joinCommunityThroughGroup(tx, community, actor, actor, st.id);
@@ -233,8 +236,10 @@ export function createCommunityService(
 
     declineInvite(actor: string, roomId: string): Promise<{ roomId: string }> {
       return core.transact((tx) => {
-        // A missing room answers like a room without an invitation for the actor (as invite.accept).
-        if (!tx.state(roomId)) throw new ParleyError("room.not_invited");
+        // A missing room, and a deactivated community, answer like a room without an invitation
+        // for the actor (as invite.accept): no probing of which rooms exist.
+        const st = tx.state(roomId);
+        if (!st || st.deactivated) throw new ParleyError("room.not_invited");
         tx.append({ roomId, type: "member.invite.decline", sender: actor, content: { userId: actor } });
         return { roomId };
       });

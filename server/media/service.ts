@@ -82,8 +82,9 @@ export function createMediaService(deps: {
 
     async ingest(userId: string, name: string, body: Readable, declaredLength: number | null): Promise<MediaInfo> {
       if (declaredLength !== null && declaredLength > deps.maxBytes) throw new ParleyError("media.too_large", undefined, { limit: deps.maxBytes });
-      const used = store.usage(userId);
-      if (declaredLength !== null && used + declaredLength > deps.quotaBytes) throw new ParleyError("media.quota_exceeded", undefined, { quota: deps.quotaBytes, used });
+      // No quota check here, before the bytes: only their hash tells whether the user already
+      // stores this file, which costs nothing more (a re-upload with Content-Length was refused
+      // over quota while the same bytes without it were accepted). The quota is checked at the end.
       const hash = createHash("sha256");
       const head: Buffer[] = [];
       let headLength = 0;

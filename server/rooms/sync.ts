@@ -31,7 +31,10 @@ export function createSync(storage: Storage) {
       const more = rows.length > limit;
       if (more) rows.pop();
       const events = rows.map(eventFromRow);
-      const pos = more ? events[events.length - 1].pos : Math.max(since, (head.get() as { pos: number }).pos);
+      // Once caught up, the newest position, even when `since` is past it (a position of another
+      // server, or from before the database was restored): the client stores the real one and
+      // goes on from there, instead of waiting for events that will never have its numbers.
+      const pos = more ? events[events.length - 1].pos : (head.get() as { pos: number }).pos;
       return { events, pos, more };
     },
     head: () => (head.get() as { pos: number }).pos,

@@ -2,6 +2,10 @@
 export const CloseCode = {
   /** The server is shutting down; reconnect with backoff. */
   goingAway: 1001,
+  /** A frame broke RFC 6455 (unmasked, reserved opcode or bits, bad length): the ws library closes with this. */
+  protocolError: 1002,
+  /** A text frame was not UTF-8: the ws library closes with this. */
+  invalidPayload: 1007,
   /** A frame exceeded the hard size cap (the ws library closes with this). */
   tooBig: 1009,
   /** Too many invalid frames: the client is not speaking the protocol. */

@@ -11,6 +11,8 @@ import type { AccountService } from "../accounts/service.ts";
 import { CloseCode, Connection, textFrame } from "./connection.ts";
 import type { OpRegistry } from "./ops.ts";
 import { frameLabel, unknownOpLabel, type Metrics } from "../metrics/index.ts";
+import type { RecordError } from "../error-log.ts";
+import { findIllFormedText, illFormedReason, mayHoldSurrogates } from "../wellformed.ts";
 
 export const websocketPath = "/api/v1/ws";
 
@@ -41,6 +43,8 @@ interface TransportDeps {
   metrics: Metrics;
   /** The clock (tests control it); token expiry timers follow it. */
   now?: () => number;
+  /** Told of every error reply (the error contract's recorder, server/error-log.ts). */
+  recordError?: RecordError;
 }
 
 /**
@@ -136,9 +140,15 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     return { userId: actor.userId, deviceId: actor.deviceId, sessionId: connection.id, expiresAt: actor.expiresAt };
   });
 
-  function refuse(conn: Connection, id: string | number | null, error: WireError, garbage: boolean, op: string): void {
-    metrics.observeOp(op, error.code);
+  /** Every error reply goes out here, named after the op it answers (null before one is known). */
+  function replyError(conn: Connection, id: string | number | null, op: string | null, error: WireError, label = op ?? frameLabel): void {
+    deps.recordError?.("ws", op, error.code);
+    metrics.observeOp(label, error.code);
     conn.replyError(id, error);
+  }
+
+  function refuse(conn: Connection, id: string | number | null, op: string | null, error: WireError, garbage: boolean, label?: string): void {
+    replyError(conn, id, op, error, label);
     if (garbage && ++conn.garbage >= limits.ws_invalid_frames_before_close) {
       conn.close(CloseCode.protocolViolation, "too many invalid frames");
     }
@@ -152,35 +162,39 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     conn.alive = true;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
     if (size > limits.frame_bytes) {
-      return refuse(conn, null, toWireError(new ParleyError("frame_too_large", undefined, { limit: limits.frame_bytes })), true, frameLabel);
+      return refuse(conn, null, null, toWireError(new ParleyError("frame_too_large", undefined, { limit: limits.frame_bytes })), true);
     }
-    if (isBinary) return refuse(conn, null, toWireError(new ParleyError("invalid_frame", "Frames must be JSON text frames.")), true, frameLabel);
+    if (isBinary) return refuse(conn, null, null, toWireError(new ParleyError("invalid_frame", "Frames must be JSON text frames.")), true);
     let frame: unknown;
+    const text = data.toString();
     try {
-      frame = JSON.parse(data.toString());
+      frame = JSON.parse(text);
     } catch {
-      return refuse(conn, null, toWireError(new ParleyError("invalid_json")), true, frameLabel);
+      return refuse(conn, null, null, toWireError(new ParleyError("invalid_json")), true);
     }
     if (!validateRequest(frame)) {
       const maybeId = (frame as { id?: unknown })?.id;
       const id = typeof maybeId === "string" || typeof maybeId === "number" ? maybeId : null;
       const e = validateRequest.errors![0];
-      return refuse(conn, id, toWireError(new ParleyError("invalid_frame", undefined, { path: e.instancePath || "/", reason: e.message })), true, frameLabel);
+      return refuse(conn, id, null, toWireError(new ParleyError("invalid_frame", undefined, { path: e.instancePath || "/", reason: e.message })), true);
     }
     const { id, op: name, params = {} } = frame as { id: string | number; op: string; params?: Record<string, unknown> };
     const op = ops.get(name);
     if (!conn.takeBudget(Date.now())) {
-      metrics.observeOp(op ? name : unknownOpLabel, "rate_limited");
-      conn.replyError(id, toWireError(new ParleyError("rate_limited")));
+      replyError(conn, id, name, toWireError(new ParleyError("rate_limited")), op ? name : unknownOpLabel);
       if (++conn.throttled > limits.ws_ops_burst) conn.close(CloseCode.rateLimited, "rate limit exceeded");
       return;
     }
     conn.throttled = 0;
-    if (!op) return refuse(conn, id, toWireError(new ParleyError("unknown_op", `There is no op "${name}".`)), true, unknownOpLabel);
-    if (op.requiresAuth && !conn.actor) return refuse(conn, id, toWireError(new ParleyError("auth.required", "Send auth with an access token first.")), false, name);
+    if (!op) return refuse(conn, id, null, toWireError(new ParleyError("unknown_op", `There is no op "${name}".`)), true, unknownOpLabel);
+    if (op.requiresAuth && !conn.actor) return refuse(conn, id, name, toWireError(new ParleyError("auth.required", "Send auth with an access token first.")), false);
     if (!op.validateParams(params)) {
       const e = op.validateParams.errors![0];
-      return refuse(conn, id, toWireError(new ParleyError("invalid_params", `params${e.instancePath} ${e.message}`, { path: e.instancePath || "/", reason: e.message })), true, name);
+      return refuse(conn, id, name, toWireError(new ParleyError("invalid_params", `params${e.instancePath} ${e.message}`, { path: e.instancePath || "/", reason: e.message })), true);
+    }
+    if (mayHoldSurrogates(text)) {
+      const at = findIllFormedText(params);
+      if (at) return refuse(conn, id, name, toWireError(new ParleyError("invalid_params", `params${at === "/" ? "" : at} ${illFormedReason}`, { path: at, reason: illFormedReason })), true);
     }
     if (conn.garbage > 0) conn.garbage--;
     try {
@@ -189,9 +203,7 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
       conn.reply(id, result ?? {});
     } catch (err) {
       if (!(err instanceof ParleyError)) conn.log.error({ err, op: name }, "op failed");
-      const wire = toWireError(err);
-      metrics.observeOp(name, wire.code);
-      conn.replyError(id, wire);
+      replyError(conn, id, name, toWireError(err));
     }
   }
 
