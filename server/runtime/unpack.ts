@@ -86,7 +86,11 @@ export function unpackRuntime(dir: string, manifest: RuntimeManifest, read: (fil
     }
     return true;
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      // Nothing was created (the parent is not a directory, or not writable).
+    }
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new RuntimeUnpackError(
       `cannot write the native modules to ${dir} (${reason}); set PARLEY_RUNTIME_DIR to a writable directory`,
