@@ -11,20 +11,21 @@
  *    except the native packages, which are loaded at run time from the runtime directory.
  * 3. Adds as assets: package.json, migrations/, protocol/ schemas, clients/web/dist/ when built,
  *    and the native packages with their JavaScript dependencies (better-sqlite3 compiled for the
- *    embedded Node's ABI, in .cache/sea-native, when node_modules holds another ABI's build).
+ *    embedded Node, with Node 24's ObjectWrap fix: see scripts/build-sqlite.ts).
  * 4. Writes the blob, copies the Node binary and injects the blob into the copy.
  *
  * Exit codes: 0 built, 1 failed, 3 the tool chain is missing (no Node 24 to be had, no compiler).
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build, type Plugin } from "esbuild";
 import { manifestKey, type RuntimeManifest } from "../server/runtime/unpack.ts";
+import { sqliteAddonFor, ToolchainMissing } from "./build-sqlite.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cacheDir = join(root, ".cache");
@@ -32,8 +33,6 @@ const require = createRequire(import.meta.url);
 
 /** The packages with native addons: kept out of the bundle, shipped as files. */
 const nativePackages = ["better-sqlite3", "sharp", "@node-rs/argon2"];
-
-class ToolchainMissing extends Error {}
 
 function log(line: string): void {
   process.stderr.write(`build:binary: ${line}\n`);
@@ -69,67 +68,6 @@ function pickNode(explicit: string | undefined): string {
     if (r.status !== 0 || !existsSync(bin)) throw new ToolchainMissing("could not install node@24 from the npm registry");
   }
   return bin;
-}
-
-/** Where a Node binary's C headers are (include/node/node.h), for node-gyp. */
-function headersOf(node: string): string {
-  const dir = dirname(dirname(realpathSync(node)));
-  if (!existsSync(join(dir, "include", "node", "node.h"))) throw new ToolchainMissing(`no C headers beside ${node} (expected ${dir}/include/node)`);
-  return dir;
-}
-
-/**
- * The Node headers with node_object_wrap.h as it was before Node 24: there, ObjectWrap registers a
- * cleanup hook per object and its destructor CHECKs that an Environment is current, which aborts
- * the binary (exit 134) when V8 collects a better-sqlite3 Statement outside any context (seen at
- * first start, in the checkpointer's thread). The header is inline code compiled into the addon,
- * so the addon's ABI is unchanged. The other headers are linked, not copied.
- */
-function patchedHeaders(nodedir: string, into: string): string {
-  const src = join(nodedir, "include", "node");
-  const dst = join(into, "include", "node");
-  rmSync(into, { recursive: true, force: true });
-  mkdirSync(dst, { recursive: true });
-  for (const entry of readdirSync(src)) {
-    if (entry !== "node_object_wrap.h") symlinkSync(join(src, entry), join(dst, entry));
-  }
-  const header = readFileSync(join(src, "node_object_wrap.h"), "utf8");
-  writeFileSync(join(dst, "node_object_wrap.h"), header.replace(/^\s*AddCleanupHook\(\);\n/m, "").replace(/^\s*RemoveCleanupHook\(\);\n/m, ""));
-  return into;
-}
-
-/** Whether node loads the addon at path (the same ABI). */
-function loads(node: string, path: string): boolean {
-  return spawnSync(node, ["-e", `process.dlopen({ exports: {} }, ${JSON.stringify(path)})`], { stdio: "ignore" }).status === 0;
-}
-
-/** better-sqlite3's addon compiled for the embedded Node: node_modules' own, or a build in .cache. */
-function sqliteAddonFor(node: string): string {
-  const pkg = dirname(require.resolve("better-sqlite3/package.json"));
-  const installed = join(pkg, "build", "Release", "better_sqlite3.node");
-  if (existsSync(installed) && loads(node, installed)) return installed;
-  const abi = run(node, ["-p", "process.versions.modules"]).trim();
-  const version = (JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as { version: string }).version;
-  const staging = join(cacheDir, "sea-native", `better-sqlite3-${version}-abi${abi}`);
-  const built = join(staging, "build", "Release", "better_sqlite3.node");
-  if (existsSync(built) && loads(node, built)) return built;
-  log(`compiling better-sqlite3 ${version} for Node ABI ${abi} (about a minute)`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
-  for (const entry of ["binding.gyp", "package.json", "src", "deps"]) cpSync(join(pkg, entry), join(staging, entry), { recursive: true });
-  const npmCli = process.env.npm_execpath ?? realpathSync(run("sh", ["-c", "command -v npm"]).trim());
-  const gyp = join(dirname(npmCli), "..", "node_modules", "node-gyp", "bin", "node-gyp.js");
-  if (!existsSync(gyp)) throw new ToolchainMissing(`node-gyp not found beside npm (${gyp})`);
-  // npm passes its own nodedir (this machine's Node) down as npm_config_nodedir: replace it.
-  const nodedir = patchedHeaders(headersOf(node), join(cacheDir, "sea-native", `headers-abi${abi}`));
-  const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ""}`, npm_config_nodedir: nodedir };
-  const r = spawnSync(node, [gyp, "rebuild", "--release", `--nodedir=${nodedir}`, `--jobs=${process.env.JOBS ?? "2"}`], { cwd: staging, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0 || !existsSync(built)) {
-    process.stderr.write(`${r.stdout ?? ""}${r.stderr ?? ""}`);
-    throw new ToolchainMissing("compiling better-sqlite3 failed (are a C++ compiler, make and python3 installed?)");
-  }
-  if (!loads(node, built)) throw new Error(`the compiled ${built} does not load in ${node}`);
-  return built;
 }
 
 /** The installed package directory of name, as seen from the directory from. */
