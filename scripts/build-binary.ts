@@ -224,8 +224,13 @@ async function main(): Promise<number> {
   chmodSync(staged, 0o755);
   const fuse = /NODE_SEA_FUSE_[0-9a-f]{32}/.exec(readFileSync(node).toString("latin1"))?.[0];
   if (!fuse) throw new Error(`${node} has no single-executable fuse`);
-  const { inject } = require("postject") as { inject(file: string, name: string, data: Buffer, opts: { sentinelFuse: string }): Promise<void> };
-  await inject(staged, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: fuse });
+  // postject's CLI, in a child process: its ELF library prints a harmless "Can't find string
+  // offset for section name" warning per note section, left out here.
+  const postject = join(dirname(require.resolve("postject")), "cli.js");
+  const injected = spawnSync(process.execPath, [postject, staged, "NODE_SEA_BLOB", blob, "--sentinel-fuse", fuse], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const noise = /^warning: Can't find string offset for section name/;
+  const said = `${injected.stdout}${injected.stderr}`.split("\n").filter((l) => l.trim() && !noise.test(l));
+  if (injected.status !== 0) throw new Error(`postject failed (${injected.status}):\n${said.join("\n")}`);
   // Replace by rename: a running copy of the old binary keeps its file.
   run("mv", ["-f", staged, out]);
   const mb = (statSync(out).size / 1048576).toFixed(0);
