@@ -133,7 +133,10 @@ t.test("the built binary serves, keeps its data across a restart, and carries th
     t.plan(0, "skipped: the build tool chain is missing (Node 24 from the npm registry, a C++ compiler); see scripts/build-binary.ts");
     return;
   }
-  t.ok(existsSync(binary), `the binary exists at ${binary}`);
+  if (!existsSync(binary)) {
+    t.fail(`no binary at ${binary} (did npm run build:binary fail?)`);
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), "parley-binary-run-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const runtimeDir = join(dir, "runtime");
