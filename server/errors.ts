@@ -77,6 +77,11 @@ export const errorCatalogue = {
   // devices and profile
   "device.not_found": { status: 404, message: "There is no such device." },
   "user.not_found": { status: 404, message: "There is no such user." },
+  // direct chats, blocks and search
+  "user.self": { status: 400, message: "That cannot be done with yourself." },
+  "user.blocked": { status: 403, message: "You blocked this person; unblock them to message them." },
+  "direct.not_allowed": { status: 403, message: "You cannot message this person directly." },
+  "search.invalid_query": { status: 400, message: "The search needs at least one word." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

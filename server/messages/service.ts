@@ -164,7 +164,7 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       const row = this.get(actor, roomId, seq) && queries.findMessage(roomId, seq)!;
       const st = core.state(roomId)!;
       const readBy = queries.readCount(roomId, seq, row.sender);
-      const seeNames = st.kind === "group" || isAdminRole(st.members.get(actor));
+      const seeNames = st.kind !== "community" || isAdminRole(st.members.get(actor));
       return {
         roomId,
         seq,
@@ -183,6 +183,8 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       if (st.kind === "community" && !isAdminRole(st.members.get(actor))) return { roomId };
       const frame = JSON.stringify({ push: "room.typing", data: { roomId, userId: actor, typing } });
       const others = [...st.members.keys()].filter((u) => u !== actor);
+      // In a direct chat, someone who is blocked is not shown typing (they are not told).
+      if (st.kind === "direct" && others.some((u) => core.storeView().store.isBlocked(u, actor))) return { roomId };
       hub().sendToUsers(others, frame);
       return { roomId };
     },
