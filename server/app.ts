@@ -36,6 +36,12 @@ import { defineCalendarOps } from "./calendar/ops.ts";
 import { createReminderScheduler, type ReminderScheduler } from "./calendar/reminders.ts";
 import { defineInviteOps, registerInviteRoutes } from "./invites/routes.ts";
 import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
+import { createDirectQueries } from "./direct/queries.ts";
+import { createDirectService } from "./direct/service.ts";
+import { defineDirectOps } from "./direct/ops.ts";
+import { createSearchQueries } from "./search/queries.ts";
+import { createSearchService } from "./search/service.ts";
+import { defineSearchOps } from "./search/ops.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -122,6 +128,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const polls = createPollService(rooms, messages);
   const calendar = createCalendarService(rooms, messages, createCalendarQueries(storage), options.now);
   const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now });
+  const direct = createDirectService({ core: rooms, queries: createDirectQueries(storage), messages, openTo: config.direct.open_to, serverName: config.server.name, now: options.now });
+  const search = createSearchService({ core: rooms, queries: createSearchQueries(storage), communities: communityQueries, openTo: config.direct.open_to });
   const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
   const app = Fastify({
@@ -179,6 +187,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineInviteOps(ops, invites);
   definePollOps(ops, polls);
   defineCalendarOps(ops, calendar);
+  defineDirectOps(ops, direct);
+  defineSearchOps(ops, search);
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
   hubRef = hub;
   rooms.onCommit((batch) => {

@@ -191,6 +191,30 @@ export interface Protocol {
         revoked: DeviceId;
       };
     };
+    "direct.open": {
+      params: {
+        userId: UserId;
+        /**
+         * Reply privately to this message (in a room you may read).
+         */
+        replyTo?: {
+          roomId: RoomId;
+          seq: Seq;
+        };
+        /**
+         * With replyTo: the first message's text.
+         */
+        body?: string;
+        txnId?: string;
+      };
+      result: {
+        roomId: RoomId;
+        peer: Person;
+        created: boolean;
+        event?: RoomEvent;
+        duplicate?: boolean;
+      };
+    };
     "event.cancel": {
       params: {
         roomId: RoomId;
@@ -582,6 +606,30 @@ export interface Protocol {
         }[];
       };
     };
+    "message.search": {
+      params: {
+        query: string;
+        roomId?: RoomId;
+        sender?: UserId;
+        /**
+         * The `next` of the previous page.
+         */
+        before?: number;
+        limit?: number;
+      };
+      result: {
+        results: {
+          roomId: RoomId;
+          seq: Seq;
+          sender: UserId;
+          ts: Timestamp;
+          kind: "text" | "file" | "poll" | "event";
+          snippet: string;
+          highlights: [number, number][];
+        }[];
+        next: number | null;
+      };
+    };
     "message.send": {
       params: {
         [k: string]: unknown | undefined;
@@ -833,7 +881,7 @@ export interface Protocol {
       result: {
         rooms: {
           roomId: RoomId;
-          kind: "community" | "group";
+          kind: "community" | "group" | "direct";
           name: string;
           picture: string | null;
           communityId: RoomId | null;
@@ -847,6 +895,7 @@ export interface Protocol {
             ts: Timestamp;
             deleted: boolean;
           } | null;
+          peer?: Person1;
         }[];
       };
     };
@@ -936,6 +985,28 @@ export interface Protocol {
         roomId: RoomId;
       };
     };
+    "user.block": {
+      params: {
+        userId: UserId;
+      };
+      result: {
+        userId: UserId;
+        blocked: true;
+      };
+    };
+    "user.blocks": {
+      params: {
+        after?: UserId;
+        limit?: number;
+      };
+      result: {
+        blocks: {
+          userId: UserId;
+          at: Timestamp;
+        }[];
+        next: UserId | null;
+      };
+    };
     "user.common_groups": {
       params: {
         userId: UserId;
@@ -948,6 +1019,36 @@ export interface Protocol {
           name: string;
           communityId: RoomId | null;
         }[];
+      };
+    };
+    "user.search": {
+      params: {
+        query: string;
+        after?: UserId;
+        limit?: number;
+      };
+      result: {
+        users: {
+          userId: UserId;
+          displayName: string;
+          avatar: string | null;
+          commonGroups: {
+            roomId: RoomId;
+            kind: "group";
+            name: string;
+            communityId: RoomId | null;
+          }[];
+        }[];
+        next: UserId | null;
+      };
+    };
+    "user.unblock": {
+      params: {
+        userId: UserId;
+      };
+      result: {
+        userId: UserId;
+        blocked: false;
       };
     };
   };
@@ -1145,7 +1246,7 @@ export interface Protocol {
     };
     "member.join": {
       userId: UserId;
-      via: "create" | "link" | "invite" | "approval" | "community" | "group";
+      via: "create" | "link" | "invite" | "approval" | "community" | "group" | "direct";
       role?: Role;
       groupId?: RoomId;
     };
@@ -1184,6 +1285,7 @@ export interface Protocol {
           body: string;
           replyTo?: Seq;
           threadRoot?: Seq;
+          quote?: Quote;
         }
       | {
           kind: "file";
@@ -1256,7 +1358,7 @@ export interface Protocol {
       emoji: string | null;
     };
     "room.create": {
-      kind: "community" | "group";
+      kind: "community" | "group" | "direct";
       name: string;
       description: string;
       picture: string | null;
@@ -1287,7 +1389,7 @@ export interface Protocol {
  */
 export interface RoomSummary {
   roomId: RoomId;
-  kind: "community" | "group";
+  kind: "community" | "group" | "direct";
   name: string;
   description: string;
   picture: Picture;
@@ -1366,6 +1468,17 @@ export interface Device {
   current: boolean;
 }
 /**
+ * Who someone is, as others see them.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Person".
+ */
+export interface Person {
+  userId: UserId;
+  displayName: string;
+  avatar: string | null;
+}
+/**
  * One event of a room's log. `type` says what it is; `content` depends on the type (see the event types table in docs/protocol.md). `pos` is this server's stream position: resume sync from the last one you saw.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -1400,7 +1513,7 @@ export interface InviteLink {
   revoked: boolean;
 }
 /**
- * A message with its current state: edited, deleted (body null, a marker remains), reactions and thread size. `body` is the text, a file's caption or name, a poll's question or an event's title.
+ * A message with its current state: edited, deleted (body null, a marker remains), reactions and thread size. `body` is the text, a file's caption or name, a poll's question or an event's title. `quote` (a private reply in a direct chat only) is the snapshot of the message it quotes from another room.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "MessageView".
@@ -1433,6 +1546,7 @@ export interface MessageView {
    */
   kind: "text" | "file" | "poll" | "event";
   file: FileRef | null;
+  quote?: Quote;
 }
 /**
  * A file as a message carries it: its info plus the name the sender gave it.
@@ -1450,6 +1564,20 @@ export interface FileRef {
   hasPreview: boolean;
 }
 /**
+ * A private reply's quote: a snapshot of a message of another room, copied when the reply was sent (later edits or deletions there do not change it), so that the other person of the direct chat sees it without being in that room.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Quote".
+ */
+export interface Quote {
+  roomId: RoomId;
+  seq: Seq;
+  sender: UserId;
+  kind: "text" | "file" | "poll" | "event";
+  body: string | null;
+  ts: Timestamp;
+}
+/**
  * A user's public profile.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -1460,6 +1588,14 @@ export interface Profile {
   displayName: string;
   about: string;
   avatar: Picture;
+}
+/**
+ * Who someone is, as others see them.
+ */
+export interface Person1 {
+  userId: UserId;
+  displayName: string;
+  avatar: string | null;
 }
 /**
  * Tokens for one device. The access token is a short-lived bearer token for HTTP and the WebSocket; the refresh token is single-use and gets a new pair from /auth/refresh.

@@ -93,6 +93,14 @@ export const configSchema = {
         delete_for_everyone_seconds: { type: "integer", minimum: 0, default: 172800 },
       },
     },
+    direct: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        open_to: { enum: ["community", "server"], default: "community" },
+      },
+    },
     media: {
       type: "object",
       additionalProperties: false,
@@ -149,6 +157,7 @@ export interface Config {
     admins_per_community: number;
     delete_for_everyone_seconds: number;
   };
+  direct: { open_to: "community" | "server" };
   media: { user_quota_bytes: number; blocked_types: string[]; gc_grace_seconds: number; preview_pixels: number };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }
