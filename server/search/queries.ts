@@ -21,6 +21,8 @@ export interface MessageSearch {
   sender?: string;
   /** Only hits before this pos (the cursor). */
   before: number;
+  /** Without long words: only positions from this one on (the scan's window). */
+  floor?: number;
   limit: number;
 }
 
@@ -42,6 +44,7 @@ export function createSearchQueries(storage: Storage) {
         WHERE x.user_id = @me AND y.user_id = a.id AND r.kind IN ('community', 'group') AND r.deactivated = 0))
     ORDER BY a.id LIMIT @limit`);
   const cache = new Map<string, Statement>();
+  const head = db.prepare("SELECT coalesce(max(pos), 0) AS pos FROM room_events");
 
   function messageStatement(q: MessageSearch): Statement {
     const useIndex = q.long.length > 0;
@@ -62,10 +65,11 @@ export function createSearchQueries(storage: Storage) {
          WHERE messages_fts MATCH @match AND f.rowid < @before AND ${where.join(" AND ")}
          ORDER BY f.rowid DESC LIMIT @limit`
       : // Only words under three characters (a two-character Chinese word, say): the trigram index
-        // cannot serve them, so the user's own rooms are scanned, newest first.
+        // cannot serve them, so the user's own rooms are scanned, newest first, within a window
+        // of positions (the caller pages on below it).
         `SELECT e.pos, e.room_id AS roomId, e.seq, m.sender, m.ts, m.kind, m.body
          FROM member_spans s
-         JOIN room_events e ON e.room_id = s.room_id AND e.pos >= s.from_pos AND e.pos < @before AND e.type = 'message'
+         JOIN room_events e ON e.room_id = s.room_id AND e.pos >= s.from_pos AND e.pos < @before AND e.pos >= @floor AND e.type = 'message'
          JOIN messages m ON m.room_id = e.room_id AND m.seq = e.seq
          WHERE s.user_id = @me AND s.to_pos IS NULL AND ${where.join(" AND ")}
          ORDER BY e.pos DESC LIMIT @limit`;
@@ -75,6 +79,8 @@ export function createSearchQueries(storage: Storage) {
   }
 
   return {
+    /** The newest position of the server's stream. */
+    head: () => (head.get() as { pos: number }).pos,
     /** People whose display name or username contains `q` (lower-cased), after `after` by id. */
     people(me: string, q: string, anyone: boolean, after: string, limit: number) {
       return people.all({ me, q, anyone: anyone ? 1 : 0, after, limit }) as { userId: string; displayName: string; avatar: string | null }[];
@@ -82,6 +88,7 @@ export function createSearchQueries(storage: Storage) {
     messages(q: MessageSearch): MessageHit[] {
       const params: Record<string, unknown> = { me: q.userId, before: q.before, limit: q.limit };
       if (q.long.length) params.match = q.long.map((w) => `"${w.replace(/"/g, '""')}"`).join(" AND ");
+      else params.floor = q.floor ?? 0;
       if (q.roomId !== undefined) params.room = q.roomId;
       if (q.sender !== undefined) params.sender = q.sender;
       q.short.forEach((w, i) => (params[`s${i}`] = w));

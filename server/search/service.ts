@@ -5,6 +5,12 @@ import type { SearchQueries } from "./queries.ts";
 
 /** The most words one search takes; more are ignored. */
 const maxWords = 8;
+/**
+ * How many positions of the server's stream one page of a search made only of short words scans
+ * (within the searcher's rooms): the bound on its cost. A page may then hold fewer results than
+ * asked, or none, with a `next` to scan on from.
+ */
+export const fallbackWindow = 50_000;
 /** The longest snippet, in characters, around the first match. */
 const snippetChars = 160;
 
@@ -55,6 +61,7 @@ export function markMatches(body: string, words: string[]): { snippet: string; h
 /** Finding people (among those one shares a community with) and messages (among those one may read). */
 export function createSearchService(deps: { core: RoomCore; queries: SearchQueries; communities: CommunityQueries; openTo: "community" | "server" }) {
   const { core, queries } = deps;
+  const headPos = () => queries.head();
   return {
     /** user.search: by display name or username; each with the groups we share. */
     people(actor: string, input: { query: string; after?: string; limit: number }) {
@@ -77,13 +84,17 @@ export function createSearchService(deps: { core: RoomCore; queries: SearchQueri
         const st = core.state(input.roomId);
         if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
       }
-      const hits = queries.messages({ userId: actor, long, short, roomId: input.roomId, sender: input.sender, before: input.before ?? Number.MAX_SAFE_INTEGER, limit: input.limit + 1 });
+      const before = Math.min(input.before ?? Number.MAX_SAFE_INTEGER, headPos() + 1);
+      const floor = long.length ? undefined : Math.max(0, before - fallbackWindow);
+      const hits = queries.messages({ userId: actor, long, short, roomId: input.roomId, sender: input.sender, before, floor, limit: input.limit + 1 });
       const more = hits.length > input.limit;
       if (more) hits.pop();
       const words = [...long, ...short];
+      // A scan that ended at its window's floor goes on below it on the next page.
+      const next = more ? hits[hits.length - 1].pos : floor !== undefined && floor > 1 ? floor : null;
       return {
         results: hits.map((h) => ({ roomId: h.roomId, seq: h.seq, sender: h.sender, ts: h.ts, kind: h.kind, ...markMatches(h.body, words) })),
-        next: more ? hits[hits.length - 1].pos : null,
+        next,
       };
     },
   };
