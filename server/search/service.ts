@@ -10,7 +10,7 @@ const maxWords = 8;
  * (within the searcher's rooms): the bound on its cost. A page may then hold fewer results than
  * asked, or none, with a `next` to scan on from.
  */
-export const fallbackWindow = 50_000;
+export const fallbackWindow = 20_000;
 /** The longest snippet, in characters, around the first match. */
 const snippetChars = 160;
 
