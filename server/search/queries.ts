@@ -65,13 +65,15 @@ export function createSearchQueries(storage: Storage) {
          WHERE messages_fts MATCH @match AND f.rowid < @before AND ${where.join(" AND ")}
          ORDER BY f.rowid DESC LIMIT @limit`
       : // Only words under three characters (a two-character Chinese word, say): the trigram index
-        // cannot serve them, so the user's own rooms are scanned, newest first, within a window
-        // of positions (the caller pages on below it).
+        // cannot serve them, so the log is scanned newest first within a window of positions (the
+        // caller pages on below it), keeping the user's rooms. CROSS JOIN fixes that order: walking
+        // the log backwards stops as soon as a page is full, where starting from the user's rooms
+        // would gather and sort the whole window first (3x slower for a member of 1,000 rooms).
         `SELECT e.pos, e.room_id AS roomId, e.seq, m.sender, m.ts, m.kind, m.body
-         FROM member_spans s
-         JOIN room_events e ON e.room_id = s.room_id AND e.pos >= s.from_pos AND e.pos < @before AND e.pos >= @floor AND e.type = 'message'
-         JOIN messages m ON m.room_id = e.room_id AND m.seq = e.seq
-         WHERE s.user_id = @me AND s.to_pos IS NULL AND ${where.join(" AND ")}
+         FROM room_events e
+         CROSS JOIN member_spans s ON s.room_id = e.room_id AND s.user_id = @me AND s.to_pos IS NULL AND e.pos >= s.from_pos
+         CROSS JOIN messages m ON m.room_id = e.room_id AND m.seq = e.seq
+         WHERE e.pos < @before AND e.pos >= @floor AND e.type = 'message' AND ${where.join(" AND ")}
          ORDER BY e.pos DESC LIMIT @limit`;
     let st = cache.get(sql);
     if (!st) cache.set(sql, (st = db.prepare(sql)));
