@@ -190,8 +190,20 @@ t.test("the index follows the log in the same transaction: a rolled-back send le
   t.equal(count(), 0, "nothing indexed");
   store.transaction(() => store.insertMessage(event(1, "about the rollback")));
   t.equal(count(), 1, "a committed send is indexed");
+  // A group commit: each command in its own savepoint; a refused one takes its index entry along.
+  store.transaction(() => {
+    store.transaction(() => store.insertMessage(event(2, "rollback kept")));
+    t.throws(() =>
+      store.transaction(() => {
+        store.insertMessage(event(3, "rollback refused"));
+        throw new Error("refused");
+      }),
+    );
+  });
+  t.equal(count(), 2, "the committed command's text is indexed, the refused one's is not");
+  t.equal((storage.sqlite.prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH 'refused'").get() as { n: number }).n, 0);
   store.transaction(() => store.editMessage("!r:s", 1, "about something else", 2));
-  t.equal(count(), 0, "an edit replaces the text");
+  t.equal(count(), 1, "an edit replaces the text (only message 2 still says it)");
   store.transaction(() => store.deleteMessage("!r:s", 1, 3, "@a:s"));
   t.equal((storage.sqlite.prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH 'something'").get() as { n: number }).n, 0, "a deletion removes it");
 });
