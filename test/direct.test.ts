@@ -234,9 +234,12 @@ t.test("blocking: private to the blocker; the blocked person cannot open a chat 
   t.equal((await ok(t, alice, "direct.open", { userId: bob.userId })).created, false, "alice may still open it to read");
   t.ok(await ok(t, bob, "message.delete", { roomId, seq: bobsWords, forEveryone: true }), "bob may still delete his own words");
 
-  // Typing: bob's "true" never reaches alice; the first she gets is after the unblock.
+  // Typing and receipts: what bob does while blocked never reaches alice; the first she gets is
+  // what he does after the unblock.
   const typing = record(alice, "room.typing");
+  const receipts = record(alice, "room.receipt");
   await ok(t, bob, "typing.set", { roomId, typing: true });
+  await ok(t, bob, "receipt.read", { roomId, seq: 1 });
   await settle(bob);
   t.same(bobPushes.filter((e) => e.type !== "message.delete"), [], "bob received nothing about the block");
 
@@ -248,8 +251,11 @@ t.test("blocking: private to the blocker; the blocked person cannot open a chat 
   t.same(await ok(t, alice, "user.unblock", { userId: bob.userId }), { userId: bob.userId, blocked: false });
   t.same(await ok(t, alice, "user.unblock", { userId: bob.userId }), { userId: bob.userId, blocked: false }, "unblocking twice is harmless");
   await ok(t, bob, "typing.set", { roomId, typing: false });
+  const last = (await ok(t, bob, "message.history", { roomId })).messages.at(-1).seq;
+  await ok(t, bob, "receipt.read", { roomId, seq: last });
   await settle(alice);
   t.same(typing, [{ roomId, userId: bob.userId, typing: false }], "only what bob did after the unblock");
+  t.same(receipts.map((r: any) => [r.userId, r.seq]), [[bob.userId, last]], "nor his reading");
   t.ok(await say(bob, roomId, "Sorry!"), "bob writes again");
   t.ok(await say(alice, roomId, "Fine."), "and alice");
 });

@@ -148,7 +148,9 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       if (type === "read") queries.markDelivered(roomId, actor, upTo, at);
       if (moved) {
         const frame = JSON.stringify({ push: "room.receipt", data: { roomId, userId: actor, seq: upTo, type } });
-        const recipients = st.kind === "community" ? [...st.members].filter(([, r]) => isAdminRole(r)).map(([u]) => u) : st.members.keys();
+        let recipients: Iterable<string> = st.kind === "community" ? [...st.members].filter(([, r]) => isAdminRole(r)).map(([u]) => u) : st.members.keys();
+        // In a direct chat, someone who is blocked is not shown reading (they are not told).
+        if (st.kind === "direct") recipients = [...recipients].filter((u) => u === actor || !core.storeView().store.isBlocked(u, actor));
         hub().sendToUsers(recipients, frame);
         return { roomId, seq: upTo };
       }
