@@ -36,6 +36,7 @@ import { defineCalendarOps } from "./calendar/ops.ts";
 import { createReminderScheduler, type ReminderScheduler } from "./calendar/reminders.ts";
 import { defineInviteOps, registerInviteRoutes } from "./invites/routes.ts";
 import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
+import { registerWebClient } from "./web/static.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -173,6 +174,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media });
+  await registerWebClient(app);
   defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);
   defineMessageOps(ops, messages, createSync(storage));

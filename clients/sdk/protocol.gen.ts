@@ -1092,6 +1092,7 @@ export interface Protocol {
         status: "ready" | "unavailable";
       };
     };
+    "web.client": {};
   };
   events: {
     "community.group.add": {
