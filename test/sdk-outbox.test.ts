@@ -61,6 +61,15 @@ t.test("the outbox", async (t) => {
     phone.close();
   });
 
+  t.test("a send queued after an empty flush goes at once", async (t) => {
+    const outbox = new Outbox(bob, new MemoryStore());
+    await outbox.flush(); // nothing to send: the run ends at once
+    const sent = new Promise<number>((resolve) => outbox.onAcknowledged((_e, r) => resolve(r.event.seq)));
+    outbox.enqueue({ roomId: group.roomId, body: "right away" });
+    t.ok((await sent) > 0, "acknowledged without waiting for a reconnect");
+    t.equal(outbox.pending.length, 0);
+  });
+
   t.test("a send whose reply was lost is stored once, by its txnId", async (t) => {
     const store = new MemoryStore();
     const txnId = "t_reply_was_lost_0001";

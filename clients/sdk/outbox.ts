@@ -94,7 +94,9 @@ export class Outbox {
   /** Sends pending entries in order until one cannot go now. Concurrent calls share one run. */
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
-    this.flushing = (async () => {
+    let run: Promise<void> | null = null;
+    run = (async () => {
+      await Promise.resolve(); // so that `flushing` is set before the loop can end
       try {
         for (;;) {
           const entry = this.entries.find((e) => !e.error);
@@ -112,10 +114,11 @@ export class Outbox {
           }
         }
       } finally {
-        this.flushing = null;
+        if (this.flushing === run) this.flushing = null;
       }
     })();
-    return this.flushing;
+    this.flushing = run;
+    return run;
   }
 
   private save(): void {

@@ -29,7 +29,7 @@ async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
 export default function AdminPanel({ roomId }: { roomId: string }) {
   const room = useSignal<RoomSummary | null>(null);
   const tab = useSignal<"requests" | "members" | "links" | "settings" | "audit">("requests");
-  const load = async () => void (await attempt(async () => (room.value = await call("room.get", { roomId }))));
+  const load = async () => void (connection.value === "online" && (await attempt(async () => (room.value = await call("room.get", { roomId })))));
   useEffect(() => void load(), [roomId, connection.value === "online"]);
   const r = room.value;
   if (!r) return <p aria-busy="true">…</p>;

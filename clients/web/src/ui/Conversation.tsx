@@ -21,6 +21,7 @@ export function Conversation({ roomId }: { roomId: string }) {
   const atBottom = useRef(true);
 
   useEffect(() => {
+    if (connection.value !== "online") return; // offline: keep showing what is loaded
     call("room.get", { roomId }).then((r) => (room.value = r), (err) => (error.value = errorWords(err)));
     openRoom(roomId).catch((err) => (error.value = errorWords(err)));
   }, [roomId, connection.value === "online"]);

@@ -13,6 +13,7 @@ export function CommunityHome({ roomId }: { roomId: string }) {
   const groups = useSignal<Groups>([]);
   const error = useSignal<string | null>(null);
   async function load() {
+    if (connection.value !== "online") return;
     try {
       room.value = await call("room.get", { roomId });
       groups.value = (await call("community.groups", { roomId })).groups;

@@ -21,6 +21,7 @@ export function Me() {
   const saved = useSignal(false);
   const p = profiles.value[me()];
   async function load() {
+    if (connection.value !== "online") return;
     try {
       const mine = await call("profile.get", {});
       profiles.value = { ...profiles.value, [mine.userId]: mine };
@@ -91,6 +92,7 @@ export function UserProfile({ userId }: { userId: string }) {
   const common = useSignal<OpResult<"user.common_groups">["groups"]>([]);
   const p = profiles.value[userId];
   useEffect(() => {
+    if (connection.value !== "online") return;
     call("profile.get", { userId }).then((x) => (profiles.value = { ...profiles.value, [x.userId]: x }), (err) => (toast.value = errorWords(err)));
     call("user.common_groups", { userId }).then((r) => (common.value = r.groups), () => undefined);
   }, [userId, connection.value === "online"]);
