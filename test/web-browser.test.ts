@@ -218,6 +218,13 @@ async function story(): Promise<void> {
     await a.getByRole("button", { name: "Delete for me" }).click();
     await a.locator(`li[data-seq="${bobsLast.event.seq}"]`).waitFor({ state: "detached" });
     t.equal((await carol.request("message.get", { roomId: year5, seq: bobsLast.event.seq })).message.deleted, false, "still there for everyone else");
+
+    // An admin deletes anyone's message for everyone.
+    const spam = await carol.request("message.send", { roomId: year5, body: "buy cheap stuff", txnId: "c-spam" });
+    await acked(a, "buy cheap stuff").getByRole("button", { name: /More actions/ }).click();
+    await a.getByRole("button", { name: "Delete for everyone" }).click();
+    await b.locator(`li[data-seq="${spam.event.seq}"]`).getByText("This message was deleted").waitFor();
+    t.equal((await carol.request("message.get", { roomId: year5, seq: spam.event.seq })).message.deleted, true, "alice, an admin, deleted carol's message");
   });
 
   await t.test("offline: a send waits as pending and goes once when the connection returns; a reload keeps what was typed", async (t) => {
@@ -445,6 +452,32 @@ async function story(): Promise<void> {
     await a.getByLabel("Action").selectOption("member.ban");
     t.equal(await a.locator("tr[data-audit]").count(), 1, "filtered to the one ban");
     await axe(t, a, "the audit log");
+  });
+
+  await t.test("invitations received are accepted or declined; leaving a group", async (t) => {
+    const { page } = bob;
+    const choir = await aliceSdk.request("group.create", { name: "Choir" });
+    const chess = await aliceSdk.request("group.create", { name: "Chess club" });
+    await page.goto(server.baseUrl);
+    await page.getByRole("navigation").waitFor();
+    await aliceSdk.request("member.invite", { roomId: choir.roomId, userId: bobSdk.userId });
+    await aliceSdk.request("member.invite", { roomId: chess.roomId, userId: bobSdk.userId });
+    await page.getByRole("button", { name: "Accept: Choir" }).waitFor();
+    await page.getByRole("button", { name: "Decline: Chess club" }).waitFor();
+    await axe(t, page, "the invitations");
+    await page.getByRole("button", { name: "Decline: Chess club" }).click();
+    await page.locator(`[data-invitation="${chess.roomId}"]`).waitFor({ state: "detached" });
+    t.equal(await refusal(aliceSdk.request("member.invite", { roomId: chess.roomId, userId: bobSdk.userId })), "(accepted)", "declined: alice may invite him again");
+    await page.getByRole("button", { name: "Accept: Choir" }).click();
+    await page.getByRole("heading", { name: "Choir" }).waitFor();
+    t.equal((await bobSdk.request("room.get", { roomId: choir.roomId })).myRole, "member", "accepted: bob is a member");
+    // A reload still knows the invitation that is left.
+    await page.goto(server.baseUrl);
+    await page.getByRole("button", { name: "Accept: Chess club" }).waitFor();
+    await page.goto(`${server.baseUrl}/r/${encodeURIComponent(choir.roomId)}`);
+    await page.getByRole("button", { name: "Leave" }).click();
+    await page.getByRole("navigation").waitFor();
+    t.notOk((await aliceSdk.request("room.members", { roomId: choir.roomId })).members!.some((m) => m.userId === bobSdk.userId), "bob left the choir");
   });
 
   await t.test("profile, devices and common groups", async (t) => {

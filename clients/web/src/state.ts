@@ -23,6 +23,16 @@ export const profiles = signal<Record<string, Profile>>({});
 export const discovery = signal<Discovery | null>(null);
 export const toast = signal<string | null>(null);
 
+/** Invitations I have received and not answered, from the sync stream (persisted). */
+export interface Invitation {
+  roomId: string;
+  by: string;
+  ts: number;
+  name: string;
+  kind: "community" | "group";
+}
+export const invitations = signal<Invitation[]>([]);
+
 export interface Timeline {
   messages: MessageView[];
   more: boolean;
@@ -93,7 +103,8 @@ function deviceName(): string {
 export async function resume(): Promise<boolean> {
   const s = session.value;
   if (!s) return false;
-  const c = new ParleyClient(s, { baseUrl: base(), onSession: saveSession });
+  const saved = Number(localStorage.getItem(`parley.pos.${s.userId}`));
+  const c = new ParleyClient(s, { baseUrl: base(), onSession: saveSession, ...(saved > 0 ? { syncFrom: saved } : {}) });
   try {
     if (s.accessTokenExpiresAt - Date.now() < 30_000) await c.refresh();
   } catch (err) {
@@ -109,6 +120,8 @@ export async function resume(): Promise<boolean> {
 
 async function start(c: ParleyClient): Promise<void> {
   client = c;
+  invitations.value = JSON.parse(localStorage.getItem(`parley.invites.${c.userId}`) ?? "[]") as Invitation[];
+  const firstOnThisDevice = !localStorage.getItem(`parley.pos.${c.userId}`);
   outbox = new Outbox(c, localStorage);
   pending.value = outbox.pending;
   outbox.subscribe((entries) => (pending.value = entries));
@@ -123,7 +136,13 @@ async function start(c: ParleyClient): Promise<void> {
   c.on("profile.updated", (p) => (profiles.value = { ...profiles.value, [p.userId]: p }));
   c.on("connected", () => {
     connection.value = "online";
+    savePos();
     void refreshRooms();
+  });
+  c.on("event.reminder", (d) => {
+    const words = `${d.title}: ${new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(new Date(d.start))}`;
+    toast.value = words;
+    if (typeof Notification !== "undefined" && Notification.permission === "granted") new Notification(d.title, { body: words, tag: `${d.roomId}/${d.seq}` });
   });
   c.on("disconnected", () => {
     connection.value = navigator.onLine ? "connecting" : "offline";
@@ -142,6 +161,63 @@ async function start(c: ParleyClient): Promise<void> {
   } catch {
     connection.value = navigator.onLine ? "connecting" : "offline";
   }
+  if (firstOnThisDevice) void findInvitations(c);
+}
+
+/** The stream position is saved (at most every second) so that a reload resumes from it. */
+let posTimer: ReturnType<typeof setTimeout> | undefined;
+function savePos(): void {
+  if (posTimer) return;
+  posTimer = setTimeout(() => {
+    posTimer = undefined;
+    if (client && client.pos !== null) localStorage.setItem(`parley.pos.${client.userId}`, String(client.pos));
+  }, 1000);
+}
+
+/**
+ * A device's first sign-in starts the stream at "now": invitations sent before it are found by
+ * reading the stream's older events once, in the background (at most 10,000 events).
+ */
+async function findInvitations(c: ParleyClient): Promise<void> {
+  let since = 0;
+  try {
+    for (let i = 0; i < 20 && c === client; i++) {
+      const page = await c.request("sync", { since, limit: 500 });
+      for (const e of page.events) trackInvitation(e);
+      since = page.pos;
+      if (!page.more) break;
+    }
+  } catch {
+    /* offline: invitations arriving later still show */
+  }
+}
+
+function saveInvitations(list: Invitation[]): void {
+  invitations.value = list;
+  localStorage.setItem(`parley.invites.${me()}`, JSON.stringify(list));
+}
+
+function trackInvitation(e: RoomEvent): void {
+  const c = e.content as { userId?: string };
+  if (c.userId !== me()) return;
+  if (e.type === "member.invite") {
+    if (invitations.value.some((i) => i.roomId === e.roomId)) return;
+    const entry: Invitation = { roomId: e.roomId, by: e.sender, ts: e.ts, name: "", kind: "group" };
+    saveInvitations([...invitations.value, entry]);
+    call("room.get", { roomId: e.roomId }).then(
+      (r) => saveInvitations(invitations.value.map((i) => (i.roomId === e.roomId ? { ...i, name: r.name, kind: r.kind } : i))),
+      () => undefined,
+    );
+  } else if (e.type === "member.join" || e.type === "member.invite.decline" || e.type === "member.ban" || e.type === "member.remove") {
+    if (invitations.value.some((i) => i.roomId === e.roomId)) saveInvitations(invitations.value.filter((i) => i.roomId !== e.roomId));
+  }
+}
+
+export async function answerInvitation(roomId: string, accept: boolean): Promise<void> {
+  if (accept) await call("invite.accept", { roomId });
+  else await call("invite.decline", { roomId });
+  saveInvitations(invitations.value.filter((i) => i.roomId !== roomId));
+  await refreshRooms();
 }
 
 // A browser that loses its network does not always close its sockets: close ours at once, and
@@ -170,7 +246,12 @@ async function signOutLocal(): Promise<void> {
   outbox = null;
   removeEventListener("offline", goOffline);
   removeEventListener("online", goOnline);
+  if (session.value) {
+    localStorage.removeItem(`parley.pos.${session.value.userId}`);
+    localStorage.removeItem(`parley.invites.${session.value.userId}`);
+  }
   rooms.value = [];
+  invitations.value = [];
   timelines.value = {};
   saveSession(null);
 }
@@ -271,6 +352,8 @@ function targetOf(e: RoomEvent): number | null {
 
 function applyEvent(e: RoomEvent): void {
   refreshRoomsSoon();
+  savePos();
+  if (e.type.startsWith("member.")) trackInvitation(e);
   const tl = timelines.value[e.roomId];
   if (e.type === "message") {
     const view = viewOf(e);

@@ -2,11 +2,11 @@ import { lazy, Suspense } from "preact/compat";
 import { useEffect } from "preact/hooks";
 import { useSignal } from "@preact/signals";
 import { t, plural, lang, setLang, type Lang } from "../i18n.ts";
-import { session, connection, railCommunities, railGroups, resume, loadDiscovery, toast, signOut } from "../state.ts";
+import { session, connection, railCommunities, railGroups, resume, loadDiscovery, toast, signOut, invitations } from "../state.ts";
 import { path, parse, routes, onLink } from "../router.ts";
 import { Auth } from "./Auth.tsx";
 import { Conversation } from "./Conversation.tsx";
-import { CommunityHome, CreateRoom } from "./Home.tsx";
+import { CommunityHome, CreateRoom, HomeScreen } from "./Home.tsx";
 import { Me, UserProfile } from "./Profile.tsx";
 import { InviteLanding } from "./Invite.tsx";
 
@@ -57,7 +57,7 @@ export function App() {
         {route.name === "me" ? <Me /> : null}
         {route.name === "user" ? <UserProfile key={route.userId} userId={route.userId} /> : null}
         {route.name === "create" ? <CreateRoom communityId={route.communityId} /> : null}
-        {route.name === "home" ? <p class="empty">{t("home.empty")}</p> : null}
+        {route.name === "home" ? <HomeScreen /> : null}
       </main>
     </div>
   );
@@ -101,6 +101,13 @@ function Rail({ current }: { current: string }) {
           </li>
         ))}
       </ul>
+      {invitations.value.length ? (
+        <p>
+          <a href="/" onClick={onLink}>
+            {t("home.invitations")} <span class="badge">{invitations.value.length}</span>
+          </a>
+        </p>
+      ) : null}
       <p>
         <a class="button" href={routes.create()} onClick={onLink}>+ {t("nav.new")}</a>
       </p>

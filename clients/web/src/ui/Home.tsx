@@ -2,7 +2,7 @@ import { useEffect } from "preact/hooks";
 import { useSignal } from "@preact/signals";
 import type { OpResult, RoomSummary } from "../../../sdk/index.ts";
 import { t, plural, errorWords, formatTime } from "../i18n.ts";
-import { call, rooms, refreshRooms, toast, upload, connection } from "../state.ts";
+import { call, rooms, refreshRooms, toast, upload, connection, invitations, answerInvitation, nameOf } from "../state.ts";
 import { navigate, routes, onLink } from "../router.ts";
 
 type Groups = OpResult<"community.groups">["groups"];
@@ -140,6 +140,37 @@ export function CreateRoom({ communityId }: { communityId?: string }) {
         <label>{t("create.picture")}<input name="picture" type="file" accept="image/*" /></label>
         <button type="submit" disabled={busy.value}>{t("create.submit")}</button>
       </form>
+    </section>
+  );
+}
+
+/** The home screen: invitations waiting for an answer, else a hint. */
+export function HomeScreen() {
+  const list = invitations.value;
+  async function answer(roomId: string, kind: string, accept: boolean) {
+    try {
+      await answerInvitation(roomId, accept);
+      if (accept) navigate(kind === "community" ? routes.community(roomId) : routes.room(roomId));
+    } catch (err) {
+      toast.value = errorWords(err);
+    }
+  }
+  return (
+    <section aria-labelledby="home-title">
+      <h2 id="home-title" class={list.length ? "" : "sr"}>{t("home.invitations")}</h2>
+      {list.length ? (
+        <ul class="cards">
+          {list.map((i) => (
+            <li key={i.roomId} class="card" data-invitation={i.roomId}>
+              <strong>{i.name || "…"}</strong> <span class="muted">{nameOf(i.by)} · {formatTime(i.ts)}</span>{" "}
+              <button type="button" onClick={() => void answer(i.roomId, i.kind, true)} aria-label={`${t("home.accept")}: ${i.name}`}>{t("home.accept")}</button>
+              <button type="button" onClick={() => void answer(i.roomId, i.kind, false)} aria-label={`${t("home.decline")}: ${i.name}`}>{t("home.decline")}</button>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p class="empty">{t("home.empty")}</p>
+      )}
     </section>
   );
 }
