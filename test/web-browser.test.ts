@@ -416,6 +416,9 @@ async function story(): Promise<void> {
     await a.getByRole("button", { name: "Make admin: Bob" }).click();
     await a.getByRole("button", { name: "Remove admin: Bob" }).waitFor();
     t.equal((await aliceSdk.request("room.members", { roomId: year5 })).members!.find((m) => m.userId === bobSdk.userId)!.role, "admin");
+    await a.getByRole("button", { name: "Remove admin: Bob" }).click();
+    await a.getByRole("button", { name: "Make admin: Bob" }).waitFor();
+    t.equal((await aliceSdk.request("room.members", { roomId: year5 })).members!.find((m) => m.userId === bobSdk.userId)!.role, "member", "and demoted again");
     await a.getByLabel("Search members").fill("");
     await a.getByRole("button", { name: "Ban: Dave" }).click();
     await a.locator(`li[data-member="${dave.userId}"]`).waitFor({ state: "detached" });
@@ -432,7 +435,12 @@ async function story(): Promise<void> {
     await a.getByRole("dialog", { name: "QR code" }).locator("img").waitFor();
     await axe(t, a, "the invite QR code");
     await a.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+    const first = (await aliceSdk.request("link.list", { roomId: year5 })).links[0].token;
+    await row.getByRole("button", { name: "Reset" }).click();
+    await a.locator("li[data-link] code").filter({ hasNotText: first }).waitFor();
+    t.equal(await refusal(carol.request("link.preview", { token: first })), "invite.invalid", "a reset link's old token stops working");
     const token = (await aliceSdk.request("link.list", { roomId: year5 })).links[0].token;
+    t.not(token, first);
     await row.getByRole("button", { name: "Revoke" }).click();
     await a.locator("li[data-link]").first().waitFor({ state: "detached" });
     t.equal(await refusal(carol.request("link.preview", { token })), "invite.invalid", "the server revoked it");
@@ -452,6 +460,20 @@ async function story(): Promise<void> {
     await a.getByLabel("Action").selectOption("member.ban");
     t.equal(await a.locator("tr[data-audit]").count(), 1, "filtered to the one ban");
     await axe(t, a, "the audit log");
+  });
+
+  await t.test("the community's admins: the cap shown, ownership transferred", async (t) => {
+    const a = alice.page;
+    a.once("dialog", (d) => void d.accept());
+    await a.goto(`${server.baseUrl}/admin/${encodeURIComponent(school)}`);
+    await a.getByRole("tab", { name: "Members" }).click();
+    await a.getByText("1 of 20 admins").waitFor();
+    await a.getByRole("button", { name: "Make admin: Dave" }).click();
+    await a.getByText("2 of 20 admins").waitFor();
+    await a.getByRole("button", { name: "Make owner: Dave" }).click();
+    await a.locator(`li[data-member="${dave.userId}"]`).getByText("owner").waitFor();
+    t.equal((await aliceSdk.request("room.get", { roomId: school })).myRole, "admin", "alice is an admin now");
+    t.equal((await dave.request("room.get", { roomId: school })).myRole, "owner", "dave owns the community");
   });
 
   await t.test("invitations received are accepted or declined; leaving a group", async (t) => {
@@ -486,9 +508,15 @@ async function story(): Promise<void> {
     await page.goto(`${server.baseUrl}/me`);
     await page.getByLabel("Display name").fill("Bob Parent");
     await page.getByLabel("About").fill("Dad of Sam, Year 5");
+    const avatar = await sharp({ create: { width: 96, height: 96, channels: 3, background: "#aa3355" } }).png().toBuffer();
+    await page.getByLabel("Avatar").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: avatar });
     await page.getByRole("button", { name: "Save profile" }).click();
     await page.getByText("Saved").waitFor();
-    t.equal((await carol.request("profile.get", { userId: bobSdk.userId })).displayName, "Bob Parent");
+    const profile = await carol.request("profile.get", { userId: bobSdk.userId });
+    t.equal(profile.displayName, "Bob Parent");
+    t.equal(profile.about, "Dad of Sam, Year 5");
+    t.ok(profile.avatar, "the avatar was uploaded and set");
+    await page.locator("img.avatar").waitFor();
     await page.getByRole("button", { name: "Revoke: Bob's old phone" }).click();
     await page.locator(`li[data-device="${phone.deviceId}"]`).waitFor({ state: "detached" });
     t.notOk((await bobSdk.request("device.list", {})).devices.some((d) => d.deviceId === phone.deviceId), "the device is revoked");
@@ -524,6 +552,26 @@ async function story(): Promise<void> {
     await axe(t, page, "a conversation at phone width");
     await shot(page, "web-phone");
     await phone.context.close();
+  });
+
+  await t.test("where registration is invite-only, signing up takes a registration token", async (t) => {
+    const closed = await startServer({ registration: { policy: "invite-only" } });
+    t.teardown(() => closed.stop(true));
+    const token = closed.app.parley.accounts.createRegistrationToken({ uses: 1, expiresAt: null });
+    const { page, context } = await newPerson();
+    await page.goto(closed.baseUrl);
+    await page.getByRole("button", { name: "New here? Create an account" }).click();
+    await page.getByLabel("Username").fill("erin");
+    await page.getByLabel("Password").fill(password);
+    await page.getByLabel("Registration token").fill("not-a-token");
+    await page.getByRole("button", { name: "Create account", exact: true }).click();
+    await page.getByRole("alert").filter({ hasText: "The registration token is invalid, expired or used up." }).waitFor();
+    await page.getByLabel("Registration token").fill(token);
+    await page.getByRole("button", { name: "Create account", exact: true }).click();
+    await page.getByRole("navigation", { name: "Communities and groups" }).waitFor();
+    await axe(t, page, "the home screen");
+    t.ok(await page.evaluate(() => !!localStorage.getItem("parley.session")), "erin is signed in");
+    await context.close();
   });
 
   await t.test("signing out forgets the session", async (t) => {
