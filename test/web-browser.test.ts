@@ -527,6 +527,40 @@ async function story(): Promise<void> {
     await axe(t, page, "someone's profile");
   });
 
+  await t.test("the service worker shows a Web Push message as a notification that leads to the room", async (t) => {
+    const { page, context } = alice;
+    await context.grantPermissions(["notifications"], { origin: server.baseUrl });
+    await page.goto(`${server.baseUrl}/me`);
+    await page.getByRole("heading", { name: "Notifications" }).waitFor();
+    const cdp = await context.newCDPSession(page);
+    const registered = new Promise<string>((resolve) =>
+      cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+        const r = registrations.find((x) => x.scopeURL === `${server.baseUrl}/` && !x.isDeleted);
+        if (r) resolve(r.registrationId);
+      }),
+    );
+    // `ready` resolves while the worker is still activating; a push is delivered once it is activated.
+    const activated = new Promise<void>((resolve) =>
+      cdp.on("ServiceWorker.workerVersionUpdated", ({ versions }) => versions.some((v) => v.status === "activated" && v.runningStatus === "running") && resolve()),
+    );
+    await cdp.send("ServiceWorker.enable");
+    await page.evaluate(() => navigator.serviceWorker.register("/sw.js").then(() => navigator.serviceWorker.ready).then(() => true));
+    const registrationId = await registered;
+    // What the server's push sending encrypts for the subscription (docs/protocol.md).
+    const payload = { type: "message", reason: "message", roomId: year5, roomName: "Year 5", seq: 1, sender: carol.userId, senderName: "Carol", kind: "text", body: "Sports kit tomorrow", ts: Date.now() };
+    await activated;
+    await cdp.send("ServiceWorker.deliverPushMessage", { origin: server.baseUrl, registrationId, data: JSON.stringify(payload) });
+    let shown: { title: string; body: string; url: string }[] = [];
+    for (let i = 0; i < 100 && !shown.length; i++) {
+      shown = await page.evaluate(() =>
+        navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({ title: n.title, body: n.body, url: (n.data as { url: string }).url }))),
+      );
+      if (!shown.length) await page.waitForTimeout(100);
+    }
+    t.same(shown, [{ title: "Carol · Year 5", body: "Sports kit tomorrow", url: `/r/${encodeURIComponent(year5)}` }], "the notification names the sender, the room and the text");
+    await cdp.detach();
+  });
+
   await t.test("Simplified Chinese, with Intl plurals and dates", async (t) => {
     const { page } = bob;
     await page.getByLabel("Language").selectOption("zh-CN");

@@ -64,6 +64,12 @@ t.test("the server serves the client at / and its routes, never /api", async (t)
   const css = await get(`/assets/${stylesheets[0]}`);
   t.match(css.headers.get("content-type"), /text\/css/);
 
+  const sw = await get("/sw.js");
+  t.equal(sw.status, 200, "the service worker is served at the root (its scope is the whole app)");
+  t.match(sw.headers.get("content-type"), /javascript/);
+  t.equal(sw.headers.get("cache-control"), "no-cache", "and revalidated, so a new one is picked up");
+  t.match(await sw.text(), /addEventListener\("push"/);
+
   for (const path of ["/assets/nope-123.js", "/assets/../index.html", "/api/v1/nothing-here", "/api", "/unknown/page"]) {
     const res = await get(path);
     t.equal(res.status, 404, `${path}: 404`);

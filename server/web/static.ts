@@ -43,8 +43,8 @@ function sendIndex(reply: FastifyReply, html: string) {
  * Serves the built web client at `/` through one route, `GET /*` (below every other route, which
  * wins over it): hashed files under /assets/ cached for a year as immutable, index.html with
  * `no-cache` (revalidated on every load, so a new build reaches everyone), the client's own
- * routes answered with index.html (it routes itself), and everything else, /api included, the
- * usual JSON 404. When the client has not been built, `/` says how to build it.
+ * routes answered with index.html (it routes itself), `/sw.js` (the service worker, revalidated
+ * on every load), and everything else, /api included, the usual JSON 404. When the client has not been built, `/` says how to build it.
  */
 export async function registerWebClient(app: FastifyInstance, dir = webClientDir): Promise<void> {
   const indexFile = join(dir, "index.html");
@@ -67,6 +67,14 @@ export async function registerWebClient(app: FastifyInstance, dir = webClientDir
           .send("Parley is running, but its web client is not built. Run `npm run build:web` (npm install does it) and restart.\n");
       }
       return sendIndex(reply, html);
+    }
+    if (path === "sw.js" && built) {
+      // The service worker: at the root so that its scope is the whole app; always revalidated.
+      return reply
+        .header("cache-control", "no-cache")
+        .header("x-content-type-options", "nosniff")
+        .header("content-security-policy", webClientCsp)
+        .sendFile("sw.js", dir, { maxAge: 0, immutable: false, cacheControl: false } as never);
     }
     if (first === "assets" && built && /^assets\/[A-Za-z0-9._-]+$/.test(path)) {
       reply.header("x-content-type-options", "nosniff");

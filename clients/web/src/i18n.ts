@@ -128,6 +128,13 @@ const en = {
   "invite.requested": "Your request was sent; an admin will answer it.",
   "invite.signInFirst": "Sign in or create an account to join.",
   "error.generic": "Something went wrong.",
+  "push.title": "Notifications",
+  "push.on": "This device is notified of new messages and reminders while Parley is closed.",
+  "push.off": "This device is not notified while Parley is closed.",
+  "push.denied": "This browser blocks notifications from Parley; allow them in its site settings.",
+  "push.unsupported": "This browser cannot show notifications.",
+  "push.enable": "Turn on notifications",
+  "push.disable": "Turn off notifications",
 } as const;
 
 export type Key = keyof typeof en;
@@ -253,6 +260,13 @@ const zh: Record<Key, string> = {
   "invite.requested": "申请已发送，等待管理员处理。",
   "invite.signInFirst": "请登录或创建账号后加入。",
   "error.generic": "出了点问题。",
+  "push.title": "通知",
+  "push.on": "Parley 关闭时，此设备会收到新消息和提醒的通知。",
+  "push.off": "Parley 关闭时，此设备不会收到通知。",
+  "push.denied": "此浏览器阻止了 Parley 的通知；请在网站设置中允许。",
+  "push.unsupported": "此浏览器无法显示通知。",
+  "push.enable": "开启通知",
+  "push.disable": "关闭通知",
 };
 
 const catalogs: Record<Lang, Record<Key, string>> = { en, "zh-CN": zh };

@@ -2,7 +2,7 @@ import { useEffect } from "preact/hooks";
 import { useSignal } from "@preact/signals";
 import type { OpResult } from "../../../sdk/index.ts";
 import { t, errorWords, formatTime } from "../i18n.ts";
-import { call, me, profiles, upload, mediaUrl, toast, connection } from "../state.ts";
+import { call, me, profiles, upload, mediaUrl, toast, connection, pushState, enableNotifications, disableNotifications, readPushState } from "../state.ts";
 import { routes, onLink } from "../router.ts";
 
 type Device = OpResult<"device.list">["devices"][number];
@@ -58,6 +58,7 @@ export function Me() {
           {saved.value ? <span role="status">{t("profile.saved")}</span> : null}
         </form>
       ) : null}
+      <Notifications />
       <h2>{t("devices.title")}</h2>
       <ul class="devices">
         {devices.value.map((d) => (
@@ -110,5 +111,36 @@ export function UserProfile({ userId }: { userId: string }) {
         ))}
       </ul>
     </section>
+  );
+}
+
+/** Notifications on this device: Web Push through the service worker. */
+function Notifications() {
+  const busy = useSignal(false);
+  useEffect(() => void readPushState().catch(() => undefined), []);
+  const state = pushState.value;
+  async function toggle() {
+    busy.value = true;
+    try {
+      if (state === "on") await disableNotifications();
+      else await enableNotifications();
+    } catch (err) {
+      toast.value = errorWords(err);
+    } finally {
+      busy.value = false;
+    }
+  }
+  return (
+    <>
+      <h2>{t("push.title")}</h2>
+      <p data-push={state}>
+        {t(state === "on" ? "push.on" : state === "denied" ? "push.denied" : state === "unsupported" ? "push.unsupported" : "push.off")}{" "}
+        {state === "on" || state === "off" ? (
+          <button type="button" disabled={busy.value} onClick={() => void toggle()}>
+            {state === "on" ? t("push.disable") : t("push.enable")}
+          </button>
+        ) : null}
+      </p>
+    </>
   );
 }
