@@ -21,6 +21,9 @@ const images = join(import.meta.dirname, "..", "docs", "images");
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
+// One story in one browser: longer than the suite's default per-file timeout on a busy machine.
+t.setTimeout(300_000);
+
 if (!existsSync(chromiumPath)) {
   t.fail(`${chromiumPath} is missing: .ci/run installs it (apt-get install -y chromium)`);
 } else {
@@ -283,6 +286,11 @@ async function story(): Promise<void> {
     const readUpTo = (await bobSdk.request("room.list", {})).rooms.find((r) => r.roomId === year5)!.readSeq;
     await page.goto(`${server.baseUrl}/c/${encodeURIComponent(school)}`);
     for (let i = 1; i <= 120; i++) await carol.request("message.send", { roomId: year5, body: `news ${i}`, txnId: `bulk${i}` });
+    const list = (await bobSdk.request("room.list", {})).rooms;
+    t.ok(list.find((r) => r.roomId === year5)!.unread >= 120, "the server counts bob's unread messages");
+    // The rail's community counts its announcements and bob's groups in it.
+    const unread = list.filter((r) => r.roomId === school || r.communityId === school).reduce((n, r) => n + r.unread, 0);
+    await page.getByRole("navigation").getByLabel(`${unread} unread messages`).waitFor();
     await page.getByRole("link", { name: /Year 5/ }).first().click();
     await acked(page, "news 120").waitFor();
     const before = await page.locator("[role=log] li[data-seq]").count();
@@ -311,7 +319,8 @@ async function story(): Promise<void> {
     t.equal(stored.file?.mime, "image/png");
     await item.getByRole("button", { name: "View picture: class-photo.png" }).click();
     await page.getByRole("dialog", { name: "class-photo.png" }).waitFor();
-    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "detached" });
     const [download] = await Promise.all([page.waitForEvent("download"), item.getByRole("button", { name: "Download" }).click()]);
     t.equal(download.suggestedFilename(), "class-photo.png");
   });

@@ -451,7 +451,12 @@ export async function markRead(roomId: string, seq: number): Promise<void> {
   rooms.value = rooms.value.map((x) => (x.roomId === roomId ? { ...x, readSeq: seq, unread: 0 } : x));
 }
 
-export const railCommunities = computed(() => rooms.value.filter((r) => r.kind === "community"));
+/** Communities on the rail, each with the unread messages of its announcements and my groups in it. */
+export const railCommunities = computed(() =>
+  rooms.value
+    .filter((r) => r.kind === "community")
+    .map((c) => ({ ...c, unread: rooms.value.reduce((n, r) => n + (r.roomId === c.roomId || r.communityId === c.roomId ? r.unread : 0), 0) })),
+);
 export const railGroups = computed(() => rooms.value.filter((r) => r.kind === "group" && !r.communityId));
 
 // ---- drafts: what is typed survives a reload ----

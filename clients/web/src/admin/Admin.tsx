@@ -2,7 +2,7 @@
  * The admin panel, loaded lazily (its own chunk): join requests, members and roles, invite
  * links with QR codes, settings and profile, linked groups, deactivation, the audit log.
  */
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { useSignal } from "@preact/signals";
 import type { OpResult, RoomSummary, InviteLink } from "../../../sdk/index.ts";
 import { errorWords, formatTime, lang } from "../i18n.ts";
@@ -162,6 +162,8 @@ function Members({ room }: { room: RoomSummary }) {
 function Links({ roomId }: { roomId: string }) {
   const links = useSignal<InviteLink[]>([]);
   const qr = useSignal<InviteLink | null>(null);
+  const closeRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => closeRef.current?.focus(), [qr.value]);
   const load = async () => void (await attempt(async () => (links.value = (await call("link.list", { roomId })).links)));
   useEffect(() => void load(), [roomId]);
   async function create(e: Event) {
@@ -200,11 +202,11 @@ function Links({ roomId }: { roomId: string }) {
         ))}
       </ul>
       {qr.value ? (
-        <div class="qr" role="dialog" aria-modal="true" aria-label={a("qr")}>
+        <div class="qr" role="dialog" aria-modal="true" aria-label={a("qr")} onKeyDown={(e) => e.key === "Escape" && (qr.value = null)}>
           <img src={`/api/v1/invites/${encodeURIComponent(qr.value.token)}/qr.svg`} alt={`${a("qr")}: ${qr.value.url}`} width={240} height={240} />
           <p><code>{qr.value.url}</code></p>
           <button type="button" onClick={() => print()}>{a("print")}</button>{" "}
-          <button type="button" autoFocus onClick={() => (qr.value = null)}>{a("close")}</button>
+          <button type="button" ref={closeRef} onClick={() => (qr.value = null)}>{a("close")}</button>
         </div>
       ) : null}
     </div>

@@ -206,7 +206,7 @@ function Message(props: { m: MessageView; room: RoomSummary | null; all: Message
             ⋯
           </button>
           {menu.value ? (
-            <div class="menu">
+            <div class="menu" onKeyDown={(e) => e.key === "Escape" && (menu.value = false)}>
               {EMOJI.map((e) => (
                 <button key={e} type="button" aria-label={`${t("conv.react")} ${e}`} onClick={() => act(() => call("message.react", { roomId: m.roomId, seq: m.seq, emoji: m.myReaction === e ? null : e }))}>
                   {e}
@@ -253,6 +253,9 @@ function FileView({ file, caption }: { file: NonNullable<MessageView["file"]>; c
   const src = useSignal<string | null>(null);
   const viewing = useSignal(false);
   const image = file.mime.startsWith("image/") && file.hasPreview;
+  const closeRef = useRef<HTMLButtonElement>(null);
+  // The dialog takes the focus when it opens (the autofocus attribute only acts on page load).
+  useEffect(() => closeRef.current?.focus(), [viewing.value, !!src.value]);
   useEffect(() => {
     if (image) void mediaUrl(file.mediaId, true).then((u) => (src.value = u), () => undefined);
   }, [file.mediaId]);
@@ -280,9 +283,9 @@ function FileView({ file, caption }: { file: NonNullable<MessageView["file"]>; c
       </p>
       {caption ? <p class="body">{caption}</p> : null}
       {viewing.value && src.value ? (
-        <div class="viewer" role="dialog" aria-modal="true" aria-label={file.name}>
+        <div class="viewer" role="dialog" aria-modal="true" aria-label={file.name} onKeyDown={(e) => e.key === "Escape" && (viewing.value = false)}>
           <img src={src.value} alt={file.name} />
-          <button type="button" autoFocus onClick={() => (viewing.value = false)}>{t("conv.close")}</button>
+          <button type="button" ref={closeRef} onClick={() => (viewing.value = false)}>{t("conv.close")}</button>
         </div>
       ) : null}
     </div>
