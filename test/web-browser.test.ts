@@ -323,6 +323,31 @@ async function story(): Promise<void> {
     await page.getByRole("dialog").waitFor({ state: "detached" });
     const [download] = await Promise.all([page.waitForEvent("download"), item.getByRole("button", { name: "Download" }).click()]);
     t.equal(download.suggestedFilename(), "class-photo.png");
+
+    // A larger file over a slow uplink: the progress bar shows while it goes.
+    const cdp = await bob.context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+    await page.locator("input[type=file]").setInputFiles({ name: "minutes.txt", mimeType: "text/plain", buffer: Buffer.alloc(1024 * 1024, "minutes of the meeting\n") });
+    const bar = page.getByRole("progressbar", { name: "Uploading minutes.txt" });
+    await bar.waitFor();
+    t.ok(Number(await bar.getAttribute("value")) < 1, "the bar shows a part done");
+    await page.locator("[role=log] li.message[data-seq]", { hasText: "minutes.txt" }).waitFor({ timeout: 60_000 });
+    await bar.waitFor({ state: "detached" });
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
+
+    // A file dropped on the composer is sent too.
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(["see you there"], "dropped-note.txt", { type: "text/plain" }));
+      document.querySelector(".composer")!.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    const dropped = page.locator("[role=log] li.message[data-seq]", { hasText: "dropped-note.txt" });
+    await dropped.waitFor();
+    const droppedView = (await carol.request("message.get", { roomId: year5, seq: Number(await dropped.getAttribute("data-seq")) })).message;
+    t.equal(droppedView.file?.name, "dropped-note.txt", "the dropped file reached the server");
+    t.equal(droppedView.file?.size, 13);
   });
 
   await t.test("polls: alice asks, bob votes and changes his vote, alice sees the counts live, then closes it", async (t) => {
@@ -349,6 +374,16 @@ async function story(): Promise<void> {
     await a.locator(`form[data-poll="${seq}"]`).getByRole("button", { name: "Close poll" }).click();
     await poll.getByText("(Closed)").waitFor();
     t.equal((await carol.request("poll.get", { roomId: year5, seq })).closed, true);
+
+    // A named poll shows who chose what; an anonymous one only counts.
+    const named = await aliceSdk.request("poll.create", { roomId: year5, txnId: "p-named", question: "Bring cake?", options: ["Yes", "No"] });
+    const secret = await aliceSdk.request("poll.create", { roomId: year5, txnId: "p-anon", question: "Rate the trip", options: ["Good", "Bad"], anonymous: true });
+    await carol.request("poll.vote", { roomId: year5, seq: named.event.seq, options: [0] });
+    await carol.request("poll.vote", { roomId: year5, seq: secret.event.seq, options: [0] });
+    await b.locator(`form[data-poll="${named.event.seq}"] .voters`).filter({ hasText: "Carol" }).waitFor();
+    await b.locator(`form[data-poll="${secret.event.seq}"] meter[aria-label="Good: 1"]`).waitFor();
+    t.equal(await b.locator(`form[data-poll="${secret.event.seq}"] .voters`).count(), 0, "no names under an anonymous poll");
+    t.equal((await bobSdk.request("poll.get", { roomId: year5, seq: secret.event.seq })).votes, null, "the server gives no names either");
   });
 
   await t.test("calendar events: alice creates one in a time zone, bob answers, downloads the .ics; alice cancels", async (t) => {
@@ -377,6 +412,12 @@ async function story(): Promise<void> {
     t.match(ics, /SUMMARY:Sports day/);
     await a.locator(`.event[data-event="${seq}"]`).getByText("Who answered").click();
     await a.locator(`.event[data-event="${seq}"]`).getByText("Bob: Going").waitFor();
+    await a.locator(`.event[data-event="${seq}"]`).getByRole("button", { name: "Edit event" }).click();
+    await a.locator(`.event[data-event="${seq}"]`).getByLabel("Title").fill("Sports day (bring water)");
+    await a.locator(`.event[data-event="${seq}"]`).getByRole("button", { name: "Save" }).click();
+    await b.locator(`.event[data-event="${seq}"]`).getByText("Sports day (bring water)").waitFor();
+    t.equal((await carol.request("event.get", { roomId: year5, seq })).title, "Sports day (bring water)", "the edit reached the server");
+    t.equal((await carol.request("event.get", { roomId: year5, seq })).start, Date.UTC(2030, 5, 14, 2, 0), "in its own time zone, unchanged");
     await a.locator(`.event[data-event="${seq}"]`).getByRole("button", { name: "Cancel event" }).click();
     await card.getByText("(Cancelled)").waitFor();
     t.equal((await carol.request("event.get", { roomId: year5, seq })).status, "cancelled");
@@ -410,14 +451,24 @@ async function story(): Promise<void> {
     const a = alice.page;
     await aliceSdk.request("room.settings.update", { roomId: year5, joinApproval: true });
     await dave.request("group.join", { roomId: year5 });
+    const frank = await server.user("frank");
+    const gina = await server.user("gina");
+    const schoolLink = await aliceSdk.request("link.create", { roomId: school });
+    for (const c of [frank, gina]) {
+      await c.request("link.join", { token: schoolLink.token });
+      await c.request("group.join", { roomId: year5 });
+    }
     await a.goto(`${server.baseUrl}/admin/${encodeURIComponent(year5)}`);
     await a.getByRole("heading", { name: "Admin: Year 5" }).waitFor();
     await a.locator(`li[data-request="${dave.userId}"]`).waitFor();
     await axe(t, a, "the admin panel");
     await shot(a, "web-admin");
     await a.getByRole("button", { name: "Approve: Dave" }).click();
-    await a.getByText("No pending join requests.").waitFor();
+    await a.locator(`li[data-request="${dave.userId}"]`).waitFor({ state: "detached" });
     t.equal((await dave.request("room.get", { roomId: year5 })).myRole, "member", "dave was approved");
+    await a.getByRole("button", { name: "Approve all" }).click();
+    await a.getByText("No pending join requests.").waitFor();
+    t.same([(await frank.request("room.get", { roomId: year5 })).myRole, (await gina.request("room.get", { roomId: year5 })).myRole], ["member", "member"], "frank and gina, approved together");
 
     await a.getByRole("tab", { name: "Members" }).click();
     await a.getByLabel("Search members").fill("bo");
@@ -576,7 +627,8 @@ async function story(): Promise<void> {
     await page.getByRole("button", { name: "退出登录" }).waitFor();
     t.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
     await page.goto(`${server.baseUrl}/c/${encodeURIComponent(school)}`);
-    await page.getByText("4 位成员").first().waitFor();
+    const count = (await bobSdk.request("room.get", { roomId: school })).memberCount;
+    await page.getByText(`${count} 位成员`).first().waitFor();
     await axe(t, page, "the community home in Chinese");
     await shot(page, "web-community-zh");
     await page.getByLabel("语言").selectOption("en");
