@@ -106,6 +106,8 @@ async function story(): Promise<void> {
     await page.getByLabel("Name").fill("Hillside School");
     await page.getByLabel("Description").fill("Parents and staff of Hillside");
     await page.getByLabel("Rules").fill("Be kind.");
+    const crest = await sharp({ create: { width: 80, height: 80, channels: 3, background: "#224488" } }).png().toBuffer();
+    await page.getByLabel("Picture").setInputFiles({ name: "crest.png", mimeType: "image/png", buffer: crest });
     await axe(t, page, "the create screen");
     await page.getByRole("button", { name: "Create", exact: true }).click();
     await page.getByRole("heading", { name: "Hillside School" }).waitFor();
@@ -114,6 +116,7 @@ async function story(): Promise<void> {
     school = rooms[0].roomId;
     const summary = await aliceSdk.request("room.get", { roomId: school });
     t.equal(summary.rules, "Be kind.");
+    t.ok(summary.picture, "with its picture");
 
     await page.getByRole("link", { name: "+ New group in this community" }).click();
     await page.getByLabel("Name").fill("Year 5");
@@ -562,6 +565,29 @@ async function story(): Promise<void> {
     t.notOk((await aliceSdk.request("room.members", { roomId: choir.roomId })).members!.some((m) => m.userId === bobSdk.userId), "bob left the choir");
   });
 
+  await t.test("community settings: a group linked and unlinked, replies under announcements turned off", async (t) => {
+    const a = alice.page;
+    const chess = (await aliceSdk.request("room.list", {})).rooms.find((r) => r.name === "Chess club")!;
+    await a.goto(`${server.baseUrl}/admin/${encodeURIComponent(school)}`);
+    await a.getByRole("tab", { name: "Settings" }).click();
+    await a.getByLabel("Link one of your groups").selectOption({ label: "Chess club" });
+    await a.getByRole("button", { name: "Link", exact: true }).click();
+    await a.getByRole("button", { name: "Unlink" }).first().waitFor();
+    t.ok((await aliceSdk.request("room.get", { roomId: school })).groups!.includes(chess.roomId), "the server linked it");
+    await a.locator("li", { hasText: "Chess club" }).getByRole("button", { name: "Unlink" }).click();
+    await a.locator("li", { hasText: "Chess club" }).waitFor({ state: "detached" });
+    t.notOk((await aliceSdk.request("room.get", { roomId: school })).groups!.includes(chess.roomId), "and unlinked it");
+    await a.getByLabel("Members may reply under announcements").uncheck();
+    await a.getByRole("button", { name: "Save" }).first().click();
+    await a.getByText("Saved").waitFor();
+    t.equal((await aliceSdk.request("room.get", { roomId: school })).settings.announcementReplies, false);
+    const b = bob.page;
+    await b.goto(`${server.baseUrl}/r/${encodeURIComponent(school)}`);
+    await acked(b, "School closes at noon on Friday").getByRole("button", { name: "1 reply" }).click();
+    await b.getByRole("complementary", { name: "Replies" }).getByText("Thanks for letting us know").waitFor();
+    t.equal(await b.getByRole("complementary", { name: "Replies" }).getByLabel("Message").count(), 0, "no composer under the announcement any more");
+  });
+
   await t.test("profile, devices and common groups", async (t) => {
     const { page } = bob;
     const phone = await server.login("bob", { deviceName: "Bob's old phone", connect: false });
@@ -609,13 +635,17 @@ async function story(): Promise<void> {
     // What the server's push sending encrypts for the subscription (docs/protocol.md).
     const payload = { type: "message", reason: "message", roomId: year5, roomName: "Year 5", seq: 1, sender: carol.userId, senderName: "Carol", kind: "text", body: "Sports kit tomorrow", ts: Date.now() };
     await activated;
-    await cdp.send("ServiceWorker.deliverPushMessage", { origin: server.baseUrl, registrationId, data: JSON.stringify(payload) });
+    // A push delivered into a worker that has only just been activated is sometimes lost by
+    // the DevTools protocol (seen here about one run in three); deliver again if none showed.
     let shown: { title: string; body: string; url: string }[] = [];
-    for (let i = 0; i < 100 && !shown.length; i++) {
-      shown = await page.evaluate(() =>
-        navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({ title: n.title, body: n.body, url: (n.data as { url: string }).url }))),
-      );
-      if (!shown.length) await page.waitForTimeout(100);
+    for (let attempt = 0; attempt < 3 && !shown.length; attempt++) {
+      await cdp.send("ServiceWorker.deliverPushMessage", { origin: server.baseUrl, registrationId, data: JSON.stringify(payload) });
+      for (let i = 0; i < 40 && !shown.length; i++) {
+        shown = await page.evaluate(() =>
+          navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({ title: n.title, body: n.body, url: (n.data as { url: string }).url }))),
+        );
+        if (!shown.length) await page.waitForTimeout(100);
+      }
     }
     t.same(shown, [{ title: "Carol · Year 5", body: "Sports kit tomorrow", url: `/r/${encodeURIComponent(year5)}` }], "the notification names the sender, the room and the text");
     await cdp.detach();
