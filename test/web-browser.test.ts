@@ -586,6 +586,13 @@ async function story(): Promise<void> {
     await acked(b, "School closes at noon on Friday").getByRole("button", { name: "1 reply" }).click();
     await b.getByRole("complementary", { name: "Replies" }).getByText("Thanks for letting us know").waitFor();
     t.equal(await b.getByRole("complementary", { name: "Replies" }).getByLabel("Message").count(), 0, "no composer under the announcement any more");
+
+    // A group that needs approval: bob asks to join from the community's home.
+    const staff = await dave.request("group.create", { name: "Staff room", communityId: school, settings: { joinApproval: true } });
+    await b.goto(`${server.baseUrl}/c/${encodeURIComponent(school)}`);
+    await b.getByRole("button", { name: "Ask to join: Staff room" }).click();
+    await b.locator("li", { hasText: "Staff room" }).getByText("Request sent").waitFor();
+    t.same((await dave.request("join.requests", { roomId: staff.roomId })).requests.map((r) => r.userId), [bobSdk.userId], "the server has bob's request");
   });
 
   await t.test("profile, devices and common groups", async (t) => {
