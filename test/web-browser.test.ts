@@ -572,7 +572,7 @@ async function story(): Promise<void> {
     await a.getByRole("tab", { name: "Settings" }).click();
     await a.getByLabel("Link one of your groups").selectOption({ label: "Chess club" });
     await a.getByRole("button", { name: "Link", exact: true }).click();
-    await a.getByRole("button", { name: "Unlink" }).first().waitFor();
+    await a.locator("li", { hasText: "Chess club" }).getByRole("button", { name: "Unlink" }).waitFor();
     t.ok((await aliceSdk.request("room.get", { roomId: school })).groups!.includes(chess.roomId), "the server linked it");
     await a.locator("li", { hasText: "Chess club" }).getByRole("button", { name: "Unlink" }).click();
     await a.locator("li", { hasText: "Chess club" }).waitFor({ state: "detached" });
