@@ -54,6 +54,7 @@ import { defineDirectOps } from "./direct/ops.ts";
 import { createSearchQueries } from "./search/queries.ts";
 import { createSearchService } from "./search/service.ts";
 import { defineSearchOps } from "./search/ops.ts";
+import { registerWebClient } from "./web/static.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -252,6 +253,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload });
+  await registerWebClient(app);
   defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);
   defineMessageOps(ops, messages, createSync(storage));

@@ -1722,6 +1722,7 @@ export interface Protocol {
         status: "ready" | "unavailable";
       };
     };
+    "web.client": {};
   };
   events: {
     "community.group.add": {
