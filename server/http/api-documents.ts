@@ -81,7 +81,7 @@ class Components {
   }
 }
 
-const tagOf = (title: string) => (["healthz", "readyz", "discovery", "keys"].includes(title) ? "server" : title.split(".")[0]);
+const tagOf = (title: string) => (["healthz", "readyz", "discovery", "keys", "metrics"].includes(title) ? "server" : title.split(".")[0]);
 
 /** The error answer's schema for some codes: the wire's `{error: {code, message, details}}`. */
 function errorResponse(components: Components, codes: string[]): Json {
