@@ -1709,6 +1709,7 @@ export interface Protocol {
     "media.upload": {
       response: MediaInfo;
     };
+    metrics: {};
     openapi: {
       response: {
         openapi: "3.1.0";
@@ -2244,6 +2245,24 @@ export interface ErrorBody {
  * via the `definition` "Empty".
  */
 export interface Empty {}
+/**
+ * The decrypted payload of a Web Push about a new message (`type: message`), sent to a user none of whose devices is connected. `reason`: why the notification policy let it through (`message`, `mention`, `mention_all`, `thread_reply`); `body`: the text, a file's caption or name, cut to 200 characters; `kind`: the message's content kind.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "WebPushMessage".
+ */
+export interface WebPushMessage {
+  type: "message";
+  reason: "message" | "mention" | "mention_all" | "thread_reply";
+  roomId: RoomId;
+  roomName: string;
+  seq: Seq;
+  sender: UserId;
+  senderName: string;
+  kind: string;
+  body: string;
+  ts: Timestamp;
+}
 /**
  * A request from the client. `id` is chosen by the client and echoed in the reply; `params` is checked against the op's schema.
  *
