@@ -36,6 +36,7 @@ import { defineCalendarOps } from "./calendar/ops.ts";
 import { createReminderScheduler, type ReminderScheduler } from "./calendar/reminders.ts";
 import { defineInviteOps, registerInviteRoutes } from "./invites/routes.ts";
 import { registerWebSocketTransport, type Hub } from "./ws/transport.ts";
+import { createPublisher, fanOutToSockets, rescheduleReminders, type Publisher } from "./core/publish.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -58,6 +59,7 @@ export interface Parley {
   ops: OpRegistry;
   hub: Hub;
   rooms: RoomCore;
+  publisher: Publisher;
   media: MediaService;
   reminders: ReminderScheduler;
 }
@@ -181,23 +183,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineCalendarOps(ops, calendar);
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
   hubRef = hub;
-  rooms.onCommit((batch) => {
-    // A new, edited, cancelled or deleted calendar event changes the reminder schedule.
-    if (batch.some(({ event: e }) => e.type === "event.update" || e.type === "event.cancel" || e.type === "message.delete" || (e.type === "message" && e.content.kind === "event"))) {
-      reminders.reschedule();
-    }
-    // Fan-out: each event was serialized once by the core; the same bytes go to every
-    // connection of every recipient.
-    for (const { event, frame, audience, members: batchMembers, subject } of batch) {
-      if (audience) {
-        hub.sendToUsers(audience, frame);
-        continue;
-      }
-      const members = batchMembers ?? rooms.state(event.roomId)?.members;
-      if (members) hub.sendToUsers(members.keys(), frame);
-      if (subject && !members?.has(subject)) hub.sendToUsers([subject], frame);
-    }
-  });
+  const publisher = createPublisher(rooms, log.child({ area: "publish" }));
+  publisher.subscribe("reminders", rescheduleReminders(reminders));
+  publisher.subscribe("websocket", fanOutToSockets(hub, rooms));
 
   bus.on("session.authenticated", ({ userId }) => {
     try {
@@ -229,7 +217,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 5000);
   revocationPoll.unref();
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, media, reminders });
   app.addHook("onClose", async () => {
     clearInterval(gc);
     clearTimeout(firstGc);
