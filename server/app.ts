@@ -4,6 +4,8 @@ import rateLimit from "@fastify/rate-limit";
 import type { DestinationStream } from "pino";
 import { loadProtocol } from "../protocol/index.ts";
 import { loadServerKeys, type ServerKeys } from "../federation/keys.ts";
+import { createFederation, type Federation } from "../federation/service.ts";
+import { registerFederationRoutes } from "../federation/routes.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -60,6 +62,7 @@ export interface Parley {
   hub: Hub;
   rooms: RoomCore;
   publisher: Publisher;
+  federation: Federation;
   media: MediaService;
   reminders: ReminderScheduler;
 }
@@ -171,7 +174,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     errorResponseBuilder: () => new ParleyError("rate_limited"),
   });
 
+  const federation = createFederation({ config, storage, keys, log: log.child({ area: "federation" }), now: options.now });
   registerDiscoveryRoutes(app, { config, keys, storage });
+  await registerFederationRoutes(app, { federation, protocol, accounts });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media });
@@ -217,12 +222,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 5000);
   revocationPoll.unref();
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, media, reminders });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, federation, media, reminders });
   app.addHook("onClose", async () => {
     clearInterval(gc);
     clearTimeout(firstGc);
     clearInterval(revocationPoll);
     reminders.stop();
+    federation.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();
     storage.close();

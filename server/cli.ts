@@ -8,6 +8,9 @@ import { createAccountStore } from "./accounts/store.ts";
 import { createAccountService } from "./accounts/service.ts";
 import { Bus } from "./core/bus.ts";
 import { createLogger } from "./logger.ts";
+import { rotateServerKey, loadServerKeys } from "../federation/keys.ts";
+import { isServerName } from "../federation/peers.ts";
+import { listServerPolicies, setServerPolicy } from "../federation/policy.ts";
 
 const usage = `parley — a self-hosted, federated community chat server
 
@@ -23,6 +26,12 @@ Commands:
   user enable <username>              re-enable a disabled account
   registration-token create [--uses N] [--expires-days D]
                                       make a token for registration under the invite-only policy
+  federation rotate-key               retire the signing key (it stays published, verifying what it
+                                      signed) and sign with a new one from now on
+  federation allow <server>           add a server to the allow list (then only listed servers federate)
+  federation deny <server>            add a server to the deny list
+  federation unlist <server>          remove a server from the allow or deny list
+  federation policy                   print the allow and deny lists (config and database)
   migrate                             apply pending database migrations
   config                              print the effective configuration (file + environment + defaults)
   help                                this text
@@ -115,6 +124,8 @@ export async function runCli(argv: string[]): Promise<number> {
         out(applied ? `applied ${applied} migration(s)` : "the database is up to date");
         return 0;
       }
+      case "federation":
+        return await runFederationCommand(config, sub, arg);
       case "user":
       case "registration-token":
         return await runAccountCommand(config, command, sub, arg, values);
@@ -164,6 +175,35 @@ async function runAccountCommand(
       if (days !== null && !(days > 0)) return fail("--expires-days takes a positive number");
       const token = accounts.createRegistrationToken({ uses, expiresAt: days === null ? null : Date.now() + days * 86_400_000 });
       out(token);
+      return 0;
+    }
+    return fail(`usage: see "parley help"`);
+  } finally {
+    storage.close();
+  }
+}
+
+async function runFederationCommand(config: Config, sub: string | undefined, arg: string | undefined): Promise<number> {
+  const storage = openStorage(config.storage.data_dir);
+  try {
+    if (sub === "rotate-key") {
+      await loadServerKeys(storage); // makes the first key if the server never started
+      const { retired, current } = await rotateServerKey(storage);
+      out(`retired ${retired}; signing with ${current} from now on (a running server picks it up within seconds)`);
+      return 0;
+    }
+    if ((sub === "allow" || sub === "deny" || sub === "unlist") && arg) {
+      if (!isServerName(arg)) return fail(`"${arg}" is not a server name`);
+      setServerPolicy(storage, arg, sub === "unlist" ? null : sub);
+      out(sub === "unlist" ? `${arg} is on no list` : `${arg} is on the ${sub} list`);
+      return 0;
+    }
+    if (sub === "policy") {
+      const rows = listServerPolicies(storage);
+      for (const server of config.federation.allow) out(`allow ${server} (config)`);
+      for (const server of config.federation.deny) out(`deny ${server} (config)`);
+      for (const r of rows) out(`${r.policy} ${r.server}`);
+      if (!rows.length && !config.federation.allow.length && !config.federation.deny.length) out("no lists: every server may federate");
       return 0;
     }
     return fail(`usage: see "parley help"`);

@@ -77,6 +77,20 @@ export const errorCatalogue = {
   // devices and profile
   "device.not_found": { status: 404, message: "There is no such device." },
   "user.not_found": { status: 404, message: "There is no such user." },
+  // federation (server-to-server requests: each refusal names what failed)
+  "federation.disabled": { status: 404, message: "Federation is turned off on this server." },
+  "federation.server_denied": { status: 403, message: "This server does not federate with yours." },
+  "federation.signature_missing": { status: 401, message: "The request carries no Parley signature (Signature-Input and Signature, label \"parley\")." },
+  "federation.signature_malformed": { status: 401, message: "The signature does not cover the required components and parameters." },
+  "federation.signature_invalid": { status: 401, message: "The signature does not verify." },
+  "federation.unknown_key": { status: 401, message: "The key id is not one the origin server publishes." },
+  "federation.key_retired": { status: 401, message: "The key is retired: it verifies old events, not new requests." },
+  "federation.wrong_destination": { status: 401, message: "The request is addressed to another server." },
+  "federation.stale": { status: 401, message: "The signature's created time is outside the allowed window, or it has expired." },
+  "federation.replayed": { status: 401, message: "The signature's nonce was already used." },
+  "federation.digest_mismatch": { status: 401, message: "The Content-Digest does not match the body received." },
+  "federation.sender_not_of_origin": { status: 401, message: "A server speaks only for its own users: the user is not of the origin server." },
+  "federation.unreachable": { status: 502, message: "The other server could not be reached." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

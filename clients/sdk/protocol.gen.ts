@@ -1027,6 +1027,10 @@ export interface Protocol {
           client: string;
           websocket: string;
           keys: string;
+          /**
+           * Base URL of the server-to-server API (docs/federation.md); absent when federation is off.
+           */
+          federation?: string;
         };
         registration: "open" | "invite-only" | "closed";
         limits: {

@@ -381,3 +381,14 @@ export const pendingPushes = sqliteTable(
   },
   (t) => [index("pending_pushes_user").on(t.userId)],
 );
+
+/**
+ * Servers allowed or denied federation by the operator's CLI (`parley federation allow|deny`), on
+ * top of `federation.allow` / `federation.deny` in the config.
+ */
+export const federationServers = sqliteTable("federation_servers", {
+  server: text("server").primaryKey(),
+  /** "allow" or "deny". */
+  policy: text("policy").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
