@@ -3,3 +3,6 @@ CREATE TABLE `federation_servers` (
 	`policy` text NOT NULL,
 	`created_at` integer NOT NULL
 );
+--> statement-breakpoint
+ALTER TABLE `room_events` ADD `content_hash` text;--> statement-breakpoint
+ALTER TABLE `room_events` ADD `hash` text;

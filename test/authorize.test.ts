@@ -85,6 +85,7 @@ function room(f: Fixture = {}): RoomState {
     createdBy: alice,
     createdAt: NOW - 86_400_000,
     adminCount,
+    head: null,
   };
 }
 

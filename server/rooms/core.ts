@@ -3,6 +3,7 @@ import { ParleyError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { authorize, type AuthContext } from "./authorize.ts";
 import { isRestricted, projectEvent } from "./project.ts";
+import { contentHashOf, eventHashOf, originOf } from "./hash.ts";
 import type { RoomStore } from "./store.ts";
 import { isAdminRole, type Proposal, type RoomEvent, type RoomKind, type RoomLimits, type RoomSettings, type RoomState } from "./types.ts";
 
@@ -109,7 +110,11 @@ export function createRoomCore(deps: {
       const base = { roomId: state.id, seq, eventId: newEventId(), type: p.type, sender: p.sender, ts: at, content: p.content };
       const subject = typeof p.content.userId === "string" ? p.content.userId : null;
       const restricted = isRestricted(state, p.type);
-      const pos = store.insertEvent(base, subject, restricted, p.txnId ?? null);
+      // The hash chain (rooms/hash.ts): the skeleton's hash, with `prev` the room's last hash.
+      const contentHash = contentHashOf(p.content);
+      const hash = eventHashOf({ roomId: state.id, seq, eventId: base.eventId, type: p.type, sender: p.sender, origin: originOf(p.sender), ts: at, contentHash, prev: state.head });
+      const pos = store.insertEvent(base, subject, restricted, p.txnId ?? null, { contentHash, hash });
+      state.head = hash;
       const event: RoomEvent = { ...base, pos };
       touched.add(state.id);
       if (membershipTypes.has(p.type)) {
@@ -176,6 +181,7 @@ export function createRoomCore(deps: {
           createdBy: init.creator,
           createdAt: at,
           adminCount: 0,
+          head: null,
         };
         store.insertRoom(state);
         cache.set(id, state);

@@ -92,6 +92,8 @@ export interface RoomState {
   createdAt: number;
   /** Count of admins and owner, kept so the admin cap is O(1). */
   adminCount: number;
+  /** The hash of the room's last event (the next event's `prev`); null before the first hashed event. */
+  head: string | null;
 }
 
 export const isAdminRole = (role: Role | undefined): boolean => role === "owner" || role === "admin";

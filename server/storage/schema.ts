@@ -95,6 +95,10 @@ export const roomEvents = sqliteTable(
     restricted: integer("restricted", { mode: "boolean" }).notNull().default(false),
     /** The sender's client transaction id, so a retried send is stored once. */
     txnId: text("txn_id"),
+    /** base64url SHA-256 of the canonical content (kept when the content is redacted). */
+    contentHash: text("content_hash"),
+    /** base64url SHA-256 of the event's skeleton, `prev` included: the hash chain (rooms/hash.ts). */
+    hash: text("hash"),
   },
   (t) => [
     uniqueIndex("room_events_room_seq").on(t.roomId, t.seq),
