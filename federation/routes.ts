@@ -12,6 +12,15 @@ import { ParleyError } from "../server/errors.ts";
 import type { Protocol } from "../protocol/index.ts";
 import type { AccountService, Profile } from "../server/accounts/service.ts";
 import type { Federation } from "./service.ts";
+import type { Inbox } from "./inbox.ts";
+import type { Outbox, WireEvent } from "./outbox.ts";
+import type { Checkpoint } from "./events.ts";
+import type { OpRegistry } from "../server/ws/ops.ts";
+import type { RoomCore } from "../server/rooms/core.ts";
+import type { Storage } from "../server/storage/database.ts";
+import { signCheckpoint } from "./events.ts";
+import { originOf } from "../server/rooms/hash.ts";
+import type { ServerKeys } from "./keys.ts";
 import { federationPrefix, isServerName } from "./peers.ts";
 
 declare module "fastify" {
@@ -25,8 +34,59 @@ declare module "fastify" {
 /** Largest body a peer may send in one request (a batch of events). */
 export const federationBodyLimit = 8 * 1024 * 1024;
 
-export async function registerFederationRoutes(app: FastifyInstance, deps: { federation: Federation; protocol: Protocol; accounts: AccountService }): Promise<void> {
-  const { federation, protocol, accounts } = deps;
+/**
+ * The client ops a remote user's server may propose on the user's behalf: they run through the
+ * same op handlers (and so the same services, rules and write path) as a local client's.
+ */
+export const proposableOps = new Set([
+  "link.join",
+  "group.join",
+  "join.request",
+  "join.cancel",
+  "invite.accept",
+  "invite.decline",
+  "room.leave",
+  "message.send",
+  "message.edit",
+  "message.delete",
+  "message.react",
+  "poll.create",
+  "poll.vote",
+  "poll.close",
+  "event.create",
+  "event.update",
+  "event.cancel",
+  "event.rsvp",
+  "join.approve",
+  "join.reject",
+  "member.invite",
+  "member.remove",
+  "member.ban",
+  "member.unban",
+  "member.role",
+  "room.update",
+  "room.settings.update",
+]);
+
+export interface FederationRouteDeps {
+  federation: Federation;
+  protocol: Protocol;
+  accounts: AccountService;
+  inbox: Inbox;
+  outbox: Outbox;
+  ops: OpRegistry;
+  rooms: RoomCore;
+  storage: Storage;
+  keys: ServerKeys;
+}
+
+export async function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): Promise<void> {
+  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys } = deps;
+  const eventsRange = deps.storage.sqlite.prepare(
+    "SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
+  );
+  const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
+  const cursorOf = deps.storage.sqlite.prepare("SELECT 1 FROM federation_cursors WHERE destination = ? AND room_id = ?");
 
   function body<T>(request: FastifyRequest, name: string): T {
     const raw = request.body as Buffer | undefined;
@@ -76,6 +136,57 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: { fed
           }
         }
         return { profiles };
+      });
+
+      // federation: send
+      scope.post("/send", async (request) => {
+        const { events, checkpoints } = body<{ events: WireEvent[]; checkpoints: Checkpoint[] }>(request, "send");
+        // Hearing from a peer is a reason to try it early, never to reset its failures.
+        outbox.probe(request.peer!);
+        return { results: await inbox.receive(request.peer!, events, checkpoints) };
+      });
+
+      // federation: backfill
+      scope.post("/backfill", async (request) => {
+        const { roomId, from, to } = body<{ roomId: string; from: number; to: number }>(request, "backfill");
+        const state = rooms.state(roomId);
+        const peer = request.peer!;
+        // Only the home serves a room's log, and only to a server that has (or had) a member in it.
+        const entitled = state && originOf(roomId) === federation.self && ([...state.members.keys()].some((u) => originOf(u) === peer) || cursorOf.get(peer, roomId));
+        if (!entitled) throw new ParleyError("room.not_found");
+        const last = Math.min(to, from + 499, state!.seq);
+        const rows = eventsRange.all(roomId, from, last) as { room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string }[];
+        let prev = from > 1 ? ((hashAt.get(roomId, from - 1) as { hash: string | null } | undefined)?.hash ?? null) : null;
+        const events: WireEvent[] = rows.map((r) => {
+          const e = { roomId, seq: r.seq, eventId: r.event_id, type: r.type, sender: r.sender, origin: originOf(r.sender), ts: r.ts, content: JSON.parse(r.content), contentHash: r.content_hash, prev, hash: r.hash };
+          prev = r.hash;
+          return e;
+        });
+        const tail = rows[rows.length - 1];
+        const checkpoint = tail ? signCheckpoint({ server: federation.self, roomId, seq: tail.seq, hash: tail.hash, ts: Date.now() }, keys.current()) : null;
+        return { events, checkpoint };
+      });
+
+      // federation: wake
+      scope.post("/wake", async (request) => {
+        body<Record<string, never>>(request, "wake");
+        outbox.probe(request.peer!);
+        return {};
+      });
+
+      // federation: propose
+      scope.post("/propose", async (request) => {
+        const { sender, op, params } = body<{ sender: string; op: string; params: Record<string, unknown> }>(request, "propose");
+        federation.requireOwnUser(request.peer!, sender);
+        const def = ops.get(op);
+        if (!def || !proposableOps.has(op)) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
+        if (!def.validateParams(params)) {
+          const v = def.validateParams.errors![0];
+          throw new ParleyError("invalid_params", `params${v.instancePath} ${v.message}`);
+        }
+        const actor = { userId: sender, deviceId: `federation:${request.peer}`, expiresAt: Number.MAX_SAFE_INTEGER, isAdmin: false };
+        const result = await def.handler({ actor, connection: null as never }, params);
+        return { result: result ?? null };
       });
     },
     { prefix: federationPrefix },

@@ -1,3 +1,20 @@
+CREATE TABLE `federation_cursors` (
+	`destination` text NOT NULL,
+	`room_id` text NOT NULL,
+	`acked_seq` integer NOT NULL,
+	`until_seq` integer,
+	PRIMARY KEY(`destination`, `room_id`)
+);
+--> statement-breakpoint
+CREATE TABLE `federation_peers` (
+	`server` text PRIMARY KEY NOT NULL,
+	`failures` integer DEFAULT 0 NOT NULL,
+	`next_attempt_at` integer DEFAULT 0 NOT NULL,
+	`last_success_at` integer,
+	`failing_since` integer,
+	`last_error` text
+);
+--> statement-breakpoint
 CREATE TABLE `federation_servers` (
 	`server` text PRIMARY KEY NOT NULL,
 	`policy` text NOT NULL,

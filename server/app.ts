@@ -6,6 +6,8 @@ import { loadProtocol } from "../protocol/index.ts";
 import { loadServerKeys, type ServerKeys } from "../federation/keys.ts";
 import { createFederation, type Federation } from "../federation/service.ts";
 import { registerFederationRoutes } from "../federation/routes.ts";
+import { createOutbox, type Outbox } from "../federation/outbox.ts";
+import { createInbox } from "../federation/inbox.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -63,6 +65,7 @@ export interface Parley {
   rooms: RoomCore;
   publisher: Publisher;
   federation: Federation;
+  outbox: Outbox;
   media: MediaService;
   reminders: ReminderScheduler;
 }
@@ -176,7 +179,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const federation = createFederation({ config, storage, keys, log: log.child({ area: "federation" }), now: options.now });
   registerDiscoveryRoutes(app, { config, keys, storage });
-  await registerFederationRoutes(app, { federation, protocol, accounts });
+  const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
+  const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }) });
+  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media });
@@ -191,6 +196,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const publisher = createPublisher(rooms, log.child({ area: "publish" }));
   publisher.subscribe("reminders", rescheduleReminders(reminders));
   publisher.subscribe("websocket", fanOutToSockets(hub, rooms));
+  if (federation.enabled) publisher.subscribe("federation", outbox.onBatch);
 
   bus.on("session.authenticated", ({ userId }) => {
     try {
@@ -200,6 +206,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   });
   reminders.start();
+  // Once listening (peers fetch our keys to check what we send): wake the peers we owe events.
+  app.addHook("onListen", async () => {
+    if (federation.enabled) outbox.start();
+  });
   // Unreferenced files are collected hourly (and once shortly after start).
   const gc = setInterval(() => {
     media.collectGarbage().catch((err) => log.error({ err }, "media collection failed"));
@@ -222,12 +232,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 5000);
   revocationPoll.unref();
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, federation, media, reminders });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, federation, outbox, media, reminders });
   app.addHook("onClose", async () => {
     clearInterval(gc);
     clearTimeout(firstGc);
     clearInterval(revocationPoll);
     reminders.stop();
+    outbox.stop();
     federation.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();

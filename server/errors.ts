@@ -53,6 +53,7 @@ export const errorCatalogue = {
   "room.not_in_community": { status: 403, message: "Join the community first." },
   "room.group_linked": { status: 409, message: "The group is already linked to a community." },
   "room.invalid": { status: 400, message: "That change is not valid for this room." },
+  "room.remote_home": { status: 409, message: "This room is hosted on another server; changes to it from this server are not supported yet." },
   "announcement.admins_only": { status: 403, message: "Only community admins post announcements; members may reply under one." },
   "announcement.replies_off": { status: 403, message: "Replies to announcements are turned off." },
   "message.not_found": { status: 404, message: "There is no such message." },

@@ -6,7 +6,7 @@
  * room's log is a chain in which a gap or a rewritten event shows at once. Canonical JSON is RFC
  * 8785 (the `canonicalize` package), so another implementation computes the same bytes.
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import canonicalize from "canonicalize";
 import { ParleyError } from "../errors.ts";
 
@@ -33,11 +33,51 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
-const sha256 = (text: string): string => createHash("sha256").update(text).digest("base64url");
+// crypto.hash (Node ≥ 20.12) is the one-shot form, about a third cheaper than createHash.
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: string) => string }).hash;
+const sha256 = oneShot
+  ? (text: string): string => oneShot("sha256", text, "base64url")
+  : (text: string): string => crypto.createHash("sha256").update(text).digest("base64url");
+
+/**
+ * RFC 8785 on the hot path: the same output as `canonicalize` (a test compares them on the RFC's
+ * examples and on random values) at about two thirds of its cost. Keys sorted by UTF-16 code
+ * units (Array.prototype.sort's default), strings and numbers by JSON.stringify, which is what
+ * RFC 8785 prescribes for them (ECMAScript's Number serialisation) once lone surrogates are
+ * refused.
+ */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+export function canonicalJsonFast(v: unknown): string {
+  if (v === null || typeof v !== "object") {
+    if (typeof v === "string") {
+      if (!wellFormed(v)) throw new ParleyError("invalid_params", "The content cannot be put in canonical JSON: a lone surrogate.");
+      return JSON.stringify(v);
+    }
+    if (typeof v === "number" && !Number.isFinite(v)) throw new ParleyError("invalid_params", "The content cannot be put in canonical JSON: a number that is not finite.");
+    return v === undefined ? "null" : JSON.stringify(v);
+  }
+  if (Array.isArray(v)) {
+    let out = "[";
+    for (let i = 0; i < v.length; i++) out += (i ? "," : "") + (v[i] === undefined ? "null" : canonicalJsonFast(v[i]));
+    return out + "]";
+  }
+  const keys = Object.keys(v).sort();
+  let out = "{";
+  let first = true;
+  for (const k of keys) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined) continue;
+    if (!wellFormed(k)) throw new ParleyError("invalid_params", "The content cannot be put in canonical JSON: a lone surrogate.");
+    out += (first ? "" : ",") + JSON.stringify(k) + ":" + canonicalJsonFast(x);
+    first = false;
+  }
+  return out + "}";
+}
 
 /** base64url SHA-256 of the content's canonical JSON. */
 export function contentHashOf(content: unknown): string {
-  return sha256(canonicalJson(content));
+  return sha256(canonicalJsonFast(content));
 }
 
 /** base64url SHA-256 of the skeleton's canonical JSON: the event's hash. */

@@ -396,3 +396,30 @@ export const federationServers = sqliteTable("federation_servers", {
   policy: text("policy").notNull(),
   createdAt: integer("created_at").notNull(),
 });
+
+/**
+ * The federation outbox's cursors: the room log is the outbox, and this records, per destination
+ * server and room, the last seq the destination acknowledged. `untilSeq`: the destination's last
+ * member left at that seq; nothing after it is sent (until one of its users is a member again).
+ */
+export const federationCursors = sqliteTable(
+  "federation_cursors",
+  {
+    destination: text("destination").notNull(),
+    roomId: text("room_id").notNull(),
+    ackedSeq: integer("acked_seq").notNull(),
+    untilSeq: integer("until_seq"),
+  },
+  (t) => [primaryKey({ columns: [t.destination, t.roomId] })],
+);
+
+/** Delivery state per destination server (for backoff across restarts and `parley federation status`). */
+export const federationPeers = sqliteTable("federation_peers", {
+  server: text("server").primaryKey(),
+  failures: integer("failures").notNull().default(0),
+  nextAttemptAt: integer("next_attempt_at").notNull().default(0),
+  lastSuccessAt: integer("last_success_at"),
+  /** When the current run of failures began (null after a success): 72 h of it makes a peer dormant. */
+  failingSince: integer("failing_since"),
+  lastError: text("last_error"),
+});

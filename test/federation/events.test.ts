@@ -110,3 +110,29 @@ t.test("a message with a lone surrogate is refused with invalid_params and store
   t.equal(code, "invalid_params");
   t.equal((server.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM room_events").get() as { n: number }).n, before);
 });
+
+t.test("the hot path's canonical JSON is byte for byte the canonicalize package's", async (t) => {
+  const { canonicalJsonFast } = await import("../../server/rooms/hash.ts");
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const strings = ["", "a", "é", "€", "😀", "\n\t\"\\", "\u0000\u001f", "\u2028", "דּ", "1", "10", "B", "a b"];
+  const numbers = [0, -0, 1, -1, 0.1, 1e21, 1e-7, 333333333.3333333, 5e-324, 2 ** 53, 4.5];
+  function value(depth: number): unknown {
+    const r = random();
+    if (depth > 3 || r < 0.3) return [null, true, false, numbers[Math.floor(random() * numbers.length)], strings[Math.floor(random() * strings.length)]][Math.floor(random() * 5)];
+    if (r < 0.6) return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
+    return Object.fromEntries(Array.from({ length: Math.floor(random() * 5) }, () => [strings[Math.floor(random() * strings.length)] + String(Math.floor(random() * 3)), value(depth + 1)]));
+  }
+  let same = 0;
+  for (let i = 0; i < 2000; i++) {
+    const v = value(0);
+    if (canonicalJsonFast(v) === canonicalJson(v)) same++;
+    else t.fail(`differs on ${JSON.stringify(v)}`);
+  }
+  t.equal(same, 2000, "2,000 random values");
+  const rfc = JSON.parse(String.raw`{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001], "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/", "literals": [null, true, false]}`);
+  t.equal(canonicalJsonFast(rfc), canonicalJson(rfc), "RFC 8785 section 3.2.2");
+  t.throws(() => canonicalJsonFast({ text: "\udc00" }), { code: "invalid_params" });
+  t.throws(() => canonicalJsonFast({ ["\ud800"]: 1 }), { code: "invalid_params" });
+  t.throws(() => canonicalJsonFast(Number.POSITIVE_INFINITY), { code: "invalid_params" });
+});

@@ -1,0 +1,148 @@
+/**
+ * Three servers on loopback: a user of b and a user of c join a community of a through proposals
+ * their servers sign, a's outbox replicates the room's log to b and c (stored with a's seq, seen
+ * by the local users over the real client protocol), and the delivery loses nothing while a peer
+ * is down.
+ */
+import t from "tap";
+import { startCluster } from "./cluster.ts";
+import { nextEvent, type TestServer } from "../helpers.ts";
+import type { ParleyClient } from "../../clients/sdk/index.ts";
+import { retryDelay, backoff } from "../../federation/outbox.ts";
+
+type Test = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** Waits (polling, no time assertion) until `check` holds; fails the test after a generous bound. */
+async function until(t: Test, what: string, check: () => boolean, boundMs = 30_000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > boundMs) {
+      t.fail(`never: ${what}`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function logOf(server: TestServer, roomId: string) {
+  return server.app.parley.storage.sqlite.prepare("SELECT seq, event_id, type, sender, hash FROM room_events WHERE room_id = ? ORDER BY seq").all(roomId) as {
+    seq: number; event_id: string; type: string; sender: string; hash: string;
+  }[];
+}
+
+async function propose(from: TestServer, home: string, sender: string, op: string, params: Record<string, unknown>) {
+  return from.app.parley.federation.request(home, "POST", "/propose", { sender, op, params });
+}
+
+async function threeServers(t: Test) {
+  const servers = await startCluster(["a.test", "b.test", "c.test"]);
+  t.teardown(async () => {
+    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
+  });
+  const { "a.test": a, "b.test": b, "c.test": c } = servers;
+  const alice = await a.user("alice");
+  const bob = await b.user("bob");
+  const carol = await c.user("carol");
+  const { roomId } = await alice.request("group.create", { name: "Maths" });
+  const { token } = await alice.request("link.create", { roomId });
+  return { a, b, c, alice, bob, carol, roomId, token, servers };
+}
+
+t.test("a user of b joins a group of a by link through a signed proposal, and b holds the room's log with a's seqs", async (t) => {
+  const { a, b, bob, roomId, token } = await threeServers(t);
+  const joined = await propose(b, "a.test", "@bob:b.test", "link.join", { token });
+  t.equal(joined.status, 200, JSON.stringify(joined.body));
+  t.ok(a.app.parley.rooms.state(roomId)!.members.has("@bob:b.test"), "bob is a member at home");
+  await until(t, "b holds a's log", () => (b.app.parley.rooms.state(roomId)?.seq ?? 0) === a.app.parley.rooms.state(roomId)!.seq);
+  t.same(logOf(b, roomId), logOf(a, roomId), "the same events, ids, seqs and hashes");
+  t.same([...b.app.parley.rooms.state(roomId)!.members.keys()].sort(), ["@alice:a.test", "@bob:b.test"]);
+  const list = await bob.request("room.list", {});
+  t.ok(JSON.stringify(list).includes(roomId), "bob sees the room in room.list on his own server");
+});
+
+t.test("a message on a reaches the members on b and c exactly once, with the same seq", async (t) => {
+  const { a, b, c, alice, bob, carol, roomId, token } = await threeServers(t);
+  await propose(b, "a.test", "@bob:b.test", "link.join", { token });
+  await propose(c, "a.test", "@carol:c.test", "link.join", { token });
+  await until(t, "b and c caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq && c.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  const got: Record<string, number[]> = { bob: [], carol: [] };
+  for (const [name, client] of [["bob", bob], ["carol", carol]] as [string, ParleyClient][]) {
+    client.on("room.event", (e) => {
+      if (e.roomId === roomId && e.type === "message") got[name].push(e.seq);
+    });
+  }
+  const atBob = nextEvent(bob, (e) => e.roomId === roomId && e.type === "message", 30_000);
+  const atCarol = nextEvent(carol, (e) => e.roomId === roomId && e.type === "message", 30_000);
+  const sent = await alice.request("message.send", { roomId, txnId: "m1", body: "hello from a" });
+  const [eb, ec] = await Promise.all([atBob, atCarol]);
+  t.equal(eb.seq, sent.event.seq);
+  t.equal(ec.seq, sent.event.seq);
+  t.equal(eb.eventId, sent.event.eventId);
+  t.same((eb.content as { body: string }).body, "hello from a");
+  // A message bob proposes is sequenced at home and reaches c.
+  const fromBob = nextEvent(carol, (e) => e.roomId === roomId && e.type === "message" && e.sender === "@bob:b.test", 30_000);
+  const res = await propose(b, "a.test", "@bob:b.test", "message.send", { roomId, txnId: "b1", body: "hello from b" });
+  t.equal(res.status, 200);
+  t.equal((await fromBob).seq, res.body.result.event.seq);
+  await until(t, "everyone holds the same log", () => [b, c].every((s) => s.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq));
+  t.same(got.bob, [sent.event.seq, res.body.result.event.seq], "bob got each message once");
+  t.same(got.carol, [sent.event.seq, res.body.result.event.seq], "carol got each message once");
+  t.same(logOf(c, roomId), logOf(a, roomId));
+});
+
+t.test("a proposal for a user of another server, or of an op that cannot be proposed, is refused and changes nothing", async (t) => {
+  const { a, b, roomId, token } = await threeServers(t);
+  const before = a.app.parley.rooms.state(roomId)!.seq;
+  const forged = await propose(b, "a.test", "@carol:c.test", "link.join", { token });
+  t.equal(forged.status, 401);
+  t.equal(forged.body.error.code, "federation.sender_not_of_origin");
+  const op = await propose(b, "a.test", "@bob:b.test", "device.revoke", { deviceId: "x" });
+  t.equal(op.body.error.code, "unknown_op");
+  const bad = await propose(b, "a.test", "@bob:b.test", "message.send", { roomId, body: 42 });
+  t.equal(bad.body.error.code, "invalid_params");
+  const notMember = await propose(b, "a.test", "@bob:b.test", "message.send", { roomId, txnId: "x", body: "hi" });
+  t.equal(notMember.body.error.code, "room.not_found", "the room's rules apply to remote users as to local ones");
+  t.equal(a.app.parley.rooms.state(roomId)!.seq, before);
+});
+
+t.test("a replicated room is never sequenced by the server that replicates it", async (t) => {
+  const { a, b, bob, roomId, token } = await threeServers(t);
+  await propose(b, "a.test", "@bob:b.test", "link.join", { token });
+  await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  let code = "(accepted)";
+  try {
+    await bob.request("message.send", { roomId, txnId: "local", body: "through b" });
+  } catch (err) {
+    code = (err as { code: string }).code;
+  }
+  t.equal(code, "room.remote_home");
+  t.same(logOf(b, roomId), logOf(a, roomId), "b's copy did not fork");
+});
+
+t.test("c is down while events are sent; after it returns it has all of them, in order", async (t) => {
+  const { a, c, alice, roomId, token, servers } = await threeServers(t);
+  await propose(c, "a.test", "@carol:c.test", "link.join", { token });
+  await until(t, "c caught up", () => c.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  await c.stop(false);
+  for (let i = 0; i < 60; i++) await alice.request("message.send", { roomId, txnId: `down${i}`, body: `while c is down ${i}` });
+  await until(t, "a noticed c is down", () => a.app.parley.outbox.status().some((p) => p.server === "c.test" && p.failures > 0));
+  const status = a.app.parley.outbox.status().find((p) => p.server === "c.test")!;
+  t.ok(status.backlog >= 60, `a holds c's backlog (${status.backlog})`);
+  const c2 = await c.restart();
+  servers["c.test"] = c2;
+  // c's start wakes a, which sends at once rather than waiting out its backoff.
+  await until(t, "c holds every event", () => c2.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq, 60_000);
+  t.same(logOf(c2, roomId), logOf(a, roomId), "the same log, in order, nothing twice");
+  await until(t, "a's status shows c caught up", () => a.app.parley.outbox.status().find((p) => p.server === "c.test")!.backlog === 0);
+  t.equal(a.app.parley.outbox.status().find((p) => p.server === "c.test")!.failures, 0, "the successful send reset the failures");
+});
+
+t.test("backoff: full jitter over 2 s doubling, capped at an hour", async (t) => {
+  t.equal(retryDelay(1, () => 0.999999), 1999);
+  t.equal(retryDelay(2, () => 0.5), 2000);
+  t.equal(retryDelay(3, () => 0.5), 4000);
+  t.equal(retryDelay(40, () => 0.999999), backoff.capMs - 4, "capped at an hour");
+  t.equal(retryDelay(5, () => 0), 0, "full jitter reaches down to zero");
+  t.equal(backoff.dormantAfterMs, 72 * 3_600_000);
+  t.equal(backoff.dormantProbeMs, 3_600_000);
+});
