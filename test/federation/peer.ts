@@ -22,6 +22,10 @@ export interface FakePeer {
   keys: FakeKey[];
   /** How many times the keys document was fetched. */
   keyFetches: number;
+  /** Requests received on the peer's federation API (path, parsed body), in order. */
+  received: { path: string; body: any }[];
+  /** How the peer answers its federation API; default 404. */
+  respond?: (path: string, body: any) => { status: number; headers?: Record<string, string>; body?: unknown };
   newKey(): FakeKey;
   /** Signs `body` as this peer and returns the headers (tests then tamper with them). */
   sign(o: { method?: string; url: string; body?: unknown; destination: string; key?: FakeKey; at?: number; origin?: string }): Promise<{ headers: Record<string, string>; bytes: Buffer }>;
@@ -43,6 +47,7 @@ export async function startFakePeer(name = "evil.test"): Promise<FakePeer> {
     baseUrl: "",
     keys: [makeKey()],
     keyFetches: 0,
+    received: [],
     newKey() {
       const k = makeKey();
       peer.keys.push(k);
@@ -73,8 +78,24 @@ export async function startFakePeer(name = "evil.test"): Promise<FakePeer> {
       res.end(JSON.stringify({ server: name, keys }));
       return;
     }
-    res.statusCode = 404;
-    res.end();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      let body: any = null;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        body = text;
+      }
+      const path = (req.url ?? "").replace(federationPrefix, "");
+      peer.received.push({ path, body });
+      const answer = peer.respond?.(path, body) ?? { status: 404 };
+      res.statusCode = answer.status;
+      for (const [k, v] of Object.entries(answer.headers ?? {})) res.setHeader(k, v);
+      res.setHeader("content-type", "application/json");
+      res.end(answer.body === undefined ? "" : JSON.stringify(answer.body));
+    });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const address = server.address();
