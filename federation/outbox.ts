@@ -32,6 +32,42 @@ export function retryDelay(failures: number, random: () => number = Math.random)
   return Math.floor(random() * ceiling);
 }
 
+export interface PeerStatus {
+  server: string;
+  /** Rooms with a cursor for this peer. */
+  rooms: number;
+  /** Events it has not acknowledged yet. */
+  backlog: number;
+  failures: number;
+  nextAttemptAt: number | null;
+  lastSuccessAt: number | null;
+  dormant: boolean;
+  lastError: string | null;
+}
+
+/** Every destination with its backlog and delivery state (the running server and the CLI read it alike). */
+export function federationStatus(storage: Storage, at: number = Date.now()): PeerStatus[] {
+  const rows = storage.sqlite
+    .prepare(
+      `SELECT c.destination AS server, count(*) AS rooms,
+        sum(max(0, coalesce(c.until_seq, (SELECT max(seq) FROM room_events e WHERE e.room_id = c.room_id)) - c.acked_seq)) AS backlog,
+        p.failures, p.next_attempt_at, p.last_success_at, p.failing_since, p.last_error
+      FROM federation_cursors c LEFT JOIN federation_peers p ON p.server = c.destination
+      GROUP BY c.destination ORDER BY c.destination`,
+    )
+    .all() as { server: string; rooms: number; backlog: number | null; failures: number | null; next_attempt_at: number | null; last_success_at: number | null; failing_since: number | null; last_error: string | null }[];
+  return rows.map((r) => ({
+    server: r.server,
+    rooms: r.rooms,
+    backlog: r.backlog ?? 0,
+    failures: r.failures ?? 0,
+    nextAttemptAt: r.next_attempt_at || null,
+    lastSuccessAt: r.last_success_at ?? null,
+    dormant: r.failing_since !== null && at - r.failing_since >= backoff.dormantAfterMs,
+    lastError: r.last_error ?? null,
+  }));
+}
+
 export interface WireEvent {
   roomId: string;
   seq: number;
@@ -68,12 +104,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     upsertPeer: db.prepare(`
       INSERT INTO federation_peers (server, failures, next_attempt_at, last_success_at, failing_since, last_error) VALUES (@server, @failures, @next, @success, @since, @error)
       ON CONFLICT(server) DO UPDATE SET failures = @failures, next_attempt_at = @next, last_success_at = coalesce(@success, last_success_at), failing_since = @since, last_error = @error`),
-    status: db.prepare(`
-      SELECT c.destination AS server, count(*) AS rooms,
-        sum(coalesce(c.until_seq, (SELECT max(seq) FROM room_events e WHERE e.room_id = c.room_id)) - c.acked_seq) AS backlog,
-        p.failures, p.next_attempt_at, p.last_success_at, p.failing_since, p.last_error
-      FROM federation_cursors c LEFT JOIN federation_peers p ON p.server = c.destination
-      GROUP BY c.destination ORDER BY c.destination`),
+
   };
 
   /** roomId -> the other servers with members in it (recomputed on membership events). */
@@ -255,19 +286,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       if (row && row.next_attempt_at > now()) s.upsertPeer.run({ server: destination, failures: row.failures, next: 0, success: null, since: row.failing_since, error: null });
       schedule(destination, 0);
     },
-    status(): { server: string; rooms: number; backlog: number; failures: number; nextAttemptAt: number | null; lastSuccessAt: number | null; dormant: boolean; lastError: string | null }[] {
-      const at = now();
-      return (s.status.all() as any[]).map((r) => ({
-        server: r.server,
-        rooms: r.rooms,
-        backlog: r.backlog ?? 0,
-        failures: r.failures ?? 0,
-        nextAttemptAt: r.next_attempt_at || null,
-        lastSuccessAt: r.last_success_at ?? null,
-        dormant: r.failing_since !== null && r.failing_since !== undefined && at - r.failing_since >= backoff.dormantAfterMs,
-        lastError: r.last_error ?? null,
-      }));
-    },
+    status: () => federationStatus(deps.storage, now()),
     /** Resolves when nothing is in flight (tests, shutdown). */
     idle: () => inflight.size === 0,
     stop(): void {

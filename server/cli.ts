@@ -11,6 +11,7 @@ import { createLogger } from "./logger.ts";
 import { rotateServerKey, loadServerKeys } from "../federation/keys.ts";
 import { isServerName } from "../federation/peers.ts";
 import { listServerPolicies, setServerPolicy } from "../federation/policy.ts";
+import { federationStatus } from "../federation/outbox.ts";
 
 const usage = `parley — a self-hosted, federated community chat server
 
@@ -32,6 +33,7 @@ Commands:
   federation deny <server>            add a server to the deny list
   federation unlist <server>          remove a server from the allow or deny list
   federation policy                   print the allow and deny lists (config and database)
+  federation status                   peers: backlog, failures, last success, next attempt, dormant
   migrate                             apply pending database migrations
   config                              print the effective configuration (file + environment + defaults)
   help                                this text
@@ -196,6 +198,19 @@ async function runFederationCommand(config: Config, sub: string | undefined, arg
       if (!isServerName(arg)) return fail(`"${arg}" is not a server name`);
       setServerPolicy(storage, arg, sub === "unlist" ? null : sub);
       out(sub === "unlist" ? `${arg} is on no list` : `${arg} is on the ${sub} list`);
+      return 0;
+    }
+    if (sub === "status") {
+      const peers = federationStatus(storage);
+      if (!peers.length) {
+        out("no peers: no room of this server has members on another server yet");
+        return 0;
+      }
+      const when = (ms: number | null) => (ms ? new Date(ms).toISOString() : "-");
+      out(["server", "rooms", "backlog", "failures", "last success", "next attempt", "dormant", "last error"].join("\t"));
+      for (const p of peers) {
+        out([p.server, p.rooms, p.backlog, p.failures, when(p.lastSuccessAt), p.nextAttemptAt && p.nextAttemptAt > Date.now() ? when(p.nextAttemptAt) : "now", p.dormant ? "yes" : "no", p.lastError ?? "-"].join("\t"));
+      }
       return 0;
     }
     if (sub === "policy") {

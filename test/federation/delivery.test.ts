@@ -85,3 +85,34 @@ t.test("a refused event holds its room's cursor there, and the events before it 
   await until(t, "the refusal was recorded", () => (status()?.failures ?? 0) >= 1);
   t.equal(status()!.backlog, 1, "the refused event stays in the backlog, never dropped");
 });
+
+t.test("parley federation status lists each peer with its backlog, failures and next attempt", async (t) => {
+  const { evil, target, token, status, server } = await setup(t);
+  evil.respond = () => ({ status: 500, body: { error: { code: "internal", message: "down" } } });
+  await evil.call(target, "/propose", { sender: "@mallory:peer.test", op: "link.join", params: { token } });
+  await until(t, "a failure", () => (status()?.failures ?? 0) >= 1);
+  const { writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { runCli } = await import("../../server/cli.ts");
+  const configPath = join(server.dataDir, "cli.toml");
+  writeFileSync(configPath, `[server]\nname = "school.test"\n\n[storage]\ndata_dir = ${JSON.stringify(server.dataDir)}\n\n[log]\nlevel = "silent"\n`);
+  const lines: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+  let code: number;
+  try {
+    code = await runCli(["federation", "status", "--config", configPath]);
+  } finally {
+    process.stdout.write = write;
+  }
+  t.equal(code, 0);
+  const [header, row] = lines.join("").trim().split("\n");
+  t.match(header, /^server\trooms\tbacklog\tfailures\tlast success\tnext attempt\tdormant\tlast error$/);
+  const cells = row.split("\t");
+  t.equal(cells[0], "peer.test");
+  t.equal(cells[1], "1", "one room");
+  t.ok(Number(cells[2]) > 0, "a backlog");
+  t.ok(Number(cells[3]) >= 1, "failures");
+  t.equal(cells[6], "no", "not dormant");
+  t.match(cells[7], /HTTP 500/);
+});
