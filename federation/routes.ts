@@ -180,6 +180,8 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         federation.requireOwnUser(request.peer!, sender);
         const def = ops.get(op);
         if (!def || !proposableOps.has(op)) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
+        // Only for rooms hosted here: this server relays nobody's proposals to a third one.
+        if ((typeof params.roomId === "string" && originOf(params.roomId) !== federation.self) || "server" in params) throw new ParleyError("room.not_found");
         if (!def.validateParams(params)) {
           const v = def.validateParams.errors![0];
           throw new ParleyError("invalid_params", `params${v.instancePath} ${v.message}`);

@@ -8,6 +8,7 @@ import { createFederation, type Federation } from "../federation/service.ts";
 import { registerFederationRoutes } from "../federation/routes.ts";
 import { createOutbox, type Outbox } from "../federation/outbox.ts";
 import { createInbox } from "../federation/inbox.ts";
+import { forwardRemoteOps } from "../federation/forward.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -191,6 +192,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineInviteOps(ops, invites);
   definePollOps(ops, polls);
   defineCalendarOps(ops, calendar);
+  // Ops on rooms hosted elsewhere go to their home as signed proposals.
+  if (federation.enabled) forwardRemoteOps(ops, federation);
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
   hubRef = hub;
   const publisher = createPublisher(rooms, log.child({ area: "publish" }));

@@ -409,6 +409,10 @@ export interface Protocol {
     "link.join": {
       params: {
         token: string;
+        /**
+         * The server that made the link, when it is not this one (the server name in the link's discovery document).
+         */
+        server?: string;
       };
       result: {
         status: "joined" | "requested";

@@ -105,18 +105,32 @@ t.test("a proposal for a user of another server, or of an op that cannot be prop
   t.equal(a.app.parley.rooms.state(roomId)!.seq, before);
 });
 
-t.test("a replicated room is never sequenced by the server that replicates it", async (t) => {
-  const { a, b, bob, roomId, token } = await threeServers(t);
-  await propose(b, "a.test", "@bob:b.test", "link.join", { token });
+t.test("over the real client protocol, bob on b joins a's group by its link, sends, reacts, edits and deletes; a sequences it all and b's copy does not fork", async (t) => {
+  const { a, b, alice, bob, roomId, token } = await threeServers(t);
+  const joined = await bob.request("link.join", { token, server: "a.test" });
+  t.equal(joined.status, "joined");
+  await until(t, "b holds the room", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  const atAlice = nextEvent(alice, (e) => e.roomId === roomId && e.type === "message" && e.sender === "@bob:b.test", 30_000);
+  const sent = await bob.request("message.send", { roomId, txnId: "b1", body: "hello from b" });
+  t.equal((await atAlice).seq, sent.event.seq, "alice on a got bob's message with the seq a gave it");
+  const echoed = await nextEvent(bob, (e) => e.roomId === roomId && e.type === "message" && e.seq === sent.event.seq, 30_000).catch(() => null);
+  t.ok(echoed || b.app.parley.rooms.state(roomId)!.seq >= sent.event.seq, "bob's own server holds it too");
+  await bob.request("message.react", { roomId, seq: sent.event.seq, emoji: "👍" });
+  await bob.request("message.edit", { roomId, seq: sent.event.seq, body: "hello from b, edited" });
+  await bob.request("message.delete", { roomId, seq: sent.event.seq, forEveryone: true });
   await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  t.same(logOf(b, roomId), logOf(a, roomId), "one log, sequenced by a");
+  t.same(logOf(a, roomId).slice(-3).map((e) => e.type), ["message.react", "message.edit", "message.delete"].map((x) => (x === "message.react" ? "reaction" : x)));
+  // A refusal at home comes back with its code: bob may not change the group's settings.
   let code = "(accepted)";
   try {
-    await bob.request("message.send", { roomId, txnId: "local", body: "through b" });
+    await bob.request("room.settings.update", { roomId, sendPolicy: "admins" });
   } catch (err) {
     code = (err as { code: string }).code;
   }
-  t.equal(code, "room.remote_home");
-  t.same(logOf(b, roomId), logOf(a, roomId), "b's copy did not fork");
+  t.equal(code, "room.forbidden");
+  // An internal path that would sequence the replica locally is refused by the core.
+  await t.rejects(b.app.parley.rooms.transact((tx) => tx.append({ roomId, type: "message", sender: "@bob:b.test", content: { kind: "text", body: "local" } })), { code: "room.remote_home" });
 });
 
 t.test("c is down while events are sent; after it returns it has all of them, in order", async (t) => {

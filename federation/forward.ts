@@ -1,0 +1,37 @@
+/**
+ * Client ops on rooms hosted elsewhere. A local user's op whose room (the `roomId` param, or the
+ * `server` of a `link.join`) is hosted on another server is not run here: this server signs it
+ * as a proposal on the user's behalf and sends it to the room's home, which runs it through its
+ * own op handler, rules and write path; the home's answer (result or coded refusal) is the op's.
+ * The events it makes come back through replication. The client uses the same ops as for a local
+ * room.
+ */
+import { errorCatalogue, ParleyError, type ErrorCode } from "../server/errors.ts";
+import type { OpRegistry } from "../server/ws/ops.ts";
+import { originOf } from "../server/rooms/hash.ts";
+import type { Federation } from "./service.ts";
+import { proposableOps } from "./routes.ts";
+
+export function forwardRemoteOps(ops: OpRegistry, federation: Federation): void {
+  for (const name of proposableOps) {
+    const def = ops.get(name);
+    if (!def) continue;
+    const local = def.handler;
+    def.handler = async (ctx, params: Record<string, unknown>) => {
+      const home = name === "link.join" && typeof params.server === "string" ? params.server : typeof params.roomId === "string" ? originOf(params.roomId) : null;
+      if (!home || home === federation.self) {
+        if (name === "link.join" && "server" in params) {
+          const { server: _own, ...rest } = params;
+          return local(ctx, rest);
+        }
+        return local(ctx, params);
+      }
+      const { server: _home, ...rest } = params;
+      const res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params });
+      if (res.status === 200) return res.body?.result;
+      const code = res.body?.error?.code as string | undefined;
+      if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message);
+      throw new ParleyError("federation.unreachable", `${home} answered ${res.status}${code ? ` (${code})` : ""}.`);
+    };
+  }
+}
