@@ -92,6 +92,13 @@ export const errorCatalogue = {
   "federation.digest_mismatch": { status: 401, message: "The Content-Digest does not match the body received." },
   "federation.sender_not_of_origin": { status: 401, message: "A server speaks only for its own users: the user is not of the origin server." },
   "federation.unreachable": { status: 502, message: "The other server could not be reached." },
+  // federation: per-event results of a `send` batch (docs/federation.md, "The inbox")
+  "federation.not_home": { status: 403, message: "Only a room's home server sends its events." },
+  "federation.bad_checkpoint": { status: 401, message: "The room's checkpoint is missing, not signed by its home, or not over this batch's events." },
+  "federation.event_forged": { status: 400, message: "The event's hash or content does not match what it claims." },
+  "federation.chain_broken": { status: 409, message: "The event does not follow the room's previous event." },
+  "federation.gap": { status: 409, message: "Events before this one are missing." },
+  "federation.conflict": { status: 409, message: "Another event is already held at this seq." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
