@@ -160,3 +160,23 @@ t.test("backoff: full jitter over 2 s doubling, capped at an hour", async (t) =>
   t.equal(backoff.dormantAfterMs, 72 * 3_600_000);
   t.equal(backoff.dormantProbeMs, 3_600_000);
 });
+
+t.test("an admin on b removes a member on c from a's group: the removal is sequenced at a, reaches c, is audited with the remote actor, and c hears nothing after it", async (t) => {
+  const { a, b, c, alice, bob, carol, roomId, token } = await threeServers(t);
+  t.equal((await bob.request("link.join", { token, server: "a.test" })).status, "joined");
+  t.equal((await carol.request("link.join", { token, server: "a.test" })).status, "joined");
+  await alice.request("member.role", { roomId, userId: "@bob:b.test", role: "admin" });
+  await until(t, "b and c caught up", () => [b, c].every((s) => s.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq));
+  const removal = nextEvent(carol, (e) => e.roomId === roomId && e.type === "member.remove", 30_000);
+  await bob.request("member.remove", { roomId, userId: "@carol:c.test" });
+  const e = await removal;
+  t.equal(e.sender, "@bob:b.test", "carol, on c, is told who removed her");
+  await until(t, "c holds the removal", () => c.app.parley.rooms.state(roomId)?.seq === e.seq);
+  t.notOk(c.app.parley.rooms.state(roomId)!.members.has("@carol:c.test"));
+  const audit = await alice.request("audit.list", { roomId });
+  t.ok(JSON.stringify(audit).includes("@bob:b.test"), "the audit log names the remote admin");
+  await alice.request("message.send", { roomId, txnId: "after", body: "after carol left" });
+  await until(t, "b has the later message", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  t.equal(c.app.parley.rooms.state(roomId)!.seq, e.seq, "c received nothing after the removal");
+  t.equal(a.app.parley.outbox.status().find((p) => p.server === "c.test")!.backlog, 0, "and owes it nothing");
+});
