@@ -11,8 +11,12 @@ import type { OpRegistry } from "../server/ws/ops.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import type { Federation } from "./service.ts";
 import { proposableOps } from "./routes.ts";
+import type { PendingSends } from "./pending.ts";
 
-export function forwardRemoteOps(ops: OpRegistry, federation: Federation): void {
+/** Ops kept as pending sends when the home cannot be reached. */
+const keptWhenDown = new Set(["message.send"]);
+
+export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends): void {
   for (const name of proposableOps) {
     const def = ops.get(name);
     if (!def) continue;
@@ -27,7 +31,17 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation): void 
         return local(ctx, params);
       }
       const { server: _home, ...rest } = params;
-      const res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params });
+      const keep = keptWhenDown.has(name);
+      // Sends queue behind earlier pending ones to the same home, so that their order holds.
+      if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params);
+      let res;
+      try {
+        res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now() });
+      } catch (err) {
+        if (keep && err instanceof ParleyError && err.code === "federation.unreachable") pending.keep(home, ctx.actor.userId, name, params);
+        throw err;
+      }
+      if (keep && (res.status === 502 || res.status === 503 || res.status === 504)) pending.keep(home, ctx.actor.userId, name, params);
       if (res.status === 200) return res.body?.result;
       const code = res.body?.error?.code as string | undefined;
       if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message);

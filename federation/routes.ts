@@ -21,6 +21,7 @@ import type { Storage } from "../server/storage/database.ts";
 import { signCheckpoint } from "./events.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import type { ServerKeys } from "./keys.ts";
+import { pendingMaxAgeMs, type PendingSends } from "./pending.ts";
 import { federationPrefix, isServerName } from "./peers.ts";
 
 declare module "fastify" {
@@ -78,10 +79,11 @@ export interface FederationRouteDeps {
   rooms: RoomCore;
   storage: Storage;
   keys: ServerKeys;
+  pending: PendingSends;
 }
 
 export async function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): Promise<void> {
-  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys } = deps;
+  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending } = deps;
   const eventsRange = deps.storage.sqlite.prepare(
     "SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
   );
@@ -171,13 +173,16 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
       scope.post("/wake", async (request) => {
         body<Record<string, never>>(request, "wake");
         outbox.probe(request.peer!);
+        pending.kick(request.peer!);
         return {};
       });
 
       // federation: propose
       scope.post("/propose", async (request) => {
-        const { sender, op, params } = body<{ sender: string; op: string; params: Record<string, unknown> }>(request, "propose");
+        const { sender, op, params, proposedAt } = body<{ sender: string; op: string; params: Record<string, unknown>; proposedAt?: number }>(request, "propose");
         federation.requireOwnUser(request.peer!, sender);
+        // A pending send delivered long after it was made is refused with a clear code.
+        if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
         const def = ops.get(op);
         if (!def || !proposableOps.has(op)) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
         // Only for rooms hosted here: this server relays nobody's proposals to a third one.

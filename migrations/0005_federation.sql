@@ -15,6 +15,16 @@ CREATE TABLE `federation_peers` (
 	`last_error` text
 );
 --> statement-breakpoint
+CREATE TABLE `federation_pending` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`home` text NOT NULL,
+	`sender` text NOT NULL,
+	`op` text NOT NULL,
+	`params` text NOT NULL,
+	`created_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `federation_pending_home` ON `federation_pending` (`home`,`id`);--> statement-breakpoint
 CREATE TABLE `federation_servers` (
 	`server` text PRIMARY KEY NOT NULL,
 	`policy` text NOT NULL,

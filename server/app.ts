@@ -9,6 +9,7 @@ import { registerFederationRoutes } from "../federation/routes.ts";
 import { createOutbox, type Outbox } from "../federation/outbox.ts";
 import { createInbox } from "../federation/inbox.ts";
 import { forwardRemoteOps } from "../federation/forward.ts";
+import { createPendingSends } from "../federation/pending.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -181,8 +182,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const federation = createFederation({ config, storage, keys, log: log.child({ area: "federation" }), now: options.now });
   registerDiscoveryRoutes(app, { config, keys, storage });
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
+  const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now });
   const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }) });
-  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys });
+  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media });
@@ -193,7 +195,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   definePollOps(ops, polls);
   defineCalendarOps(ops, calendar);
   // Ops on rooms hosted elsewhere go to their home as signed proposals.
-  if (federation.enabled) forwardRemoteOps(ops, federation);
+  if (federation.enabled) forwardRemoteOps(ops, federation, pending);
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
   hubRef = hub;
   const publisher = createPublisher(rooms, log.child({ area: "publish" }));
@@ -211,7 +213,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   reminders.start();
   // Once listening (peers fetch our keys to check what we send): wake the peers we owe events.
   app.addHook("onListen", async () => {
-    if (federation.enabled) outbox.start();
+    if (federation.enabled) {
+      outbox.start();
+      pending.start();
+    }
   });
   // Unreferenced files are collected hourly (and once shortly after start).
   const gc = setInterval(() => {
@@ -242,6 +247,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clearInterval(revocationPoll);
     reminders.stop();
     outbox.stop();
+    pending.stop();
     federation.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();

@@ -59,6 +59,7 @@ export const errorCatalogue = {
   "message.not_found": { status: 404, message: "There is no such message." },
   "message.too_long": { status: 400, message: "The message is longer than the server's limit." },
   "message.not_editable": { status: 403, message: "Only the sender may edit a message, and not after it was deleted." },
+  "message.pending": { status: 202, message: "The room's home server cannot be reached: the message is kept and sent when it returns (a message.outcome push tells how it went)." },
   "message.delete_window_passed": { status: 403, message: "The time to delete this message for everyone has passed." },
   "invite.invalid": { status: 404, message: "The invite link is invalid, expired, revoked or used up." },
   // media
@@ -92,6 +93,7 @@ export const errorCatalogue = {
   "federation.digest_mismatch": { status: 401, message: "The Content-Digest does not match the body received." },
   "federation.sender_not_of_origin": { status: 401, message: "A server speaks only for its own users: the user is not of the origin server." },
   "federation.unreachable": { status: 502, message: "The other server could not be reached." },
+  "federation.proposal_expired": { status: 410, message: "The proposal was made too long ago (more than 7 days) to be applied now." },
   // federation: per-event results of a `send` batch (docs/federation.md, "The inbox")
   "federation.not_home": { status: 403, message: "Only a room's home server sends its events." },
   "federation.bad_checkpoint": { status: 401, message: "The room's checkpoint is missing, not signed by its home, or not over this batch's events." },

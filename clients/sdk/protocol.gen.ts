@@ -963,6 +963,14 @@ export interface Protocol {
       start: Timestamp;
       offsetSeconds: number;
     };
+    "message.outcome": {
+      pendingId: number;
+      roomId: RoomId;
+      txnId?: string;
+      status: "accepted" | "refused";
+      event?: RoomEvent | null;
+      error?: ErrorBody;
+    };
     "profile.updated": Profile;
     "room.event": RoomEvent;
     "room.receipt": {
@@ -1470,6 +1478,23 @@ export interface Profile {
   avatar: Picture;
 }
 /**
+ * A coded error. `code` is stable and machine-readable; `message` is for people.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ErrorBody".
+ */
+export interface ErrorBody {
+  /**
+   * One of the codes of the error catalogue.
+   */
+  code: string;
+  message: string;
+  /**
+   * Extra facts for some codes, such as the schema path that failed.
+   */
+  details?: {};
+}
+/**
  * Tokens for one device. The access token is a short-lived bearer token for HTTP and the WebSocket; the refresh token is single-use and gets a new pair from /auth/refresh.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -1496,23 +1521,6 @@ export interface MediaInfo {
   width: number | null;
   height: number | null;
   hasPreview: boolean;
-}
-/**
- * A coded error. `code` is stable and machine-readable; `message` is for people.
- *
- * This interface was referenced by `Protocol`'s JSON-Schema
- * via the `definition` "ErrorBody".
- */
-export interface ErrorBody {
-  /**
-   * One of the codes of the error catalogue.
-   */
-  code: string;
-  message: string;
-  /**
-   * Extra facts for some codes, such as the schema path that failed.
-   */
-  details?: {};
 }
 /**
  * This interface was referenced by `Protocol`'s JSON-Schema

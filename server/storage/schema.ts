@@ -423,3 +423,20 @@ export const federationPeers = sqliteTable("federation_peers", {
   failingSince: integer("failing_since"),
   lastError: text("last_error"),
 });
+
+/**
+ * Sends by local users to rooms whose home could not be reached: kept here (in order, per home)
+ * until the home answers, then the user is told the outcome (a `message.outcome` push).
+ */
+export const federationPending = sqliteTable(
+  "federation_pending",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    home: text("home").notNull(),
+    sender: text("sender").notNull(),
+    op: text("op").notNull(),
+    params: text("params").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("federation_pending_home").on(t.home, t.id)],
+);

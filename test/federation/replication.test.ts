@@ -180,3 +180,52 @@ t.test("an admin on b removes a member on c from a's group: the removal is seque
   t.equal(c.app.parley.rooms.state(roomId)!.seq, e.seq, "c received nothing after the removal");
   t.equal(a.app.parley.outbox.status().find((p) => p.server === "c.test")!.backlog, 0, "and owes it nothing");
 });
+
+t.test("a is down while bob on b sends: the send is pending, then delivered when a returns, and bob is told", async (t) => {
+  const { a, b, bob, roomId, token, servers } = await threeServers(t);
+  await bob.request("link.join", { token, server: "a.test" });
+  await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  await a.stop(false);
+  let pending: { code?: string; details?: Record<string, unknown> } = {};
+  try {
+    await bob.request("message.send", { roomId, txnId: "p1", body: "while a is down" });
+  } catch (err) {
+    pending = err as typeof pending;
+  }
+  t.equal(pending.code, "message.pending");
+  t.match(pending.details, { roomId, txnId: "p1" });
+  const outcome = new Promise<any>((resolve) => bob.on("message.outcome", resolve));
+  const a2 = await a.restart();
+  servers["a.test"] = a2;
+  const told = await outcome;
+  t.match(told, { pendingId: pending.details!.pendingId, roomId, txnId: "p1", status: "accepted" });
+  t.equal(told.event.sender, "@bob:b.test");
+  const atHome = logOf(a2, roomId).find((e) => e.seq === told.event.seq)!;
+  t.equal(atHome.type, "message", "sequenced by a after it returned");
+  await until(t, "b holds it too", () => b.app.parley.rooms.state(roomId)?.seq === a2.app.parley.rooms.state(roomId)!.seq);
+});
+
+t.test("a pending send from a user banned meanwhile is refused at home, and the user is told when they come back", async (t) => {
+  const { a, b, bob, roomId, token, servers } = await threeServers(t);
+  await bob.request("link.join", { token, server: "a.test" });
+  await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  await a.stop(false);
+  const code = await bob.request("message.send", { roomId, txnId: "p2", body: "before the ban" }).then(() => "(accepted)", (err) => (err as { code: string }).code);
+  t.equal(code, "message.pending");
+  await b.stop(false);
+  const a2 = await a.restart();
+  servers["a.test"] = a2;
+  const alice2 = await a2.login("alice");
+  await alice2.request("member.ban", { roomId, userId: "@bob:b.test" });
+  const before = a2.app.parley.rooms.state(roomId)!.seq;
+  const b2 = await b.restart();
+  servers["b.test"] = b2;
+  await until(t, "b delivered its pending send", () => (b2.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM federation_pending").get() as { n: number }).n === 0);
+  const bob2 = await b2.login("bob", { connect: false });
+  const outcome = new Promise<any>((resolve) => bob2.on("message.outcome", resolve));
+  await bob2.connect();
+  const told = await outcome;
+  t.match(told, { roomId, txnId: "p2", status: "refused" });
+  t.ok(["room.banned", "room.not_found"].includes(told.error.code), `refused with ${told.error.code}`);
+  t.equal(a2.app.parley.rooms.state(roomId)!.seq, before, "nothing was sequenced for it");
+});
