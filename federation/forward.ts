@@ -12,6 +12,7 @@ import { originOf } from "../server/rooms/hash.ts";
 import type { Federation } from "./service.ts";
 import { proposableOps } from "./routes.ts";
 import type { PendingSends } from "./pending.ts";
+import type { Outbox } from "./outbox.ts";
 
 /** Ops kept as pending sends when the home cannot be reached. */
 const keptWhenDown = new Set(["message.send"]);
@@ -46,6 +47,27 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
       const code = res.body?.error?.code as string | undefined;
       if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message);
       throw new ParleyError("federation.unreachable", `${home} answered ${res.status}${code ? ` (${code})` : ""}.`);
+    };
+  }
+}
+
+/**
+ * Typing and receipts of local users in rooms with members on other servers: after the local
+ * op (which pushes to this server's members), the entry goes to the other servers as an
+ * ephemeral entry of the next `send` batch.
+ */
+export function relayEphemeralOps(ops: OpRegistry, outbox: Outbox): void {
+  const kinds: Record<string, "typing" | "read" | "delivered"> = { "typing.set": "typing", "receipt.read": "read", "receipt.delivered": "delivered" };
+  for (const [name, kind] of Object.entries(kinds)) {
+    const def = ops.get(name);
+    if (!def) continue;
+    const local = def.handler;
+    def.handler = async (ctx, params: Record<string, unknown>) => {
+      const result = (await local(ctx, params)) as { roomId: string; seq?: number };
+      const roomId = params.roomId as string;
+      if (kind === "typing") outbox.relayEphemeral({ kind, roomId, userId: ctx.actor.userId, typing: params.typing as boolean });
+      else outbox.relayEphemeral({ kind, roomId, userId: ctx.actor.userId, seq: result.seq });
+      return result;
     };
   }
 }

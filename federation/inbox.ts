@@ -12,7 +12,8 @@ import type { Logger } from "../server/logger.ts";
 import { contentHashOf, eventHashOf, originOf } from "../server/rooms/hash.ts";
 import { ParleyError } from "../server/errors.ts";
 import { verifyCheckpoint, type Checkpoint } from "./events.ts";
-import type { WireEvent } from "./outbox.ts";
+import type { EphemeralEntry, WireEvent } from "./outbox.ts";
+import type { MessageService } from "../server/messages/service.ts";
 import type { PeerDirectory } from "./peers.ts";
 
 export interface EventResult {
@@ -21,7 +22,7 @@ export interface EventResult {
   code?: string;
 }
 
-export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: PeerDirectory; log: Logger }) {
+export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: PeerDirectory; log: Logger; messages: MessageService }) {
   const { rooms, peers, log } = deps;
   const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
 
@@ -111,7 +112,29 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
     return events.map((e) => results.get(e.eventId) ?? { eventId: e.eventId, status: "refused", code: "internal" });
   }
 
-  return { receive };
+  /**
+   * Typing and receipts of users of the origin (a server speaks only for its own users) in rooms
+   * this server holds, through the same service calls as a local user's: the room's local members
+   * get the pushes, and read markers count remote readers in "seen by N of M". Returns how many
+   * were applied; the others (not the origin's user, not a member here) are ignored.
+   */
+  function receiveEphemeral(origin: string, entries: EphemeralEntry[]): number {
+    let applied = 0;
+    for (const e of entries) {
+      if (typeof e?.userId !== "string" || originOf(e.userId) !== origin || typeof e.roomId !== "string") continue;
+      try {
+        if (e.kind === "typing" && typeof e.typing === "boolean") deps.messages.typing(e.userId, e.roomId, e.typing);
+        else if ((e.kind === "read" || e.kind === "delivered") && Number.isInteger(e.seq)) deps.messages.markReceipt(e.userId, e.roomId, e.seq!, e.kind);
+        else continue;
+        applied++;
+      } catch {
+        // Not a member here (or no such room): ignored, as a local user's would be refused.
+      }
+    }
+    return applied;
+  }
+
+  return { receive, receiveEphemeral };
 }
 
 export type Inbox = ReturnType<typeof createInbox>;

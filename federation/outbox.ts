@@ -68,6 +68,15 @@ export function federationStatus(storage: Storage, at: number = Date.now()): Pee
   }));
 }
 
+/** Typing and receipts between servers: never stored in a log; losing them in a crash is acceptable. */
+export interface EphemeralEntry {
+  kind: "typing" | "read" | "delivered";
+  roomId: string;
+  userId: string;
+  seq?: number;
+  typing?: boolean;
+}
+
 export interface WireEvent {
   roomId: string;
   seq: number;
@@ -107,6 +116,8 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
 
   };
 
+  /** Ephemeral entries (typing, receipts) waiting per destination: in memory only, bounded. */
+  const ephemeral = new Map<string, EphemeralEntry[]>();
   /** roomId -> the other servers with members in it (recomputed on membership events). */
   const remoteServers = new Map<string, Set<string>>();
   const inflight = new Set<string>();
@@ -190,7 +201,9 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     inflight.add(destination);
     try {
       const cursors = s.backlog.all(destination) as { room_id: string; acked_seq: number; until_seq: number | null }[];
-      if (!cursors.length) return;
+      const entries = ephemeral.get(destination) ?? [];
+      if (!cursors.length && !entries.length) return;
+      ephemeral.delete(destination);
       const events: WireEvent[] = [];
       const checkpoints: Checkpoint[] = [];
       let bytes = 0;
@@ -211,16 +224,25 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
         // One signature per room per batch: the chain proves every event before it.
         if (last) checkpoints.push(signCheckpoint({ server: self, roomId: last.room_id, seq: last.seq, hash: last.hash, ts: now() }, keys.current()));
       }
-      if (!events.length) return;
+      if (!events.length && !entries.length) return;
+      // Entries not delivered go back to the front of the queue (bounded: the newest 1,000 kept).
+      const requeue = () => {
+        const merged = [...entries, ...(ephemeral.get(destination) ?? [])];
+        ephemeral.set(destination, merged.slice(-1000));
+      };
       let res;
       try {
-        res = await federation.request(destination, "POST", "/send", { events, checkpoints, ephemeral: [] });
+        res = await federation.request(destination, "POST", "/send", { events, checkpoints, ephemeral: entries });
       } catch (err) {
-        if (!stopped) fail(destination, (err as Error).message);
+        if (!stopped) {
+          requeue();
+          fail(destination, (err as Error).message);
+        }
         return;
       }
       // The server may have begun closing while the request was out: the database is closing.
       if (stopped) return;
+      if (res.status !== 200) requeue();
       if ((res.status === 429 || res.status === 503) && res.retryAfter !== null) {
         // Honoured, and not a failure: the peer asked for time.
         const at = now();
@@ -253,7 +275,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       })();
       log.debug({ peer: destination, events: events.length, rooms: advanced.size }, "federation batch delivered");
       // More to send: go on at once (unless everything was refused, which waits like a failure).
-      if (advanced.size) schedule(destination, 0);
+      if (advanced.size || ephemeral.has(destination)) schedule(destination, 0);
       else if (blocked.size) fail(destination, "every event of the batch was refused");
     } catch (err) {
       if (stopped) return;
@@ -278,6 +300,20 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
           () => undefined,
           (err) => log.info({ peer: destination, err: (err as Error).message }, "wake not delivered"),
         );
+      }
+    },
+    /** Queues typing or a receipt for every other server with a member in the room. */
+    relayEphemeral(entry: EphemeralEntry): void {
+      const st = rooms.state(entry.roomId);
+      if (!st) return;
+      const servers = new Set<string>();
+      for (const u of st.members.keys()) if (originOf(u) !== self) servers.add(originOf(u));
+      for (const d of servers) {
+        const q = ephemeral.get(d) ?? [];
+        q.push(entry);
+        if (q.length > 1000) q.shift();
+        ephemeral.set(d, q);
+        schedule(d, 0);
       }
     },
     /** A peer says it is back (`wake`) or reached us: probe it now. Its failure count is kept. */

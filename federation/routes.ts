@@ -13,7 +13,7 @@ import type { Protocol } from "../protocol/index.ts";
 import type { AccountService, Profile } from "../server/accounts/service.ts";
 import type { Federation } from "./service.ts";
 import type { Inbox } from "./inbox.ts";
-import type { Outbox, WireEvent } from "./outbox.ts";
+import type { EphemeralEntry, Outbox, WireEvent } from "./outbox.ts";
 import type { Checkpoint } from "./events.ts";
 import type { OpRegistry } from "../server/ws/ops.ts";
 import type { RoomCore } from "../server/rooms/core.ts";
@@ -142,10 +142,13 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
 
       // federation: send
       scope.post("/send", async (request) => {
-        const { events, checkpoints } = body<{ events: WireEvent[]; checkpoints: Checkpoint[] }>(request, "send");
+        const { events, checkpoints, ephemeral } = body<{ events: WireEvent[]; checkpoints: Checkpoint[]; ephemeral?: EphemeralEntry[] }>(request, "send");
         // Hearing from a peer is a reason to try it early, never to reset its failures.
         outbox.probe(request.peer!);
-        return { results: await inbox.receive(request.peer!, events, checkpoints) };
+        const results = await inbox.receive(request.peer!, events, checkpoints);
+        // Ephemeral entries after the events, so that a receipt finds the message it points at.
+        inbox.receiveEphemeral(request.peer!, ephemeral ?? []);
+        return { results };
       });
 
       // federation: backfill

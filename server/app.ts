@@ -8,7 +8,7 @@ import { createFederation, type Federation } from "../federation/service.ts";
 import { registerFederationRoutes } from "../federation/routes.ts";
 import { createOutbox, type Outbox } from "../federation/outbox.ts";
 import { createInbox } from "../federation/inbox.ts";
-import { forwardRemoteOps } from "../federation/forward.ts";
+import { forwardRemoteOps, relayEphemeralOps } from "../federation/forward.ts";
 import { createPendingSends } from "../federation/pending.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
@@ -183,7 +183,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerDiscoveryRoutes(app, { config, keys, storage });
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now });
-  const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }) });
+  const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages });
   await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
@@ -195,7 +195,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   definePollOps(ops, polls);
   defineCalendarOps(ops, calendar);
   // Ops on rooms hosted elsewhere go to their home as signed proposals.
-  if (federation.enabled) forwardRemoteOps(ops, federation, pending);
+  if (federation.enabled) {
+    forwardRemoteOps(ops, federation, pending);
+    relayEphemeralOps(ops, outbox);
+  }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
   hubRef = hub;
   const publisher = createPublisher(rooms, log.child({ area: "publish" }));

@@ -229,3 +229,22 @@ t.test("a pending send from a user banned meanwhile is refused at home, and the 
   t.ok(["room.banned", "room.not_found"].includes(told.error.code), `refused with ${told.error.code}`);
   t.equal(a2.app.parley.rooms.state(roomId)!.seq, before, "nothing was sequenced for it");
 });
+
+t.test("typing and read receipts of a user of b reach the members on a and c, and 'seen by N of M' at home counts the remote reader", async (t) => {
+  const { a, b, c, alice, bob, carol, roomId, token } = await threeServers(t);
+  await bob.request("link.join", { token, server: "a.test" });
+  await carol.request("link.join", { token, server: "a.test" });
+  const sent = await alice.request("message.send", { roomId, txnId: "r1", body: "read me" });
+  await until(t, "b and c caught up", () => [b, c].every((s) => s.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq));
+  const typingAtAlice = new Promise<any>((resolve) => alice.on("room.typing", (d) => d.userId === "@bob:b.test" && resolve(d)));
+  const typingAtCarol = new Promise<any>((resolve) => carol.on("room.typing", (d) => d.userId === "@bob:b.test" && resolve(d)));
+  await bob.request("typing.set", { roomId, typing: true });
+  t.match(await typingAtAlice, { roomId, userId: "@bob:b.test", typing: true }, "alice, on a, sees bob typing");
+  t.match(await typingAtCarol, { roomId, userId: "@bob:b.test", typing: true }, "carol, on c, too");
+  const receiptAtAlice = new Promise<any>((resolve) => alice.on("room.receipt", (d) => d.userId === "@bob:b.test" && d.type === "read" && resolve(d)));
+  await bob.request("receipt.read", { roomId, seq: sent.event.seq });
+  t.match(await receiptAtAlice, { roomId, userId: "@bob:b.test", seq: sent.event.seq, type: "read" });
+  const seen = await alice.request("receipt.get", { roomId, seq: sent.event.seq });
+  t.equal(seen.readBy, 1, "bob's read counts at home");
+  t.equal(seen.of, 2, "of bob and carol");
+});
