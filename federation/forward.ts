@@ -13,11 +13,13 @@ import type { Federation } from "./service.ts";
 import { proposableOps } from "./routes.ts";
 import type { PendingSends } from "./pending.ts";
 import type { Outbox } from "./outbox.ts";
+import type { Storage } from "../server/storage/database.ts";
 
 /** Ops kept as pending sends when the home cannot be reached. */
 const keptWhenDown = new Set(["message.send"]);
 
-export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends): void {
+export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage): void {
+  const subscribe = storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
   for (const name of proposableOps) {
     const def = ops.get(name);
     if (!def) continue;
@@ -43,7 +45,12 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
         throw err;
       }
       if (keep && (res.status === 502 || res.status === 503 || res.status === 504)) pending.keep(home, ctx.actor.userId, name, params);
-      if (res.status === 200) return res.body?.result;
+      if (res.status === 200) {
+        // The room (the op's, or the one a link joined) is one this server now replicates.
+        const roomId = typeof params.roomId === "string" ? params.roomId : res.body?.result?.roomId;
+        if (typeof roomId === "string" && originOf(roomId) === home) subscribe.run(roomId, Date.now());
+        return res.body?.result;
+      }
       const code = res.body?.error?.code as string | undefined;
       if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message);
       throw new ParleyError("federation.unreachable", `${home} answered ${res.status}${code ? ` (${code})` : ""}.`);

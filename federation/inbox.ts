@@ -22,9 +22,11 @@ export interface EventResult {
   code?: string;
 }
 
-export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: PeerDirectory; log: Logger; messages: MessageService }) {
+export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: PeerDirectory; log: Logger; messages: MessageService; self: string }) {
   const { rooms, peers, log } = deps;
   const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
+  const expected = deps.storage.sqlite.prepare("SELECT 1 FROM federation_rooms WHERE room_id = ?");
+  const self = deps.self;
 
   async function receive(origin: string, events: WireEvent[], checkpoints: Checkpoint[]): Promise<EventResult[]> {
     const results = new Map<string, EventResult>();
@@ -57,6 +59,12 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
         continue;
       }
       const state = rooms.state(roomId);
+      // A replica starts only for a room one of our users acted in, or whose batch names one.
+      const ours = (u: unknown) => typeof u === "string" && originOf(u) === self;
+      if (!state && !expected.get(roomId) && !run.some((e) => ours(e.sender) || ours((e.content as { userId?: unknown }).userId))) {
+        refuseAll("federation.not_subscribed");
+        continue;
+      }
       let seq = state?.seq ?? 0;
       let head = state?.head ?? null;
       const accepted: WireEvent[] = [];

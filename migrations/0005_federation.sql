@@ -25,6 +25,11 @@ CREATE TABLE `federation_pending` (
 );
 --> statement-breakpoint
 CREATE INDEX `federation_pending_home` ON `federation_pending` (`home`,`id`);--> statement-breakpoint
+CREATE TABLE `federation_rooms` (
+	`room_id` text PRIMARY KEY NOT NULL,
+	`created_at` integer NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `federation_servers` (
 	`server` text PRIMARY KEY NOT NULL,
 	`policy` text NOT NULL,

@@ -183,7 +183,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerDiscoveryRoutes(app, { config, keys, storage });
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now });
-  const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages });
+  const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages, self: config.server.name });
   await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
@@ -196,7 +196,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineCalendarOps(ops, calendar);
   // Ops on rooms hosted elsewhere go to their home as signed proposals.
   if (federation.enabled) {
-    forwardRemoteOps(ops, federation, pending);
+    forwardRemoteOps(ops, federation, pending, storage);
     relayEphemeralOps(ops, outbox);
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });

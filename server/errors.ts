@@ -100,6 +100,7 @@ export const errorCatalogue = {
   "federation.event_forged": { status: 400, message: "The event's hash or content does not match what it claims." },
   "federation.chain_broken": { status: 409, message: "The event does not follow the room's previous event." },
   "federation.gap": { status: 409, message: "Events before this one are missing." },
+  "federation.not_subscribed": { status: 403, message: "None of this server's users is in that room: it does not replicate it." },
   "federation.conflict": { status: 409, message: "Another event is already held at this seq." },
 } as const satisfies Record<string, { status: number; message: string }>;
 

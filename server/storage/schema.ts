@@ -440,3 +440,13 @@ export const federationPending = sqliteTable(
   },
   (t) => [index("federation_pending_home").on(t.home, t.id)],
 );
+
+/**
+ * Rooms hosted elsewhere that this server agreed to replicate: one of its users acted in them
+ * through their home (a join, a send...). The inbox starts a replica only for these, or when the
+ * batch itself names one of this server's users, so a server cannot push rooms on this one.
+ */
+export const federationRooms = sqliteTable("federation_rooms", {
+  roomId: text("room_id").primaryKey(),
+  createdAt: integer("created_at").notNull(),
+});

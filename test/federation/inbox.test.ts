@@ -46,6 +46,8 @@ async function setup(t: Test): Promise<{ server: TestServer; evil: FakePeer; sen
     server,
     evil,
     async send(events, checkpoints) {
+      // As if a user of this server had joined each room through its home.
+      for (const e of events) server.app.parley.storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, 0) ON CONFLICT DO NOTHING").run(e.roomId);
       const res = await evil.call(target, "/send", { events, checkpoints: checkpoints ?? checkpointFor(evil, events), ephemeral: [] });
       t.equal(res.status, 200, `send answered: ${JSON.stringify(res.body).slice(0, 200)}`);
       return res.body.results.map((r: { status: string; code?: string }) => (r.code ? `${r.status} ${r.code}` : r.status));
@@ -98,4 +100,15 @@ t.test("events of a room the origin is not the home of, a bad checkpoint, a gap 
   other.hash = eventHashOf(otherSkeleton);
   t.same(await send([other], checkpointFor(evil, [other])), ["refused federation.conflict"], "another event at a seq already held");
   t.equal(count(server, log[0].roomId), 3, "nothing of it stored");
+});
+
+t.test("a room none of the server's users is in is not replicated: a server cannot push rooms on another", async (t) => {
+  const evil = await startFakePeer("evil.test");
+  t.teardown(() => evil.close());
+  const server = await startServer({ federation: { allow_plain_http: true, peers: { "evil.test": evil.baseUrl } } });
+  t.teardown(() => server.stop(true));
+  const log = roomOf(evil, "spam", 2);
+  const res = await evil.call({ baseUrl: server.baseUrl, name: "school.test" }, "/send", { events: log, checkpoints: checkpointFor(evil, log), ephemeral: [] });
+  t.same(res.body.results.map((r: { code?: string }) => r.code), log.map(() => "federation.not_subscribed"));
+  t.equal(count(server, log[0].roomId), 0);
 });
