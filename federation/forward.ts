@@ -78,3 +78,27 @@ export function relayEphemeralOps(ops: OpRegistry, outbox: Outbox): void {
     };
   }
 }
+
+/**
+ * Profiles of users of other servers: `profile.get` with a remote `userId` asks the user's server
+ * (`profile`, signed, on behalf of the asking user) and caches the answer for a minute.
+ */
+export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation): void {
+  const def = ops.get("profile.get");
+  if (!def) return;
+  const local = def.handler;
+  const cache = new Map<string, { profile: unknown; until: number }>();
+  def.handler = async (ctx, params: { userId?: string }) => {
+    const userId = params.userId;
+    if (!userId || originOf(userId) === federation.self) return local(ctx, params);
+    const hit = cache.get(userId);
+    if (hit && hit.until > Date.now()) return hit.profile;
+    const res = await federation.request(originOf(userId), "POST", "/profile", { requester: ctx.actor.userId, userIds: [userId] });
+    if (res.status !== 200) throw new ParleyError("federation.unreachable", `${originOf(userId)} answered ${res.status}.`);
+    const profile = (res.body?.profiles as { userId: string }[] | undefined)?.find((p) => p.userId === userId);
+    if (!profile) throw new ParleyError("user.not_found");
+    if (cache.size > 10_000) cache.clear();
+    cache.set(userId, { profile, until: Date.now() + 60_000 });
+    return profile;
+  };
+}

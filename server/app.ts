@@ -8,7 +8,7 @@ import { createFederation, type Federation } from "../federation/service.ts";
 import { registerFederationRoutes } from "../federation/routes.ts";
 import { createOutbox, type Outbox } from "../federation/outbox.ts";
 import { createInbox } from "../federation/inbox.ts";
-import { forwardRemoteOps, relayEphemeralOps } from "../federation/forward.ts";
+import { forwardRemoteOps, forwardRemoteProfiles, relayEphemeralOps } from "../federation/forward.ts";
 import { createPendingSends } from "../federation/pending.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
@@ -198,6 +198,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (federation.enabled) {
     forwardRemoteOps(ops, federation, pending, storage);
     relayEphemeralOps(ops, outbox);
+    forwardRemoteProfiles(ops, federation);
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, now: options.now });
   hubRef = hub;

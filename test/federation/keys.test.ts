@@ -100,3 +100,14 @@ t.test("a peer is found through its discovery document when the config does not 
   await t.rejects(dir.resolve("nowhere.example"), { code: "federation.unreachable" });
   await t.rejects(dir.resolve("Not A Name"), { code: "federation.unreachable" });
 });
+
+t.test("profile.get of a user of another server is answered with what that server says", async (t) => {
+  const { "a.test": a, "b.test": b } = await startCluster(["a.test", "b.test"]);
+  t.teardown(async () => Promise.all([a.stop(true), b.stop(true)]));
+  const alice = await a.user("alice");
+  const bob = await b.user("bob");
+  await bob.request("profile.update", { about: "Year 7 parent" });
+  t.match(await alice.request("profile.get", { userId: "@bob:b.test" }), { userId: "@bob:b.test", displayName: "Bob", about: "Year 7 parent" });
+  const code = await alice.request("profile.get", { userId: "@nobody:b.test" }).then(() => "(found)", (err) => (err as { code: string }).code);
+  t.equal(code, "user.not_found");
+});
