@@ -84,6 +84,21 @@ export function relayEphemeralOps(ops: OpRegistry, outbox: Outbox): void {
  * (`profile`, signed, on behalf of the asking user) and caches the answer for a minute.
  */
 export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation): void {
+  // Inviting a user of another server to a room here: their server must know them.
+  const invite = ops.get("member.invite");
+  if (invite) {
+    const localInvite = invite.handler;
+    invite.handler = async (ctx, params: { roomId: string; userId: string }) => {
+      const server = originOf(params.userId);
+      if (originOf(params.roomId) === federation.self && server !== federation.self) {
+        // Asked as the server itself (the inviter may be a remote user acting through a proposal).
+        const res = await federation.request(server, "POST", "/profile", { requester: `@parley:${federation.self}`, userIds: [params.userId] });
+        if (res.status !== 200) throw new ParleyError("federation.unreachable", `${server} answered ${res.status}.`);
+        if (!(res.body?.profiles as { userId: string }[] | undefined)?.some((p) => p.userId === params.userId)) throw new ParleyError("user.not_found");
+      }
+      return localInvite(ctx, params);
+    };
+  }
   const def = ops.get("profile.get");
   if (!def) return;
   const local = def.handler;

@@ -248,3 +248,27 @@ t.test("typing and read receipts of a user of b reach the members on a and c, an
   t.equal(seen.readBy, 1, "bob's read counts at home");
   t.equal(seen.of, 2, "of bob and carol");
 });
+
+t.test("alice on a invites @bob:b.test directly; bob, on b, is told and accepts with the same op as for a local invitation", async (t) => {
+  const { a, b, alice, bob, roomId } = await threeServers(t);
+  const invited = nextEvent(bob, (e) => e.roomId === roomId && e.type === "member.invite", 30_000);
+  await alice.request("member.invite", { roomId, userId: "@bob:b.test" });
+  t.equal((await invited).sender, "@alice:a.test", "bob's own server pushed the invitation");
+  await bob.request("invite.accept", { roomId });
+  await until(t, "b holds bob's join", () => b.app.parley.rooms.state(roomId)?.members.has("@bob:b.test") === true);
+  t.ok(a.app.parley.rooms.state(roomId)!.members.has("@bob:b.test"), "a member at home");
+  const atBob = nextEvent(bob, (e) => e.roomId === roomId && e.type === "message", 30_000);
+  await alice.request("message.send", { roomId, txnId: "after-invite", body: "welcome" });
+  t.equal(((await atBob).content as { body: string }).body, "welcome");
+});
+
+t.test("bob on b asks to join a group of a that needs approval; an admin of a approves; bob is in", async (t) => {
+  const { a, b, alice, bob, roomId, token } = await threeServers(t);
+  await alice.request("room.settings.update", { roomId, joinApproval: true });
+  const asked = await bob.request("link.join", { token, server: "a.test" });
+  t.equal(asked.status, "requested");
+  t.ok(a.app.parley.rooms.state(roomId)!.requests.has("@bob:b.test"), "the request is at home");
+  await alice.request("join.approve", { roomId, userId: "@bob:b.test" });
+  await until(t, "b holds bob's join", () => b.app.parley.rooms.state(roomId)?.members.has("@bob:b.test") === true);
+  t.same(logOf(b, roomId), logOf(a, roomId));
+});
