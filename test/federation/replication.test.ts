@@ -272,3 +272,21 @@ t.test("bob on b asks to join a group of a that needs approval; an admin of a ap
   await until(t, "b holds bob's join", () => b.app.parley.rooms.state(roomId)?.members.has("@bob:b.test") === true);
   t.same(logOf(b, roomId), logOf(a, roomId));
 });
+
+t.test("keys rotate on the home while it sends, and no delivery is lost", async (t) => {
+  const { a, b, alice, bob, roomId, token } = await threeServers(t);
+  await bob.request("link.join", { token, server: "a.test" });
+  await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  const { rotateServerKey } = await import("../../federation/keys.ts");
+  for (let i = 0; i < 20; i++) {
+    await alice.request("message.send", { roomId, txnId: `k${i}`, body: `message ${i}` });
+    if (i === 9) {
+      await rotateServerKey(a.app.parley.storage);
+      await a.app.parley.keys.reload();
+    }
+  }
+  await until(t, "b holds all 20", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  t.same(logOf(b, roomId), logOf(a, roomId));
+  t.equal(a.app.parley.keys.published().length, 2, "the old key stays published");
+  t.equal(a.app.parley.outbox.status().find((p) => p.server === "b.test")!.failures, 0, "no delivery failed");
+});
