@@ -290,3 +290,20 @@ t.test("keys rotate on the home while it sends, and no delivery is lost", async 
   t.equal(a.app.parley.keys.published().length, 2, "the old key stays published");
   t.equal(a.app.parley.outbox.status().find((p) => p.server === "b.test")!.failures, 0, "no delivery failed");
 });
+
+t.test("bob on b votes in an anonymous poll of a's group: the vote is counted at home and enters no log", async (t) => {
+  const { a, b, alice, bob, roomId, token } = await threeServers(t);
+  await bob.request("link.join", { token, server: "a.test" });
+  const poll = await alice.request("poll.create", { roomId, txnId: "p1", question: "Which day?", options: ["Monday", "Friday"], anonymous: true });
+  await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  const voted = await bob.request("poll.vote", { roomId, seq: poll.event.seq, options: [1] });
+  t.same(voted.counts, [0, 1], "the home's tally, answered to bob");
+  const atHome = await alice.request("poll.get", { roomId, seq: poll.event.seq });
+  t.same(atHome.counts, [0, 1]);
+  for (const s of [a, b]) {
+    const votes = s.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM room_events WHERE room_id = ? AND type = 'poll.vote'").get(roomId) as { n: number };
+    t.equal(votes.n, 0, `no poll.vote event in ${s.config.server.name}'s log`);
+  }
+  const bobsVoteAtB = b.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM room_events WHERE room_id = ? AND content LIKE '%@bob:b.test%' AND type NOT LIKE 'member.%'").get(roomId) as { n: number };
+  t.equal(bobsVoteAtB.n, 0, "nothing names bob's choice on b either");
+});
