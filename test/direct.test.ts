@@ -8,32 +8,14 @@ import sharp from "sharp";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 import { authorize } from "../server/rooms/authorize.ts";
 import { directSettings, type RoomState } from "../server/rooms/types.ts";
-import { eventFor, nextFrame, ok, rawSocket, record, refusal, refusalOf, schemaErrors, startServer, unthrottled, type TestServer } from "./helpers.ts";
+import { eventFor, nextFrame, ok, rawSocket, record, refusal, refusalOf, schemaErrors, openSchool as openSchoolCast } from "./helpers.ts";
 import type { ConfigOverrides } from "../server/config/load.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-interface School {
-  server: TestServer;
-  alice: ParleyClient;
-  bob: ParleyClient;
-  carol: ParleyClient;
-  erin: ParleyClient;
-  school: string;
-  year5: string;
-}
 
-async function openSchool(t: Test, overrides: ConfigOverrides = {}): Promise<School> {
-  const server = await startServer({ ...unthrottled, ...overrides });
-  t.teardown(() => server.stop(true));
-  const [alice, bob, carol, erin] = await Promise.all(["alice", "bob", "carol", "erin"].map((n) => server.user(n)));
-  const school = await alice.request("community.create", { name: "Hillside School" });
-  const year5 = await alice.request("group.create", { name: "Year 5", communityId: school.roomId });
-  const link = await alice.request("link.create", { roomId: school.roomId });
-  for (const c of [bob, carol]) await c.request("link.join", { token: link.token });
-  await bob.request("group.join", { roomId: year5.roomId });
-  return { server, alice, bob, carol, erin, school: school.roomId, year5: year5.roomId };
-}
+/** The school with bob and carol in the community, only bob in Year 5 (dave stays outside). */
+const openSchool = (t: Test, overrides: ConfigOverrides = {}) => openSchoolCast(t, { overrides, community: ["bob", "carol"], year5: ["bob"], year5Admins: [] });
 
 /** Waits until every push sent to these clients before now has arrived. */
 async function settle(...clients: ParleyClient[]): Promise<void> {

@@ -247,3 +247,41 @@ export function eventFor(client: ParleyClient, roomId: string, type: string, use
     });
   });
 }
+
+/**
+ * The school of the scenario tests: alice owns the Hillside School community and its Year 5 group;
+ * the others are made as asked. Defaults: bob, carol and dave join the community and Year 5, dave
+ * is an admin of Year 5, erin is an outsider.
+ */
+export interface School {
+  server: TestServer;
+  /** Every person of the cast, by name (alice, bob, carol, dave, erin and any `extra`). */
+  cast: Record<string, ParleyClient>;
+  alice: ParleyClient;
+  bob: ParleyClient;
+  carol: ParleyClient;
+  dave: ParleyClient;
+  erin: ParleyClient;
+  school: string;
+  year5: string;
+}
+
+export async function openSchool(
+  t: Test,
+  opts: { overrides?: ConfigOverrides; extra?: string[]; community?: string[]; year5?: string[]; year5Admins?: string[]; communityAdmins?: string[] } = {},
+): Promise<School> {
+  const server = await startServer({ ...unthrottled, ...opts.overrides });
+  t.teardown(() => server.stop(true));
+  const names = ["alice", "bob", "carol", "dave", "erin", ...(opts.extra ?? [])];
+  const clients = await Promise.all(names.map((n) => server.user(n)));
+  const cast = Object.fromEntries(names.map((n, i) => [n, clients[i]]));
+  const { alice } = cast;
+  const school = await alice.request("community.create", { name: "Hillside School" });
+  const year5 = await alice.request("group.create", { name: "Year 5", communityId: school.roomId });
+  const link = await alice.request("link.create", { roomId: school.roomId });
+  for (const n of opts.community ?? ["bob", "carol", "dave"]) await cast[n].request("link.join", { token: link.token });
+  for (const n of opts.year5 ?? ["bob", "carol", "dave"]) await cast[n].request("group.join", { roomId: year5.roomId });
+  for (const n of opts.year5Admins ?? ["dave"]) await alice.request("member.role", { roomId: year5.roomId, userId: cast[n].userId, role: "admin" });
+  for (const n of opts.communityAdmins ?? []) await alice.request("member.role", { roomId: school.roomId, userId: cast[n].userId, role: "admin" });
+  return { server, cast, alice, bob: cast.bob, carol: cast.carol, dave: cast.dave, erin: cast.erin, school: school.roomId, year5: year5.roomId };
+}

@@ -4,35 +4,13 @@
  */
 import t from "tap";
 import type { ParleyClient } from "../clients/sdk/index.ts";
-import { ok, refusal, startServer, unthrottled, type TestServer } from "./helpers.ts";
+import { ok, refusal, openSchool } from "./helpers.ts";
 import { resolveMentions } from "../server/notify/mentions.ts";
 import { defaultCommunitySettings, defaultGroupSettings, type Role, type RoomState } from "../server/rooms/types.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-interface School {
-  server: TestServer;
-  alice: ParleyClient;
-  bob: ParleyClient;
-  carol: ParleyClient;
-  dave: ParleyClient;
-  erin: ParleyClient;
-  school: string;
-  year5: string;
-}
 
-async function openSchool(t: Test): Promise<School> {
-  const server = await startServer(unthrottled);
-  t.teardown(() => server.stop(true));
-  const [alice, bob, carol, dave, erin] = await Promise.all(["alice", "bob", "carol", "dave", "erin"].map((n) => server.user(n)));
-  const school = await alice.request("community.create", { name: "Hillside School" });
-  const year5 = await alice.request("group.create", { name: "Year 5", communityId: school.roomId });
-  const link = await alice.request("link.create", { roomId: school.roomId });
-  for (const c of [bob, carol, dave]) await c.request("link.join", { token: link.token });
-  for (const c of [bob, carol, dave]) await c.request("group.join", { roomId: year5.roomId });
-  await alice.request("member.role", { roomId: year5.roomId, userId: dave.userId, role: "admin" });
-  return { server, alice, bob, carol, dave, erin, school: school.roomId, year5: year5.roomId };
-}
 
 let txn = 0;
 const send = (t: Test, c: ParleyClient, roomId: string, body: string, extra: { mentions?: string[]; mentionAll?: boolean; threadRoot?: number } = {}) =>

@@ -5,7 +5,7 @@
  */
 import t from "tap";
 import type { ParleyClient } from "../clients/sdk/index.ts";
-import { eventFor, ok, refusal, startServer, unthrottled, type TestServer } from "./helpers.ts";
+import { eventFor, ok, refusal, startServer, unthrottled, openSchool as openSchoolCast, type School as SchoolCast } from "./helpers.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,32 +18,17 @@ import { defaultGroupSettings, type Role, type RoomState } from "../server/rooms
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-interface School {
-  server: TestServer;
-  alice: ParleyClient;
-  bob: ParleyClient;
-  carol: ParleyClient;
-  dave: ParleyClient;
-  erin: ParleyClient;
-  school: string;
-  year5: string;
+/** The school, and bob's standalone Book club with erin in it. */
+interface School extends SchoolCast {
   club: string;
 }
 
 async function openSchool(t: Test): Promise<School> {
-  const server = await startServer(unthrottled);
-  t.teardown(() => server.stop(true));
-  const [alice, bob, carol, dave, erin] = await Promise.all(["alice", "bob", "carol", "dave", "erin"].map((n) => server.user(n)));
-  const school = await alice.request("community.create", { name: "Hillside School" });
-  const year5 = await alice.request("group.create", { name: "Year 5", communityId: school.roomId });
-  const link = await alice.request("link.create", { roomId: school.roomId });
-  for (const c of [bob, carol, dave]) await c.request("link.join", { token: link.token });
-  for (const c of [bob, carol, dave]) await c.request("group.join", { roomId: year5.roomId });
-  await alice.request("member.role", { roomId: year5.roomId, userId: dave.userId, role: "admin" });
-  const club = await bob.request("group.create", { name: "Book club" });
-  const clubLink = await bob.request("link.create", { roomId: club.roomId });
-  await erin.request("link.join", { token: clubLink.token });
-  return { server, alice, bob, carol, dave, erin, school: school.roomId, year5: year5.roomId, club: club.roomId };
+  const school = await openSchoolCast(t);
+  const club = await school.bob.request("group.create", { name: "Book club" });
+  const clubLink = await school.bob.request("link.create", { roomId: club.roomId });
+  await school.erin.request("link.join", { token: clubLink.token });
+  return { ...school, club: club.roomId };
 }
 
 let txn = 0;

@@ -5,35 +5,13 @@
  */
 import t from "tap";
 import type { ParleyClient, RoomEvent } from "../clients/sdk/index.ts";
-import { delay, nextEvent, ok, record, refusal, startServer, unthrottled, type TestServer } from "./helpers.ts";
+import { delay, nextEvent, ok, record, refusal, openSchool } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const system = "@parley:school.test";
 
-interface School {
-  server: TestServer;
-  alice: ParleyClient;
-  bob: ParleyClient;
-  carol: ParleyClient;
-  dave: ParleyClient;
-  erin: ParleyClient;
-  school: string;
-  year5: string;
-}
 
-async function openSchool(t: Test): Promise<School> {
-  const server = await startServer(unthrottled);
-  t.teardown(() => server.stop(true));
-  const [alice, bob, carol, dave, erin] = await Promise.all(["alice", "bob", "carol", "dave", "erin"].map((n) => server.user(n)));
-  const school = await alice.request("community.create", { name: "Hillside School" });
-  const year5 = await alice.request("group.create", { name: "Year 5", communityId: school.roomId });
-  const link = await alice.request("link.create", { roomId: school.roomId });
-  for (const c of [bob, carol, dave]) await c.request("link.join", { token: link.token });
-  for (const c of [bob, carol, dave]) await c.request("group.join", { roomId: year5.roomId });
-  await alice.request("member.role", { roomId: year5.roomId, userId: dave.userId, role: "admin" });
-  return { server, alice, bob, carol, dave, erin, school: school.roomId, year5: year5.roomId };
-}
 
 /** Every event a user's sync stream holds, from the start. */
 async function syncAll(client: ParleyClient): Promise<RoomEvent[]> {

@@ -6,35 +6,24 @@
  */
 import t from "tap";
 import type { ParleyClient } from "../clients/sdk/index.ts";
-import { ok, record, refusal, schemaErrors, startServer, unthrottled, type TestServer } from "./helpers.ts";
+import { ok, record, refusal, schemaErrors, openSchool as openSchoolCast, type School as SchoolCast } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-interface School {
-  server: TestServer;
-  alice: ParleyClient;
-  bob: ParleyClient;
-  carol: ParleyClient;
-  dave: ParleyClient;
+/** The school, with frank a community admin and mallory a member of Year 5. */
+interface School extends SchoolCast {
   frank: ParleyClient;
   mallory: ParleyClient;
-  erin: ParleyClient;
-  school: string;
-  year5: string;
 }
 
 async function openSchool(t: Test): Promise<School> {
-  const server = await startServer(unthrottled);
-  t.teardown(() => server.stop(true));
-  const [alice, bob, carol, dave, frank, mallory, erin] = await Promise.all(["alice", "bob", "carol", "dave", "frank", "mallory", "erin"].map((n) => server.user(n)));
-  const school = await alice.request("community.create", { name: "Hillside School" });
-  const year5 = await alice.request("group.create", { name: "Year 5", communityId: school.roomId });
-  const link = await alice.request("link.create", { roomId: school.roomId });
-  for (const c of [bob, carol, dave, frank, mallory]) await c.request("link.join", { token: link.token });
-  for (const c of [bob, carol, dave, mallory]) await c.request("group.join", { roomId: year5.roomId });
-  await alice.request("member.role", { roomId: year5.roomId, userId: dave.userId, role: "admin" });
-  await alice.request("member.role", { roomId: school.roomId, userId: frank.userId, role: "admin" });
-  return { server, alice, bob, carol, dave, frank, mallory, erin, school: school.roomId, year5: year5.roomId };
+  const school = await openSchoolCast(t, {
+    extra: ["frank", "mallory"],
+    community: ["bob", "carol", "dave", "frank", "mallory"],
+    year5: ["bob", "carol", "dave", "mallory"],
+    communityAdmins: ["frank"],
+  });
+  return { ...school, frank: school.cast.frank, mallory: school.cast.mallory };
 }
 
 let txn = 0;

@@ -9,7 +9,7 @@ import type { ParleyClient } from "../clients/sdk/index.ts";
 import { openStorage } from "../server/storage/database.ts";
 import { createRoomStore } from "../server/rooms/store.ts";
 import { markMatches, parseQuery } from "../server/search/service.ts";
-import { nextFrame, ok, rawSocket, refusalOf, startServer, unthrottled, type TestServer } from "./helpers.ts";
+import { nextFrame, ok, rawSocket, refusalOf, openSchool as openSchoolCast, type School } from "./helpers.ts";
 import type { ConfigOverrides } from "../server/config/load.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,28 +17,12 @@ import { join } from "node:path";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-interface School {
-  server: TestServer;
-  alice: ParleyClient;
-  bob: ParleyClient;
-  carol: ParleyClient;
-  dave: ParleyClient;
-  erin: ParleyClient;
-  school: string;
-  year5: string;
-}
 
+/** The school with only bob in Year 5; dave's display name is Chinese. */
 async function openSchool(t: Test, overrides: ConfigOverrides = {}): Promise<School> {
-  const server = await startServer({ ...unthrottled, ...overrides });
-  t.teardown(() => server.stop(true));
-  const [alice, bob, carol, dave, erin] = await Promise.all(["alice", "bob", "carol", "dave", "erin"].map((n) => server.user(n)));
-  const school = await alice.request("community.create", { name: "Hillside School" });
-  const year5 = await alice.request("group.create", { name: "Year 5", communityId: school.roomId });
-  const link = await alice.request("link.create", { roomId: school.roomId });
-  for (const c of [bob, carol, dave]) await c.request("link.join", { token: link.token });
-  await bob.request("group.join", { roomId: year5.roomId });
-  await dave.request("profile.update", { displayName: "王小明" });
-  return { server, alice, bob, carol, dave, erin, school: school.roomId, year5: year5.roomId };
+  const school = await openSchoolCast(t, { overrides, year5: ["bob"], year5Admins: [] });
+  await school.dave.request("profile.update", { displayName: "王小明" });
+  return school;
 }
 
 let txn = 0;
