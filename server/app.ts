@@ -48,6 +48,7 @@ import { createMetricQueries } from "./metrics/queries.ts";
 import { registerMetrics } from "./metrics/routes.ts";
 import { createErrorRecorder } from "./error-log.ts";
 import { findIllFormedText, illFormedReason } from "./wellformed.ts";
+import { registerWebClient } from "./web/static.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -244,6 +245,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload });
+  await registerWebClient(app);
   defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);
   defineMessageOps(ops, messages, createSync(storage));

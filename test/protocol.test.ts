@@ -182,7 +182,9 @@ function routesOf(server: TestServer): { method: string; path: string }[] {
     const depth = [...m[1]].length / 4;
     stack.length = depth;
     stack.push(m[2]);
-    for (const method of m[3]?.split(",").map((s) => s.trim()) ?? []) routes.push({ method, path: stack.join("") });
+    // The catch-all "/*" (the web client) prints as a top-level "*".
+    const path = stack.join("") === "*" ? "/*" : stack.join("");
+    for (const method of m[3]?.split(",").map((s) => s.trim()) ?? []) routes.push({ method, path });
   }
   return routes;
 }

@@ -1621,6 +1621,7 @@ export interface Protocol {
         status: "ready" | "unavailable";
       };
     };
+    "web.client": {};
   };
   events: {
     "community.group.add": {

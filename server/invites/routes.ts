@@ -65,7 +65,8 @@ export function registerInviteRoutes(app: FastifyInstance, invites: InviteServic
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Join ${escapeHtml(p.name)} on Parley</title></head><body style="font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">
 ${p.picture ? `<img alt="" width="96" height="96" style="border-radius:50%;object-fit:cover" src="/api/v1/invites/${escapeHtml(request.params.token)}/picture">` : ""}<h1>${escapeHtml(p.name)}</h1><p>${escapeHtml(p.description)}</p><p>${p.kind === "community" ? "Community" : "Group"} · ${p.memberCount} member${p.memberCount === 1 ? "" : "s"}${p.joinApproval ? " · admins approve new members" : ""}</p>
-<p>Open this link in a Parley app to join, or give the app this invite code:</p><pre style="font-size:1.2rem">${escapeHtml(request.params.token)}</pre>
+<p><a href="/i/${escapeHtml(request.params.token)}" style="display:inline-block;padding:.6rem 1.2rem;background:#0b5cad;color:#fff;border-radius:.4rem;text-decoration:none;font-weight:600">Open in Parley to ${p.joinApproval ? "ask to join" : "join"}</a></p>
+<p>Or open this link in a Parley app, or give the app this invite code:</p><pre style="font-size:1.2rem">${escapeHtml(request.params.token)}</pre>
 <img alt="QR code of this invite" width="240" height="240" src="/api/v1/invites/${escapeHtml(request.params.token)}/qr.svg"></body></html>`;
     return reply.type("text/html; charset=utf-8").header("content-security-policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'").send(html);
   });

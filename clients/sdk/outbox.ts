@@ -1,0 +1,129 @@
+/**
+ * The outbox: messages a person has sent that the server has not yet acknowledged. Each entry
+ * carries the txnId it was first tried with, so a send that reached the server but whose reply
+ * was lost is answered with the stored event (`duplicate: true`) on the next try instead of
+ * being stored twice. Entries are persisted (browsers pass localStorage) and survive a reload;
+ * they are sent in order, one room after another, whenever the client (re)connects.
+ */
+import { ParleyRequestError, type OpParams, type OpResult, type ParleyClient } from "./index.ts";
+
+/** The part of the Web Storage interface the outbox uses (localStorage, or a Map in Node). */
+export interface KeyValueStore {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export type SendParams = Omit<OpParams<"message.send">, "txnId">;
+
+export interface PendingSend {
+  txnId: string;
+  params: SendParams;
+  /** When the person pressed send (ms since the epoch). */
+  createdAt: number;
+  /** The last refusal, when the server said no (the entry stays until dismissed). */
+  error?: { code: string; message: string };
+}
+
+/** Codes after which trying again cannot help: the entry is kept, marked failed, not retried. */
+const transient = new Set(["disconnected", "timeout", "rate_limited", "internal", "unavailable"]);
+
+export function newTxnId(): string {
+  const bytes = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(bytes);
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return `t_${s}`;
+}
+
+export class Outbox {
+  private entries: PendingSend[];
+  private readonly listeners = new Set<(entries: readonly PendingSend[]) => void>();
+  private readonly acked = new Set<(entry: PendingSend, result: OpResult<"message.send">) => void>();
+  private flushing: Promise<void> | null = null;
+  private readonly key: string;
+
+  constructor(
+    private readonly client: ParleyClient,
+    private readonly store: KeyValueStore,
+    key = `parley.outbox.${client.userId}`,
+  ) {
+    this.key = key;
+    let loaded: PendingSend[] = [];
+    try {
+      loaded = JSON.parse(store.getItem(key) ?? "[]") as PendingSend[];
+    } catch {
+      loaded = [];
+    }
+    this.entries = Array.isArray(loaded) ? loaded : [];
+    client.on("connected", () => void this.flush());
+  }
+
+  /** The entries in the order they were sent. */
+  get pending(): readonly PendingSend[] {
+    return this.entries;
+  }
+
+  /** Called with the entries whenever they change. Returns an unsubscribe. */
+  subscribe(fn: (entries: readonly PendingSend[]) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Called once for each entry the server acknowledged, with its stored event. */
+  onAcknowledged(fn: (entry: PendingSend, result: OpResult<"message.send">) => void): () => void {
+    this.acked.add(fn);
+    return () => this.acked.delete(fn);
+  }
+
+  /** Queues a send (persisted at once) and tries it if connected. Resolves with the entry. */
+  enqueue(params: SendParams): PendingSend {
+    const entry: PendingSend = { txnId: newTxnId(), params, createdAt: Date.now() };
+    this.entries = [...this.entries, entry];
+    this.save();
+    void this.flush();
+    return entry;
+  }
+
+  /** Drops an entry (a failed send the person gave up on). */
+  discard(txnId: string): void {
+    this.entries = this.entries.filter((e) => e.txnId !== txnId);
+    this.save();
+  }
+
+  /** Sends pending entries in order until one cannot go now. Concurrent calls share one run. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    let run: Promise<void> | null = null;
+    run = (async () => {
+      await Promise.resolve(); // so that `flushing` is set before the loop can end
+      try {
+        for (;;) {
+          const entry = this.entries.find((e) => !e.error);
+          if (!entry || !this.client.connected) return;
+          try {
+            const result = await this.client.request("message.send", { ...entry.params, txnId: entry.txnId } as OpParams<"message.send">);
+            this.entries = this.entries.filter((e) => e.txnId !== entry.txnId);
+            this.save();
+            for (const fn of this.acked) fn(entry, result);
+          } catch (err) {
+            const code = err instanceof ParleyRequestError ? err.code : "disconnected";
+            if (transient.has(code)) return; // tried again on the next connect
+            this.entries = this.entries.map((e) => (e.txnId === entry.txnId ? { ...e, error: { code, message: (err as Error).message } } : e));
+            this.save();
+          }
+        }
+      } finally {
+        if (this.flushing === run) this.flushing = null;
+      }
+    })();
+    this.flushing = run;
+    return run;
+  }
+
+  private save(): void {
+    if (this.entries.length) this.store.setItem(this.key, JSON.stringify(this.entries));
+    else this.store.removeItem(this.key);
+    for (const fn of this.listeners) fn(this.entries);
+  }
+}
