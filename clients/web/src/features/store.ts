@@ -10,6 +10,15 @@ import { f } from "./strings.ts";
 
 /** `roomId/seq` of messages known to be forwarded (from their event's content). */
 export const forwarded = signal<ReadonlySet<string>>(new Set());
+// A MessageView does not say "forwarded": what this device saw is kept (the newest 500).
+const forwardedKey = () => `parley.forwarded.${session.value?.userId ?? ""}`;
+function loadForwarded(): void {
+  try {
+    forwarded.value = new Set(JSON.parse(localStorage.getItem(forwardedKey()) ?? "[]") as string[]);
+  } catch {
+    forwarded.value = new Set();
+  }
+}
 /** `roomId/seq` -> user ids the server kept as mentioned (from the event's content). */
 export const mentioned = signal<Record<string, { users: string[]; all: boolean }>>({});
 /** Bumped per room when a message.pin / message.unpin (or a delete) arrives. */
@@ -28,6 +37,7 @@ export function watch(): void {
   if (!userId || watching === userId) return;
   for (const off of offs.splice(0)) off();
   watching = userId;
+  loadForwarded();
   try {
     const c = sdk();
     offs.push(c.on("room.event", (e) => note(e)));
@@ -64,7 +74,10 @@ export function note(e: RoomEvent): void {
   const c = e.content as Record<string, unknown>;
   if (e.type === "message") {
     const key = `${e.roomId}/${e.seq}`;
-    if (c.forwarded === true) forwarded.value = new Set([...forwarded.value, key]);
+    if (c.forwarded === true && !forwarded.value.has(key)) {
+      forwarded.value = new Set([...forwarded.value, key]);
+      localStorage.setItem(forwardedKey(), JSON.stringify([...forwarded.value].slice(-500)));
+    }
     const users = Array.isArray(c.mentions) ? (c.mentions as string[]) : [];
     if (users.length || c.mentionAll) mentioned.value = { ...mentioned.value, [key]: { users, all: c.mentionAll === true } };
   } else if (e.type === "message.pin" || e.type === "message.unpin" || e.type === "message.delete") {
