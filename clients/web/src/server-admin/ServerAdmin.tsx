@@ -247,7 +247,7 @@ function Tokens() {
             <span class="muted">
               {s("usesLeft", { n: tk.usesLeft })} · {tk.expiresAt ? s("expires", { when: formatTime(tk.expiresAt) }) : s("never")} · {tk.usable ? s("usable") : s("unusable")}
             </span>{" "}
-            {tk.usable ? (
+            {
               <button
                 type="button"
                 aria-label={`${s("revoke")}: ${tk.id}`}
@@ -260,7 +260,7 @@ function Tokens() {
               >
                 {s("revoke")}
               </button>
-            ) : null}
+            }
           </li>
         ))}
       </ul>
