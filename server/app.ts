@@ -48,6 +48,12 @@ import { createMetricQueries } from "./metrics/queries.ts";
 import { registerMetrics } from "./metrics/routes.ts";
 import { createErrorRecorder } from "./error-log.ts";
 import { findIllFormedText, illFormedReason } from "./wellformed.ts";
+import { createDirectQueries } from "./direct/queries.ts";
+import { createDirectService } from "./direct/service.ts";
+import { defineDirectOps } from "./direct/ops.ts";
+import { createSearchQueries } from "./search/queries.ts";
+import { createSearchService } from "./search/service.ts";
+import { defineSearchOps } from "./search/ops.ts";
 import { registerWebClient } from "./web/static.ts";
 
 export interface BuildOptions {
@@ -159,6 +165,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now, remindOffline: push.remindOffline });
   const reports = createReportService({ storage, core: rooms, messages, queries: messageQueries, communities, tell: push.tell, userExists: communityQueries.userExists, now: options.now });
+  const direct = createDirectService({ core: rooms, queries: createDirectQueries(storage), messages, openTo: config.direct.open_to, serverName: config.server.name, now: options.now });
+  const search = createSearchService({ core: rooms, queries: createSearchQueries(storage), communities: communityQueries, openTo: config.direct.open_to });
   const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
   const timeouts = config.timeouts;
@@ -256,6 +264,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineKeepOps(ops, keep);
   definePushOps(ops, push);
   defineReportOps(ops, reports);
+  defineDirectOps(ops, direct);
+  defineSearchOps(ops, search);
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;
   const metricQueries = createMetricQueries(storage);

@@ -90,6 +90,11 @@ export const errorCatalogue = {
   "admin.forbidden": { status: 403, message: "Only the server's admins may do this." },
   "admin.self": { status: 409, message: "A server admin cannot do this to their own account; ask another admin or use the command line." },
   "registration_token.not_found": { status: 404, message: "There is no such registration token." },
+  // direct chats, blocks and search
+  "user.self": { status: 400, message: "That cannot be done with yourself." },
+  "user.blocked": { status: 403, message: "You blocked this person; unblock them to message them." },
+  "direct.not_allowed": { status: 403, message: "You cannot message this person directly." },
+  "search.invalid_query": { status: 400, message: "The search needs at least one word." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

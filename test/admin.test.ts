@@ -65,13 +65,15 @@ async function community(alice: ParleyClient, ...joiners: ParleyClient[]) {
   return { communityId: c.roomId as string, mathsId: maths.roomId as string };
 }
 
-t.test("every admin endpoint refuses a request without a token, and a user who is not a server admin", async (t) => {
+t.test("every admin endpoint refuses a request without a token or with an invalid one, and a user who is not a server admin", async (t) => {
   const { server, dana } = await school(t);
   const bob = await server.user("bob");
   const carol = await server.user("carol");
   for (const name of endpoints) {
     const anonymous = await admin(server, name, {});
     t.same([anonymous.status, anonymous.body.error.code], [401, "auth.required"], `${name}: no token`);
+    const forged = await post(server, `/api/v1/admin/${name}`, {}, `${dana.session.accessToken}x`);
+    t.same([forged.status, forged.body.error.code], [401, "auth.invalid_token"], `${name}: a token that does not verify`);
     const asBob = await admin(server, name, { userId: "carol" }, bob);
     t.same([asBob.status, asBob.body.error.code], [403, "admin.forbidden"], `${name}: bob is no server admin`);
   }
@@ -138,6 +140,8 @@ t.test("dana resets carol's password, ending her sessions; a weak password is re
   const ended = sessionEnd(carol);
   const weak = await admin(server, "user.password", { userId: "carol", password: "short" }, dana);
   t.same([weak.status, weak.body.error.code], [400, "password.too_weak"]);
+  const long = await admin(server, "user.password", { userId: "carol", password: "x".repeat(1025) }, dana);
+  t.same([long.status, long.body.error.code], [400, "password.too_long"], "a password over 1024 characters is refused");
   t.same(await ok(t, server, "user.password", { userId: "carol", password: "a temporary horse battery" }, dana), { userId: "@carol:school.test", revokedDevices: 1 });
   t.equal((await ended).code, 4003);
   t.equal((await post(server, "/api/v1/auth/login", { username: "carol", password: "a temporary horse battery" })).status, 200);
@@ -222,6 +226,7 @@ t.test("dana purges carol the spammer: out of every room through the write path,
   t.same(members.members!.map((m: { userId: string }) => m.userId), ["@alice:school.test"]);
   t.same((await ok(t, server, "user.show", { userId: "carol" }, dana)).rooms, [], "carol is in no room");
   t.equal((await admin(server, "user.purge", { userId: "dana" }, dana)).body.error.code, "admin.self");
+  t.equal((await admin(server, "user.purge", { userId: "zoe" }, dana)).body.error.code, "user.not_found", "no account zoe to purge");
 
   const audit = await ok(t, server, "audit.list", { limit: 2 }, dana);
   t.match(audit.entries, [

@@ -165,6 +165,38 @@ t.test("forwarding: a copy marked forwarded in a room I can post in; files carry
   t.equal(await refusal(bob.request("message.forward", { from: { roomId: year5 }, to: club, txnId: "f10" } as never)), "invalid_params");
 });
 
+t.test("a deactivated community takes no pin, unpin or forward; a group where only admins post refuses a member's forward", async (t) => {
+  const { alice, bob, school, year5 } = await openSchool(t);
+  const notice = await say(alice, school, "Term starts on Monday");
+  const other = await say(alice, school, "Bring your forms");
+  await ok(t, alice, "message.pin", { roomId: school, seq: notice });
+  const text = await say(bob, year5, "Who drives on Friday?");
+
+  const notices = await alice.request("group.create", { name: "Notices", settings: { sendPolicy: "admins" } });
+  const link = await alice.request("link.create", { roomId: notices.roomId });
+  await bob.request("link.join", { token: link.token });
+  t.equal(await refusal(bob.request("message.forward", { from: { roomId: year5, seq: text }, to: notices.roomId, txnId: "d1" })), "room.forbidden", "only admins post there");
+  await ok(t, alice, "message.forward", { from: { roomId: year5, seq: text }, to: notices.roomId, txnId: "d2" });
+
+  await ok(t, alice, "community.deactivate", { roomId: school });
+  t.equal(await refusal(alice.request("message.pin", { roomId: school, seq: other })), "room.deactivated", "the owner pins nothing in a deactivated community");
+  t.equal(await refusal(alice.request("message.unpin", { roomId: school, seq: notice })), "room.deactivated", "nor unpins");
+  t.equal(await refusal(alice.request("message.forward", { from: { roomId: year5, seq: text }, to: school, txnId: "d3" })), "room.deactivated", "nor forwards into it");
+  t.same((await ok(t, alice, "room.get", { roomId: school })).pinnedMessages, [notice], "the pin is as it was");
+});
+
+t.test("a text longer than the server's limit, lowered since it was sent, is not forwarded", async (t) => {
+  const { server, alice, year5, club } = await openSchool(t);
+  const long = await say(alice, year5, "The trip to the science museum leaves at eight sharp from the school gate");
+  await server.stop(false);
+  const lowered = await startServer({ ...unthrottled, limits: { ...unthrottled.limits, message_chars: 40 } }, { dataDir: server.dataDir });
+  t.teardown(() => lowered.stop(true));
+  const bob2 = await lowered.login("bob");
+  t.equal(await refusal(bob2.request("message.forward", { from: { roomId: year5, seq: long }, to: club, txnId: "l1" })), "message.too_long");
+  const short = (await (await lowered.login("alice")).request("message.send", { roomId: year5, body: "Eight sharp", txnId: "l2" })).event.seq;
+  t.equal((await ok(t, bob2, "message.forward", { from: { roomId: year5, seq: short }, to: club, txnId: "l3" })).event.content.body, "Eight sharp", "a short one is");
+});
+
 // The rules of pins and of a moderator's deletion, as pure functions of the room's state.
 
 const SCHOOL = "!Xk2p9QaL0mZ1:school.test";

@@ -13,6 +13,10 @@ import { importJWK, jwtVerify } from "jose";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 import { delay, nextFrame, ok, rawSocket, refusal, startServer, unthrottled, type TestServer } from "./helpers.ts";
 import type { ConfigOverrides } from "../server/config/load.ts";
+import { loadProtocol } from "../protocol/index.ts";
+
+/** The protocol's schema of a message notification's payload (common#/$defs/WebPushMessage). */
+const webPushMessage = loadProtocol().validator("common#/$defs/WebPushMessage");
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -142,6 +146,7 @@ t.test("bob, with no device connected, gets alice's message as an encrypted Web 
   t.equal(protectedHeader.alg, "ES256");
   t.equal(payload.sub, "mailto:postmaster@school.test", "the operator's contact");
   t.ok(typeof payload.exp === "number" && payload.exp * 1000 > Date.now(), "the token has not expired");
+  t.ok(webPushMessage(decrypt(bobSub, req.body)), "the payload follows the protocol's WebPushMessage schema");
   t.same(decrypt(bobSub, req.body), {
     type: "message",
     reason: "message",
@@ -191,6 +196,7 @@ t.test("the notification settings decide: mentions-only, muted, mentions through
   await say(alice, year5, `@bob ${"x".repeat(500)}`);
   got = decrypt(bobSub, (await arrived).body);
   t.equal(got.reason, "mention", "a personal mention goes through the mute");
+  t.ok(webPushMessage(got), "a cut text still follows the WebPushMessage schema");
   t.equal([...got.body].length, 200, "the text is cut");
   t.ok(got.body.endsWith("…"));
 });

@@ -137,6 +137,17 @@ t.test("reports of a person; remove and ban act on the whole community; dismissi
   t.notOk((await alice.request("room.members", { roomId: school })).members!.some((m) => m.userId === frank.userId), "the owner removes an admin");
 });
 
+t.test("removing a person already gone answers room.not_member, banning one already banned room.banned, and the report stays open", async (t) => {
+  const { alice, bob, carol, frank, mallory, school, year5 } = await openSchool(t);
+  const first = await ok(t, bob, "report.create", { roomId: year5, userId: mallory.userId, reason: "Sends me rude private messages" });
+  const second = await ok(t, carol, "report.create", { roomId: school, userId: mallory.userId, reason: "Harasses the other parents" });
+  await ok(t, alice, "report.resolve", { reportId: first.report.reportId, action: "ban" });
+  t.equal(await refusal(frank.request("report.resolve", { reportId: second.report.reportId, action: "ban" })), "room.banned", "mallory is banned already");
+  t.equal(await refusal(frank.request("report.resolve", { reportId: second.report.reportId, action: "remove" })), "room.not_member", "and no longer a member");
+  t.equal((await ok(t, frank, "report.list", { roomId: school })).reports.find((x: any) => x.reportId === second.report.reportId).status, "open", "the refused actions leave it open");
+  t.equal((await ok(t, frank, "report.resolve", { reportId: second.report.reportId, action: "dismiss" })).report.action, "dismiss");
+});
+
 t.test("who may report, and what; who may resolve", async (t) => {
   const { bob, carol, dave, frank, mallory, erin, school, year5 } = await openSchool(t);
   const seq = await say(mallory, year5, "spam spam spam");

@@ -106,6 +106,8 @@ async function story(): Promise<void> {
     await page.getByLabel("Name").fill("Hillside School");
     await page.getByLabel("Description").fill("Parents and staff of Hillside");
     await page.getByLabel("Rules").fill("Be kind.");
+    const crest = await sharp({ create: { width: 80, height: 80, channels: 3, background: "#224488" } }).png().toBuffer();
+    await page.getByLabel("Picture").setInputFiles({ name: "crest.png", mimeType: "image/png", buffer: crest });
     await axe(t, page, "the create screen");
     await page.getByRole("button", { name: "Create", exact: true }).click();
     await page.getByRole("heading", { name: "Hillside School" }).waitFor();
@@ -114,6 +116,7 @@ async function story(): Promise<void> {
     school = rooms[0].roomId;
     const summary = await aliceSdk.request("room.get", { roomId: school });
     t.equal(summary.rules, "Be kind.");
+    t.ok(summary.picture, "with its picture");
 
     await page.getByRole("link", { name: "+ New group in this community" }).click();
     await page.getByLabel("Name").fill("Year 5");
@@ -323,6 +326,31 @@ async function story(): Promise<void> {
     await page.getByRole("dialog").waitFor({ state: "detached" });
     const [download] = await Promise.all([page.waitForEvent("download"), item.getByRole("button", { name: "Download" }).click()]);
     t.equal(download.suggestedFilename(), "class-photo.png");
+
+    // A larger file over a slow uplink: the progress bar shows while it goes.
+    const cdp = await bob.context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+    await page.locator("input[type=file]").setInputFiles({ name: "minutes.txt", mimeType: "text/plain", buffer: Buffer.alloc(1024 * 1024, "minutes of the meeting\n") });
+    const bar = page.getByRole("progressbar", { name: "Uploading minutes.txt" });
+    await bar.waitFor();
+    t.ok(Number(await bar.getAttribute("value")) < 1, "the bar shows a part done");
+    await page.locator("[role=log] li.message[data-seq]", { hasText: "minutes.txt" }).waitFor({ timeout: 60_000 });
+    await bar.waitFor({ state: "detached" });
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
+
+    // A file dropped on the composer is sent too.
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(["see you there"], "dropped-note.txt", { type: "text/plain" }));
+      document.querySelector(".composer")!.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    const dropped = page.locator("[role=log] li.message[data-seq]", { hasText: "dropped-note.txt" });
+    await dropped.waitFor();
+    const droppedView = (await carol.request("message.get", { roomId: year5, seq: Number(await dropped.getAttribute("data-seq")) })).message;
+    t.equal(droppedView.file?.name, "dropped-note.txt", "the dropped file reached the server");
+    t.equal(droppedView.file?.size, 13);
   });
 
   await t.test("polls: alice asks, bob votes and changes his vote, alice sees the counts live, then closes it", async (t) => {
@@ -349,6 +377,16 @@ async function story(): Promise<void> {
     await a.locator(`form[data-poll="${seq}"]`).getByRole("button", { name: "Close poll" }).click();
     await poll.getByText("(Closed)").waitFor();
     t.equal((await carol.request("poll.get", { roomId: year5, seq })).closed, true);
+
+    // A named poll shows who chose what; an anonymous one only counts.
+    const named = await aliceSdk.request("poll.create", { roomId: year5, txnId: "p-named", question: "Bring cake?", options: ["Yes", "No"] });
+    const secret = await aliceSdk.request("poll.create", { roomId: year5, txnId: "p-anon", question: "Rate the trip", options: ["Good", "Bad"], anonymous: true });
+    await carol.request("poll.vote", { roomId: year5, seq: named.event.seq, options: [0] });
+    await carol.request("poll.vote", { roomId: year5, seq: secret.event.seq, options: [0] });
+    await b.locator(`form[data-poll="${named.event.seq}"] .voters`).filter({ hasText: "Carol" }).waitFor();
+    await b.locator(`form[data-poll="${secret.event.seq}"] meter[aria-label="Good: 1"]`).waitFor();
+    t.equal(await b.locator(`form[data-poll="${secret.event.seq}"] .voters`).count(), 0, "no names under an anonymous poll");
+    t.equal((await bobSdk.request("poll.get", { roomId: year5, seq: secret.event.seq })).votes, null, "the server gives no names either");
   });
 
   await t.test("calendar events: alice creates one in a time zone, bob answers, downloads the .ics; alice cancels", async (t) => {
@@ -377,6 +415,12 @@ async function story(): Promise<void> {
     t.match(ics, /SUMMARY:Sports day/);
     await a.locator(`.event[data-event="${seq}"]`).getByText("Who answered").click();
     await a.locator(`.event[data-event="${seq}"]`).getByText("Bob: Going").waitFor();
+    await a.locator(`.event[data-event="${seq}"]`).getByRole("button", { name: "Edit event" }).click();
+    await a.locator(`.event[data-event="${seq}"]`).getByLabel("Title").fill("Sports day (bring water)");
+    await a.locator(`.event[data-event="${seq}"]`).getByRole("button", { name: "Save" }).click();
+    await b.locator(`.event[data-event="${seq}"]`).getByText("Sports day (bring water)").waitFor();
+    t.equal((await carol.request("event.get", { roomId: year5, seq })).title, "Sports day (bring water)", "the edit reached the server");
+    t.equal((await carol.request("event.get", { roomId: year5, seq })).start, Date.UTC(2030, 5, 14, 2, 0), "in its own time zone, unchanged");
     await a.locator(`.event[data-event="${seq}"]`).getByRole("button", { name: "Cancel event" }).click();
     await card.getByText("(Cancelled)").waitFor();
     t.equal((await carol.request("event.get", { roomId: year5, seq })).status, "cancelled");
@@ -410,14 +454,24 @@ async function story(): Promise<void> {
     const a = alice.page;
     await aliceSdk.request("room.settings.update", { roomId: year5, joinApproval: true });
     await dave.request("group.join", { roomId: year5 });
+    const frank = await server.user("frank");
+    const gina = await server.user("gina");
+    const schoolLink = await aliceSdk.request("link.create", { roomId: school });
+    for (const c of [frank, gina]) {
+      await c.request("link.join", { token: schoolLink.token });
+      await c.request("group.join", { roomId: year5 });
+    }
     await a.goto(`${server.baseUrl}/admin/${encodeURIComponent(year5)}`);
     await a.getByRole("heading", { name: "Admin: Year 5" }).waitFor();
     await a.locator(`li[data-request="${dave.userId}"]`).waitFor();
     await axe(t, a, "the admin panel");
     await shot(a, "web-admin");
     await a.getByRole("button", { name: "Approve: Dave" }).click();
-    await a.getByText("No pending join requests.").waitFor();
+    await a.locator(`li[data-request="${dave.userId}"]`).waitFor({ state: "detached" });
     t.equal((await dave.request("room.get", { roomId: year5 })).myRole, "member", "dave was approved");
+    await a.getByRole("button", { name: "Approve all" }).click();
+    await a.getByText("No pending join requests.").waitFor();
+    t.same([(await frank.request("room.get", { roomId: year5 })).myRole, (await gina.request("room.get", { roomId: year5 })).myRole], ["member", "member"], "frank and gina, approved together");
 
     await a.getByRole("tab", { name: "Members" }).click();
     await a.getByLabel("Search members").fill("bo");
@@ -511,6 +565,36 @@ async function story(): Promise<void> {
     t.notOk((await aliceSdk.request("room.members", { roomId: choir.roomId })).members!.some((m) => m.userId === bobSdk.userId), "bob left the choir");
   });
 
+  await t.test("community settings: a group linked and unlinked, replies under announcements turned off", async (t) => {
+    const a = alice.page;
+    const chess = (await aliceSdk.request("room.list", {})).rooms.find((r) => r.name === "Chess club")!;
+    await a.goto(`${server.baseUrl}/admin/${encodeURIComponent(school)}`);
+    await a.getByRole("tab", { name: "Settings" }).click();
+    await a.getByLabel("Link one of your groups").selectOption({ label: "Chess club" });
+    await a.getByRole("button", { name: "Link", exact: true }).click();
+    await a.locator("li", { hasText: "Chess club" }).getByRole("button", { name: "Unlink" }).waitFor();
+    t.ok((await aliceSdk.request("room.get", { roomId: school })).groups!.includes(chess.roomId), "the server linked it");
+    await a.locator("li", { hasText: "Chess club" }).getByRole("button", { name: "Unlink" }).click();
+    await a.locator("li", { hasText: "Chess club" }).waitFor({ state: "detached" });
+    t.notOk((await aliceSdk.request("room.get", { roomId: school })).groups!.includes(chess.roomId), "and unlinked it");
+    await a.getByLabel("Members may reply under announcements").uncheck();
+    await a.getByRole("button", { name: "Save" }).first().click();
+    await a.getByText("Saved").waitFor();
+    t.equal((await aliceSdk.request("room.get", { roomId: school })).settings.announcementReplies, false);
+    const b = bob.page;
+    await b.goto(`${server.baseUrl}/r/${encodeURIComponent(school)}`);
+    await acked(b, "School closes at noon on Friday").getByRole("button", { name: "1 reply" }).click();
+    await b.getByRole("complementary", { name: "Replies" }).getByText("Thanks for letting us know").waitFor();
+    t.equal(await b.getByRole("complementary", { name: "Replies" }).getByLabel("Message").count(), 0, "no composer under the announcement any more");
+
+    // A group that needs approval: bob asks to join from the community's home.
+    const staff = await dave.request("group.create", { name: "Staff room", communityId: school, settings: { joinApproval: true } });
+    await b.goto(`${server.baseUrl}/c/${encodeURIComponent(school)}`);
+    await b.getByRole("button", { name: "Ask to join: Staff room" }).click();
+    await b.locator("li", { hasText: "Staff room" }).getByText("Request sent").waitFor();
+    t.same((await dave.request("join.requests", { roomId: staff.roomId })).requests.map((r) => r.userId), [bobSdk.userId], "the server has bob's request");
+  });
+
   await t.test("profile, devices and common groups", async (t) => {
     const { page } = bob;
     const phone = await server.login("bob", { deviceName: "Bob's old phone", connect: false });
@@ -558,13 +642,17 @@ async function story(): Promise<void> {
     // What the server's push sending encrypts for the subscription (docs/protocol.md).
     const payload = { type: "message", reason: "message", roomId: year5, roomName: "Year 5", seq: 1, sender: carol.userId, senderName: "Carol", kind: "text", body: "Sports kit tomorrow", ts: Date.now() };
     await activated;
-    await cdp.send("ServiceWorker.deliverPushMessage", { origin: server.baseUrl, registrationId, data: JSON.stringify(payload) });
+    // A push delivered into a worker that has only just been activated is sometimes lost by
+    // the DevTools protocol (seen here about one run in three); deliver again if none showed.
     let shown: { title: string; body: string; url: string }[] = [];
-    for (let i = 0; i < 100 && !shown.length; i++) {
-      shown = await page.evaluate(() =>
-        navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({ title: n.title, body: n.body, url: (n.data as { url: string }).url }))),
-      );
-      if (!shown.length) await page.waitForTimeout(100);
+    for (let attempt = 0; attempt < 3 && !shown.length; attempt++) {
+      await cdp.send("ServiceWorker.deliverPushMessage", { origin: server.baseUrl, registrationId, data: JSON.stringify(payload) });
+      for (let i = 0; i < 40 && !shown.length; i++) {
+        shown = await page.evaluate(() =>
+          navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({ title: n.title, body: n.body, url: (n.data as { url: string }).url }))),
+        );
+        if (!shown.length) await page.waitForTimeout(100);
+      }
     }
     t.same(shown, [{ title: "Carol · Year 5", body: "Sports kit tomorrow", url: `/r/${encodeURIComponent(year5)}` }], "the notification names the sender, the room and the text");
     await cdp.detach();
@@ -576,7 +664,8 @@ async function story(): Promise<void> {
     await page.getByRole("button", { name: "退出登录" }).waitFor();
     t.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
     await page.goto(`${server.baseUrl}/c/${encodeURIComponent(school)}`);
-    await page.getByText("4 位成员").first().waitFor();
+    const count = (await bobSdk.request("room.get", { roomId: school })).memberCount;
+    await page.getByText(`${count} 位成员`).first().waitFor();
     await axe(t, page, "the community home in Chinese");
     await shot(page, "web-community-zh");
     await page.getByLabel("语言").selectOption("en");

@@ -191,6 +191,30 @@ export interface Protocol {
         revoked: DeviceId;
       };
     };
+    "direct.open": {
+      params: {
+        userId: UserId;
+        /**
+         * Reply privately to this message (in a room you may read).
+         */
+        replyTo?: {
+          roomId: RoomId;
+          seq: Seq;
+        };
+        /**
+         * With replyTo: the first message's text.
+         */
+        body?: string;
+        txnId?: string;
+      };
+      result: {
+        roomId: RoomId;
+        peer: Person;
+        created: boolean;
+        event?: RoomEvent;
+        duplicate?: boolean;
+      };
+    };
     "event.cancel": {
       params: {
         roomId: RoomId;
@@ -628,6 +652,30 @@ export interface Protocol {
         saved: {
           savedAt: Timestamp;
           message: MessageView;
+        }[];
+        next: number | null;
+      };
+    };
+    "message.search": {
+      params: {
+        query: string;
+        roomId?: RoomId;
+        sender?: UserId;
+        /**
+         * The `next` of the previous page.
+         */
+        before?: number;
+        limit?: number;
+      };
+      result: {
+        results: {
+          roomId: RoomId;
+          seq: Seq;
+          sender: UserId;
+          ts: Timestamp;
+          kind: "text" | "file" | "poll" | "event";
+          snippet: string;
+          highlights: [number, number][];
         }[];
         next: number | null;
       };
@@ -1101,7 +1149,7 @@ export interface Protocol {
       result: {
         rooms: {
           roomId: RoomId;
-          kind: "community" | "group";
+          kind: "community" | "group" | "direct";
           name: string;
           picture: string | null;
           communityId: RoomId | null;
@@ -1122,6 +1170,7 @@ export interface Protocol {
           notify: NotifySettings;
           pinned: boolean;
           archived: boolean;
+          peer?: Person1;
         }[];
       };
     };
@@ -1232,6 +1281,28 @@ export interface Protocol {
         roomId: RoomId;
       };
     };
+    "user.block": {
+      params: {
+        userId: UserId;
+      };
+      result: {
+        userId: UserId;
+        blocked: true;
+      };
+    };
+    "user.blocks": {
+      params: {
+        after?: UserId;
+        limit?: number;
+      };
+      result: {
+        blocks: {
+          userId: UserId;
+          at: Timestamp;
+        }[];
+        next: UserId | null;
+      };
+    };
     "user.common_groups": {
       params: {
         userId: UserId;
@@ -1244,6 +1315,36 @@ export interface Protocol {
           name: string;
           communityId: RoomId | null;
         }[];
+      };
+    };
+    "user.search": {
+      params: {
+        query: string;
+        after?: UserId;
+        limit?: number;
+      };
+      result: {
+        users: {
+          userId: UserId;
+          displayName: string;
+          avatar: string | null;
+          commonGroups: {
+            roomId: RoomId;
+            kind: "group";
+            name: string;
+            communityId: RoomId | null;
+          }[];
+        }[];
+        next: UserId | null;
+      };
+    };
+    "user.unblock": {
+      params: {
+        userId: UserId;
+      };
+      result: {
+        userId: UserId;
+        blocked: false;
       };
     };
   };
@@ -1608,6 +1709,7 @@ export interface Protocol {
     "media.upload": {
       response: MediaInfo;
     };
+    metrics: {};
     openapi: {
       response: {
         openapi: "3.1.0";
@@ -1683,7 +1785,7 @@ export interface Protocol {
     };
     "member.join": {
       userId: UserId;
-      via: "create" | "link" | "invite" | "approval" | "community" | "group";
+      via: "create" | "link" | "invite" | "approval" | "community" | "group" | "direct";
       role?: Role;
       groupId?: RoomId;
     };
@@ -1742,6 +1844,7 @@ export interface Protocol {
            * The message was forwarded from another room.
            */
           forwarded?: true;
+          quote?: Quote;
         }
       | {
           kind: "file";
@@ -1832,7 +1935,7 @@ export interface Protocol {
       emoji: string | null;
     };
     "room.create": {
-      kind: "community" | "group";
+      kind: "community" | "group" | "direct";
       name: string;
       description: string;
       picture: string | null;
@@ -1868,7 +1971,7 @@ export interface Protocol {
  */
 export interface RoomSummary {
   roomId: RoomId;
-  kind: "community" | "group";
+  kind: "community" | "group" | "direct";
   name: string;
   description: string;
   picture: Picture;
@@ -1953,6 +2056,17 @@ export interface Device {
   current: boolean;
 }
 /**
+ * Who someone is, as others see them.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Person".
+ */
+export interface Person {
+  userId: UserId;
+  displayName: string;
+  avatar: string | null;
+}
+/**
  * One event of a room's log. `type` says what it is; `content` depends on the type (see the event types table in docs/protocol.md). `pos` is this server's stream position: resume sync from the last one you saw.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -1987,7 +2101,7 @@ export interface InviteLink {
   revoked: boolean;
 }
 /**
- * A message with its current state: edited, deleted (body null, a marker remains), reactions and thread size. `body` is the text, a file's caption or name, a poll's question or an event's title.
+ * A message with its current state: edited, deleted (body null, a marker remains), reactions and thread size. `body` is the text, a file's caption or name, a poll's question or an event's title. `quote` (a private reply in a direct chat only) is the snapshot of the message it quotes from another room.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "MessageView".
@@ -2020,6 +2134,7 @@ export interface MessageView {
    */
   kind: "text" | "file" | "poll" | "event";
   file: FileRef | null;
+  quote?: Quote;
 }
 /**
  * A file as a message carries it: its info plus the name the sender gave it.
@@ -2035,6 +2150,20 @@ export interface FileRef {
   width: number | null;
   height: number | null;
   hasPreview: boolean;
+}
+/**
+ * A private reply's quote: a snapshot of a message of another room, copied when the reply was sent (later edits or deletions there do not change it), so that the other person of the direct chat sees it without being in that room.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "Quote".
+ */
+export interface Quote {
+  roomId: RoomId;
+  seq: Seq;
+  sender: UserId;
+  kind: "text" | "file" | "poll" | "event";
+  body: string | null;
+  ts: Timestamp;
 }
 /**
  * A user's public profile.
@@ -2057,6 +2186,14 @@ export interface Profile {
 export interface NotifySettings {
   level: "all" | "mentions" | "none";
   mutedUntil: Timestamp | null;
+}
+/**
+ * Who someone is, as others see them.
+ */
+export interface Person1 {
+  userId: UserId;
+  displayName: string;
+  avatar: string | null;
 }
 /**
  * Tokens for one device. The access token is a short-lived bearer token for HTTP and the WebSocket; the refresh token is single-use and gets a new pair from /auth/refresh.
@@ -2108,6 +2245,24 @@ export interface ErrorBody {
  * via the `definition` "Empty".
  */
 export interface Empty {}
+/**
+ * The decrypted payload of a Web Push about a new message (`type: message`), sent to a user none of whose devices is connected. `reason`: why the notification policy let it through (`message`, `mention`, `mention_all`, `thread_reply`); `body`: the text, a file's caption or name, cut to 200 characters; `kind`: the message's content kind.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "WebPushMessage".
+ */
+export interface WebPushMessage {
+  type: "message";
+  reason: "message" | "mention" | "mention_all" | "thread_reply";
+  roomId: RoomId;
+  roomName: string;
+  seq: Seq;
+  sender: UserId;
+  senderName: string;
+  kind: string;
+  body: string;
+  ts: Timestamp;
+}
 /**
  * A request from the client. `id` is chosen by the client and echoed in the reply; `params` is checked against the op's schema.
  *

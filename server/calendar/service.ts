@@ -107,7 +107,7 @@ export function createCalendarService(core: RoomCore, messages: MessageService, 
       if (ctx.target.deleted) throw new ParleyError("event.not_found");
       const answers = queries.rsvps(roomId, seq);
       const count = (a: Answer) => answers.filter((r) => r.answer === a).length;
-      const seeNames = st.kind === "group" || isAdminRole(st.members.get(actor));
+      const seeNames = st.kind !== "community" || isAdminRole(st.members.get(actor));
       return {
         roomId,
         seq,

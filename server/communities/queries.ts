@@ -29,6 +29,11 @@ export function createCommunityQueries(storage: Storage) {
       WHERE m.user_id = ?
       ORDER BY p.pinned_at IS NULL, p.pinned_at, r.kind, r.name`),
     lastMessage: db.prepare("SELECT seq, sender, body, ts, deleted_at AS deletedAt FROM messages WHERE room_id = ? AND seq = ?"),
+    // The other person of a direct chat (an account of another server, once federation carries
+    // direct chats, has no row here: its id stands in for the name).
+    peer: db.prepare(
+      "SELECT m.user_id AS userId, coalesce(a.display_name, m.user_id) AS displayName, a.avatar FROM room_members m LEFT JOIN accounts a ON a.id = m.user_id WHERE m.room_id = ? AND m.user_id <> ?",
+    ),
     common: db.prepare(`
       SELECT r.id AS roomId, r.kind, r.name, r.community_id AS communityId
       FROM room_members a JOIN room_members b ON a.room_id = b.room_id JOIN rooms r ON r.id = a.room_id
@@ -48,7 +53,7 @@ export function createCommunityQueries(storage: Storage) {
     myRooms(userId: string) {
       const rows = s.myRooms.all(userId) as {
         roomId: string;
-        kind: "community" | "group";
+        kind: "community" | "group" | "direct";
         name: string;
         picture: string | null;
         communityId: string | null;
@@ -64,13 +69,12 @@ export function createCommunityQueries(storage: Storage) {
       }[];
       return rows.map(({ lastSeq, level, mutedUntil, pinnedAt, archivedAt, ...r }) => {
         const last = lastSeq ? (s.lastMessage.get(r.roomId, lastSeq) as { seq: number; sender: string; body: string | null; ts: number; deletedAt: number | null }) : null;
-        return {
-          ...r,
-          lastMessage: last ? { seq: last.seq, sender: last.sender, body: last.body, ts: last.ts, deleted: last.deletedAt !== null } : null,
-          notify: { level, mutedUntil },
-          pinned: pinnedAt !== null,
-          archived: archivedAt !== null,
-        };
+        const lastMessage = last ? { seq: last.seq, sender: last.sender, body: last.body, ts: last.ts, deleted: last.deletedAt !== null } : null;
+        const prefs = { notify: { level, mutedUntil }, pinned: pinnedAt !== null, archived: archivedAt !== null };
+        if (r.kind !== "direct") return { ...r, lastMessage, ...prefs };
+        // A direct chat is shown as the other person: their name, their picture.
+        const peer = s.peer.get(r.roomId, userId) as { userId: string; displayName: string; avatar: string | null } | undefined;
+        return { ...r, name: peer?.displayName ?? r.name, picture: peer?.avatar ?? null, lastMessage, ...prefs, peer: peer ?? null };
       });
     },
     commonGroups: (a: string, b: string) => s.common.all(a, b) as { roomId: string; kind: string; name: string; communityId: string | null }[],

@@ -1,11 +1,11 @@
 import { ParleyError } from "../errors.ts";
 import type { RoomCore, Tx } from "../rooms/core.ts";
-import { defaultCommunitySettings, defaultGroupSettings, isAdminRole, type Role, type RoomSettings, type RoomState } from "../rooms/types.ts";
+import { defaultCommunitySettings, defaultGroupSettings, isAdminRole, type Role, type RoomKind, type RoomSettings, type RoomState } from "../rooms/types.ts";
 import type { CommunityQueries } from "./queries.ts";
 
 export interface RoomSummary {
   roomId: string;
-  kind: "community" | "group";
+  kind: RoomKind;
   name: string;
   description: string;
   picture: string | null;
@@ -304,7 +304,7 @@ export function createCommunityService(
       const st = core.state(roomId);
       if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
       const admins = [...st.members].filter(([, r]) => isAdminRole(r)).map(([u]) => u).sort();
-      const canSee = st.kind === "group" || isAdminRole(st.members.get(actor));
+      const canSee = st.kind !== "community" || isAdminRole(st.members.get(actor));
       const members = canSee ? [...st.members].map(([userId, role]) => ({ userId, role })).sort((a, b) => a.userId.localeCompare(b.userId)) : null;
       return { roomId, count: st.members.size, members, admins };
     },

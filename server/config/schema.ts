@@ -93,6 +93,14 @@ export const configSchema = {
         delete_for_everyone_seconds: { type: "integer", minimum: 0, default: 172800 },
       },
     },
+    direct: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        open_to: { enum: ["community", "server"], default: "community" },
+      },
+    },
     media: {
       type: "object",
       additionalProperties: false,
@@ -181,6 +189,7 @@ export interface Config {
     admins_per_community: number;
     delete_for_everyone_seconds: number;
   };
+  direct: { open_to: "community" | "server" };
   media: { user_quota_bytes: number; blocked_types: string[]; gc_grace_seconds: number; preview_pixels: number };
   push: { ttl_seconds: number; retry_delays_ms: number[]; allow_http_endpoints: boolean };
   timeouts: { headers_seconds: number; request_seconds: number; upload_idle_seconds: number; keep_alive_seconds: number };

@@ -9,7 +9,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { errorCatalogue } from "../errors.ts";
-import { schemaBase, type Protocol, type SchemaDoc } from "../../protocol/index.ts";
+import { schemaBase, type ErrorDecl, type Protocol, type SchemaDoc } from "../../protocol/index.ts";
 import { websocketPath } from "../ws/transport.ts";
 import { version } from "../version.ts";
 
@@ -18,15 +18,9 @@ export const asyncApiPath = "/api/v1/asyncapi.json";
 
 type Json = Record<string, unknown>;
 
-/** An `x-parley.errors` entry: a code, or (the newer form) `{ code, when }`. Both are accepted. */
-export interface ErrorEntry {
-  code: string;
-  when?: string;
-}
-
-export function errorEntriesOf(doc: SchemaDoc): ErrorEntry[] {
-  const raw = (doc["x-parley"]?.errors ?? []) as unknown[];
-  return raw.map((e) => (typeof e === "string" ? { code: e } : (e as ErrorEntry)));
+/** A document's `x-parley.errors`: `{code, when}` entries (protocol/index.ts refuses any other form). */
+export function errorEntriesOf(doc: SchemaDoc): ErrorDecl[] {
+  return doc["x-parley"]?.errors ?? [];
 }
 
 /** The component name of each schema document's root, by $id. Common and frame defs keep their own names. */
@@ -87,7 +81,7 @@ class Components {
   }
 }
 
-const tagOf = (title: string) => (["healthz", "readyz", "discovery", "keys"].includes(title) ? "server" : title.split(".")[0]);
+const tagOf = (title: string) => (["healthz", "readyz", "discovery", "keys", "metrics"].includes(title) ? "server" : title.split(".")[0]);
 
 /** The error answer's schema for some codes: the wire's `{error: {code, message, details}}`. */
 function errorResponse(components: Components, codes: string[]): Json {
@@ -138,8 +132,8 @@ export function buildOpenApi(protocol: Protocol, opts: { serverUrl?: string } = 
     responses[String(x.status)] = defs.response
       ? { description: "Success.", content: { "application/json": { schema: components.ref(doc.$id, "/$defs/response") } } }
       : { description: "Success: the body is not JSON (a page, an image or a file; see the operation's description)." };
-    // Errors by HTTP status, each status listing its codes (with when they happen, if said).
-    const byStatus = new Map<number, ErrorEntry[]>();
+    // Errors by HTTP status, each status listing its codes with when they happen.
+    const byStatus = new Map<number, ErrorDecl[]>();
     for (const e of errorEntriesOf(doc)) {
       const status = errorCatalogue[e.code as keyof typeof errorCatalogue]?.status;
       if (status === undefined) throw new Error(`${title}: error code ${e.code} is not in the catalogue`);
@@ -147,7 +141,7 @@ export function buildOpenApi(protocol: Protocol, opts: { serverUrl?: string } = 
     }
     for (const [status, entries] of [...byStatus].sort(([a], [b]) => a - b)) {
       responses[String(status)] = {
-        description: entries.map((e) => `\`${e.code}\`: ${e.when ?? errorCatalogue[e.code as keyof typeof errorCatalogue].message}`).join("\n"),
+        description: entries.map((e) => `\`${e.code}\`: ${e.when}`).join("\n"),
         content: { "application/json": { schema: errorResponse(components, entries.map((e) => e.code)) } },
       };
     }
@@ -230,7 +224,7 @@ export function buildAsyncApi(protocol: Protocol, opts: { serverUrl?: string } =
       title: name,
       summary: doc.description,
       description: errors.length
-        ? `Refused with: ${errors.map((e) => `\`${e.code}\`${e.when ? ` (${e.when})` : ""}`).join(", ")}.`
+        ? `Refused with: ${errors.map((e) => `\`${e.code}\` (${e.when})`).join(", ")}.`
         : "Refused only by the checks every request passes (framing, rate, authentication).",
       messages: [messageRef(key(`${name}.request`))],
       reply: { channel: channelRef, messages: [messageRef(key(`${name}.reply`)), messageRef("error")] },

@@ -17,6 +17,8 @@ export interface MessageView {
   deleted: boolean;
   reactions: { emoji: string; count: number }[];
   myReaction: string | null;
+  /** A private reply's snapshot of the message it quotes from another room (direct chats). */
+  quote?: Record<string, unknown>;
 }
 
 /** Read-side SQL of messages: history pages, threads, reactions, receipts, hidden messages. */
@@ -82,6 +84,7 @@ export function createMessageQueries(storage: Storage) {
       reactions: r.deleted_at ? [] : (counts.get(r.seq) ?? []),
       // A deleted message keeps no reactions in its view, the reader's own included.
       myReaction: r.deleted_at ? null : (mine.get(r.seq) ?? null),
+      ...(r.quote && !r.deleted_at ? { quote: JSON.parse(r.quote) as Record<string, unknown> } : {}),
     }));
   }
 

@@ -161,7 +161,9 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       if (type === "read") queries.markDelivered(roomId, actor, upTo, at);
       if (moved) {
         const frame = JSON.stringify({ push: "room.receipt", data: { roomId, userId: actor, seq: upTo, type } });
-        const recipients = st.kind === "community" ? [...st.members].filter(([, r]) => isAdminRole(r)).map(([u]) => u) : st.members.keys();
+        let recipients: Iterable<string> = st.kind === "community" ? [...st.members].filter(([, r]) => isAdminRole(r)).map(([u]) => u) : st.members.keys();
+        // In a direct chat, someone who is blocked is not shown reading (they are not told).
+        if (st.kind === "direct") recipients = [...recipients].filter((u) => u === actor || !core.storeView().store.isBlocked(u, actor));
         hub().sendToUsers(recipients, frame);
         return { roomId, seq: upTo };
       }
@@ -177,7 +179,7 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       const row = this.get(actor, roomId, seq) && queries.findMessage(roomId, seq)!;
       const st = core.state(roomId)!;
       const readBy = queries.readCount(roomId, seq, row.sender);
-      const seeNames = st.kind === "group" || isAdminRole(st.members.get(actor));
+      const seeNames = st.kind !== "community" || isAdminRole(st.members.get(actor));
       return {
         roomId,
         seq,
@@ -196,6 +198,8 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       if (st.kind === "community" && !isAdminRole(st.members.get(actor))) return { roomId };
       const frame = JSON.stringify({ push: "room.typing", data: { roomId, userId: actor, typing } });
       const others = [...st.members.keys()].filter((u) => u !== actor);
+      // In a direct chat, someone who is blocked is not shown typing (they are not told).
+      if (st.kind === "direct" && others.some((u) => core.storeView().store.isBlocked(u, actor))) return { roomId };
       hub().sendToUsers(others, frame);
       return { roomId };
     },

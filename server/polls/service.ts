@@ -58,7 +58,7 @@ export function createPollService(core: RoomCore, messages: MessageService) {
     const votes = tx.store.votes(roomId, seq);
     const anonymous = poll.anonymous === 1;
     // In the announcement group only admins may learn who is in it, so only they see who chose what.
-    const seeNames = !anonymous && (st.kind === "group" || isAdminRole(st.members.get(actor)));
+    const seeNames = !anonymous && (st.kind !== "community" || isAdminRole(st.members.get(actor)));
     return {
       roomId,
       seq,

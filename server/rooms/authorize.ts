@@ -30,12 +30,48 @@ export interface AuthContext {
   poll?: { createdBy: string; closed: boolean; optionCount: number; multiple: boolean } | null;
   /** For updates, cancellation and answers: the calendar event. */
   calendar?: { createdBy: string; cancelled: boolean } | null;
+  /**
+   * In a direct room: whether the sender blocked the other member (`by_sender`) or the other
+   * member blocked the sender (`by_other`). Gathered by the core for every direct-room event, so
+   * that no path (messages, polls, calendar events, reactions) can miss it.
+   */
+  blocked?: "by_sender" | "by_other" | null;
 }
 
 export type Decision = { ok: true } | { ok: false, code: ErrorCode };
 
 const allow: Decision = { ok: true };
 const deny = (code: ErrorCode): Decision => ({ ok: false, code });
+
+/** What may happen in a direct room besides the shared message rules. */
+const directMessageTypes = new Set(["message", "message.edit", "reaction", "poll.vote", "poll.close", "event.update", "event.cancel", "event.rsvp"]);
+
+/**
+ * A direct room has exactly two members, both plain members, no community and no admin actions:
+ * its second member is added by the opener as the room is created (`via: "direct"`), and nothing
+ * changes its membership, profile or settings afterwards. Messages follow the shared rules below
+ * (undefined: go on to them), except that a block stops everything but deleting one's own
+ * messages. Neither member leaves; reopening the chat returns the same room.
+ */
+function authorizeDirect(state: RoomState, p: Proposal, ctx: AuthContext): Decision | undefined {
+  const isMember = state.members.has(p.sender);
+  if (p.type === "member.join") {
+    const subject = p.content.userId;
+    if (!isMember) return deny("room.not_found");
+    if (p.content.via !== "direct" || typeof subject !== "string" || subject === p.sender) return deny("room.invalid");
+    if (state.members.has(subject)) return deny("room.already_member");
+    return state.members.size < 2 ? allow : deny("room.full");
+  }
+  if (!isMember) return deny("room.not_found");
+  if (p.type === "message.delete") return undefined;
+  if (!directMessageTypes.has(p.type)) return deny("room.invalid");
+  if (p.type === "message" && p.content.threadRoot != null) return deny("room.invalid");
+  // The blocked person is told only that they cannot message this person (the same code as a
+  // direct chat the server's policy does not allow); the blocker is told why.
+  if (ctx.blocked === "by_other") return deny("direct.not_allowed");
+  if (ctx.blocked === "by_sender") return deny("user.blocked");
+  return undefined;
+}
 
 /**
  * The rules of rooms, as one pure function of the room's current state and a proposed event.
@@ -56,6 +92,11 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
     // that it does not stay in their list for good.
     if (p.type === "member.leave" && senderRole && subject === p.sender) return allow;
     return senderRole ? deny("room.deactivated") : deny("room.not_found");
+  }
+
+  if (state.kind === "direct") {
+    const decided = authorizeDirect(state, p, ctx);
+    if (decided) return decided;
   }
 
   switch (p.type) {

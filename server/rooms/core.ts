@@ -4,7 +4,7 @@ import type { Logger } from "../logger.ts";
 import { authorize, type AuthContext } from "./authorize.ts";
 import { isRestricted, projectEvent } from "./project.ts";
 import type { RoomStore } from "./store.ts";
-import { isAdminRole, type Proposal, type RoomEvent, type RoomKind, type RoomLimits, type RoomSettings, type RoomState } from "./types.ts";
+import { isAdminRole, type Proposal, type Role, type RoomEvent, type RoomKind, type RoomLimits, type RoomSettings, type RoomState } from "./types.ts";
 
 /** An event as it leaves the core: sequenced, persisted, with its serialized push frame. */
 export interface Committed {
@@ -37,7 +37,7 @@ export interface Tx {
   /** Appends an event the server itself says (sender: the server's system user), unauthorized. */
   appendSystem(roomId: string, type: Proposal["type"], content: Record<string, unknown>): RoomEvent;
   /** Creates a room with its `room.create` event and the creator as owner. */
-  createRoom(init: { kind: RoomKind; name: string; description?: string; picture?: string | null; rules?: string; settings: RoomSettings; creator: string }): RoomState;
+  createRoom(init: { kind: RoomKind; name: string; description?: string; picture?: string | null; rules?: string; settings: RoomSettings; creator: string; creatorRole?: Role }): RoomState;
   /** The stored event of an earlier send with the same transaction id, if any. */
   findByTxn(roomId: string, sender: string, txnId: string): RoomEvent | undefined;
   store: RoomStore;
@@ -101,6 +101,15 @@ export function createRoomCore(deps: {
     return `$${idPool.toString("base64url", idOffset - 15, idOffset)}`;
   }
 
+  function blockBetween(state: RoomState, sender: string): "by_sender" | "by_other" | null {
+    for (const other of state.members.keys()) {
+      if (other === sender) continue;
+      if (store.isBlocked(sender, other)) return "by_sender";
+      if (store.isBlocked(other, sender)) return "by_other";
+    }
+    return null;
+  }
+
   function makeTx(at: number, out: Committed[], touched: Set<string>): Tx {
     function commit(state: RoomState, p: Proposal): RoomEvent {
       if (deps.checkContent) {
@@ -148,7 +157,10 @@ export function createRoomCore(deps: {
       check(p, ctx = {}) {
         const state = loadState(p.roomId);
         if (!state) throw new ParleyError("room.not_found");
-        const decision = authorize(state, p, { limits, now: at, ...ctx });
+        // A block between the two people of a direct chat is a fact from outside the room that
+        // every event there is checked against, whichever area proposes it.
+        const blocked = state.kind === "direct" && ctx.blocked === undefined ? blockBetween(state, p.sender) : ctx.blocked;
+        const decision = authorize(state, p, { limits, now: at, ...ctx, blocked });
         if (!decision.ok) throw new ParleyError(decision.code);
         return state;
       },
@@ -185,7 +197,7 @@ export function createRoomCore(deps: {
         touched.add(id);
         const content = { kind: state.kind, name: state.name, description: state.description, picture: state.picture, rules: state.rules, settings: state.settings };
         commit(state, { roomId: id, type: "room.create", sender: init.creator, content });
-        commit(state, { roomId: id, type: "member.join", sender: init.creator, content: { userId: init.creator, role: "owner", via: "create" } });
+        commit(state, { roomId: id, type: "member.join", sender: init.creator, content: { userId: init.creator, role: init.creatorRole ?? "owner", via: "create" } });
         return state;
       },
     };

@@ -41,6 +41,9 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       state.invites.delete(subject!);
       state.requests.delete(subject!);
       if (c.via === "approval") store.audit(scopeOf(state), state.id, e.sender, "join.approve", subject!, {}, e.ts);
+      // The pair's one direct room: the row's primary key refuses a second room for the same two
+      // people in this same transaction, whichever of them opens it.
+      if (c.via === "direct") store.insertDirect(e.sender, subject!, state.id, e.ts);
       break;
     }
     case "member.leave":

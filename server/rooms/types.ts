@@ -1,7 +1,8 @@
 /** The vocabulary of rooms: roles, settings, events and the in-memory state they project to. */
 
 export type Role = "owner" | "admin" | "member";
-export type RoomKind = "community" | "group";
+/** A direct room is a one-to-one chat: two members, no community, no admins. */
+export type RoomKind = "community" | "group" | "direct";
 
 /**
  * A room's settings: the wire type generated from protocol/common.json (RoomSettings), so that
@@ -24,6 +25,18 @@ export const defaultCommunitySettings: RoomSettings = {
   addMembersPolicy: "admins",
   joinApproval: false,
   announcementReplies: true,
+};
+
+/**
+ * A direct chat's settings: fixed (no op changes them, since a direct room takes no
+ * `room.settings`); both members are plain members and may send.
+ */
+export const directSettings: RoomSettings = {
+  sendPolicy: "all",
+  editInfoPolicy: "admins",
+  addMembersPolicy: "admins",
+  joinApproval: false,
+  announcementReplies: false,
 };
 
 /** What every kind of event carries; `content` depends on `type`. */

@@ -106,7 +106,7 @@ export const roomEvents = sqliteTable(
 
 export const rooms = sqliteTable("rooms", {
   id: text("id").primaryKey(),
-  kind: text("kind", { enum: ["community", "group"] }).notNull(),
+  kind: text("kind", { enum: ["community", "group", "direct"] }).notNull(),
   name: text("name").notNull(),
   description: text("description").notNull().default(""),
   picture: text("picture"),
@@ -140,7 +140,7 @@ export const memberSpans = sqliteTable(
     fromPos: integer("from_pos").notNull(),
     toPos: integer("to_pos"),
   },
-  (t) => [index("member_spans_user").on(t.userId, t.toPos)],
+  (t) => [index("member_spans_user").on(t.userId, t.toPos), index("member_spans_room_user").on(t.roomId, t.userId, t.toPos)],
 );
 
 export const roomBans = sqliteTable(
@@ -174,6 +174,11 @@ export const messages = sqliteTable(
     /** For a file: its metadata as sent (JSON). */
     file: text("file"),
     replyTo: integer("reply_to"),
+    /**
+     * For a private reply: a snapshot (JSON) of the quoted message of another room, copied when
+     * the reply was sent, so that the other person sees it without being in that room.
+     */
+    quote: text("quote"),
     /** In the announcement group: the announcement a member's reply belongs under. */
     threadRoot: integer("thread_root"),
     replyCount: integer("reply_count").notNull().default(0),
@@ -183,6 +188,29 @@ export const messages = sqliteTable(
     deletedBy: text("deleted_by"),
   },
   (t) => [primaryKey({ columns: [t.roomId, t.seq] }), index("messages_thread").on(t.roomId, t.threadRoot, t.seq)],
+);
+
+/**
+ * Direct chats: the one direct room of each pair of users, `userA` < `userB`. The primary key is
+ * what makes two concurrent opens (from both sides) end in one room: the second insert fails
+ * inside its own transaction, which then finds the first one's room.
+ */
+export const directChats = sqliteTable(
+  "direct_chats",
+  {
+    userA: text("user_a").notNull(),
+    userB: text("user_b").notNull(),
+    roomId: text("room_id").notNull().unique(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userA, t.userB] })],
+);
+
+/** Who blocked whom: private to the blocker, kept outside every room's log. */
+export const userBlocks = sqliteTable(
+  "user_blocks",
+  { blocker: text("blocker").notNull(), blocked: text("blocked").notNull(), at: integer("at").notNull() },
+  (t) => [primaryKey({ columns: [t.blocker, t.blocked] })],
 );
 
 export const reactions = sqliteTable(

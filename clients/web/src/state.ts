@@ -29,7 +29,7 @@ export interface Invitation {
   by: string;
   ts: number;
   name: string;
-  kind: "community" | "group";
+  kind: "community" | "group" | "direct";
 }
 export const invitations = signal<Invitation[]>([]);
 

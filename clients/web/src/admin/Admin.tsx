@@ -256,9 +256,9 @@ function Settings({ room, onChange }: { room: RoomSummary; onChange: () => void 
   const Policy = ({ name, value, label }: { name: string; value: string; label: string }) => (
     <label>
       {label}
-      <select name={name} value={value}>
-        <option value="all">{a("everyone")}</option>
-        <option value="admins">{a("adminsOnly")}</option>
+      <select name={name}>
+        <option value="all" selected={value === "all"}>{a("everyone")}</option>
+        <option value="admins" selected={value === "admins"}>{a("adminsOnly")}</option>
       </select>
     </label>
   );
@@ -268,14 +268,14 @@ function Settings({ room, onChange }: { room: RoomSummary; onChange: () => void 
         {room.kind === "group" ? <Policy name="sendPolicy" value={s.sendPolicy} label={a("whoSends")} /> : null}
         <Policy name="editInfoPolicy" value={s.editInfoPolicy} label={a("whoEdits")} />
         <Policy name="addMembersPolicy" value={s.addMembersPolicy} label={a("whoAdds")} />
-        <label><input type="checkbox" name="joinApproval" checked={s.joinApproval} /> {a("approval")}</label>
-        {room.kind === "community" ? <label><input type="checkbox" name="announcementReplies" checked={s.announcementReplies} /> {a("replies")}</label> : null}
+        <label><input type="checkbox" name="joinApproval" defaultChecked={s.joinApproval} /> {a("approval")}</label>
+        {room.kind === "community" ? <label><input type="checkbox" name="announcementReplies" defaultChecked={s.announcementReplies} /> {a("replies")}</label> : null}
         <button type="submit">{a("save")}</button>
       </form>
       <form onSubmit={saveProfile} class="stack" aria-label={a("profile")}>
-        <label>{a("name")}<input name="name" required value={room.name} /></label>
-        <label>{a("description")}<textarea name="description" rows={2} value={room.description} /></label>
-        <label>{a("rules")}<textarea name="rules" rows={3} value={room.rules} /></label>
+        <label>{a("name")}<input name="name" required defaultValue={room.name} /></label>
+        <label>{a("description")}<textarea name="description" rows={2} defaultValue={room.description} /></label>
+        <label>{a("rules")}<textarea name="rules" rows={3} defaultValue={room.rules} /></label>
         <button type="submit">{a("save")}</button>
       </form>
       {room.kind === "community" ? (

@@ -179,16 +179,16 @@ export function EventForm({ roomId, existing, onDone }: { roomId: string; existi
         });
       }}
     >
-      <label>{t("event.title")}<input name="title" required value={existing?.title} /></label>
-      <label>{t("event.start")}<input name="start" type="datetime-local" required value={existing ? utcToZonedInput(existing.start, tz) : undefined} /></label>
-      <label>{t("event.end")}<input name="end" type="datetime-local" value={existing?.end ? utcToZonedInput(existing.end, tz) : undefined} /></label>
+      <label>{t("event.title")}<input name="title" required defaultValue={existing?.title} /></label>
+      <label>{t("event.start")}<input name="start" type="datetime-local" required defaultValue={existing ? utcToZonedInput(existing.start, tz) : undefined} /></label>
+      <label>{t("event.end")}<input name="end" type="datetime-local" defaultValue={existing?.end ? utcToZonedInput(existing.end, tz) : undefined} /></label>
       <label>
         {t("event.timeZone")}
-        <select name="timeZone" value={tz}>
-          {zones().map((z) => <option key={z} value={z}>{z}</option>)}
+        <select name="timeZone">
+          {zones().map((z) => <option key={z} value={z} selected={z === tz}>{z}</option>)}
         </select>
       </label>
-      <label>{t("event.place")}<input name="place" value={existing?.place ?? undefined} /></label>
+      <label>{t("event.place")}<input name="place" defaultValue={existing?.place ?? undefined} /></label>
       <button type="submit">{existing ? t("conv.save") : t("event.create")}</button> <button type="button" onClick={onDone}>{t("conv.cancel")}</button>
     </form>
   );

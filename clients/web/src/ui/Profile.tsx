@@ -53,8 +53,8 @@ export function Me() {
       {p ? (
         <form onSubmit={save} class="stack" key={p.userId}>
           <Avatar mediaId={p.avatar} name={p.displayName} />
-          <label>{t("auth.displayName")}<input name="displayName" required value={p.displayName} maxLength={64} /></label>
-          <label>{t("profile.about")}<textarea name="about" rows={3} value={p.about} /></label>
+          <label>{t("auth.displayName")}<input name="displayName" required defaultValue={p.displayName} maxLength={64} /></label>
+          <label>{t("profile.about")}<textarea name="about" rows={3} defaultValue={p.about} /></label>
           <label>{t("profile.avatar")}<input name="avatar" type="file" accept="image/*" /></label>
           <button type="submit">{t("profile.save")}</button>
           {saved.value ? <span role="status">{t("profile.saved")}</span> : null}
