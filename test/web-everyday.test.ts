@@ -7,7 +7,7 @@
  */
 import t from "tap";
 import type { RoomEvent, ParleyClient } from "../clients/sdk/index.ts";
-import { startServer, unthrottled, record, type TestServer } from "./helpers.ts";
+import { startServer, unthrottled, record, refusal, type TestServer } from "./helpers.ts";
 import { acked, axe, chromiumPath, chromiumThere, eventually, launch, person, shot, signIn } from "./web-helpers.ts";
 
 t.setTimeout(300_000);
@@ -229,6 +229,83 @@ async function story(): Promise<void> {
     await b.locator("[data-report] [data-outcome=delete]").getByText("Resolved: the message was deleted").waitFor();
     await b.locator("[data-report] [data-outcome=dismiss]").getByText("Resolved: dismissed, no action taken").waitFor();
     await axe(t, b, "my reports");
+  });
+
+  await t.test("bob finds carol, messages her privately, replies privately to her message, blocks and unblocks her", async (t) => {
+    const b = bob.page;
+    await b.getByRole("link", { name: "Search people" }).click();
+    await b.getByLabel("Search for").fill("car");
+    await b.getByRole("button", { name: "Search", exact: true }).click();
+    const card = b.locator(`[data-person="${carol.userId}"]`);
+    await card.getByText("Year 5").waitFor();
+    await axe(t, b, "the people search");
+    await card.getByRole("button", { name: "Message privately: Carol" }).click();
+    await b.getByRole("heading", { name: "Carol" }).waitFor();
+    const direct = (await carol.request("room.list", {})).rooms.find((r) => r.kind === "direct");
+    t.equal(direct?.peer?.userId, bobSdk.userId, "the server made the direct chat of bob and carol");
+    await b.getByLabel("Message", { exact: true }).fill("Hi Carol");
+    await b.keyboard.press("Enter");
+    await acked(b, "Hi Carol").waitFor();
+    const hi = await waitFor(carolEvents, (e) => e.roomId === direct!.roomId && e.type === "message" && (e.content as { body?: string }).body === "Hi Carol");
+    t.equal(hi.sender, bobSdk.userId, "carol received bob's private message");
+    await b.getByRole("navigation", { name: "Communities and groups" }).getByRole("link", { name: /Carol/ }).waitFor();
+    await axe(t, b, "a direct chat");
+
+    // Reply privately to carol's group message: the first message quotes it.
+    await b.goto(room(year5));
+    await acked(b, "Bring a packed lunch").getByRole("button", { name: /More actions/ }).click();
+    await b.getByRole("button", { name: "Reply privately" }).click();
+    const dialog = b.getByRole("dialog", { name: "Reply privately: Carol" });
+    await dialog.getByLabel("Your private message").fill("Shall I bring yours too?");
+    await axe(t, b, "the reply-privately dialog");
+    await dialog.getByRole("button", { name: "Send" }).click();
+    const reply = acked(b, "Shall I bring yours too?");
+    await reply.waitFor();
+    await reply.locator("blockquote", { hasText: "Bring a packed lunch" }).waitFor();
+    const replyEvent = await waitFor(carolEvents, (e) => e.roomId === direct!.roomId && (e.content as { body?: string }).body === "Shall I bring yours too?");
+    t.match((replyEvent.content as { quote?: unknown }).quote, { roomId: year5, seq: tripSeq, sender: carol.userId }, "the server's message quotes carol's");
+
+    // Block from her profile; carol can no longer write to bob; unblock from the people page.
+    await b.goto(`${server.baseUrl}/u/${encodeURIComponent(carol.userId)}`);
+    await b.getByRole("button", { name: "Block", exact: true }).click();
+    await b.locator("[data-blocked=true]").waitFor();
+    t.same((await bobSdk.request("user.blocks", {})).blocks.map((x) => x.userId), [carol.userId], "the server has the block");
+    t.equal(await refusal(carol.request("message.send", { roomId: direct!.roomId, body: "hello?", txnId: "c-blocked" })), "direct.not_allowed", "carol cannot write to bob");
+    await b.getByRole("link", { name: "Search people" }).click();
+    await b.getByRole("button", { name: "Unblock: Carol" }).click();
+    await b.getByText("You have blocked no one.").waitFor();
+    t.same((await bobSdk.request("user.blocks", {})).blocks, [], "unblocked on the server");
+  });
+
+  await t.test("bob searches messages: matches marked, filtered by room and sender, leading to the message", async (t) => {
+    const b = bob.page;
+    await b.getByRole("link", { name: "Search messages" }).click();
+    await b.getByLabel("Search for").fill("lunch");
+    await b.getByRole("button", { name: "Search", exact: true }).click();
+    const hits = b.locator("[data-hit]");
+    await b.getByRole("status").filter({ hasText: /results/ }).waitFor();
+    const server1 = (await bobSdk.request("message.search", { query: "lunch" })).results.map((r) => `${r.roomId}/${r.seq}`);
+    t.same(await hits.evaluateAll((els) => els.map((e) => e.getAttribute("data-hit"))), server1, "the results are the server's");
+    t.ok(server1.includes(`${year5}/${tripSeq}`), "carol's message is found");
+    t.equal(await b.locator(`[data-hit="${year5}/${tripSeq}"] mark`).first().textContent(), "lunch", "the match is marked");
+    await axe(t, b, "the message search");
+    await shot(b, "web-search");
+
+    await b.getByRole("search").locator("select").selectOption({ label: "Parents" });
+    await b.getByRole("button", { name: "Search", exact: true }).click();
+    const inParents = (await bobSdk.request("message.search", { query: "lunch", roomId: parents })).results.map((r) => `${r.roomId}/${r.seq}`);
+    await b.locator(`[data-hit="${inParents[0]}"]`).waitFor();
+    t.equal(await hits.count(), inParents.length, "only Parents' messages");
+    await b.getByRole("search").locator("select").selectOption("");
+    await b.getByLabel("From (user id)").fill(carol.userId);
+    await b.getByRole("button", { name: "Search", exact: true }).click();
+    await b.locator(`[data-hit="${year5}/${tripSeq}"]`).waitFor();
+    const fromCarol = (await bobSdk.request("message.search", { query: "lunch", sender: carol.userId })).results.map((r) => `${r.roomId}/${r.seq}`);
+    t.same(await hits.evaluateAll((els) => els.map((e) => e.getAttribute("data-hit"))), fromCarol, "only carol's messages");
+    await b.locator(`[data-hit="${year5}/${tripSeq}"]`).getByRole("button", { name: /Show in its room/ }).click();
+    await b.getByRole("heading", { name: "Year 5" }).waitFor();
+    await b.locator(`[role=log] li.message[data-seq="${tripSeq}"]:focus`).waitFor();
+    t.pass("the message is shown (focused) in its room");
   });
 
   await t.test("in Simplified Chinese, the room settings and saved messages speak Chinese", async (t) => {

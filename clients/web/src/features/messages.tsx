@@ -6,10 +6,11 @@
 import { useEffect } from "preact/hooks";
 import { signal, useSignal } from "@preact/signals";
 import type { MessageView } from "../../../sdk/index.ts";
-import { call, me, nameOf, rooms, toast, loadUntil, connection } from "../state.ts";
+import { call, me, nameOf, rooms, toast, loadUntil, connection, timelines } from "../state.ts";
 import { formatTime } from "../i18n.ts";
 import { f, words } from "./strings.ts";
-import { forwarded, mentioned, pinsVersion, note, usernameOf } from "./store.ts";
+import { forwarded, mentioned, quotes, pinsVersion, note, usernameOf } from "./store.ts";
+import { ReplyPrivatelyDialog } from "./people.tsx";
 import { knownMembers } from "./mentions.tsx";
 import { Dialog } from "./Dialog.tsx";
 import "./features.css";
@@ -19,7 +20,9 @@ export const pinnedIn = signal<Record<string, number[]>>({});
 /** `roomId/seq` of my saved messages (message.saved), read once and kept as I save and unsave. */
 export const savedKeys = signal<ReadonlySet<string> | null>(null);
 /** The dialog open now (forward or report), outside any menu so that closing the menu keeps it. */
-export const dialog = signal<{ kind: "forward" | "report"; m: MessageView } | { kind: "reportUser"; roomId: string; userId: string } | null>(null);
+export const dialog = signal<{ kind: "forward" | "report" | "replyPrivately"; m: MessageView } | { kind: "reportUser"; roomId: string; userId: string } | null>(null);
+/** A message to show once its room's conversation is open (from search results). */
+export const jumpTarget = signal<{ roomId: string; seq: number } | null>(null);
 
 const token = /@([\p{L}\p{N}._-]+)/gu;
 
@@ -51,12 +54,23 @@ export function MessageText({ m }: { m: MessageView }) {
     last = at + text.length;
   }
   parts.push(body.slice(last));
+  // A private reply's quote: in the view (history) or in the live event's content.
+  const quote = (m as MessageView & { quote?: { sender: string; body: string | null } }).quote ?? quotes.value[key];
   return (
     <>
       {forwarded.value.has(key) ? <p class="x-forwarded muted">↪ {f("forwarded")}</p> : null}
+      {quote ? (
+        <blockquote class="quote x-quote">
+          <span class="sr">{f("quoted")}</span> <strong>{nameOf(quote.sender)}</strong> {quote.body ?? ""}
+        </blockquote>
+      ) : null}
       <p class="body">{parts}</p>
     </>
   );
+}
+
+function isDirect(roomId: string): boolean {
+  return rooms.value.find((r) => r.roomId === roomId)?.kind === "direct";
 }
 
 async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
@@ -119,6 +133,9 @@ export function MessageActions({ m, isAdmin, inThread, onDone }: { m: MessageVie
       {m.kind === "text" || m.kind === "file" ? (
         <button type="button" onClick={() => (onDone(), (dialog.value = { kind: "forward", m }))}>{f("forward")}</button>
       ) : null}
+      {m.sender !== me() && !isDirect(m.roomId) ? (
+        <button type="button" onClick={() => (onDone(), (dialog.value = { kind: "replyPrivately", m }))}>{f("replyPrivately")}</button>
+      ) : null}
       {m.sender !== me() ? <button type="button" onClick={() => (onDone(), (dialog.value = { kind: "report", m }))}>{f("report")}</button> : null}
     </>
   );
@@ -150,8 +167,16 @@ export function PinnedBar({ roomId, isAdmin }: { roomId: string; isAdmin: boolea
     })();
     return () => void (live = false);
   }, [roomId, version, connection.value === "online"]);
+  useEffect(() => {
+    const j = jumpTarget.value;
+    if (!j || j.roomId !== roomId || connection.value !== "online") return;
+    jumpTarget.value = null;
+    void show(j.seq);
+  }, [jumpTarget.value, roomId, connection.value === "online"]);
   if (!list.value.length) return null;
   async function show(seq: number) {
+    // The conversation opens its timeline after this bar's effects ran: wait for its first page.
+    for (let i = 0; i < 100 && (!timelines.value[roomId] || timelines.value[roomId].loading); i++) await new Promise((r) => setTimeout(r, 100));
     await loadUntil(roomId, seq);
     requestAnimationFrame(() => {
       const el = document.querySelector<HTMLElement>(`.conversation [role=log] [data-seq="${seq}"]`);
@@ -185,6 +210,7 @@ export function FeatureDialogs() {
   const d = dialog.value;
   if (!d) return null;
   const close = () => (dialog.value = null);
+  if (d.kind === "replyPrivately") return <ReplyPrivatelyDialog m={d.m} onClose={close} />;
   if (d.kind === "reportUser") return <ReportDialog roomId={d.roomId} userId={d.userId} about={nameOf(d.userId)} onClose={close} />;
   if (d.kind === "report") return <ReportDialog roomId={d.m.roomId} seq={d.m.seq} about={`${nameOf(d.m.sender)}: ${d.m.body ?? ""}`} onClose={close} />;
   return <ForwardDialog m={d.m} onClose={close} />;

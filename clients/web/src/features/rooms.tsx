@@ -9,6 +9,11 @@ import { formatTime } from "../i18n.ts";
 import { routes, onLink } from "../router.ts";
 import { f, words } from "./strings.ts";
 
+/** A room's title: a direct chat is named after the other person (from my room list). */
+export function roomTitle(r: { roomId: string; name: string }): string {
+  return rooms.value.find((x) => x.roomId === r.roomId)?.peer?.displayName ?? r.name;
+}
+
 /** Pinned rooms first (in the server's order), archived rooms left out. */
 export function arrange<T extends { roomId: string }>(list: T[]): T[] {
   const by = new Map(rooms.value.map((r) => [r.roomId, r]));

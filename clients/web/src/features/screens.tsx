@@ -14,6 +14,8 @@ import { f, words } from "./strings.ts";
 import { serverAdmin, reportsVersion, watch } from "./store.ts";
 import { FeatureDialogs, savedKeys, savedWhen } from "./messages.tsx";
 import { ArchivedRooms } from "./rooms.tsx";
+import { DirectChats, PeopleSearch } from "./people.tsx";
+import { MessageSearch } from "./search.tsx";
 
 // The server-admin area is a chunk of its own, fetched the first time a server admin opens it.
 const ServerAdmin = lazy(() => import("../server-admin/ServerAdmin.tsx"));
@@ -23,6 +25,8 @@ export const extraRoutes = {
   archived: "/me/archived",
   reports: "/me/reports",
   serverAdmin: "/me/server-admin",
+  people: "/me/people",
+  search: "/me/search",
 } as const;
 type Extra = keyof typeof extraRoutes;
 
@@ -37,6 +41,8 @@ export function ExtraScreen({ path }: { path: string }) {
   if (name === "saved") return <SavedMessages />;
   if (name === "archived") return <ArchivedRooms />;
   if (name === "reports") return <MyReports />;
+  if (name === "people") return <PeopleSearch />;
+  if (name === "search") return <MessageSearch />;
   if (name === "serverAdmin")
     return (
       <Suspense fallback={<p aria-busy="true">…</p>}>
@@ -47,12 +53,15 @@ export function ExtraScreen({ path }: { path: string }) {
 }
 
 /** The rail's links to these screens (the server-admin area only for server admins). */
-export function RailExtras() {
+export function RailExtras({ current = "" }: { current?: string }) {
   useEffect(() => watch(), [session.value?.userId, connection.value]);
   const archived = rooms.value.filter((r) => r.archived).length;
   return (
     <>
+      <DirectChats current={current} />
       <ul class="x-rail-links">
+        <li><a href={extraRoutes.search} onClick={onLink}>{f("searchMessages")}</a></li>
+        <li><a href={extraRoutes.people} onClick={onLink}>{f("searchPeople")}</a></li>
         <li><a href={extraRoutes.saved} onClick={onLink}>{f("savedTitle")}</a></li>
         <li>
           <a href={extraRoutes.archived} onClick={onLink}>

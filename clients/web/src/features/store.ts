@@ -21,6 +21,8 @@ function loadForwarded(): void {
 }
 /** `roomId/seq` -> user ids the server kept as mentioned (from the event's content). */
 export const mentioned = signal<Record<string, { users: string[]; all: boolean }>>({});
+/** `roomId/seq` -> the quote of a private reply (from the live event's content). */
+export const quotes = signal<Record<string, { sender: string; body: string | null }>>({});
 /** Bumped per room when a message.pin / message.unpin (or a delete) arrives. */
 export const pinsVersion = signal<Record<string, number>>({});
 /** True when session.info says I am a server admin. */
@@ -78,6 +80,8 @@ export function note(e: RoomEvent): void {
       forwarded.value = new Set([...forwarded.value, key]);
       localStorage.setItem(forwardedKey(), JSON.stringify([...forwarded.value].slice(-500)));
     }
+    const q = c.quote as { sender: string; body: string | null } | undefined;
+    if (q) quotes.value = { ...quotes.value, [key]: q };
     const users = Array.isArray(c.mentions) ? (c.mentions as string[]) : [];
     if (users.length || c.mentionAll) mentioned.value = { ...mentioned.value, [key]: { users, all: c.mentionAll === true } };
   } else if (e.type === "message.pin" || e.type === "message.unpin" || e.type === "message.delete") {

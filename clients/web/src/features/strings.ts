@@ -99,6 +99,9 @@ const en = {
   noResults: "Nothing found.",
   results: "{n} results",
   directChats: "Direct chats",
+  privateMessage: "Your private message",
+  jump: "Show in its room",
+  quoted: "Replying privately to",
 } as const;
 export type FeatureKey = keyof typeof en;
 
@@ -196,6 +199,9 @@ const zh: Record<FeatureKey, string> = {
   noResults: "没有找到结果。",
   results: "{n} 条结果",
   directChats: "私聊",
+  privateMessage: "你的私信",
+  jump: "在房间中查看",
+  quoted: "私下回复",
 };
 
 export function f(key: FeatureKey, vars: Record<string, string | number> = {}): string {

@@ -119,7 +119,7 @@ function Rail({ current }: { current: string }) {
       <p>
         <a href={routes.me()} onClick={onLink}>{t("nav.profile")}</a>
       </p>
-      <RailExtras />
+      <RailExtras current={current} />
       <LangSwitch />
       <p>
         <button type="button" onClick={() => void signOut()}>{t("auth.signOut")}</button>

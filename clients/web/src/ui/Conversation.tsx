@@ -11,7 +11,7 @@ import { PollCard, EventCard, PollForm, EventForm } from "./Cards.tsx";
 // web-extra: mentions, pinned/saved/forwarded messages, reports, room settings (features/).
 import { MessageText, MessageActions, PinnedBar } from "../features/messages.tsx";
 import { MentionTextarea } from "../features/mentions.tsx";
-import { RoomSettings } from "../features/rooms.tsx";
+import { RoomSettings, roomTitle } from "../features/rooms.tsx";
 
 const EMOJI = ["👍", "❤️", "😂", "😮", "🙏"];
 
@@ -77,13 +77,13 @@ export function Conversation({ roomId }: { roomId: string }) {
         <a class="back" href={r?.communityId ? routes.community(r.communityId) : announcements ? routes.community(roomId) : "/"} onClick={onLink} aria-label={t("nav.home")}>
           ←
         </a>
-        <h2 id="room-title">{r ? (announcements ? `${r.name} · ${t("community.announcements")}` : r.name) : "…"}</h2>
+        <h2 id="room-title">{r ? (announcements ? `${r.name} · ${t("community.announcements")}` : roomTitle(r)) : "…"}</h2>
         {r ? <span class="muted">{plural("members", r.memberCount)}</span> : null}
         <RoomSettings roomId={roomId} />
         {isAdmin ? (
           <a class="button" href={routes.admin(roomId)} onClick={onLink}>{t("community.admin")}</a>
         ) : null}
-        {r && r.myRole !== "owner" && !announcements ? (
+        {r && r.myRole !== "owner" && !announcements && r.kind !== "direct" ? (
           <button
             type="button"
             onClick={async () => {
