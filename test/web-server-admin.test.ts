@@ -6,12 +6,28 @@
  * is told in words when he opens its address. Each change is read back from the server.
  */
 import t from "tap";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { webClientDir } from "../server/web/static.ts";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 import { parley as runParley } from "./cli-helpers.ts";
 import { post, refusal, startServer, unthrottled, type TestServer } from "./helpers.ts";
 import { axe, chromiumPath, chromiumThere, launch, person, shot, signIn } from "./web-helpers.ts";
 
 t.setTimeout(300_000);
+
+t.test("the server-admin area and the moderation queue are chunks of their own, not loaded first", async (t) => {
+  const dir = join(webClientDir, "assets");
+  const html = readFileSync(join(webClientDir, "index.html"), "utf8");
+  const entry = /<script[^>]*src="\/assets\/([^"]+)"/.exec(html)![1];
+  const entrySource = readFileSync(join(dir, entry), "utf8");
+  for (const name of ["ServerAdmin", "Moderation"]) {
+    const chunk = readdirSync(dir).filter((f) => f.startsWith(`${name}-`) && f.endsWith(".js"));
+    t.equal(chunk.length, 1, `${name} is a chunk of its own`);
+    t.notOk(html.includes(chunk[0]), `${name} is not in what index.html loads`);
+  }
+  t.ok(entrySource.includes(readdirSync(dir).find((f) => f.startsWith("ServerAdmin-"))!), "the entry imports the server-admin area dynamically");
+});
 
 if (!chromiumThere) t.fail(`${chromiumPath} is missing: .ci/run installs it (apt-get install -y chromium)`);
 else await story();
