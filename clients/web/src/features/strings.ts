@@ -223,7 +223,10 @@ const zhErrors: Record<string, string> = {
   "admin.forbidden": "只有服务器管理员可以这样做。",
   "admin.self": "不能对你自己的账号这样做。",
   "user.not_found": "用户不存在。",
-  "user.blocked": "你无法与此人私聊。",
+  "user.blocked": "你已屏蔽此人：取消屏蔽后才能发送。",
+  "user.self": "不能对你自己这样做。",
+  "direct.not_allowed": "你不能与此人私聊。",
+  "search.invalid_query": "请输入要搜索的字词。",
 };
 
 export function words(err: unknown): string {
