@@ -308,6 +308,29 @@ async function story(): Promise<void> {
     t.pass("the message is shown (focused) in its room");
   });
 
+  await t.test("at phone width: the room settings, a message's menu and the forward dialog fit the screen", async (t) => {
+    const phone = await person(browser, { width: 390, height: 844 });
+    const p = phone.page;
+    await p.goto(server.baseUrl);
+    await signIn(p, "bob");
+    await p.goto(room(year5));
+    await p.getByRole("button", { name: "Notifications and list" }).click();
+    await p.getByLabel("Notify me of").waitFor();
+    const fits = () => p.evaluate(() => document.documentElement.scrollWidth <= innerWidth);
+    t.ok(await fits(), "the room settings fit");
+    await axe(t, p, "the room settings at phone width");
+    await p.keyboard.press("Escape");
+    await acked(p, "Bring a packed lunch").getByRole("button", { name: /More actions/ }).click();
+    await p.getByRole("button", { name: "Forward", exact: true }).click();
+    await p.getByRole("dialog", { name: "Forward" }).waitFor();
+    t.ok(await fits(), "the forward dialog fits");
+    await axe(t, p, "the forward dialog at phone width");
+    await shot(p, "web-forward-phone");
+    await p.keyboard.press("Escape");
+    await p.getByRole("dialog", { name: "Forward" }).waitFor({ state: "detached" });
+    await phone.context.close();
+  });
+
   await t.test("in Simplified Chinese, the room settings and saved messages speak Chinese", async (t) => {
     const b = bob.page;
     await b.getByLabel("Language").selectOption("zh-CN");

@@ -4,6 +4,7 @@
  * forward, report), the pinned messages at the top of a room, and the dialogs they open.
  */
 import { useEffect } from "preact/hooks";
+import { createPortal } from "preact/compat";
 import { signal, useSignal } from "@preact/signals";
 import type { MessageView } from "../../../sdk/index.ts";
 import { call, me, nameOf, rooms, toast, loadUntil, connection, timelines } from "../state.ts";
@@ -205,8 +206,17 @@ export function PinnedBar({ roomId, isAdmin }: { roomId: string; isAdmin: boolea
   );
 }
 
-/** The open dialog, if any: forward a message, report a message or a person. */
+/**
+ * The open dialog, if any: forward a message, report a message or a person, reply privately.
+ * Rendered into the body (a portal), so that it shows even where its host (the rail) is hidden.
+ */
 export function FeatureDialogs() {
+  const d = dialog.value;
+  if (!d) return null;
+  return createPortal(<OpenDialog />, document.body);
+}
+
+function OpenDialog() {
   const d = dialog.value;
   if (!d) return null;
   const close = () => (dialog.value = null);

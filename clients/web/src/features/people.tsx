@@ -8,6 +8,7 @@ import { signal, useSignal } from "@preact/signals";
 import type { MessageView, OpResult } from "../../../sdk/index.ts";
 import { call, me, connection, nameOf, rooms, refreshRooms, toast } from "../state.ts";
 import { navigate, routes, onLink } from "../router.ts";
+import { plural } from "../i18n.ts";
 import { f, words } from "./strings.ts";
 import { dialog } from "./messages.tsx";
 import { Dialog } from "./Dialog.tsx";
@@ -108,7 +109,7 @@ export function DirectChats({ current }: { current: string }) {
               <a href={routes.room(r.roomId)} onClick={onLink} aria-current={current === r.roomId ? "page" : undefined} data-room={r.roomId}>
                 <span class="avatar" aria-hidden="true">{name.slice(0, 1).toUpperCase()}</span>
                 <span class="name">{name}</span>
-                {r.unread ? <span class="badge">{r.unread}</span> : null}
+                {r.unread ? <span class="badge" aria-label={plural("unread", r.unread)}>{r.unread}</span> : null}
                 <MentionBadge roomId={r.roomId} />
               </a>
             </li>

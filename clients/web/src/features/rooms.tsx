@@ -5,7 +5,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { call, rooms, refreshRooms, toast, type RailRoom } from "../state.ts";
-import { formatTime } from "../i18n.ts";
+import { formatTime, plural } from "../i18n.ts";
 import { routes, onLink } from "../router.ts";
 import { f, words } from "./strings.ts";
 
@@ -64,12 +64,12 @@ export function RoomSettings({ roomId }: { roomId: string }) {
   }
   const id = `x-room-settings-${roomId.replace(/[^A-Za-z0-9]/g, "")}`;
   return (
-    <div class="x-room-settings">
+    <div class="x-room-settings" onKeyDown={(e) => e.key === "Escape" && (open.value = false)}>
       <button type="button" aria-expanded={open.value} aria-controls={id} onClick={() => (open.value = !open.value)}>
         {f("roomSettings")}
       </button>
       {open.value ? (
-        <div id={id} class="x-popover" onKeyDown={(e) => e.key === "Escape" && (open.value = false)}>
+        <div id={id} class="x-popover">
           <form onSubmit={saveNotify} class="stack" aria-label={f("roomSettings")}>
             <label>
               {f("notifyLevel")}
@@ -118,7 +118,7 @@ export function ArchivedRooms() {
           {list.map((r) => (
             <li key={r.roomId} class="card" data-archived={r.roomId}>
               <a href={r.kind === "community" ? routes.community(r.roomId) : routes.room(r.roomId)} onClick={onLink}>{r.name}</a>
-              {r.unread ? <span class="badge">{r.unread}</span> : null}
+              {r.unread ? <span class="badge" aria-label={plural("unread", r.unread)}>{r.unread}</span> : null}
               <MentionBadge roomId={r.roomId} />
               <button
                 type="button"
