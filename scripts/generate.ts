@@ -8,10 +8,12 @@ import { fileURLToPath } from "node:url";
 import { compile } from "json-schema-to-typescript";
 import { loadProtocol, type SchemaDoc } from "../protocol/index.ts";
 import { renderProtocolReference, spliceGenerated } from "./protocol-doc.ts";
+import { renderFederationReference, spliceFederationReference } from "./federation-doc.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 export const typesFile = `${root}clients/sdk/protocol.gen.ts`;
 export const docFile = `${root}docs/protocol.md`;
+export const federationDocFile = `${root}docs/federation.md`;
 
 /** Rewrites cross-file refs ("/schema/common#/$defs/X", "…/frames#/$defs/Y") to local "#/$defs/X". */
 function localise(node: unknown): unknown {
@@ -82,8 +84,13 @@ export async function generateDoc(): Promise<string> {
   return spliceGenerated(readFileSync(docFile, "utf8"), renderProtocolReference(loadProtocol()));
 }
 
+export async function generateFederationDoc(): Promise<string> {
+  return spliceFederationReference(readFileSync(federationDocFile, "utf8"), renderFederationReference(loadProtocol()));
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(typesFile, await generateTypes());
   writeFileSync(docFile, await generateDoc());
-  console.log(`wrote ${typesFile}\nwrote ${docFile}`);
+  writeFileSync(federationDocFile, await generateFederationDoc());
+  console.log(`wrote ${typesFile}\nwrote ${docFile}\nwrote ${federationDocFile}`);
 }

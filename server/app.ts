@@ -4,6 +4,12 @@ import rateLimit from "@fastify/rate-limit";
 import type { DestinationStream } from "pino";
 import { loadProtocol } from "../protocol/index.ts";
 import { loadServerKeys, type ServerKeys } from "../federation/keys.ts";
+import { createFederation, type Federation } from "../federation/service.ts";
+import { registerFederationRoutes } from "../federation/routes.ts";
+import { createOutbox, type Outbox } from "../federation/outbox.ts";
+import { createInbox } from "../federation/inbox.ts";
+import { forwardRemoteOps, forwardRemoteProfiles, relayEphemeralOps } from "../federation/forward.ts";
+import { createPendingSends } from "../federation/pending.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -55,6 +61,7 @@ import { createSearchQueries } from "./search/queries.ts";
 import { createSearchService } from "./search/service.ts";
 import { defineSearchOps } from "./search/ops.ts";
 import { registerWebClient } from "./web/static.ts";
+import { createPublisher, fanOutToSockets, rescheduleReminders, type Publisher } from "./core/publish.ts";
 
 export interface BuildOptions {
   /** Where log lines go (tests pass a sink); defaults to stdout. */
@@ -77,6 +84,9 @@ export interface Parley {
   ops: OpRegistry;
   hub: Hub;
   rooms: RoomCore;
+  publisher: Publisher;
+  federation: Federation;
+  outbox: Outbox;
   media: MediaService;
   reminders: ReminderScheduler;
   push: PushService;
@@ -248,8 +258,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   const metricsListener = registerMetrics(app, metrics, config);
+  const federation = createFederation({ config, storage, keys, log: log.child({ area: "federation" }), now: options.now });
   registerDiscoveryRoutes(app, { config, keys, storage });
   registerApiDocumentRoutes(app, protocol, config.server.public_url);
+  const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
+  const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now });
+  const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages, self: config.server.name });
+  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload });
@@ -266,33 +281,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineReportOps(ops, reports);
   defineDirectOps(ops, direct);
   defineSearchOps(ops, search);
+  // Ops on rooms hosted elsewhere go to their home as signed proposals.
+  if (federation.enabled) {
+    forwardRemoteOps(ops, federation, pending, storage);
+    relayEphemeralOps(ops, outbox);
+    forwardRemoteProfiles(ops, federation);
+  }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;
   const metricQueries = createMetricQueries(storage);
   metrics.watch({ connections: hub.count, authenticatedConnections: hub.authenticatedCount, uploadsInProgressBytes: media.receivingBytes, ...metricQueries });
-  rooms.onCommit((batch) => {
-    // A new, edited, cancelled or deleted calendar event changes the reminder schedule.
-    if (batch.some(({ event: e }) => e.type === "event.update" || e.type === "event.cancel" || e.type === "message.delete" || (e.type === "message" && e.content.kind === "event"))) {
-      reminders.reschedule();
-    }
-    // Fan-out: each event was serialized once by the core; the same bytes go to every
-    // connection of every recipient.
-    for (const { event, frame, audience, members: batchMembers, subject } of batch) {
-      if (audience) {
-        hub.sendToUsers(audience, frame);
-        continue;
-      }
-      const members = batchMembers ?? rooms.state(event.roomId)?.members;
-      if (members) hub.sendToUsers(members.keys(), frame);
-      if (subject && !members?.has(subject)) hub.sendToUsers([subject], frame);
-    }
-    // Web Push of new messages to members with no connected device (after the live fan-out).
-    try {
-      push.dispatch(batch);
-    } catch (err) {
-      log.error({ err }, "push dispatch failed");
-    }
-  });
+  // Committed batches leave the core through the publisher: reminders, the WebSocket fan-out, Web
+  // Push (after the live fan-out, to members with no connected device), the federation outbox.
+  const publisher = createPublisher(rooms, log.child({ area: "publish" }));
+  publisher.subscribe("reminders", rescheduleReminders(reminders));
+  publisher.subscribe("websocket", fanOutToSockets(hub, rooms));
+  publisher.subscribe("push", (batch) => push.dispatch(batch));
+  if (federation.enabled) publisher.subscribe("federation", outbox.onBatch);
   bus.on("device.revoked", ({ userId, deviceId }) => push.dropDevice(userId, deviceId));
 
   bus.on("session.authenticated", ({ userId }) => {
@@ -303,6 +308,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   });
   reminders.start();
+  // Once listening (peers fetch our keys to check what we send): wake the peers we owe events.
+  app.addHook("onListen", async () => {
+    if (federation.enabled) {
+      outbox.start();
+      pending.start();
+    }
+  });
   // Unreferenced files are collected hourly (and once shortly after start).
   const gc = setInterval(() => {
     media.collectGarbage().catch((err) => log.error({ err }, "media collection failed"));
@@ -325,7 +337,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 5000);
   revocationPoll.unref();
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, media, reminders, push, metrics, metricsAddress: metricsListener.address });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, federation, outbox, media, reminders, push, metrics, metricsAddress: metricsListener.address });
   registerAdminRoutes(app, app.parley);
   app.addHook("onClose", async () => {
     clearInterval(gc);
@@ -333,6 +345,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clearInterval(revocationPoll);
     reminders.stop();
     push.close();
+    outbox.stop();
+    pending.stop();
+    federation.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();
     storage.close();

@@ -14,6 +14,10 @@ import { CliError, fail, out } from "./cli/io.ts";
 import { runAudit, runCommunityAdmin, runTokenAdmin, runUserAdmin, withAdmin, type AdminOptions } from "./cli/admin.ts";
 import { backup, restore } from "./cli/backup.ts";
 import { doctor } from "./cli/doctor.ts";
+import { rotateServerKey, loadServerKeys } from "../federation/keys.ts";
+import { isServerName } from "../federation/peers.ts";
+import { listServerPolicies, setServerPolicy } from "../federation/policy.ts";
+import { federationStatus } from "../federation/outbox.ts";
 
 const usage = `parley — a self-hosted, federated community chat server
 
@@ -53,6 +57,15 @@ Communities:
   community deactivate <room-id> --yes
                                       deactivate a community (its groups live on, unlinked)
 
+Federation:
+  federation status                   peers: backlog, failures, last success, next attempt, dormant
+  federation rotate-key               retire the signing key (it stays published, verifying what it
+                                      signed) and sign with a new one from now on
+  federation allow <server>           add a server to the allow list (then only listed servers federate)
+  federation deny <server>            add a server to the deny list
+  federation unlist <server>          remove a server from the allow or deny list
+  federation policy                   print the allow and deny lists (config and database)
+
   audit [--limit N] [--before ID]     the audit log of server-admin actions, newest first
   help                                this text
 
@@ -73,6 +86,12 @@ const commands: Record<string, string[]> = {
   backup: ["dir"],
   restore: ["dir"],
   audit: [],
+  "federation status": [],
+  "federation rotate-key": [],
+  "federation allow": ["server"],
+  "federation deny": ["server"],
+  "federation unlist": ["server"],
+  "federation policy": [],
   "user create": ["username"],
   "user list": [],
   "user show": ["user"],
@@ -88,7 +107,7 @@ const commands: Record<string, string[]> = {
   "community list": [],
   "community deactivate": ["room-id"],
 };
-const groups = new Set(["user", "registration-token", "community"]);
+const groups = new Set(["user", "registration-token", "community", "federation"]);
 
 /** Runs the server until SIGTERM or SIGINT, then shuts it down gracefully. Resolves with the exit code. */
 export async function startServer(config: Config): Promise<number> {
@@ -228,6 +247,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await restore(config, args[0]);
       case "audit":
         return await withAdmin(config, (call) => runAudit(call, values as AdminOptions));
+      case "federation":
+        return await runFederationCommand(config, rest[0], args[0]);
       case "user":
         if (rest[0] === "create") return await createUser(config, args[0], values);
         return await withAdmin(config, (call) => runUserAdmin(call, rest[0], args[0], values as AdminOptions, generated));
@@ -269,6 +290,48 @@ async function createUser(config: Config, username: string, values: { admin?: bo
     out(`created ${row.id}${row.isAdmin ? " (server admin)" : ""}`);
     if (!values.password) out(`password: ${password}`);
     return 0;
+  } finally {
+    storage.close();
+  }
+}
+
+async function runFederationCommand(config: Config, sub: string | undefined, arg: string | undefined): Promise<number> {
+  const storage = openStorage(config.storage.data_dir);
+  try {
+    if (sub === "rotate-key") {
+      await loadServerKeys(storage); // makes the first key if the server never started
+      const { retired, current } = await rotateServerKey(storage);
+      out(`retired ${retired}; signing with ${current} from now on (a running server picks it up within seconds)`);
+      return 0;
+    }
+    if ((sub === "allow" || sub === "deny" || sub === "unlist") && arg) {
+      if (!isServerName(arg)) return fail(`"${arg}" is not a server name`);
+      setServerPolicy(storage, arg, sub === "unlist" ? null : sub);
+      out(sub === "unlist" ? `${arg} is on no list` : `${arg} is on the ${sub} list`);
+      return 0;
+    }
+    if (sub === "status") {
+      const peers = federationStatus(storage);
+      if (!peers.length) {
+        out("no peers: no room of this server has members on another server yet");
+        return 0;
+      }
+      const when = (ms: number | null) => (ms ? new Date(ms).toISOString() : "-");
+      out(["server", "rooms", "backlog", "failures", "last success", "next attempt", "dormant", "last error"].join("\t"));
+      for (const p of peers) {
+        out([p.server, p.rooms, p.backlog, p.failures, when(p.lastSuccessAt), p.nextAttemptAt && p.nextAttemptAt > Date.now() ? when(p.nextAttemptAt) : "now", p.dormant ? "yes" : "no", p.lastError ?? "-"].join("\t"));
+      }
+      return 0;
+    }
+    if (sub === "policy") {
+      const rows = listServerPolicies(storage);
+      for (const server of config.federation.allow) out(`allow ${server} (config)`);
+      for (const server of config.federation.deny) out(`deny ${server} (config)`);
+      for (const r of rows) out(`${r.policy} ${r.server}`);
+      if (!rows.length && !config.federation.allow.length && !config.federation.deny.length) out("no lists: every server may federate");
+      return 0;
+    }
+    return fail(`usage: see "parley help"`);
   } finally {
     storage.close();
   }

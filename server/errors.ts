@@ -53,11 +53,13 @@ export const errorCatalogue = {
   "room.not_in_community": { status: 403, message: "Join the community first." },
   "room.group_linked": { status: 409, message: "The group is already linked to a community." },
   "room.invalid": { status: 400, message: "That change is not valid for this room." },
+  "room.remote_home": { status: 409, message: "This room is hosted on another server; changes to it from this server are not supported yet." },
   "announcement.admins_only": { status: 403, message: "Only community admins post announcements; members may reply under one." },
   "announcement.replies_off": { status: 403, message: "Replies to announcements are turned off." },
   "message.not_found": { status: 404, message: "There is no such message." },
   "message.too_long": { status: 400, message: "The message is longer than the server's limit." },
   "message.not_editable": { status: 403, message: "Only the sender may edit a message, and not after it was deleted." },
+  "message.pending": { status: 202, message: "The room's home server cannot be reached: the message is kept and sent when it returns (a message.outcome push tells how it went)." },
   "message.delete_window_passed": { status: 403, message: "The time to delete this message for everyone has passed." },
   "invite.invalid": { status: 404, message: "The invite link is invalid, expired, revoked or used up." },
   // media
@@ -95,6 +97,29 @@ export const errorCatalogue = {
   "user.blocked": { status: 403, message: "You blocked this person; unblock them to message them." },
   "direct.not_allowed": { status: 403, message: "You cannot message this person directly." },
   "search.invalid_query": { status: 400, message: "The search needs at least one word." },
+  // federation (server-to-server requests: each refusal names what failed)
+  "federation.disabled": { status: 404, message: "Federation is turned off on this server." },
+  "federation.server_denied": { status: 403, message: "This server does not federate with yours." },
+  "federation.signature_missing": { status: 401, message: "The request carries no Parley signature (Signature-Input and Signature, label \"parley\")." },
+  "federation.signature_malformed": { status: 401, message: "The signature does not cover the required components and parameters." },
+  "federation.signature_invalid": { status: 401, message: "The signature does not verify." },
+  "federation.unknown_key": { status: 401, message: "The key id is not one the origin server publishes." },
+  "federation.key_retired": { status: 401, message: "The key is retired: it verifies old events, not new requests." },
+  "federation.wrong_destination": { status: 401, message: "The request is addressed to another server." },
+  "federation.stale": { status: 401, message: "The signature's created time is outside the allowed window, or it has expired." },
+  "federation.replayed": { status: 401, message: "The signature's nonce was already used." },
+  "federation.digest_mismatch": { status: 401, message: "The Content-Digest does not match the body received." },
+  "federation.sender_not_of_origin": { status: 401, message: "A server speaks only for its own users: the user is not of the origin server." },
+  "federation.unreachable": { status: 502, message: "The other server could not be reached." },
+  "federation.proposal_expired": { status: 410, message: "The proposal was made too long ago (more than 7 days) to be applied now." },
+  // federation: per-event results of a `send` batch (docs/federation.md, "The inbox")
+  "federation.not_home": { status: 403, message: "Only a room's home server sends its events." },
+  "federation.bad_checkpoint": { status: 401, message: "The room's checkpoint is missing, not signed by its home, or not over this batch's events." },
+  "federation.event_forged": { status: 400, message: "The event's hash or content does not match what it claims." },
+  "federation.chain_broken": { status: 409, message: "The event does not follow the room's previous event." },
+  "federation.gap": { status: 409, message: "Events before this one are missing." },
+  "federation.not_subscribed": { status: 403, message: "None of this server's users is in that room: it does not replicate it." },
+  "federation.conflict": { status: 409, message: "Another event is already held at this seq." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -34,6 +34,7 @@ function room(kind: "community" | "group", members: [string, Role][], extra: Par
     createdAt: 0,
     adminCount: members.filter(([, r]) => r !== "member").length,
     pinned: [],
+    head: null,
     ...extra,
   };
 }

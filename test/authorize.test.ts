@@ -86,6 +86,7 @@ function room(f: Fixture = {}): RoomState {
     createdAt: NOW - 86_400_000,
     adminCount,
     pinned: [],
+    head: null,
   };
 }
 

@@ -280,7 +280,7 @@ t.test("the rules of a direct room, as a pure function", async (t) => {
   const limits = { groupsPerCommunity: 10, membersPerGroup: 10, membersPerCommunity: 10, adminsPerCommunity: 2, messageChars: 100, deleteWindowMs: 1000 };
   const state = (members: string[]): RoomState => ({
     id: "!d:s", kind: "direct", name: "", description: "", picture: null, rules: "", communityId: null, groups: new Set(), settings: directSettings,
-    members: new Map(members.map((m) => [m, "member"])), bans: new Set(), requests: new Set(), invites: new Set(), seq: 2, deactivated: false, createdBy: "@a:s", createdAt: 0, adminCount: 0, pinned: [],
+    members: new Map(members.map((m) => [m, "member"])), bans: new Set(), requests: new Set(), invites: new Set(), seq: 2, deactivated: false, createdBy: "@a:s", createdAt: 0, adminCount: 0, pinned: [], head: null,
   });
   const join = (sender: string, userId: string, via = "direct") => ({ roomId: "!d:s", type: "member.join" as const, sender, content: { userId, via } });
   t.same(authorize(state(["@a:s"]), join("@a:s", "@b:s"), { limits, now: 0 }), { ok: true }, "the opener adds the other person");

@@ -78,6 +78,7 @@ t.test("the discovery document names the server, its protocol versions, endpoint
     client: `${server.baseUrl}/api/v1`,
     websocket: `${wsBase}/api/v1/ws`,
     keys: `${server.baseUrl}/.well-known/parley/keys`,
+    federation: `${server.baseUrl}/_parley/federation/v1`,
   }, "listening on port 0, the endpoints name the port actually chosen");
 
   // A client that knows only the discovery document can reach the server through it.
@@ -96,6 +97,7 @@ t.test("with a configured public URL, discovery advertises it", async (t) => {
     client: "https://chat.school.test/api/v1",
     websocket: "wss://chat.school.test/api/v1/ws",
     keys: "https://chat.school.test/.well-known/parley/keys",
+    federation: "https://chat.school.test/_parley/federation/v1",
   });
 });
 

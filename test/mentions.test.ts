@@ -110,7 +110,7 @@ function stateOf(kind: "community" | "group", members: [string, Role][]): RoomSt
   return {
     id: "!Gm7Ht2LpQx9w:school.test", kind, name: "Year 5", description: "", picture: null, rules: "", communityId: null, groups: new Set(),
     settings: kind === "community" ? defaultCommunitySettings : defaultGroupSettings, members: new Map(members), bans: new Set(), requests: new Set(),
-    invites: new Set(), seq: 1, deactivated: false, createdBy: "@alice:school.test", createdAt: 0, adminCount: 1, pinned: [],
+    invites: new Set(), seq: 1, deactivated: false, createdBy: "@alice:school.test", createdAt: 0, adminCount: 1, pinned: [], head: null,
   };
 }
 const id = (n: string) => `@${n}:school.test`;

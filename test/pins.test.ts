@@ -205,7 +205,7 @@ function group(pinned: number[] = []): RoomState {
   return {
     id: "!Gm7Ht2LpQx9w:school.test", kind: "group", name: "Year 5", description: "", picture: null, rules: "", communityId: SCHOOL, groups: new Set(),
     settings: defaultGroupSettings, members, bans: new Set(), requests: new Set(), invites: new Set(), seq: 20, deactivated: false,
-    createdBy: "@alice:school.test", createdAt: 0, adminCount: 2, pinned,
+    createdBy: "@alice:school.test", createdAt: 0, adminCount: 2, pinned, head: null,
   };
 }
 const limits = { groupsPerCommunity: 100, membersPerGroup: 1024, membersPerCommunity: 5000, adminsPerCommunity: 20, messageChars: 4096, deleteWindowMs: 1000 };

@@ -10,7 +10,7 @@ import WebSocket from "ws";
 import { checkErrorDecls, loadProtocol, schemaBase, type Protocol, type SchemaDoc } from "../protocol/index.ts";
 import { errorCatalogue } from "../server/errors.ts";
 import { websocketPath } from "../server/ws/transport.ts";
-import { docFile, generateDoc, generateTypes, typesFile } from "../scripts/generate.ts";
+import { docFile, federationDocFile, generateDoc, generateFederationDoc, generateTypes, typesFile } from "../scripts/generate.ts";
 import { anchorOf, groupOf, renderProtocolReference, spliceGenerated, beginMarker, endMarker } from "../scripts/protocol-doc.ts";
 import { startServer, post, password, type TestServer } from "./helpers.ts";
 
@@ -201,7 +201,7 @@ t.test("the server against the schemas", async (t) => {
   t.test("every HTTP schema names a real route, and every route has a schema", async (t) => {
     // Schemas write path parameters as {name}, Fastify as :name.
     const documented = new Set<string>();
-    for (const [name, doc] of protocol.http) {
+    for (const [name, doc] of [...protocol.http, ...protocol.federation]) {
       const { method, path } = doc["x-parley"]!;
       const url = path!.replace(/\{([^}]+)\}/g, ":$1");
       documented.add(`${method} ${url}`);
@@ -209,7 +209,7 @@ t.test("the server against the schemas", async (t) => {
     }
     const routes = routesOf(server).filter((r) => r.method !== "HEAD" && !(r.method === "GET" && r.path === websocketPath));
     t.ok(routes.length >= protocol.http.size, "the route listing was read");
-    for (const r of routes) t.ok(documented.has(`${r.method} ${r.path}`), `${r.method} ${r.path} has a schema in protocol/http`);
+    for (const r of routes) t.ok(documented.has(`${r.method} ${r.path}`), `${r.method} ${r.path} has a schema in protocol/http or protocol/federation`);
   });
 
   t.test("the server's HTTP answers have the documented status and shape", async (t) => {
@@ -301,6 +301,7 @@ t.test("the server against the schemas", async (t) => {
 t.test("the generated SDK types and docs/protocol.md are current (run npm run generate)", async (t) => {
   t.equal(await generateTypes(), readFileSync(typesFile, "utf8"), "clients/sdk/protocol.gen.ts");
   t.equal(await generateDoc(), readFileSync(docFile, "utf8"), "docs/protocol.md");
+  t.equal(await generateFederationDoc(), readFileSync(federationDocFile, "utf8"), "docs/federation.md");
 });
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */

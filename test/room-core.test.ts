@@ -121,7 +121,7 @@ t.test("a refused command in a batch leaves no trace while the others commit", a
 
   const fresh = snapshot(store.loadState(group));
   t.same(snapshot(core.state(group)), fresh, "the cached state is what the tables say");
-  t.same({ ...fresh, seq: 0 }, { ...before, seq: 0 }, "settings, profile and members are as before the batch");
+  t.same({ ...fresh, seq: 0, head: null }, { ...before, seq: 0, head: null }, "settings, profile and members are as before the batch");
   t.equal(fresh!.seq, e3.seq);
   t.same(fresh!.settings, defaultGroupSettings);
 
@@ -258,6 +258,7 @@ function replay(t: Test, source: Storage, roomIds: string[]): { store: RoomStore
           createdAt: e.ts,
           adminCount: 0,
           pinned: [],
+          head: null,
         };
         store.insertRoom(st);
         states.set(st.id, st);
@@ -376,9 +377,10 @@ t.test("replaying the log rebuilds every projection", async (t) => {
   const rebuilt = replay(t, storage, rooms);
   for (const roomId of rooms) {
     const original = snapshot(store.loadState(roomId));
-    t.same(snapshot(rebuilt.states.get(roomId)), original, "the replayed state equals what loadState reads: membership, roles, bans, requests, invites, settings, profile, seq");
+    // The hash chain is the log's, not a projection: the replay rebuilds projections only.
+    t.same({ ...snapshot(rebuilt.states.get(roomId)), head: null }, { ...original, head: null }, "the replayed state equals what loadState reads: membership, roles, bans, requests, invites, settings, profile, seq");
     // The rebuilt tables hold no log (seq is read from it); everything else must match.
-    t.same({ ...snapshot(rebuilt.store.loadState(roomId)), seq: 0 }, { ...original, seq: 0 }, "and so do the rebuilt tables");
+    t.same({ ...snapshot(rebuilt.store.loadState(roomId)), seq: 0, head: null }, { ...original, seq: 0, head: null }, "and so do the rebuilt tables");
   }
   const rebuiltDb = rebuilt.store.raw;
   for (const table of ["messages", "reactions", "room_members", "member_spans", "room_bans", "join_requests", "room_invites"]) {

@@ -433,6 +433,10 @@ export interface Protocol {
     "link.join": {
       params: {
         token: string;
+        /**
+         * The server that made the link, when it is not this one (the server name in the link's discovery document).
+         */
+        server?: string;
       };
       result: {
         status: "joined" | "requested";
@@ -1356,6 +1360,14 @@ export interface Protocol {
       start: Timestamp;
       offsetSeconds: number;
     };
+    "message.outcome": {
+      pendingId: number;
+      roomId: RoomId;
+      txnId?: string;
+      status: "accepted" | "refused";
+      event?: RoomEvent | null;
+      error?: ErrorBody;
+    };
     "profile.updated": Profile;
     "report.created": {
       reportId: number;
@@ -1649,6 +1661,10 @@ export interface Protocol {
           client: string;
           websocket: string;
           keys: string;
+          /**
+           * Base URL of the server-to-server API (docs/federation.md); absent when federation is off.
+           */
+          federation?: string;
         };
         registration: "open" | "invite-only" | "closed";
         limits: {
@@ -2196,6 +2212,23 @@ export interface Person1 {
   avatar: string | null;
 }
 /**
+ * A coded error. `code` is stable and machine-readable; `message` is for people.
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ErrorBody".
+ */
+export interface ErrorBody {
+  /**
+   * One of the codes of the error catalogue.
+   */
+  code: string;
+  message: string;
+  /**
+   * Extra facts for some codes, such as the schema path that failed.
+   */
+  details?: {};
+}
+/**
  * Tokens for one device. The access token is a short-lived bearer token for HTTP and the WebSocket; the refresh token is single-use and gets a new pair from /auth/refresh.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
@@ -2222,23 +2255,6 @@ export interface MediaInfo {
   width: number | null;
   height: number | null;
   hasPreview: boolean;
-}
-/**
- * A coded error. `code` is stable and machine-readable; `message` is for people.
- *
- * This interface was referenced by `Protocol`'s JSON-Schema
- * via the `definition` "ErrorBody".
- */
-export interface ErrorBody {
-  /**
-   * One of the codes of the error catalogue.
-   */
-  code: string;
-  message: string;
-  /**
-   * Extra facts for some codes, such as the schema path that failed.
-   */
-  details?: {};
 }
 /**
  * This interface was referenced by `Protocol`'s JSON-Schema

@@ -213,7 +213,9 @@ export function createCommunityService(
     invite(actor: string, roomId: string, userId: string): Promise<{ roomId: string; userId: string }> {
       return core.transact((tx) => {
         memberState(tx, roomId, actor);
-        if (!queries.userExists(userId)) throw new ParleyError("user.not_found");
+        // A user of another server is checked with their server before this runs (federation/forward.ts).
+        const remote = !userId.endsWith(roomId.slice(roomId.indexOf(":")));
+        if (!remote && !queries.userExists(userId)) throw new ParleyError("user.not_found");
         tx.append({ roomId, type: "member.invite", sender: actor, content: { userId } });
         return { roomId, userId };
       });

@@ -148,6 +148,21 @@ export const configSchema = {
         token: { type: "string", pattern: "^(\\S{24,})?$", default: "" },
       },
     },
+    federation: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: "boolean", default: true },
+        peers: { type: "object", additionalProperties: { type: "string", pattern: "^https?://[^/]+(/.*)?$" }, default: {} },
+        allow_plain_http: { type: "boolean", default: false },
+        allow: { type: "array", items: { type: "string", pattern: "^[a-z0-9.-]+(:[0-9]{1,5})?$" }, default: [] },
+        deny: { type: "array", items: { type: "string", pattern: "^[a-z0-9.-]+(:[0-9]{1,5})?$" }, default: [] },
+        clock_skew_seconds: { type: "integer", minimum: 10, maximum: 3600, default: 300 },
+        key_cache_seconds: { type: "integer", minimum: 1, maximum: 86400, default: 3600 },
+        unknown_key_cache_seconds: { type: "integer", minimum: 0, maximum: 3600, default: 60 },
+      },
+    },
     log: {
       type: "object",
       additionalProperties: false,
@@ -194,5 +209,16 @@ export interface Config {
   push: { ttl_seconds: number; retry_delays_ms: number[]; allow_http_endpoints: boolean };
   timeouts: { headers_seconds: number; request_seconds: number; upload_idle_seconds: number; keep_alive_seconds: number };
   metrics: { listen: string; token: string };
+  federation: {
+    enabled: boolean;
+    /** Server name -> base URL, instead of discovery (tests, private networks). */
+    peers: Record<string, string>;
+    allow_plain_http: boolean;
+    allow: string[];
+    deny: string[];
+    clock_skew_seconds: number;
+    key_cache_seconds: number;
+    unknown_key_cache_seconds: number;
+  };
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
 }

@@ -27,7 +27,12 @@ export function registerDiscoveryRoutes(app: FastifyInstance, deps: { config: Co
       server: config.server.name,
       software: { name: "parley", version },
       versions: ["v1"],
-      endpoints: { client: `${base}/api/v1`, websocket: `${wsBase}${websocketPath}`, keys: `${base}/.well-known/parley/keys` },
+      endpoints: {
+        client: `${base}/api/v1`,
+        websocket: `${wsBase}${websocketPath}`,
+        keys: `${base}/.well-known/parley/keys`,
+        ...(config.federation.enabled ? { federation: `${base}/_parley/federation/v1` } : {}),
+      },
       registration: config.registration.policy,
       limits: {
         frameBytes: config.limits.frame_bytes,

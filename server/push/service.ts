@@ -221,7 +221,7 @@ export function createPushService(deps: {
     },
 
     /** After each commit: notifications of new messages for members with no open connection. */
-    dispatch(batch: Committed[]): void {
+    dispatch(batch: readonly Committed[]): void {
       if (subscribed.size === 0) return;
       const at = now();
       for (const { event, members: frozen } of batch) {

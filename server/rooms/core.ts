@@ -3,6 +3,7 @@ import { ParleyError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { authorize, type AuthContext } from "./authorize.ts";
 import { isRestricted, projectEvent } from "./project.ts";
+import { contentHashOf, eventHashOf, originOf } from "./hash.ts";
 import type { RoomStore } from "./store.ts";
 import { isAdminRole, type Proposal, type Role, type RoomEvent, type RoomKind, type RoomLimits, type RoomSettings, type RoomState } from "./types.ts";
 
@@ -36,6 +37,11 @@ export interface Tx {
   check(p: Proposal, ctx?: Partial<AuthContext>): RoomState;
   /** Appends an event the server itself says (sender: the server's system user), unauthorized. */
   appendSystem(roomId: string, type: Proposal["type"], content: Record<string, unknown>): RoomEvent;
+  /**
+   * Stores an event sequenced by the room's home server (the federation inbox, after verifying its
+   * hash chain): with the home's seq, id, time and hashes, projected and published like any other.
+   */
+  appendReplica(e: Omit<RoomEvent, "pos">, chain: { contentHash: string; hash: string }): RoomEvent;
   /** Creates a room with its `room.create` event and the creator as owner. */
   createRoom(init: { kind: RoomKind; name: string; description?: string; picture?: string | null; rules?: string; settings: RoomSettings; creator: string; creatorRole?: Role }): RoomState;
   /** The stored event of an earlier send with the same transaction id, if any. */
@@ -44,6 +50,13 @@ export interface Tx {
 }
 
 type Listener = (batch: Committed[]) => void;
+
+interface Replica {
+  eventId: string;
+  ts: number;
+  contentHash: string;
+  hash: string;
+}
 
 interface Job {
   fn: (tx: Tx) => unknown;
@@ -111,16 +124,22 @@ export function createRoomCore(deps: {
   }
 
   function makeTx(at: number, out: Committed[], touched: Set<string>): Tx {
-    function commit(state: RoomState, p: Proposal): RoomEvent {
-      if (deps.checkContent) {
+    /** `replica`: an event sequenced by the room's home server, stored as it is (federation inbox). */
+    function commit(state: RoomState, p: Proposal, replica?: Replica): RoomEvent {
+      if (deps.checkContent && !replica) {
         const problem = deps.checkContent(p.type, p.content);
         if (problem) throw new Error(`event ${p.type} does not match its schema: ${problem}`);
       }
       const seq = state.seq + 1;
-      const base = { roomId: state.id, seq, eventId: newEventId(), type: p.type, sender: p.sender, ts: at, content: p.content };
+      const base = { roomId: state.id, seq, eventId: replica?.eventId ?? newEventId(), type: p.type, sender: p.sender, ts: replica?.ts ?? at, content: p.content };
       const subject = typeof p.content.userId === "string" ? p.content.userId : null;
       const restricted = isRestricted(state, p.type);
-      const pos = store.insertEvent(base, subject, restricted, p.txnId ?? null);
+      // The hash chain (rooms/hash.ts): the skeleton's hash, with `prev` the room's last hash. A
+      // replica keeps the home's hashes (the inbox verified them before).
+      const contentHash = replica?.contentHash ?? contentHashOf(p.content);
+      const hash = replica?.hash ?? eventHashOf({ roomId: state.id, seq, eventId: base.eventId, type: p.type, sender: p.sender, origin: originOf(p.sender), ts: at, contentHash, prev: state.head });
+      const pos = store.insertEvent(base, subject, restricted, p.txnId ?? null, { contentHash, hash });
+      state.head = hash;
       const event: RoomEvent = { ...base, pos };
       touched.add(state.id);
       if (membershipTypes.has(p.type)) {
@@ -157,6 +176,8 @@ export function createRoomCore(deps: {
       check(p, ctx = {}) {
         const state = loadState(p.roomId);
         if (!state) throw new ParleyError("room.not_found");
+        // Only a room's home server sequences it; a replica changes only through appendReplica.
+        if (originOf(state.id) !== serverName) throw new ParleyError("room.remote_home");
         // A block between the two people of a direct chat is a fact from outside the room that
         // every event there is checked against, whichever area proposes it.
         const blocked = state.kind === "direct" && ctx.blocked === undefined ? blockBetween(state, p.sender) : ctx.blocked;
@@ -167,7 +188,41 @@ export function createRoomCore(deps: {
       appendSystem(roomId, type, content) {
         const state = loadState(roomId);
         if (!state) throw new ParleyError("room.not_found");
+        if (originOf(state.id) !== serverName) throw new ParleyError("room.remote_home");
         return commit(state, { roomId, type, sender: systemUser, content });
+      },
+      appendReplica(e, chain) {
+        let state = loadState(e.roomId);
+        if (!state) {
+          if (e.type !== "room.create" || e.seq !== 1) throw new ParleyError("room.not_found", "A replica starts with the room's room.create.");
+          const c = e.content as { kind: RoomKind; name: string; description?: string; picture?: string | null; rules?: string; settings: RoomSettings };
+          state = {
+            id: e.roomId,
+            kind: c.kind,
+            name: c.name,
+            description: c.description ?? "",
+            picture: c.picture ?? null,
+            rules: c.rules ?? "",
+            communityId: null,
+            groups: new Set(),
+            settings: c.settings,
+            members: new Map(),
+            bans: new Set(),
+            requests: new Set(),
+            invites: new Set(),
+            seq: 0,
+            deactivated: false,
+            createdBy: e.sender,
+            createdAt: e.ts,
+            adminCount: 0,
+            pinned: [],
+            head: null,
+          };
+          store.insertRoom(state);
+          cache.set(e.roomId, state);
+        }
+        if (e.seq !== state.seq + 1) throw new ParleyError("internal", `replica of ${e.roomId} expects seq ${state.seq + 1}, not ${e.seq}`);
+        return commit(state, { roomId: e.roomId, type: e.type, sender: e.sender, content: e.content }, { eventId: e.eventId, ts: e.ts, ...chain });
       },
       createRoom(init) {
         const id = `!${randomBytes(9).toString("base64url")}:${serverName}`;
@@ -191,6 +246,7 @@ export function createRoomCore(deps: {
           createdAt: at,
           adminCount: 0,
           pinned: [],
+          head: null,
         };
         store.insertRoom(state);
         cache.set(id, state);

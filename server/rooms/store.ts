@@ -79,10 +79,11 @@ export function createRoomStore(storage: Storage) {
   const db = storage.sqlite;
   const s = {
     insertEvent: db.prepare(
-      "INSERT INTO room_events (room_id, seq, event_id, type, sender, ts, content, subject, restricted, txn_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO room_events (room_id, seq, event_id, type, sender, ts, content, subject, restricted, txn_id, content_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     eventByTxn: db.prepare("SELECT * FROM room_events WHERE room_id = ? AND sender = ? AND txn_id = ?"),
     maxSeq: db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM room_events WHERE room_id = ?"),
+    head: db.prepare("SELECT seq, hash FROM room_events WHERE room_id = ? ORDER BY seq DESC LIMIT 1"),
     room: db.prepare("SELECT * FROM rooms WHERE id = ?"),
     // Join order (rowid follows insertion): the successor rule for ownerless groups relies on it.
     members: db.prepare("SELECT user_id, role FROM room_members WHERE room_id = ? ORDER BY joined_at, rowid"),
@@ -176,6 +177,10 @@ export function createRoomStore(storage: Storage) {
   const indexOps: (() => void)[] = [];
   let depth = 0;
   const indexLater = (op: () => void) => (depth === 0 ? op() : void indexOps.push(op));
+  function lastOf(roomId: string): { seq: number; head: string | null } {
+    const row = s.head.get(roomId) as { seq: number; hash: string | null } | undefined;
+    return { seq: row?.seq ?? 0, head: row?.hash ?? null };
+  }
 
   return {
     raw: db,
@@ -199,9 +204,16 @@ export function createRoomStore(storage: Storage) {
         }
       });
     },
-    insertEvent(e: Omit<RoomEvent, "pos">, subject: string | null, restricted: boolean, txnId: string | null): number {
+    insertEvent(
+      e: Omit<RoomEvent, "pos">,
+      subject: string | null,
+      restricted: boolean,
+      txnId: string | null,
+      chain: { contentHash: string; hash: string } | null = null,
+    ): number {
       return Number(
-        s.insertEvent.run(e.roomId, e.seq, e.eventId, e.type, e.sender, e.ts, JSON.stringify(e.content), subject, restricted ? 1 : 0, txnId).lastInsertRowid,
+        s.insertEvent.run(e.roomId, e.seq, e.eventId, e.type, e.sender, e.ts, JSON.stringify(e.content), subject, restricted ? 1 : 0, txnId, chain?.contentHash ?? null, chain?.hash ?? null)
+          .lastInsertRowid,
       );
     },
     findEventByTxn(roomId: string, sender: string, txnId: string): RoomEvent | undefined {
@@ -235,7 +247,7 @@ export function createRoomStore(storage: Storage) {
         bans: ids(s.bans),
         requests: ids(s.requests),
         invites: ids(s.invites),
-        seq: (s.maxSeq.get(roomId) as { seq: number }).seq,
+        ...lastOf(roomId),
         deactivated: room.deactivated === 1,
         createdBy: room.created_by,
         createdAt: room.created_at,

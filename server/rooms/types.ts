@@ -110,6 +110,8 @@ export interface RoomState {
   adminCount: number;
   /** The pinned messages' seqs, oldest pin first. */
   pinned: number[];
+  /** The hash of the room's last event (the next event's `prev`); null before the first hashed event. */
+  head: string | null;
 }
 
 /** How many messages a room may have pinned at once (as WhatsApp: three). */

@@ -95,6 +95,10 @@ export const roomEvents = sqliteTable(
     restricted: integer("restricted", { mode: "boolean" }).notNull().default(false),
     /** The sender's client transaction id, so a retried send is stored once. */
     txnId: text("txn_id"),
+    /** base64url SHA-256 of the canonical content (kept when the content is redacted). */
+    contentHash: text("content_hash"),
+    /** base64url SHA-256 of the event's skeleton, `prev` included: the hash chain (rooms/hash.ts). */
+    hash: text("hash"),
   },
   (t) => [
     uniqueIndex("room_events_room_seq").on(t.roomId, t.seq),
@@ -504,3 +508,67 @@ export const pushSubscriptions = sqliteTable(
   },
   (t) => [index("push_subscriptions_user").on(t.userId), index("push_subscriptions_device").on(t.deviceId)],
 );
+/**
+ * Servers allowed or denied federation by the operator's CLI (`parley federation allow|deny`), on
+ * top of `federation.allow` / `federation.deny` in the config.
+ */
+export const federationServers = sqliteTable("federation_servers", {
+  server: text("server").primaryKey(),
+  /** "allow" or "deny". */
+  policy: text("policy").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/**
+ * The federation outbox's cursors: the room log is the outbox, and this records, per destination
+ * server and room, the last seq the destination acknowledged. `untilSeq`: the destination's last
+ * member left at that seq; nothing after it is sent (until one of its users is a member again).
+ */
+export const federationCursors = sqliteTable(
+  "federation_cursors",
+  {
+    destination: text("destination").notNull(),
+    roomId: text("room_id").notNull(),
+    ackedSeq: integer("acked_seq").notNull(),
+    untilSeq: integer("until_seq"),
+  },
+  (t) => [primaryKey({ columns: [t.destination, t.roomId] })],
+);
+
+/** Delivery state per destination server (for backoff across restarts and `parley federation status`). */
+export const federationPeers = sqliteTable("federation_peers", {
+  server: text("server").primaryKey(),
+  failures: integer("failures").notNull().default(0),
+  nextAttemptAt: integer("next_attempt_at").notNull().default(0),
+  lastSuccessAt: integer("last_success_at"),
+  /** When the current run of failures began (null after a success): 72 h of it makes a peer dormant. */
+  failingSince: integer("failing_since"),
+  lastError: text("last_error"),
+});
+
+/**
+ * Sends by local users to rooms whose home could not be reached: kept here (in order, per home)
+ * until the home answers, then the user is told the outcome (a `message.outcome` push).
+ */
+export const federationPending = sqliteTable(
+  "federation_pending",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    home: text("home").notNull(),
+    sender: text("sender").notNull(),
+    op: text("op").notNull(),
+    params: text("params").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("federation_pending_home").on(t.home, t.id)],
+);
+
+/**
+ * Rooms hosted elsewhere that this server agreed to replicate: one of its users acted in them
+ * through their home (a join, a send...). The inbox starts a replica only for these, or when the
+ * batch itself names one of this server's users, so a server cannot push rooms on this one.
+ */
+export const federationRooms = sqliteTable("federation_rooms", {
+  roomId: text("room_id").primaryKey(),
+  createdAt: integer("created_at").notNull(),
+});

@@ -1,0 +1,119 @@
+/**
+ * Client ops on rooms hosted elsewhere. A local user's op whose room (the `roomId` param, or the
+ * `server` of a `link.join`) is hosted on another server is not run here: this server signs it
+ * as a proposal on the user's behalf and sends it to the room's home, which runs it through its
+ * own op handler, rules and write path; the home's answer (result or coded refusal) is the op's.
+ * The events it makes come back through replication. The client uses the same ops as for a local
+ * room.
+ */
+import { errorCatalogue, ParleyError, type ErrorCode } from "../server/errors.ts";
+import type { OpRegistry } from "../server/ws/ops.ts";
+import { originOf } from "../server/rooms/hash.ts";
+import type { Federation } from "./service.ts";
+import { proposableOps } from "./routes.ts";
+import type { PendingSends } from "./pending.ts";
+import type { Outbox } from "./outbox.ts";
+import type { Storage } from "../server/storage/database.ts";
+
+/** Ops kept as pending sends when the home cannot be reached. */
+const keptWhenDown = new Set(["message.send"]);
+
+export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage): void {
+  const subscribe = storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
+  for (const name of proposableOps) {
+    const def = ops.get(name);
+    if (!def) continue;
+    const local = def.handler;
+    def.handler = async (ctx, params: Record<string, unknown>) => {
+      const home = name === "link.join" && typeof params.server === "string" ? params.server : typeof params.roomId === "string" ? originOf(params.roomId) : null;
+      if (!home || home === federation.self) {
+        if (name === "link.join" && "server" in params) {
+          const { server: _own, ...rest } = params;
+          return local(ctx, rest);
+        }
+        return local(ctx, params);
+      }
+      const { server: _home, ...rest } = params;
+      const keep = keptWhenDown.has(name);
+      // Sends queue behind earlier pending ones to the same home, so that their order holds.
+      if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params);
+      let res;
+      try {
+        res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now() });
+      } catch (err) {
+        if (keep && err instanceof ParleyError && err.code === "federation.unreachable") pending.keep(home, ctx.actor.userId, name, params);
+        throw err;
+      }
+      if (keep && (res.status === 502 || res.status === 503 || res.status === 504)) pending.keep(home, ctx.actor.userId, name, params);
+      if (res.status === 200) {
+        // The room (the op's, or the one a link joined) is one this server now replicates.
+        const roomId = typeof params.roomId === "string" ? params.roomId : res.body?.result?.roomId;
+        if (typeof roomId === "string" && originOf(roomId) === home) subscribe.run(roomId, Date.now());
+        return res.body?.result;
+      }
+      const code = res.body?.error?.code as string | undefined;
+      if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message);
+      throw new ParleyError("federation.unreachable", `${home} answered ${res.status}${code ? ` (${code})` : ""}.`);
+    };
+  }
+}
+
+/**
+ * Typing and receipts of local users in rooms with members on other servers: after the local
+ * op (which pushes to this server's members), the entry goes to the other servers as an
+ * ephemeral entry of the next `send` batch.
+ */
+export function relayEphemeralOps(ops: OpRegistry, outbox: Outbox): void {
+  const kinds: Record<string, "typing" | "read" | "delivered"> = { "typing.set": "typing", "receipt.read": "read", "receipt.delivered": "delivered" };
+  for (const [name, kind] of Object.entries(kinds)) {
+    const def = ops.get(name);
+    if (!def) continue;
+    const local = def.handler;
+    def.handler = async (ctx, params: Record<string, unknown>) => {
+      const result = (await local(ctx, params)) as { roomId: string; seq?: number };
+      const roomId = params.roomId as string;
+      if (kind === "typing") outbox.relayEphemeral({ kind, roomId, userId: ctx.actor.userId, typing: params.typing as boolean });
+      else outbox.relayEphemeral({ kind, roomId, userId: ctx.actor.userId, seq: result.seq });
+      return result;
+    };
+  }
+}
+
+/**
+ * Profiles of users of other servers: `profile.get` with a remote `userId` asks the user's server
+ * (`profile`, signed, on behalf of the asking user) and caches the answer for a minute.
+ */
+export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation): void {
+  // Inviting a user of another server to a room here: their server must know them.
+  const invite = ops.get("member.invite");
+  if (invite) {
+    const localInvite = invite.handler;
+    invite.handler = async (ctx, params: { roomId: string; userId: string }) => {
+      const server = originOf(params.userId);
+      if (originOf(params.roomId) === federation.self && server !== federation.self) {
+        // Asked as the server itself (the inviter may be a remote user acting through a proposal).
+        const res = await federation.request(server, "POST", "/profile", { requester: `@parley:${federation.self}`, userIds: [params.userId] });
+        if (res.status !== 200) throw new ParleyError("federation.unreachable", `${server} answered ${res.status}.`);
+        if (!(res.body?.profiles as { userId: string }[] | undefined)?.some((p) => p.userId === params.userId)) throw new ParleyError("user.not_found");
+      }
+      return localInvite(ctx, params);
+    };
+  }
+  const def = ops.get("profile.get");
+  if (!def) return;
+  const local = def.handler;
+  const cache = new Map<string, { profile: unknown; until: number }>();
+  def.handler = async (ctx, params: { userId?: string }) => {
+    const userId = params.userId;
+    if (!userId || originOf(userId) === federation.self) return local(ctx, params);
+    const hit = cache.get(userId);
+    if (hit && hit.until > Date.now()) return hit.profile;
+    const res = await federation.request(originOf(userId), "POST", "/profile", { requester: ctx.actor.userId, userIds: [userId] });
+    if (res.status !== 200) throw new ParleyError("federation.unreachable", `${originOf(userId)} answered ${res.status}.`);
+    const profile = (res.body?.profiles as { userId: string }[] | undefined)?.find((p) => p.userId === userId);
+    if (!profile) throw new ParleyError("user.not_found");
+    if (cache.size > 10_000) cache.clear();
+    cache.set(userId, { profile, until: Date.now() + 60_000 });
+    return profile;
+  };
+}

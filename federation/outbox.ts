@@ -1,0 +1,336 @@
+/**
+ * The outbox. The room log is the outbox: a cursor per (destination, room) records the last seq
+ * the destination acknowledged, and nothing is copied per destination. It subscribes to the
+ * publish step to learn which servers have members in this server's rooms (cheaply: a room's set
+ * of remote servers is recomputed only on membership events) and to wake the delivery loop.
+ *
+ * Delivery: one request in flight per destination; a batch holds up to `batchEvents` events
+ * (bounded in bytes too), in seq order per room, with one home-signed checkpoint per room; the
+ * answer has a result per event and each room's cursor moves over what was accepted. Failures
+ * back off from 2 s, doubling, with full jitter, capped at an hour, and nothing is ever dropped;
+ * 429/503 with Retry-After are honoured and are not failures; only a successful send resets the
+ * failure count; a destination failing for 72 h is dormant and probed hourly.
+ */
+import type { Logger } from "../server/logger.ts";
+import type { Storage } from "../server/storage/database.ts";
+import type { RoomCore, Committed } from "../server/rooms/core.ts";
+import { originOf } from "../server/rooms/hash.ts";
+import type { ServerKeys } from "./keys.ts";
+import { signCheckpoint, type Checkpoint } from "./events.ts";
+import type { Federation } from "./service.ts";
+
+export const backoff = {
+  initialMs: 2_000,
+  capMs: 3_600_000,
+  dormantAfterMs: 72 * 3_600_000,
+  dormantProbeMs: 3_600_000,
+};
+
+/** The wait before the next attempt after `failures` consecutive failures: full jitter over 2 s × 2^(n−1), capped. */
+export function retryDelay(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(backoff.capMs, backoff.initialMs * 2 ** Math.min(failures - 1, 30));
+  return Math.floor(random() * ceiling);
+}
+
+export interface PeerStatus {
+  server: string;
+  /** Rooms with a cursor for this peer. */
+  rooms: number;
+  /** Events it has not acknowledged yet. */
+  backlog: number;
+  failures: number;
+  nextAttemptAt: number | null;
+  lastSuccessAt: number | null;
+  dormant: boolean;
+  lastError: string | null;
+}
+
+/** Every destination with its backlog and delivery state (the running server and the CLI read it alike). */
+export function federationStatus(storage: Storage, at: number = Date.now()): PeerStatus[] {
+  const rows = storage.sqlite
+    .prepare(
+      `SELECT c.destination AS server, count(*) AS rooms,
+        sum(max(0, coalesce(c.until_seq, (SELECT max(seq) FROM room_events e WHERE e.room_id = c.room_id)) - c.acked_seq)) AS backlog,
+        p.failures, p.next_attempt_at, p.last_success_at, p.failing_since, p.last_error
+      FROM federation_cursors c LEFT JOIN federation_peers p ON p.server = c.destination
+      GROUP BY c.destination ORDER BY c.destination`,
+    )
+    .all() as { server: string; rooms: number; backlog: number | null; failures: number | null; next_attempt_at: number | null; last_success_at: number | null; failing_since: number | null; last_error: string | null }[];
+  return rows.map((r) => ({
+    server: r.server,
+    rooms: r.rooms,
+    backlog: r.backlog ?? 0,
+    failures: r.failures ?? 0,
+    nextAttemptAt: r.next_attempt_at || null,
+    lastSuccessAt: r.last_success_at ?? null,
+    dormant: r.failing_since !== null && at - r.failing_since >= backoff.dormantAfterMs,
+    lastError: r.last_error ?? null,
+  }));
+}
+
+/** Typing and receipts between servers: never stored in a log; losing them in a crash is acceptable. */
+export interface EphemeralEntry {
+  kind: "typing" | "read" | "delivered";
+  roomId: string;
+  userId: string;
+  seq?: number;
+  typing?: boolean;
+}
+
+export interface WireEvent {
+  roomId: string;
+  seq: number;
+  eventId: string;
+  type: string;
+  sender: string;
+  origin: string;
+  ts: number;
+  content: Record<string, unknown>;
+  contentHash: string;
+  prev: string | null;
+  hash: string;
+}
+
+const batchEvents = 500;
+const batchBytes = 4 * 1024 * 1024;
+
+export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federation: Federation; keys: ServerKeys; log: Logger; now?: () => number }) {
+  const { rooms, federation, keys, log } = deps;
+  const now = deps.now ?? Date.now;
+  const self = federation.self;
+  const db = deps.storage.sqlite;
+  const s = {
+    openCursor: db.prepare("INSERT INTO federation_cursors (destination, room_id, acked_seq, until_seq) VALUES (?, ?, 0, NULL) ON CONFLICT(destination, room_id) DO UPDATE SET until_seq = NULL"),
+    stopCursor: db.prepare("UPDATE federation_cursors SET until_seq = ? WHERE destination = ? AND room_id = ? AND until_seq IS NULL"),
+    backlog: db.prepare(`
+      SELECT c.room_id, c.acked_seq, c.until_seq FROM federation_cursors c
+      WHERE c.destination = ? AND c.acked_seq < coalesce(c.until_seq, (SELECT max(seq) FROM room_events e WHERE e.room_id = c.room_id))`),
+    events: db.prepare("SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
+    hashAt: db.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?"),
+    ack: db.prepare("UPDATE federation_cursors SET acked_seq = max(acked_seq, ?) WHERE destination = ? AND room_id = ?"),
+    destinations: db.prepare("SELECT DISTINCT destination FROM federation_cursors"),
+    peer: db.prepare("SELECT * FROM federation_peers WHERE server = ?"),
+    upsertPeer: db.prepare(`
+      INSERT INTO federation_peers (server, failures, next_attempt_at, last_success_at, failing_since, last_error) VALUES (@server, @failures, @next, @success, @since, @error)
+      ON CONFLICT(server) DO UPDATE SET failures = @failures, next_attempt_at = @next, last_success_at = coalesce(@success, last_success_at), failing_since = @since, last_error = @error`),
+
+  };
+
+  /** Ephemeral entries (typing, receipts) waiting per destination: in memory only, bounded. */
+  const ephemeral = new Map<string, EphemeralEntry[]>();
+  /** roomId -> the other servers with members in it (recomputed on membership events). */
+  const remoteServers = new Map<string, Set<string>>();
+  const inflight = new Set<string>();
+  const timers = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
+
+  function serversOf(roomId: string): Set<string> {
+    const st = rooms.state(roomId);
+    const out = new Set<string>();
+    if (st) for (const u of st.members.keys()) if (originOf(u) !== self) out.add(originOf(u));
+    return out;
+  }
+
+  /** The publish subscriber: opens cursors for new destinations and wakes delivery. */
+  function onBatch(batch: readonly Committed[]): void {
+    let touched: Set<string> | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const { event, subject } = batch[i];
+      if (originOf(event.roomId) !== self) continue;
+      let servers = remoteServers.get(event.roomId);
+      const membership = event.type.startsWith("member.") || event.type === "room.create";
+      if (!servers || membership) {
+        const before = servers ?? new Set<string>();
+        servers = serversOf(event.roomId);
+        remoteServers.set(event.roomId, servers);
+        for (const d of servers) if (!before.has(d)) s.openCursor.run(d, event.roomId);
+        // A server whose last member left still gets the event that says so, then nothing more.
+        for (const d of before) if (!servers.has(d)) s.stopCursor.run(event.seq, d, event.roomId);
+        // The subject of an event (an invitee, a removed user) of another server hears of it too.
+        if (subject && originOf(subject) !== self && !servers.has(originOf(subject))) {
+          s.openCursor.run(originOf(subject), event.roomId);
+          s.stopCursor.run(event.seq, originOf(subject), event.roomId);
+        }
+      }
+      if (servers.size || (subject && originOf(subject) !== self)) {
+        touched ??= new Set();
+        for (const d of servers) touched.add(d);
+        if (subject && originOf(subject) !== self) touched.add(originOf(subject));
+      }
+    }
+    if (touched) for (const d of touched) schedule(d, 0);
+  }
+
+  function schedule(destination: string, delayMs: number): void {
+    if (stopped) return;
+    const existing = timers.get(destination);
+    if (existing && delayMs > 0) return;
+    if (existing) clearTimeout(existing);
+    const t = setTimeout(() => {
+      timers.delete(destination);
+      void deliver(destination);
+    }, delayMs);
+    t.unref();
+    timers.set(destination, t);
+  }
+
+  function peerRow(server: string) {
+    return s.peer.get(server) as { failures: number; next_attempt_at: number; last_success_at: number | null; failing_since: number | null } | undefined;
+  }
+
+  function fail(destination: string, error: string): void {
+    const row = peerRow(destination);
+    const failures = (row?.failures ?? 0) + 1;
+    const at = now();
+    const since = row?.failing_since ?? at;
+    const dormant = at - since >= backoff.dormantAfterMs;
+    const delay = dormant ? backoff.dormantProbeMs : retryDelay(failures);
+    s.upsertPeer.run({ server: destination, failures, next: at + delay, success: null, since, error });
+    log.warn({ peer: destination, failures, retryInMs: delay, dormant, err: error }, "federation send failed");
+    schedule(destination, delay);
+  }
+
+  /** One request to `destination` with what it lacks; then again while there is more. */
+  async function deliver(destination: string): Promise<void> {
+    if (stopped || inflight.has(destination)) return;
+    const row = peerRow(destination);
+    if (row && row.next_attempt_at > now()) {
+      schedule(destination, row.next_attempt_at - now());
+      return;
+    }
+    inflight.add(destination);
+    try {
+      const cursors = s.backlog.all(destination) as { room_id: string; acked_seq: number; until_seq: number | null }[];
+      const entries = ephemeral.get(destination) ?? [];
+      if (!cursors.length && !entries.length) return;
+      ephemeral.delete(destination);
+      const events: WireEvent[] = [];
+      const checkpoints: Checkpoint[] = [];
+      let bytes = 0;
+      for (const c of cursors) {
+        if (events.length >= batchEvents || bytes >= batchBytes) break;
+        const rows = s.events.all(c.room_id, c.acked_seq, c.until_seq ?? Number.MAX_SAFE_INTEGER, batchEvents - events.length) as {
+          room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string;
+        }[];
+        let prev = c.acked_seq > 0 ? ((s.hashAt.get(c.room_id, c.acked_seq) as { hash: string | null } | undefined)?.hash ?? null) : null;
+        let last: (typeof rows)[number] | undefined;
+        for (const r of rows) {
+          if (bytes >= batchBytes) break;
+          bytes += r.content.length + 300;
+          events.push({ roomId: r.room_id, seq: r.seq, eventId: r.event_id, type: r.type, sender: r.sender, origin: originOf(r.sender), ts: r.ts, content: JSON.parse(r.content), contentHash: r.content_hash, prev, hash: r.hash });
+          prev = r.hash;
+          last = r;
+        }
+        // One signature per room per batch: the chain proves every event before it.
+        if (last) checkpoints.push(signCheckpoint({ server: self, roomId: last.room_id, seq: last.seq, hash: last.hash, ts: now() }, keys.current()));
+      }
+      if (!events.length && !entries.length) return;
+      // Entries not delivered go back to the front of the queue (bounded: the newest 1,000 kept).
+      const requeue = () => {
+        const merged = [...entries, ...(ephemeral.get(destination) ?? [])];
+        ephemeral.set(destination, merged.slice(-1000));
+      };
+      let res;
+      try {
+        res = await federation.request(destination, "POST", "/send", { events, checkpoints, ephemeral: entries });
+      } catch (err) {
+        if (!stopped) {
+          requeue();
+          fail(destination, (err as Error).message);
+        }
+        return;
+      }
+      // The server may have begun closing while the request was out: the database is closing.
+      if (stopped) return;
+      if (res.status !== 200) requeue();
+      if ((res.status === 429 || res.status === 503) && res.retryAfter !== null) {
+        // Honoured, and not a failure: the peer asked for time.
+        const at = now();
+        s.upsertPeer.run({ server: destination, failures: row?.failures ?? 0, next: at + res.retryAfter * 1000, success: null, since: row?.failing_since ?? null, error: `retry-after ${res.retryAfter}s` });
+        log.info({ peer: destination, retryAfterS: res.retryAfter }, "peer asked to retry later");
+        schedule(destination, res.retryAfter * 1000);
+        return;
+      }
+      if (res.status !== 200 || !Array.isArray(res.body?.results)) {
+        fail(destination, `HTTP ${res.status}${res.body?.error?.code ? ` ${res.body.error.code}` : ""}`);
+        return;
+      }
+      // Each room's cursor moves over the leading run of accepted events.
+      const results = res.body.results as { eventId: string; status: string; code?: string }[];
+      const byId = new Map(results.map((r) => [r.eventId, r]));
+      const advanced = new Map<string, number>();
+      const blocked = new Set<string>();
+      for (const e of events) {
+        if (blocked.has(e.roomId)) continue;
+        const r = byId.get(e.eventId);
+        if (r && (r.status === "ok" || r.status === "duplicate")) advanced.set(e.roomId, e.seq);
+        else {
+          blocked.add(e.roomId);
+          log.warn({ peer: destination, room: e.roomId, seq: e.seq, result: r?.status ?? "missing", code: r?.code }, "peer did not accept an event");
+        }
+      }
+      db.transaction(() => {
+        for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
+        s.upsertPeer.run({ server: destination, failures: 0, next: 0, success: now(), since: null, error: null });
+      })();
+      log.debug({ peer: destination, events: events.length, rooms: advanced.size }, "federation batch delivered");
+      // More to send: go on at once (unless everything was refused, which waits like a failure).
+      if (advanced.size || ephemeral.has(destination)) schedule(destination, 0);
+      else if (blocked.size) fail(destination, "every event of the batch was refused");
+    } catch (err) {
+      if (stopped) return;
+      log.error({ peer: destination, err }, "federation delivery failed");
+      try {
+        fail(destination, (err as Error).message);
+      } catch (inner) {
+        log.error({ peer: destination, err: inner }, "recording a federation failure failed");
+      }
+    } finally {
+      inflight.delete(destination);
+    }
+  }
+
+  return {
+    onBatch,
+    /** Starts: every destination with a backlog is woken and sent to (and told we are back). */
+    start(): void {
+      for (const { destination } of s.destinations.all() as { destination: string }[]) {
+        schedule(destination, 0);
+        federation.request(destination, "POST", "/wake", {}).then(
+          () => undefined,
+          (err) => log.info({ peer: destination, err: (err as Error).message }, "wake not delivered"),
+        );
+      }
+    },
+    /** Queues typing or a receipt for every other server with a member in the room. */
+    relayEphemeral(entry: EphemeralEntry): void {
+      const st = rooms.state(entry.roomId);
+      if (!st) return;
+      const servers = new Set<string>();
+      for (const u of st.members.keys()) if (originOf(u) !== self) servers.add(originOf(u));
+      for (const d of servers) {
+        const q = ephemeral.get(d) ?? [];
+        q.push(entry);
+        if (q.length > 1000) q.shift();
+        ephemeral.set(d, q);
+        schedule(d, 0);
+      }
+    },
+    /** A peer says it is back (`wake`) or reached us: probe it now. Its failure count is kept. */
+    probe(destination: string): void {
+      const row = peerRow(destination);
+      if (row && row.next_attempt_at > now()) s.upsertPeer.run({ server: destination, failures: row.failures, next: 0, success: null, since: row.failing_since, error: null });
+      schedule(destination, 0);
+    },
+    status: () => federationStatus(deps.storage, now()),
+    /** Resolves when nothing is in flight (tests, shutdown). */
+    idle: () => inflight.size === 0,
+    stop(): void {
+      stopped = true;
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+    },
+  };
+}
+
+export type Outbox = ReturnType<typeof createOutbox>;

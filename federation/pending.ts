@@ -1,0 +1,124 @@
+/**
+ * Pending sends. When a local user's `message.send` goes to a room whose home cannot be reached,
+ * it is kept durably (federation_pending), the user is answered `message.pending` with its id, and
+ * it is proposed again, in order per home, when the home wakes this server (its `wake` on start),
+ * when a retry timer fires (the outbox's backoff), and at this server's start. The home then
+ * authorizes it against the room's state at that time; either way the user is told the outcome
+ * with a `message.outcome` push (kept for them until they connect, if they are offline).
+ */
+import type { Logger } from "../server/logger.ts";
+import type { Storage } from "../server/storage/database.ts";
+import type { Hub } from "../server/ws/transport.ts";
+import { ParleyError } from "../server/errors.ts";
+import type { Federation } from "./service.ts";
+import { retryDelay } from "./outbox.ts";
+
+/** How long a pending send is kept and how old a proposal the home accepts (7 days). */
+export const pendingMaxAgeMs = 7 * 86_400_000;
+
+export function createPendingSends(deps: { storage: Storage; federation: Federation; hub: () => Hub; log: Logger; now?: () => number }) {
+  const { federation, log } = deps;
+  const now = deps.now ?? Date.now;
+  const db = deps.storage.sqlite;
+  const s = {
+    add: db.prepare("INSERT INTO federation_pending (home, sender, op, params, created_at) VALUES (?, ?, ?, ?, ?)"),
+    forHome: db.prepare("SELECT id, sender, op, params, created_at FROM federation_pending WHERE home = ? ORDER BY id LIMIT 100"),
+    any: db.prepare("SELECT 1 FROM federation_pending WHERE home = ? LIMIT 1"),
+    homes: db.prepare("SELECT DISTINCT home FROM federation_pending"),
+    drop: db.prepare("DELETE FROM federation_pending WHERE id = ?"),
+    keep: db.prepare("INSERT INTO pending_pushes (user_id, frame, expires_at, created_at) VALUES (?, ?, ?, ?)"),
+  };
+  const running = new Set<string>();
+  const failures = new Map<string, number>();
+  const timers = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
+
+  function tell(userId: string, data: Record<string, unknown>): void {
+    const frame = JSON.stringify({ push: "message.outcome", data });
+    const hub = deps.hub();
+    if (hub.connectionsOf(userId)?.size) hub.sendToUsers([userId], frame);
+    else s.keep.run(userId, frame, now() + pendingMaxAgeMs, now());
+  }
+
+  function later(home: string): void {
+    if (stopped || timers.has(home)) return;
+    const n = (failures.get(home) ?? 0) + 1;
+    failures.set(home, n);
+    const t = setTimeout(() => {
+      timers.delete(home);
+      void flush(home);
+    }, Math.max(1000, retryDelay(n)));
+    t.unref();
+    timers.set(home, t);
+  }
+
+  /** Proposes the home's pending sends in order; stops at the first that cannot be delivered. */
+  async function flush(home: string): Promise<void> {
+    if (stopped || running.has(home)) return;
+    running.add(home);
+    try {
+      for (;;) {
+        const rows = s.forHome.all(home) as { id: number; sender: string; op: string; params: string; created_at: number }[];
+        if (!rows.length) {
+          failures.delete(home);
+          return;
+        }
+        for (const r of rows) {
+          const params = JSON.parse(r.params) as Record<string, unknown>;
+          let res;
+          try {
+            res = await federation.request(home, "POST", "/propose", { sender: r.sender, op: r.op, params, proposedAt: r.created_at });
+          } catch (err) {
+            log.info({ peer: home, err: (err as Error).message }, "pending sends wait: the home is unreachable");
+            later(home);
+            return;
+          }
+          if (stopped) return;
+          if (res.status >= 500 || res.status === 429) {
+            later(home);
+            return;
+          }
+          s.drop.run(r.id);
+          const base = { pendingId: r.id, roomId: params.roomId, txnId: params.txnId };
+          if (res.status === 200) tell(r.sender, { ...base, status: "accepted", event: res.body?.result?.event ?? null });
+          else {
+            const code = typeof res.body?.error?.code === "string" ? res.body.error.code : "federation.unreachable";
+            tell(r.sender, { ...base, status: "refused", error: { code, message: res.body?.error?.message ?? "The home server refused it." } });
+          }
+          log.info({ peer: home, room: params.roomId, pendingId: r.id, status: res.status }, "pending send delivered");
+        }
+      }
+    } finally {
+      running.delete(home);
+    }
+  }
+
+  return {
+    /** Whether sends to `home` must queue behind earlier pending ones (order per home). */
+    hasPending: (home: string) => s.any.get(home) !== undefined,
+    /** Keeps a send and answers the client `message.pending` (thrown). */
+    keep(home: string, sender: string, op: string, params: Record<string, unknown>): never {
+      const id = Number(s.add.run(home, sender, op, JSON.stringify(params), now()).lastInsertRowid);
+      later(home);
+      throw new ParleyError("message.pending", `${home} cannot be reached; the message is kept and sent when it returns.`, { pendingId: id, roomId: params.roomId, txnId: params.txnId });
+    },
+    /** The home is back (its wake) or may be: try now. */
+    kick(home: string): void {
+      const t = timers.get(home);
+      if (t) {
+        clearTimeout(t);
+        timers.delete(home);
+      }
+      void flush(home);
+    },
+    start(): void {
+      for (const { home } of s.homes.all() as { home: string }[]) void flush(home);
+    },
+    stop(): void {
+      stopped = true;
+      for (const t of timers.values()) clearTimeout(t);
+    },
+  };
+}
+
+export type PendingSends = ReturnType<typeof createPendingSends>;

@@ -1,0 +1,204 @@
+/**
+ * The server-to-server endpoints under /_parley/federation/v1. Every route in this scope:
+ *   onRequest   federation on? the origin named and permitted by the server's policy? (before
+ *               the body is read: a denied server cannot make this server read its bytes)
+ *   body        read raw (a Buffer), so that the Content-Digest is checked over the bytes received
+ *   preHandler  the RFC 9421 signature (federation/signatures.ts); then the JSON is parsed and
+ *               validated against protocol/federation/<name>.json
+ * A refusal is a coded error and changes nothing.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { ParleyError } from "../server/errors.ts";
+import type { Protocol } from "../protocol/index.ts";
+import type { AccountService, Profile } from "../server/accounts/service.ts";
+import type { Federation } from "./service.ts";
+import type { Inbox } from "./inbox.ts";
+import type { EphemeralEntry, Outbox, WireEvent } from "./outbox.ts";
+import type { Checkpoint } from "./events.ts";
+import type { OpRegistry } from "../server/ws/ops.ts";
+import type { RoomCore } from "../server/rooms/core.ts";
+import type { Storage } from "../server/storage/database.ts";
+import { signCheckpoint } from "./events.ts";
+import { originOf } from "../server/rooms/hash.ts";
+import type { ServerKeys } from "./keys.ts";
+import { pendingMaxAgeMs, type PendingSends } from "./pending.ts";
+import { federationPrefix, isServerName } from "./peers.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The verified origin server of a federation request. */
+    peer?: string;
+    federationBody?: unknown;
+  }
+}
+
+/** Largest body a peer may send in one request (a batch of events). */
+export const federationBodyLimit = 8 * 1024 * 1024;
+
+/**
+ * The client ops a remote user's server may propose on the user's behalf: they run through the
+ * same op handlers (and so the same services, rules and write path) as a local client's.
+ */
+export const proposableOps = new Set([
+  "link.join",
+  "group.join",
+  "join.request",
+  "join.cancel",
+  "invite.accept",
+  "invite.decline",
+  "room.leave",
+  "message.send",
+  "message.edit",
+  "message.delete",
+  "message.react",
+  "poll.create",
+  "poll.vote",
+  "poll.close",
+  "event.create",
+  "event.update",
+  "event.cancel",
+  "event.rsvp",
+  "join.approve",
+  "join.reject",
+  "member.invite",
+  "member.remove",
+  "member.ban",
+  "member.unban",
+  "member.role",
+  "room.update",
+  "room.settings.update",
+]);
+
+export interface FederationRouteDeps {
+  federation: Federation;
+  protocol: Protocol;
+  accounts: AccountService;
+  inbox: Inbox;
+  outbox: Outbox;
+  ops: OpRegistry;
+  rooms: RoomCore;
+  storage: Storage;
+  keys: ServerKeys;
+  pending: PendingSends;
+}
+
+export async function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): Promise<void> {
+  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending } = deps;
+  const eventsRange = deps.storage.sqlite.prepare(
+    "SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
+  );
+  const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
+  const cursorOf = deps.storage.sqlite.prepare("SELECT 1 FROM federation_cursors WHERE destination = ? AND room_id = ?");
+
+  function body<T>(request: FastifyRequest, name: string): T {
+    const raw = request.body as Buffer | undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw && raw.length ? raw.toString("utf8") : "null");
+    } catch {
+      throw new ParleyError("bad_request", "The body is not valid JSON.");
+    }
+    const validate = protocol.validator(`federation/${name}#/$defs/request`);
+    if (!validate(parsed)) {
+      const v = validate.errors![0];
+      throw new ParleyError("bad_request", `body${v.instancePath} ${v.message}`, { path: v.instancePath || "/", reason: v.message });
+    }
+    return parsed as T;
+  }
+
+  await app.register(
+    async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: federationBodyLimit }, (_req, payload, done) => done(null, payload));
+      scope.addHook("onRequest", async (request) => {
+        if (!federation.enabled) throw new ParleyError("federation.disabled");
+        const origin = request.headers["parley-origin"];
+        if (typeof origin !== "string" || !isServerName(origin)) throw new ParleyError("federation.signature_missing", "The request names no origin server (parley-origin).");
+        if (!federation.policy.permits(origin)) {
+          request.log.info({ peer: origin }, "federation request from a server not permitted");
+          throw new ParleyError("federation.server_denied");
+        }
+      });
+      scope.addHook("preHandler", async (request) => {
+        const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const { origin } = await federation.verify({ method: request.method, url: request.url, headers: request.headers, body: raw });
+        request.peer = origin;
+      });
+
+      // federation: profile
+      scope.post("/profile", async (request) => {
+        const { requester, userIds } = body<{ requester: string; userIds: string[] }>(request, "profile");
+        federation.requireOwnUser(request.peer!, requester);
+        const profiles: Profile[] = [];
+        for (const id of userIds) {
+          try {
+            profiles.push(accounts.getProfile(id));
+          } catch (err) {
+            if (!(err instanceof ParleyError && err.code === "user.not_found")) throw err;
+          }
+        }
+        return { profiles };
+      });
+
+      // federation: send
+      scope.post("/send", async (request) => {
+        const { events, checkpoints, ephemeral } = body<{ events: WireEvent[]; checkpoints: Checkpoint[]; ephemeral?: EphemeralEntry[] }>(request, "send");
+        // Hearing from a peer is a reason to try it early, never to reset its failures.
+        outbox.probe(request.peer!);
+        const results = await inbox.receive(request.peer!, events, checkpoints);
+        // Ephemeral entries after the events, so that a receipt finds the message it points at.
+        inbox.receiveEphemeral(request.peer!, ephemeral ?? []);
+        return { results };
+      });
+
+      // federation: backfill
+      scope.post("/backfill", async (request) => {
+        const { roomId, from, to } = body<{ roomId: string; from: number; to: number }>(request, "backfill");
+        const state = rooms.state(roomId);
+        const peer = request.peer!;
+        // Only the home serves a room's log, and only to a server that has (or had) a member in it.
+        const entitled = state && originOf(roomId) === federation.self && ([...state.members.keys()].some((u) => originOf(u) === peer) || cursorOf.get(peer, roomId));
+        if (!entitled) throw new ParleyError("room.not_found");
+        const last = Math.min(to, from + 499, state!.seq);
+        const rows = eventsRange.all(roomId, from, last) as { room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string }[];
+        let prev = from > 1 ? ((hashAt.get(roomId, from - 1) as { hash: string | null } | undefined)?.hash ?? null) : null;
+        const events: WireEvent[] = rows.map((r) => {
+          const e = { roomId, seq: r.seq, eventId: r.event_id, type: r.type, sender: r.sender, origin: originOf(r.sender), ts: r.ts, content: JSON.parse(r.content), contentHash: r.content_hash, prev, hash: r.hash };
+          prev = r.hash;
+          return e;
+        });
+        const tail = rows[rows.length - 1];
+        const checkpoint = tail ? signCheckpoint({ server: federation.self, roomId, seq: tail.seq, hash: tail.hash, ts: Date.now() }, keys.current()) : null;
+        return { events, checkpoint };
+      });
+
+      // federation: wake
+      scope.post("/wake", async (request) => {
+        body<Record<string, never>>(request, "wake");
+        outbox.probe(request.peer!);
+        pending.kick(request.peer!);
+        return {};
+      });
+
+      // federation: propose
+      scope.post("/propose", async (request) => {
+        const { sender, op, params, proposedAt } = body<{ sender: string; op: string; params: Record<string, unknown>; proposedAt?: number }>(request, "propose");
+        federation.requireOwnUser(request.peer!, sender);
+        // A pending send delivered long after it was made is refused with a clear code.
+        if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
+        const def = ops.get(op);
+        if (!def || !proposableOps.has(op)) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
+        // Only for rooms hosted here: this server relays nobody's proposals to a third one.
+        if ((typeof params.roomId === "string" && originOf(params.roomId) !== federation.self) || "server" in params) throw new ParleyError("room.not_found");
+        if (!def.validateParams(params)) {
+          const v = def.validateParams.errors![0];
+          throw new ParleyError("invalid_params", `params${v.instancePath} ${v.message}`);
+        }
+        const actor = { userId: sender, deviceId: `federation:${request.peer}`, expiresAt: Number.MAX_SAFE_INTEGER, isAdmin: false };
+        const result = await def.handler({ actor, connection: null as never }, params);
+        return { result: result ?? null };
+      });
+    },
+    { prefix: federationPrefix },
+  );
+}

@@ -1,0 +1,120 @@
+/**
+ * The federation layer's composition: the peer directory and key cache, the nonce cache, the
+ * server policy, the signed HTTP client for outgoing requests and the verification of incoming
+ * ones. Routes are in routes.ts.
+ */
+import type { Config } from "../server/config/load.ts";
+import type { Logger } from "../server/logger.ts";
+import type { Storage } from "../server/storage/database.ts";
+import { ParleyError } from "../server/errors.ts";
+import type { ServerKeys } from "./keys.ts";
+import { createPeerDirectory, federationPrefix } from "./peers.ts";
+import { createServerPolicy } from "./policy.ts";
+import { signRequest, verifyRequest, type IncomingRequest } from "./signatures.ts";
+
+export interface FederationDeps {
+  config: Config;
+  storage: Storage;
+  keys: ServerKeys;
+  log: Logger;
+  now?: () => number;
+  fetch?: typeof fetch;
+}
+
+export interface PeerResponse {
+  status: number;
+  body: any;
+  /** Seconds from Retry-After, when the peer sent one. */
+  retryAfter: number | null;
+}
+
+export function createFederation(deps: FederationDeps) {
+  const { config, keys, log } = deps;
+  const fc = config.federation;
+  const now = deps.now ?? Date.now;
+  const self = config.server.name;
+  const doFetch = deps.fetch ?? fetch;
+  const peers = createPeerDirectory({
+    peers: fc.peers,
+    allowPlainHttp: fc.allow_plain_http,
+    keyCacheMs: fc.key_cache_seconds * 1000,
+    unknownKeyCacheMs: fc.unknown_key_cache_seconds * 1000,
+    log,
+    now,
+    fetch: deps.fetch,
+  });
+  const policy = createServerPolicy(deps.storage, fc);
+
+  /** Nonces seen, with when they may be forgotten: `origin nonce` -> ms. */
+  const nonces = new Map<string, number>();
+  function useNonce(origin: string, nonce: string, until: number): boolean {
+    const key = `${origin} ${nonce}`;
+    const at = now();
+    const seen = nonces.get(key);
+    if (seen !== undefined && seen > at) return false;
+    nonces.set(key, until);
+    if (nonces.size > 4096 && nonces.size % 1024 === 0) for (const [k, u] of nonces) if (u <= at) nonces.delete(k);
+    return true;
+  }
+  // A CLI rotation reaches the running server within seconds.
+  const keyPoll = setInterval(() => {
+    keys.reload().then(
+      (changed) => changed && log.info({ keyId: keys.current().keyId }, "signing key changed"),
+      (err) => log.error({ err }, "reloading signing keys failed"),
+    );
+    const at = now();
+    for (const [k, u] of nonces) if (u <= at) nonces.delete(k);
+  }, 5000);
+  keyPoll.unref();
+
+  return {
+    enabled: fc.enabled,
+    self,
+    peers,
+    policy,
+    /** Verifies an incoming request; throws a coded ParleyError. */
+    verify(req: IncomingRequest) {
+      return verifyRequest(req, { self, now: now(), skewSeconds: fc.clock_skew_seconds, lookupKey: peers.lookupKey, useNonce });
+    },
+    /** Refuses a user id that is not of the origin server: a server speaks only for its own users. */
+    requireOwnUser(origin: string, userId: string): void {
+      if (!userId.startsWith("@") || userId.slice(userId.indexOf(":") + 1) !== origin) {
+        throw new ParleyError("federation.sender_not_of_origin", `${userId} is not a user of ${origin}.`);
+      }
+    },
+    /**
+     * Sends a signed request to a peer's federation API (`path` below /_parley/federation/v1).
+     * Throws federation.unreachable when the peer cannot be reached or is not permitted.
+     */
+    async request(destination: string, method: "GET" | "POST", path: string, body?: unknown): Promise<PeerResponse> {
+      if (!fc.enabled) throw new ParleyError("federation.disabled");
+      if (!policy.permits(destination)) throw new ParleyError("federation.server_denied", `${destination} is not permitted by this server's policy.`);
+      const { federation } = await peers.resolve(destination);
+      const url = `${federation}${path}`;
+      const bytes = Buffer.from(body === undefined ? "" : JSON.stringify(body));
+      const headers = await signRequest({ method, url, body: bytes, origin: self, destination }, keys.current(), now());
+      let res: Response;
+      try {
+        res = await doFetch(url, { method, headers, body: method === "GET" ? undefined : bytes, signal: AbortSignal.timeout(30_000) });
+      } catch (err) {
+        throw new ParleyError("federation.unreachable", `${destination}: ${(err as Error).message}`);
+      }
+      const text = await res.text();
+      let parsed: unknown = null;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = null;
+      }
+      const ra = res.headers.get("retry-after");
+      const retryAfter = ra === null ? null : /^\d+$/.test(ra) ? Number(ra) : Math.max(0, Math.ceil((Date.parse(ra) - now()) / 1000)) || null;
+      return { status: res.status, body: parsed, retryAfter };
+    },
+    close(): void {
+      clearInterval(keyPoll);
+    },
+    prefix: federationPrefix,
+  };
+}
+
+export type Federation = ReturnType<typeof createFederation>;

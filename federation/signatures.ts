@@ -1,0 +1,194 @@
+/**
+ * Server-to-server request signatures: RFC 9421 HTTP Message Signatures with Ed25519, over the
+ * method, path, query, an RFC 9530 Content-Digest of the raw body and Parley's origin and
+ * destination headers. The signature base and the Signature/Signature-Input fields are made by
+ * `http-message-signatures` (checked against RFC 9421's own Ed25519 vector in
+ * test/federation/signatures.test.ts); the fields are parsed with `structured-headers`. The
+ * checks Parley adds (required components and parameters, destination, time window, nonce,
+ * digest, key validity) are here, each with its own error code.
+ */
+import { createHash, randomBytes, sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
+import { httpbis } from "http-message-signatures";
+import { parseDictionary, serializeDictionary, isInnerList, type Dictionary, type InnerList } from "structured-headers";
+import { ParleyError } from "../server/errors.ts";
+
+/** The label of Parley's signature in Signature-Input and Signature. */
+export const signatureLabel = "parley";
+/** The `tag` parameter: names the application profile (RFC 9421 §2.3). */
+export const signatureTag = "parley-federation-v1";
+/** The components every request signature covers, in this order. */
+export const coveredComponents = ["@method", "@path", "@query", "content-digest", "parley-origin", "parley-destination"] as const;
+const requiredParams = ["created", "expires", "nonce", "keyid", "tag"] as const;
+/** How long a signature is valid for after `created`, in seconds. */
+export const signatureLifetimeSeconds = 300;
+
+/** RFC 9530 Content-Digest of a body: `sha-256=:<base64>:`. */
+export function contentDigest(body: Buffer | string): string {
+  return `sha-256=:${createHash("sha256").update(body).digest("base64")}:`;
+}
+
+/** Whether a Content-Digest field names the SHA-256 of these bytes (other algorithms are ignored). */
+export function digestMatches(field: string | undefined, body: Buffer): boolean {
+  if (!field) return false;
+  let dict: Dictionary;
+  try {
+    dict = parseDictionary(field);
+  } catch {
+    return false;
+  }
+  const entry = dict.get("sha-256");
+  if (!entry || !(entry[0] instanceof ArrayBuffer)) return false;
+  return Buffer.from(entry[0]).equals(createHash("sha256").update(body).digest());
+}
+
+export interface OutgoingRequest {
+  method: string;
+  /** Absolute URL of the destination endpoint. */
+  url: string;
+  body: Buffer;
+  origin: string;
+  destination: string;
+}
+
+/** Signs a server-to-server request; returns every header to send (content-type included). */
+export async function signRequest(req: OutgoingRequest, key: { keyId: string; privateKey: KeyObject }, at: number = Date.now()): Promise<Record<string, string>> {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "content-digest": contentDigest(req.body),
+    "parley-origin": req.origin,
+    "parley-destination": req.destination,
+  };
+  const signed = await httpbis.signMessage(
+    {
+      key: { id: key.keyId, alg: "ed25519", sign: async (data: Buffer) => edSign(null, data, key.privateKey) },
+      name: signatureLabel,
+      fields: [...coveredComponents],
+      params: ["created", "expires", "nonce", "keyid", "alg", "tag"],
+      paramValues: {
+        created: new Date(at),
+        expires: new Date(at + signatureLifetimeSeconds * 1000),
+        nonce: randomBytes(16).toString("base64url"),
+        tag: signatureTag,
+      },
+    },
+    { method: req.method, url: req.url, headers },
+  );
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(signed.headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}
+
+/** A key of the origin as the verifier knows it. */
+export interface KnownKey {
+  key: KeyObject;
+  validFrom: number;
+  validUntil: number | null;
+}
+
+export interface IncomingRequest {
+  method: string;
+  /** Path and query as received, e.g. "/_parley/federation/v1/send?x=1". */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface VerifyDeps {
+  /** This server's name: requests must be addressed to it. */
+  self: string;
+  now: number;
+  skewSeconds: number;
+  /** Finds the origin's key by id (fetching it when needed); null when the origin publishes no such key. */
+  lookupKey(origin: string, keyId: string): Promise<KnownKey | null>;
+  /** Records a nonce; false when it was already seen within the window. */
+  useNonce(origin: string, nonce: string, until: number): boolean;
+}
+
+function header(h: IncomingRequest["headers"], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(", ") : v;
+}
+
+/**
+ * Verifies a signed server-to-server request. Resolves with the origin and the key id, or
+ * throws a ParleyError naming the first check that failed. Changes nothing but the nonce cache,
+ * and that only once the signature has verified.
+ */
+export async function verifyRequest(req: IncomingRequest, deps: VerifyDeps): Promise<{ origin: string; keyId: string }> {
+  const inputField = header(req.headers, "signature-input");
+  const sigField = header(req.headers, "signature");
+  if (!inputField || !sigField) throw new ParleyError("federation.signature_missing");
+  let input: InnerList | undefined;
+  let signature: Buffer | undefined;
+  try {
+    const inputs = parseDictionary(inputField);
+    const sigs = parseDictionary(sigField);
+    const i = inputs.get(signatureLabel);
+    const s = sigs.get(signatureLabel);
+    if (i && isInnerList(i)) input = i;
+    if (s && s[0] instanceof ArrayBuffer) signature = Buffer.from(s[0]);
+  } catch {
+    throw new ParleyError("federation.signature_malformed", "Signature-Input or Signature is not a valid structured field.");
+  }
+  if (!input || !signature) throw new ParleyError("federation.signature_missing");
+  const [items, params] = input;
+  const covered = items.map(([name, p]) => (p.size ? null : name));
+  if (covered.length !== coveredComponents.length || coveredComponents.some((c, k) => covered[k] !== c)) {
+    throw new ParleyError("federation.signature_malformed", `The signature must cover exactly ${coveredComponents.join(" ")}.`);
+  }
+  for (const p of requiredParams) if (!params.has(p)) throw new ParleyError("federation.signature_malformed", `The signature lacks the "${p}" parameter.`);
+  const created = params.get("created");
+  const expires = params.get("expires");
+  const nonce = params.get("nonce");
+  const keyId = params.get("keyid");
+  const alg = params.get("alg");
+  if (typeof created !== "number" || typeof expires !== "number" || typeof nonce !== "string" || typeof keyId !== "string" || nonce.length < 8 || nonce.length > 128) {
+    throw new ParleyError("federation.signature_malformed", "created/expires must be integers, nonce and keyid strings.");
+  }
+  if (params.get("tag") !== signatureTag) throw new ParleyError("federation.signature_malformed", `The tag must be "${signatureTag}".`);
+  if (alg !== undefined && alg !== "ed25519") throw new ParleyError("federation.signature_malformed", 'The only algorithm is "ed25519".');
+
+  const origin = header(req.headers, "parley-origin");
+  const destination = header(req.headers, "parley-destination");
+  if (!origin) throw new ParleyError("federation.signature_malformed", "parley-origin is missing.");
+  if (destination !== deps.self) throw new ParleyError("federation.wrong_destination", `This is ${deps.self}, not ${destination ?? "(none)"}.`);
+
+  const nowS = Math.floor(deps.now / 1000);
+  if (Math.abs(nowS - created) > deps.skewSeconds) throw new ParleyError("federation.stale", "created is outside the allowed window.");
+  if (expires <= nowS || expires <= created || expires - created > deps.skewSeconds * 2) throw new ParleyError("federation.stale", "The signature has expired (or expires too far ahead).");
+
+  const known = await deps.lookupKey(origin, keyId);
+  if (!known) throw new ParleyError("federation.unknown_key", `${origin} publishes no key ${keyId}.`);
+  if (known.validUntil !== null && known.validUntil <= deps.now) throw new ParleyError("federation.key_retired");
+
+  // The signature base, made by the library from the received request and our own re-serialisation
+  // of the covered components and parameters (RFC 9421 §2.5).
+  let ok = false;
+  try {
+    ok =
+      (await httpbis.verifyMessage(
+        {
+          keyLookup: async () => ({ id: keyId, algs: ["ed25519"], verify: async (data: Buffer, sig: Buffer) => edVerify(null, data, known.key, sig) }),
+          // The time checks are ours (with the server's clock); the library's are neutralised.
+          tolerance: Number.MAX_SAFE_INTEGER,
+          notAfter: Number.MAX_SAFE_INTEGER,
+        },
+        {
+          method: req.method,
+          url: `http://${deps.self}${req.url}`,
+          headers: {
+            ...Object.fromEntries(Object.entries(req.headers).filter((e): e is [string, string | string[]] => e[1] !== undefined)),
+            // Only Parley's signature: other labels (a proxy's own) are not ours to check.
+            "signature-input": serializeDictionary(new Map([[signatureLabel, input]])),
+            signature: `${signatureLabel}=:${signature.toString("base64")}:`,
+          },
+        },
+      )) === true;
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new ParleyError("federation.signature_invalid");
+  if (!digestMatches(header(req.headers, "content-digest"), req.body)) throw new ParleyError("federation.digest_mismatch");
+  if (!deps.useNonce(origin, nonce, (expires + deps.skewSeconds) * 1000)) throw new ParleyError("federation.replayed");
+  return { origin, keyId };
+}

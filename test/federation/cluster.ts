@@ -1,0 +1,37 @@
+/**
+ * Several federating servers in one test: each a real server on loopback with its own data
+ * directory and server name, `[federation.peers]` pointing at the others, plain HTTP allowed on
+ * loopback by config.
+ */
+import { createServer } from "node:net";
+import { startServer, type TestServer } from "../helpers.ts";
+import type { ConfigOverrides } from "../../server/config/load.ts";
+
+/** A free loopback port (the OS picks it; it is released before the server takes it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startCluster(names: string[], overrides: (name: string) => ConfigOverrides = () => ({})): Promise<Record<string, TestServer>> {
+  const ports = await Promise.all(names.map(() => freePort()));
+  const peers = Object.fromEntries(names.map((n, i) => [n, `http://127.0.0.1:${ports[i]}`]));
+  const out: Record<string, TestServer> = {};
+  for (const [i, name] of names.entries()) {
+    const o = overrides(name);
+    out[name] = await startServer({
+      ...o,
+      server: { name, ...o.server },
+      listen: { port: ports[i], ...o.listen },
+      federation: { allow_plain_http: true, peers, ...o.federation },
+    });
+  }
+  return out;
+}
