@@ -7,10 +7,11 @@ import { useEffect, useRef } from "preact/hooks";
 import { signal, useSignal } from "@preact/signals";
 import { nameOf, me, rooms } from "../state.ts";
 import { f } from "./strings.ts";
-import { membersOf, usernameOf } from "./store.ts";
+import { membersOf, usernameOf, onNewSession } from "./store.ts";
 
 /** Members of rooms whose list was read (for the picker and to highlight mentions in history). */
 export const knownMembers = signal<Record<string, string[]>>({});
+onNewSession(() => (knownMembers.value = {}));
 
 type Props = {
   id: string;

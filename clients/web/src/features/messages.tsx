@@ -10,7 +10,7 @@ import type { MessageView } from "../../../sdk/index.ts";
 import { call, me, nameOf, rooms, toast, loadUntil, connection, timelines } from "../state.ts";
 import { formatTime } from "../i18n.ts";
 import { f, words } from "./strings.ts";
-import { forwarded, mentioned, quotes, pinsVersion, note, usernameOf } from "./store.ts";
+import { forwarded, mentioned, quotes, pinsVersion, note, usernameOf, onNewSession } from "./store.ts";
 import { ReplyPrivatelyDialog } from "./people.tsx";
 import { knownMembers } from "./mentions.tsx";
 import { Dialog } from "./Dialog.tsx";
@@ -22,6 +22,7 @@ export const pinnedIn = signal<Record<string, number[]>>({});
 export const savedKeys = signal<ReadonlySet<string> | null>(null);
 /** The dialog open now (forward or report), outside any menu so that closing the menu keeps it. */
 export const dialog = signal<{ kind: "forward" | "report" | "replyPrivately"; m: MessageView } | { kind: "reportUser"; roomId: string; userId: string } | null>(null);
+onNewSession(() => ((savedKeys.value = null), (pinnedIn.value = {}), (dialog.value = null)));
 /** A message to show once its room's conversation is open (from search results). */
 export const jumpTarget = signal<{ roomId: string; seq: number } | null>(null);
 

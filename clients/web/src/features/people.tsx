@@ -11,11 +11,13 @@ import { navigate, routes, onLink } from "../router.ts";
 import { plural } from "../i18n.ts";
 import { f, words } from "./strings.ts";
 import { dialog } from "./messages.tsx";
+import { onNewSession } from "./store.ts";
 import { Dialog } from "./Dialog.tsx";
 import { arrange, MentionBadge } from "./rooms.tsx";
 
 /** Whom I blocked (user.blocks), read once and kept as I block and unblock. */
 export const blocked = signal<ReadonlySet<string> | null>(null);
+onNewSession(() => (blocked.value = null));
 async function loadBlocks(): Promise<void> {
   const ids = new Set<string>();
   let after: string | undefined;

@@ -30,18 +30,31 @@ export const serverAdmin = signal(false);
 /** Bumped when a report of mine is resolved or a report arrives for a room I moderate. */
 export const reportsVersion = signal(0);
 
-let watching: string | null = null;
+let watching: object | null = null;
+/** What each feature forgets when another account signs in on this tab. */
+const resets: (() => void)[] = [];
+export function onNewSession(fn: () => void): void {
+  resets.push(fn);
+}
 const offs: (() => void)[] = [];
 
-/** Starts following the pushes these features need (once per signed-in session). */
+/** Starts following the pushes these features need (once per client: a new sign-in is a new one). */
 export function watch(): void {
-  const userId = session.value?.userId ?? null;
-  if (!userId || watching === userId) return;
-  for (const off of offs.splice(0)) off();
-  watching = userId;
-  loadForwarded();
+  if (!session.value) return;
+  let c: ReturnType<typeof sdk>;
   try {
-    const c = sdk();
+    c = sdk();
+  } catch {
+    return;
+  }
+  if (watching === c) return;
+  for (const off of offs.splice(0)) off();
+  watching = c;
+  serverAdmin.value = false;
+  members.clear();
+  for (const reset of resets) reset();
+  loadForwarded();
+  {
     offs.push(c.on("room.event", (e) => note(e)));
     offs.push(
       c.on("report.resolved", (d) => {
@@ -58,8 +71,6 @@ export function watch(): void {
     );
     offs.push(c.on("connected", () => void readAdmin()));
     if (c.connected) void readAdmin();
-  } catch {
-    watching = null;
   }
 }
 
