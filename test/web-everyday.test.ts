@@ -69,6 +69,9 @@ async function story(): Promise<void> {
 
     const a = alice.page;
     await a.getByRole("navigation", { name: "Communities and groups" }).getByLabel("1 mention of you").first().waitFor();
+    await a.goto(`${server.baseUrl}/c/${encodeURIComponent(hillside)}`);
+    await a.getByRole("link", { name: /Year 5/ }).getByLabel("1 mention of you").waitFor();
+    t.pass("the community's home shows the mention beside Year 5's unread count");
     await a.goto(room(year5));
     const shown = acked(a, "Hello @alice can you help?");
     await shown.locator("mark.x-mention", { hasText: "@alice" }).waitFor();
