@@ -6,7 +6,7 @@ import { loadProtocol } from "../protocol/index.ts";
 import { loadServerKeys, type ServerKeys } from "../federation/keys.ts";
 import { createFederation, type Federation } from "../federation/service.ts";
 import { registerFederationRoutes } from "../federation/routes.ts";
-import { createOutbox, type Outbox } from "../federation/outbox.ts";
+import { createOutbox, federationStatus, type Outbox } from "../federation/outbox.ts";
 import { createInbox } from "../federation/inbox.ts";
 import { forwardRemoteOps, forwardRemoteProfiles, relayEphemeralOps } from "../federation/forward.ts";
 import { createPendingSends } from "../federation/pending.ts";
@@ -297,7 +297,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   publisher.subscribe("reminders", rescheduleReminders(reminders));
   publisher.subscribe("websocket", fanOutToSockets(hub, rooms));
   publisher.subscribe("push", (batch) => push.dispatch(batch));
-  if (federation.enabled) publisher.subscribe("federation", outbox.onBatch);
+  if (federation.enabled) {
+    publisher.subscribe("federation", outbox.onBatch);
+    metrics.addPeerSource(() => federationStatus(storage).map((p) => ({ peer: p.server, backlog: p.backlog, failures: p.failures })));
+  }
   bus.on("device.revoked", ({ userId, deviceId }) => push.dropDevice(userId, deviceId));
 
   bus.on("session.authenticated", ({ userId }) => {

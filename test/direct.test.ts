@@ -145,6 +145,11 @@ t.test("a direct chat takes no admin actions, no third person and no leaving", a
   t.equal(await refusalOf(alice, "member.role", { roomId, userId: bob.userId, role: "admin" }), "room.invalid");
   t.equal(await refusalOf(alice, "room.update", { roomId, name: "Secret" }), "room.invalid");
   t.equal(await refusalOf(alice, "room.settings.update", { roomId, sendPolicy: "admins" }), "room.invalid");
+  t.equal(await refusalOf(alice, "member.ban", { roomId, userId: bob.userId }), "room.invalid");
+  t.equal(await refusalOf(alice, "member.unban", { roomId, userId: bob.userId }), "room.invalid");
+  const seq = await say(alice, roomId, "pin me?");
+  t.equal(await refusalOf(alice, "message.pin", { roomId, seq }), "room.invalid", "no pinned messages");
+  t.equal(await refusalOf(alice, "message.unpin", { roomId, seq }), "room.invalid");
   t.equal(await refusalOf(alice, "room.leave", { roomId }), "room.invalid", "the chat stays; it is reopened, not rejoined");
   t.equal(await refusalOf(alice, "link.create", { roomId }), "room.forbidden", "no invite links");
   t.equal(await refusalOf(alice, "message.send", { roomId, body: "x", txnId: "t1", threadRoot: 1 }), "room.invalid", "no announcement threads");
@@ -258,6 +263,48 @@ t.test("blocking: private to the blocker; the blocked person cannot open a chat 
   t.same(receipts.map((r: any) => [r.userId, r.seq]), [[bob.userId, last]], "nor his reading");
   t.ok(await say(bob, roomId, "Sorry!"), "bob writes again");
   t.ok(await say(alice, roomId, "Fine."), "and alice");
+});
+
+t.test("a block stops polls, calendar events, edits and reactions in the chat too, for the blocked person and for the blocker", async (t) => {
+  const { server, alice, bob } = await openSchool(t);
+  const { roomId } = await alice.request("direct.open", { userId: bob.userId });
+  const start = Date.UTC(2031, 5, 1, 9);
+  // Before the block each of them wrote there, asked something and planned something.
+  const own = new Map<ParleyClient, { words: number; poll: number; plan: number }>();
+  for (const c of [alice, bob]) {
+    const words = await say(c, roomId, "Before the block");
+    const poll = (await c.request("poll.create", { roomId, txnId: `d${++txn}`, question: "Lunch?", options: ["yes", "no"] })).event.seq;
+    const plan = (await c.request("event.create", { roomId, txnId: `d${++txn}`, title: "Coffee", start, timeZone: "Europe/London" })).event.seq;
+    own.set(c, { words, poll, plan });
+  }
+  await ok(t, alice, "user.block", { userId: bob.userId });
+  const seqBefore = server.app.parley.rooms.state(roomId)!.seq;
+
+  const cases: [string, ParleyClient, string][] = [
+    ["bob, who is blocked", bob, "direct.not_allowed"],
+    ["alice, who blocked him", alice, "user.blocked"],
+  ];
+  for (const [who, c, code] of cases) {
+    const mine = own.get(c)!;
+    const attempts: [string, () => Promise<unknown>][] = [
+      ["message.edit", () => c.request("message.edit", { roomId, seq: mine.words, body: "Edited" })],
+      ["message.react", () => c.request("message.react", { roomId, seq: mine.words, emoji: "👍" })],
+      ["poll.create", () => c.request("poll.create", { roomId, txnId: `d${++txn}`, question: "Dinner?", options: ["yes", "no"] })],
+      ["poll.vote", () => c.request("poll.vote", { roomId, seq: mine.poll, options: [0] })],
+      ["poll.close", () => c.request("poll.close", { roomId, seq: mine.poll })],
+      ["event.create", () => c.request("event.create", { roomId, txnId: `d${++txn}`, title: "Tea", start, timeZone: "Europe/London" })],
+      ["event.update", () => c.request("event.update", { roomId, seq: mine.plan, title: "Tea instead" })],
+      ["event.rsvp", () => c.request("event.rsvp", { roomId, seq: mine.plan, answer: "going" })],
+      ["event.cancel", () => c.request("event.cancel", { roomId, seq: mine.plan })],
+    ];
+    for (const [op, attempt] of attempts) t.equal(await refusal(attempt()), code, `${who}: ${op}`);
+  }
+  t.equal(server.app.parley.rooms.state(roomId)!.seq, seqBefore, "no refusal wrote anything to the room");
+
+  await ok(t, alice, "user.unblock", { userId: bob.userId });
+  const voted = await ok(t, bob, "poll.vote", { roomId, seq: own.get(alice)!.poll, options: [0] });
+  t.same(voted.counts, [1, 0], "after the unblock bob votes on alice's poll");
+  await ok(t, alice, "event.rsvp", { roomId, seq: own.get(bob)!.plan, answer: "going" });
 });
 
 t.test("block refusals and the blocks list's pages", async (t) => {

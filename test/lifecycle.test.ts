@@ -56,7 +56,7 @@ t.test("/healthz says the process is alive and /readyz that the database is migr
 });
 
 t.test("the discovery document names the server, its protocol versions, endpoints and limits", async (t) => {
-  const server = await serverFor(t, { limits: { frame_bytes: 2048, http_requests_per_minute: 120 }, registration: { policy: "invite-only" } });
+  const server = await serverFor(t, { limits: { frame_bytes: 2048, http_requests_per_minute: 120 }, registration: { policy: "invite-only" }, rooms: { admins_per_community: 7 } });
   const { status, body } = await getJson(`${server.baseUrl}/.well-known/parley`);
   t.equal(status, 200);
   t.same(schemaErrors("http/discovery#/$defs/response", body), []);
@@ -72,6 +72,7 @@ t.test("the discovery document names the server, its protocol versions, endpoint
     wsOpsBurst: server.config.limits.ws_ops_burst,
     httpRequestsPerMinute: 120,
     registrationsPerMinute: 20,
+    adminsPerCommunity: 7,
   });
   const wsBase = server.baseUrl.replace("http", "ws");
   t.same(body.endpoints, {

@@ -147,7 +147,7 @@ t.test("the federation peer gauges appear only once a source is registered, with
   metrics.addPeerSource(() => peers);
   const m = parseMetrics(await metrics.registry.metrics());
   t.equal(m.get('parley_federation_backlog_events{peer="town.example"}'), 12);
-  t.equal(m.get('parley_federation_delivery_failures_total{peer="town.example"}'), 3);
+  t.equal(m.get('parley_federation_peer_failures{peer="town.example"}'), 3);
   peers[0].backlog = 0;
   t.equal(parseMetrics(await metrics.registry.metrics()).get('parley_federation_backlog_events{peer="town.example"}'), 0, "read at each scrape");
   t.throws(() => metrics.addPeerSource(() => []), "one source only");

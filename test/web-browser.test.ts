@@ -3,7 +3,7 @@
  * story with several people. Alice (admin of the Hillside School community) and Bob (a parent)
  * each use a browser context; Carol and Dave act through the SDK. Every check waits for what
  * the server acknowledged (an element carrying the event's data-seq) and reads the server's
- * state back through the SDK. axe runs on every screen; screenshots go to docs/images/.
+ * state back through the SDK. axe runs on every screen; with PARLEY_SCREENSHOTS=1, screenshots go to docs/images/.
  */
 import t from "tap";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -41,7 +41,12 @@ async function axe(t: Test, page: Page, screen: string): Promise<void> {
   t.same(violations, [], `axe finds no violations on ${screen}`);
 }
 
+/**
+ * The README's screenshots: written only when PARLEY_SCREENSHOTS=1, so that an ordinary test run
+ * leaves docs/images/ (and the working tree) as committed.
+ */
 async function shot(page: Page, name: string): Promise<void> {
+  if (process.env.PARLEY_SCREENSHOTS !== "1") return;
   mkdirSync(images, { recursive: true });
   await page.screenshot({ path: join(images, `${name}.png`) });
 }

@@ -1678,6 +1678,10 @@ export interface Protocol {
            * POST /api/v1/auth/register requests per minute from one address, counted apart from httpRequestsPerMinute.
            */
           registrationsPerMinute: number;
+          /**
+           * The most owners and admins a community may have (rooms.admins_per_community); promoting past it is refused with room.admin_limit, so clients show the cap before it refuses.
+           */
+          adminsPerCommunity: number;
         };
       };
     };

@@ -42,6 +42,7 @@ export function registerDiscoveryRoutes(app: FastifyInstance, deps: { config: Co
         wsOpsBurst: config.limits.ws_ops_burst,
         httpRequestsPerMinute: config.limits.http_requests_per_minute,
         registrationsPerMinute: config.limits.registrations_per_minute,
+        adminsPerCommunity: config.rooms.admins_per_community,
       },
     };
   });

@@ -32,7 +32,7 @@ export interface PeerStats {
   peer: string;
   /** Events queued for the peer and not yet acknowledged. */
   backlog: number;
-  /** Failed delivery attempts to the peer since start. */
+  /** Consecutive failed delivery attempts to the peer (reset by a successful send). */
   failures: number;
 }
 
@@ -239,14 +239,14 @@ export function createMetrics() {
           for (const p of source()) this.set({ peer: p.peer }, p.backlog);
         },
       });
-      new Counter({
-        name: "parley_federation_delivery_failures_total",
-        help: "Failed delivery attempts to a federation peer since start.",
+      new Gauge({
+        name: "parley_federation_peer_failures",
+        help: "Consecutive failed delivery attempts to a federation peer (back to 0 after a successful send).",
         labelNames: ["peer"] as const,
         registers: [registry],
         collect() {
           this.reset();
-          for (const p of source()) this.inc({ peer: p.peer }, p.failures);
+          for (const p of source()) this.set({ peer: p.peer }, p.failures);
         },
       });
     },

@@ -36,7 +36,7 @@ async function setup(t: Test) {
 const allOk = (body: { events: { eventId: string }[] }) => ({ status: 200, body: { results: body.events.map((e) => ({ eventId: e.eventId, status: "ok" })) } });
 
 t.test("a 503 with Retry-After is honoured and is not counted as a failure", async (t) => {
-  const { evil, target, token, status } = await setup(t);
+  const { evil, server, target, token, status } = await setup(t);
   evil.respond = () => ({ status: 503, headers: { "retry-after": "120" }, body: { error: { code: "unavailable", message: "busy" } } });
   const joined = await evil.call(target, "/propose", { sender: "@mallory:peer.test", op: "link.join", params: { token } });
   t.equal(joined.status, 200);
@@ -47,6 +47,10 @@ t.test("a 503 with Retry-After is honoured and is not counted as a failure", asy
   t.ok(s.nextAttemptAt! - Date.now() > 100_000, "the next attempt waits the two minutes asked for");
   t.ok(s.backlog > 0, "nothing was dropped");
   t.equal(evil.received.filter((r) => r.path === "/send").length, 1, "no retry before the time asked");
+  // The operator sees the same through the metrics: the peer's backlog, no failure.
+  const scraped = await server.app.parley.metrics.registry.metrics();
+  t.match(scraped, new RegExp(`parley_federation_backlog_events\\{peer="peer.test"\\} ${s.backlog}\\b`), "the backlog is a metric");
+  t.match(scraped, /parley_federation_peer_failures\{peer="peer.test"\} 0\b/, "and the failures");
 });
 
 t.test("only a successful send of our own resets a peer's failures; its requests to us only bring the next attempt forward", async (t) => {

@@ -10,7 +10,7 @@ import { Outbox, type PendingSend, type SendParams } from "../../sdk/outbox.ts";
 
 export type RailRoom = OpResult<"room.list">["rooms"][number];
 export type Profile = OpResult<"profile.get">;
-export type Discovery = { registration: "open" | "invite-only" | "closed"; server: string; limits: { uploadBytes: number; messageChars: number } };
+export type Discovery = { registration: "open" | "invite-only" | "closed"; server: string; limits: { uploadBytes: number; messageChars: number; adminsPerCommunity?: number } };
 
 const SESSION_KEY = "parley.session";
 const base = () => location.origin;
@@ -515,11 +515,6 @@ export function mediaUrl(mediaId: string, preview = false): Promise<string> {
 
 // ---- Web Push ----
 
-/** Calls an op that this build's generated types may not list yet (the push.* ops). */
-function callLoose<T>(op: string, params: unknown): Promise<T> {
-  return (sdk().request as unknown as (op: string, params: unknown) => Promise<T>)(op, params);
-}
-
 function keyBytes(base64url: string): Uint8Array<ArrayBuffer> {
   const b64 = base64url.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(base64url.length / 4) * 4, "=");
   const raw = atob(b64);
@@ -552,9 +547,11 @@ export async function enableNotifications(): Promise<void> {
   }
   const reg = await registerServiceWorker();
   await navigator.serviceWorker.ready;
-  const { publicKey } = await callLoose<{ publicKey: string }>("push.vapid_key", {});
+  const { publicKey } = await sdk().request("push.vapid_key", {});
   const sub = (await reg!.pushManager.getSubscription()) ?? (await reg!.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) }));
-  await callLoose("push.subscribe", { subscription: sub.toJSON() });
+  const json = sub.toJSON();
+  const keys = json.keys ?? {};
+  await sdk().request("push.subscribe", { subscription: { endpoint: sub.endpoint, expirationTime: sub.expirationTime, keys: { p256dh: keys.p256dh ?? "", auth: keys.auth ?? "" } } });
   pushState.value = "on";
 }
 
@@ -562,7 +559,7 @@ export async function disableNotifications(): Promise<void> {
   const reg = "serviceWorker" in navigator ? await navigator.serviceWorker.getRegistration("/") : undefined;
   const sub = await reg?.pushManager.getSubscription();
   if (sub) {
-    await callLoose("push.unsubscribe", { endpoint: sub.endpoint }).catch(() => undefined);
+    await sdk().request("push.unsubscribe", { endpoint: sub.endpoint }).catch(() => undefined);
     await sub.unsubscribe();
   }
   pushState.value = "off";

@@ -6,7 +6,7 @@ import { useEffect, useRef } from "preact/hooks";
 import { useSignal } from "@preact/signals";
 import type { OpResult, RoomSummary, InviteLink } from "../../../sdk/index.ts";
 import { errorWords, formatTime, lang } from "../i18n.ts";
-import { call, nameOf, toast, refreshRooms, connection, rooms } from "../state.ts";
+import { call, nameOf, toast, refreshRooms, connection, rooms, discovery } from "../state.ts";
 import { routes, onLink, navigate } from "../router.ts";
 import { a } from "./strings.ts";
 import { lazy, Suspense } from "preact/compat";
@@ -15,8 +15,13 @@ import { f } from "../features/strings.ts";
 // web-extra: the moderation queue (reports), a chunk of its own.
 const Moderation = lazy(() => import("../features/Moderation.tsx"));
 
-/** The default of rooms.admins_per_community; the server refuses past it (room.admin_limit). */
+/** The default of rooms.admins_per_community, for a server whose discovery document predates it. */
 export const ADMIN_CAP = 20;
+
+/** The server's configured cap (discovery's limits.adminsPerCommunity); it refuses past it (room.admin_limit). */
+function adminCap(): number {
+  return discovery.value?.limits.adminsPerCommunity ?? ADMIN_CAP;
+}
 
 type Member = { userId: string; role: "owner" | "admin" | "member" };
 type Audit = OpResult<"audit.list">["entries"];
@@ -119,7 +124,7 @@ function Members({ room }: { room: RoomSummary }) {
   const load = async () => void (await attempt(async () => (members.value = (await call("room.members", { roomId })).members ?? [])));
   useEffect(() => void load(), [roomId]);
   const admins = members.value.filter((m) => m.role !== "member").length;
-  const atCap = room.kind === "community" && admins >= ADMIN_CAP;
+  const atCap = room.kind === "community" && admins >= adminCap();
   const iOwn = room.myRole === "owner";
   const q = query.value.toLowerCase();
   const shown = members.value.filter((m) => !q || m.userId.toLowerCase().includes(q) || nameOf(m.userId).toLowerCase().includes(q));
@@ -132,7 +137,7 @@ function Members({ room }: { room: RoomSummary }) {
       </label>
       {room.kind === "community" ? (
         <p class={atCap ? "error" : "muted"} data-admin-count={admins}>
-          {a("adminCount", { n: admins, cap: ADMIN_CAP })} {atCap ? a("adminCapReached") : ""}
+          {a("adminCount", { n: admins, cap: adminCap() })} {atCap ? a("adminCapReached") : ""}
         </p>
       ) : null}
       <ul class="list">

@@ -68,7 +68,7 @@ export function Conversation({ roomId }: { roomId: string }) {
   const r = room.value;
   const isAdmin = r?.myRole === "owner" || r?.myRole === "admin";
   const announcements = r?.kind === "community";
-  const canPost = !r || r.settings.sendPolicy === "all" || isAdmin;
+  const canPost = !r || (!r.deactivated && (r.settings.sendPolicy === "all" || isAdmin));
   const typers = typing.value[roomId] ?? [];
 
   return (
@@ -135,7 +135,7 @@ export function Conversation({ roomId }: { roomId: string }) {
       {canPost ? (
         <Composer roomId={roomId} replyTo={replyTo.value} onCancelReply={() => (replyTo.value = null)} />
       ) : (
-        <p class="muted">{t("conv.readOnly")}</p>
+        <p class="muted">{r?.deactivated ? t("community.deactivated") : t("conv.readOnly")}</p>
       )}
       {thread.value !== null ? <Thread roomId={roomId} root={thread.value} room={r} onClose={() => (thread.value = null)} /> : null}
     </section>

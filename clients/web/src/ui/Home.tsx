@@ -46,8 +46,9 @@ export function CommunityHome({ roomId }: { roomId: string }) {
       <header class="room-head">
         <h2 id="community-title">{r.name}</h2>
         <span class="muted">{plural("members", r.memberCount)}</span>
-        {isAdmin ? <a class="button" href={routes.admin(roomId)} onClick={onLink}>{t("community.admin")}</a> : null}
+        {isAdmin && !r.deactivated ? <a class="button" href={routes.admin(roomId)} onClick={onLink}>{t("community.admin")}</a> : null}
       </header>
+      {r.deactivated ? <p role="status" data-deactivated>{t("community.deactivated")}</p> : null}
       {r.description ? <p>{r.description}</p> : null}
       <h3>{t("community.announcements")}</h3>
       <a class="card" href={routes.room(roomId)} onClick={onLink} data-announcements={roomId}>
