@@ -9,6 +9,11 @@ import { errorWords, formatTime, lang } from "../i18n.ts";
 import { call, nameOf, toast, refreshRooms, connection, rooms, discovery } from "../state.ts";
 import { routes, onLink, navigate } from "../router.ts";
 import { a } from "./strings.ts";
+import { lazy, Suspense } from "preact/compat";
+import { f } from "../features/strings.ts";
+
+// web-extra: the moderation queue (reports), a chunk of its own.
+const Moderation = lazy(() => import("../features/Moderation.tsx"));
 
 /** The default of rooms.admins_per_community, for a server whose discovery document predates it. */
 export const ADMIN_CAP = 20;
@@ -33,7 +38,7 @@ async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
 
 export default function AdminPanel({ roomId }: { roomId: string }) {
   const room = useSignal<RoomSummary | null>(null);
-  const tab = useSignal<"requests" | "members" | "links" | "settings" | "audit">("requests");
+  const tab = useSignal<"requests" | "members" | "links" | "settings" | "audit" | "reports">("requests");
   const load = async () => void (connection.value === "online" && (await attempt(async () => (room.value = await call("room.get", { roomId })))));
   useEffect(() => void load(), [roomId, connection.value === "online"]);
   const r = room.value;
@@ -44,6 +49,7 @@ export default function AdminPanel({ roomId }: { roomId: string }) {
     ["links", a("links")],
     ["settings", a("settings")],
     ["audit", a("audit")],
+    ["reports", f("moderation")],
   ] as const;
   return (
     <section class="admin" aria-labelledby="admin-title">
@@ -65,6 +71,11 @@ export default function AdminPanel({ roomId }: { roomId: string }) {
         {tab.value === "links" ? <Links roomId={roomId} /> : null}
         {tab.value === "settings" ? <Settings room={r} onChange={load} /> : null}
         {tab.value === "audit" ? <AuditLog roomId={roomId} /> : null}
+        {tab.value === "reports" ? (
+          <Suspense fallback={<p aria-busy="true">…</p>}>
+            <Moderation roomId={roomId} />
+          </Suspense>
+        ) : null}
       </div>
     </section>
   );

@@ -9,6 +9,9 @@ import { Conversation } from "./Conversation.tsx";
 import { CommunityHome, CreateRoom, HomeScreen } from "./Home.tsx";
 import { Me, UserProfile } from "./Profile.tsx";
 import { InviteLanding } from "./Invite.tsx";
+// web-extra: saved/archived/reports screens, the server-admin area, pinned rooms and mention counts.
+import { RailExtras, ExtraScreen, parseExtra } from "../features/screens.tsx";
+import { arrange, MentionBadge } from "../features/rooms.tsx";
 
 // The admin panel is a separate chunk, fetched the first time an admin opens it.
 const AdminPanel = lazy(() => import("../admin/Admin.tsx"));
@@ -30,7 +33,7 @@ export function App() {
       </div>
     );
   }
-  const focused = route.name !== "home";
+  const focused = route.name !== "home" || parseExtra(path.value) !== null;
   return (
     <div class={`shell ${focused ? "focused" : ""}`}>
       <a class="skip" href="#main">Skip to content</a>
@@ -57,7 +60,7 @@ export function App() {
         {route.name === "me" ? <Me /> : null}
         {route.name === "user" ? <UserProfile key={route.userId} userId={route.userId} /> : null}
         {route.name === "create" ? <CreateRoom communityId={route.communityId} /> : null}
-        {route.name === "home" ? <HomeScreen /> : null}
+        {route.name === "home" ? (parseExtra(path.value) ? <ExtraScreen path={path.value} /> : <HomeScreen />) : null}
       </main>
     </div>
   );
@@ -82,21 +85,23 @@ function Rail({ current }: { current: string }) {
         <a href="/" onClick={onLink}>{t("app.name")}</a>
       </h1>
       <ul>
-        {railCommunities.value.map((r) => (
+        {arrange(railCommunities.value).map((r) => (
           <li key={r.roomId}>
             <a href={routes.community(r.roomId)} onClick={onLink} aria-current={current === r.roomId ? "page" : undefined} data-room={r.roomId}>
               <span class="avatar" aria-hidden="true">{r.name.slice(0, 1).toUpperCase()}</span>
               <span class="name">{r.name}</span>
               {r.unread ? <span class="badge" aria-label={plural("unread", r.unread)}>{r.unread}</span> : null}
+              <MentionBadge roomId={r.roomId} withGroups={r.kind === "community"} />
             </a>
           </li>
         ))}
-        {railGroups.value.map((r) => (
+        {arrange(railGroups.value).map((r) => (
           <li key={r.roomId}>
             <a href={routes.room(r.roomId)} onClick={onLink} aria-current={current === r.roomId ? "page" : undefined} data-room={r.roomId}>
               <span class="avatar group" aria-hidden="true">{r.name.slice(0, 1).toUpperCase()}</span>
               <span class="name">{r.name}</span>
               {r.unread ? <span class="badge" aria-label={plural("unread", r.unread)}>{r.unread}</span> : null}
+              <MentionBadge roomId={r.roomId} withGroups={r.kind === "community"} />
             </a>
           </li>
         ))}
@@ -114,6 +119,7 @@ function Rail({ current }: { current: string }) {
       <p>
         <a href={routes.me()} onClick={onLink}>{t("nav.profile")}</a>
       </p>
+      <RailExtras current={current} />
       <LangSwitch />
       <p>
         <button type="button" onClick={() => void signOut()}>{t("auth.signOut")}</button>

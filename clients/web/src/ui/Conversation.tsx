@@ -8,6 +8,10 @@ import {
 } from "../state.ts";
 import { navigate, routes, onLink } from "../router.ts";
 import { PollCard, EventCard, PollForm, EventForm } from "./Cards.tsx";
+// web-extra: mentions, pinned/saved/forwarded messages, reports, room settings (features/).
+import { MessageText, MessageActions, PinnedBar } from "../features/messages.tsx";
+import { MentionTextarea } from "../features/mentions.tsx";
+import { RoomSettings, roomTitle } from "../features/rooms.tsx";
 
 const EMOJI = ["👍", "❤️", "😂", "😮", "🙏"];
 
@@ -73,12 +77,13 @@ export function Conversation({ roomId }: { roomId: string }) {
         <a class="back" href={r?.communityId ? routes.community(r.communityId) : announcements ? routes.community(roomId) : "/"} onClick={onLink} aria-label={t("nav.home")}>
           ←
         </a>
-        <h2 id="room-title">{r ? (announcements ? `${r.name} · ${t("community.announcements")}` : r.name) : "…"}</h2>
+        <h2 id="room-title">{r ? (announcements ? `${r.name} · ${t("community.announcements")}` : roomTitle(r)) : "…"}</h2>
         {r ? <span class="muted">{plural("members", r.memberCount)}</span> : null}
+        <RoomSettings roomId={roomId} />
         {isAdmin ? (
           <a class="button" href={routes.admin(roomId)} onClick={onLink}>{t("community.admin")}</a>
         ) : null}
-        {r && r.myRole !== "owner" && !announcements ? (
+        {r && r.myRole !== "owner" && !announcements && r.kind !== "direct" ? (
           <button
             type="button"
             onClick={async () => {
@@ -96,6 +101,7 @@ export function Conversation({ roomId }: { roomId: string }) {
           </button>
         ) : null}
       </header>
+      <PinnedBar roomId={roomId} isAdmin={isAdmin} />
       {firstUnread !== null ? (
         <button type="button" class="jump" onClick={jumpToFirstUnread}>{t("conv.firstUnread")}</button>
       ) : null}
@@ -182,7 +188,7 @@ function Message(props: { m: MessageView; room: RoomSummary | null; all: Message
       ) : m.kind === "file" && m.file ? (
         <FileView file={m.file} caption={m.body !== m.file.name ? m.body : null} />
       ) : (
-        <p class="body">{m.body}</p>
+        <MessageText m={m} />
       )}
       {m.reactions.length ? (
         <ul class="reactions" aria-label={t("conv.react")}>
@@ -216,6 +222,7 @@ function Message(props: { m: MessageView; room: RoomSummary | null; all: Message
               {mine && m.kind === "text" ? <button type="button" onClick={() => ((menu.value = false), (editing.value = true))}>{t("conv.edit")}</button> : null}
               <button type="button" onClick={() => act(() => hideForMe(m.roomId, m.seq))}>{t("conv.deleteMe")}</button>
               {mine || props.isAdmin ? <button type="button" onClick={() => act(() => call("message.delete", { roomId: m.roomId, seq: m.seq, forEveryone: true }))}>{t("conv.deleteAll")}</button> : null}
+              <MessageActions m={m} isAdmin={props.isAdmin} inThread={props.inThread} onDone={() => (menu.value = false)} />
             </div>
           ) : null}
         </div>
@@ -435,7 +442,7 @@ function Composer({ roomId, threadRoot, replyTo, onCancelReply }: { roomId: stri
         }}
       >
         <label for={id} class="sr">{t("conv.compose")}</label>
-        <textarea id={id} rows={2} value={text.value} onInput={onInput} onKeyDown={onKeyDown} placeholder={t("conv.compose")} />
+        <MentionTextarea id={id} roomId={roomId} rows={2} value={text.value} onInput={onInput} onKeyDown={onKeyDown} placeholder={t("conv.compose")} onPick={(v) => ((text.value = v), saveDraft(draftKey, v))} />
         <button type="submit">{t("conv.send")}</button>
       </form>
       <div class="tools">

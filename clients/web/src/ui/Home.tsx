@@ -4,6 +4,8 @@ import type { OpResult, RoomSummary } from "../../../sdk/index.ts";
 import { t, plural, errorWords, formatTime } from "../i18n.ts";
 import { call, rooms, refreshRooms, toast, upload, connection, invitations, answerInvitation, nameOf } from "../state.ts";
 import { navigate, routes, onLink } from "../router.ts";
+// web-extra: unread mentions beside the unread counts.
+import { MentionBadge } from "../features/rooms.tsx";
 
 type Groups = OpResult<"community.groups">["groups"];
 
@@ -52,6 +54,7 @@ export function CommunityHome({ roomId }: { roomId: string }) {
       <a class="card" href={routes.room(roomId)} onClick={onLink} data-announcements={roomId}>
         <strong>{t("community.announcements")}</strong>
         {rail?.unread ? <span class="badge" aria-label={plural("unread", rail.unread)}>{rail.unread}</span> : null}
+        <MentionBadge roomId={roomId} />
         {rail?.lastMessage?.body ? (
           <span class="muted"> {rail.lastMessage.body} · {formatTime(rail.lastMessage.ts)}</span>
         ) : null}
@@ -65,6 +68,7 @@ export function CommunityHome({ roomId }: { roomId: string }) {
               <a class="card" href={routes.room(g.roomId)} onClick={onLink}>
                 <strong>{g.name}</strong> <span class="muted">{plural("members", g.memberCount)}</span>
                 {unread ? <span class="badge" aria-label={plural("unread", unread)}>{unread}</span> : null}
+                <MentionBadge roomId={g.roomId} />
               </a>
             </li>
           );

@@ -4,6 +4,8 @@ import type { OpResult } from "../../../sdk/index.ts";
 import { t, errorWords, formatTime } from "../i18n.ts";
 import { call, me, profiles, upload, mediaUrl, toast, connection, pushState, enableNotifications, disableNotifications, readPushState } from "../state.ts";
 import { routes, onLink } from "../router.ts";
+// web-extra: report a person (and, with the direct-search ops, direct chats and blocks).
+import { PersonActions } from "../features/people.tsx";
 
 type Device = OpResult<"device.list">["devices"][number];
 
@@ -104,6 +106,7 @@ export function UserProfile({ userId }: { userId: string }) {
       <h2 id="user-title">{p.displayName}</h2>
       <p class="muted">{p.userId}</p>
       {p.about ? <p>{p.about}</p> : null}
+      <PersonActions userId={userId} />
       <h3>{t("profile.common")}</h3>
       <ul class="common">
         {common.value.map((g) => (

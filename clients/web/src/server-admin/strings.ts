@@ -1,0 +1,45 @@
+/** The server-admin area's words (English, Simplified Chinese): kept in its own chunk. */
+import { lang } from "../i18n.ts";
+
+const en = {
+  title: "Server administration", users: "Users", tokens: "Registration tokens", communities: "Communities", audit: "Server audit log",
+  search: "Search", searchUsers: "Search users (name or username)", searchCommunities: "Search communities", more: "More",
+  username: "Username", displayName: "Name", status: "Status", devices: "Devices", rooms: "Rooms", created: "Created", actions: "Actions",
+  admin: "server admin", disabled: "disabled", active: "active", show: "Details", hide: "Hide details",
+  disable: "Disable", enable: "Enable", makeAdmin: "Make server admin", unmakeAdmin: "Withdraw server admin",
+  purge: "Purge", purgeConfirm: "Purge {name}? They are removed from every room and signed out everywhere.",
+  disableConfirm: "Disable {name}? They are signed out everywhere and cannot sign in.",
+  resetPassword: "Set a new password", newPassword: "New password", setPassword: "Set password",
+  passwordSet: "Password set; {n} devices signed out.", disabledDone: "{name} is disabled; {n} devices signed out.", enabledDone: "{name} is enabled.",
+  adminDone: "{name} is now a server admin.", unadminDone: "{name} is no longer a server admin.", purgedDone: "{name} was removed from {n} rooms.",
+  deviceList: "Devices", roomList: "Rooms", lastSeen: "last seen {when}", none: "None",
+  uses: "Uses", expiresInDays: "Expires after (days, empty for never)", createToken: "Create token", tokenCreated: "New token (shown once): {token}",
+  usesLeft: "{n} uses left", expires: "expires {when}", never: "never expires", usable: "usable", unusable: "used up or expired", revoke: "Revoke", revoked: "Token revoked.",
+  members: "{n} members", groups: "{n} groups", size: "{events} of messages, {media} of files", deactivated: "deactivated",
+  deactivate: "Deactivate", deactivateConfirm: "Deactivate {name}? Its groups are unlinked and it becomes read-only.", deactivatedDone: "{name} is deactivated.",
+  when: "When", actor: "Who", action: "Action", target: "Whom", details: "Details", empty: "Nothing here.",
+} as const;
+type K = keyof typeof en;
+const zh: Record<K, string> = {
+  title: "服务器管理", users: "用户", tokens: "注册邀请码", communities: "社区", audit: "服务器审计日志",
+  search: "搜索", searchUsers: "搜索用户（名称或用户名）", searchCommunities: "搜索社区", more: "更多",
+  username: "用户名", displayName: "名称", status: "状态", devices: "设备", rooms: "房间", created: "创建时间", actions: "操作",
+  admin: "服务器管理员", disabled: "已停用", active: "正常", show: "详情", hide: "收起详情",
+  disable: "停用", enable: "启用", makeAdmin: "设为服务器管理员", unmakeAdmin: "取消服务器管理员",
+  purge: "清除", purgeConfirm: "清除 {name}？此人将被移出所有房间并在所有设备上退出登录。",
+  disableConfirm: "停用 {name}？此人将在所有设备上退出登录且无法再登录。",
+  resetPassword: "设置新密码", newPassword: "新密码", setPassword: "设置密码",
+  passwordSet: "密码已设置；{n} 台设备已退出登录。", disabledDone: "{name} 已停用；{n} 台设备已退出登录。", enabledDone: "{name} 已启用。",
+  adminDone: "{name} 现在是服务器管理员。", unadminDone: "{name} 不再是服务器管理员。", purgedDone: "{name} 已被移出 {n} 个房间。",
+  deviceList: "设备", roomList: "房间", lastSeen: "最近活动 {when}", none: "无",
+  uses: "使用次数", expiresInDays: "有效期（天，留空为永久）", createToken: "创建邀请码", tokenCreated: "新邀请码（只显示一次）：{token}",
+  usesLeft: "剩余 {n} 次", expires: "{when} 到期", never: "永久有效", usable: "可用", unusable: "已用完或已过期", revoke: "撤销", revoked: "邀请码已撤销。",
+  members: "{n} 位成员", groups: "{n} 个群组", size: "消息 {events}，文件 {media}", deactivated: "已停用",
+  deactivate: "停用", deactivateConfirm: "停用 {name}？其群组将被取消关联，社区变为只读。", deactivatedDone: "{name} 已停用。",
+  when: "时间", actor: "操作人", action: "操作", target: "对象", details: "详情", empty: "这里没有内容。",
+};
+
+export function s(key: K, vars: Record<string, string | number> = {}): string {
+  const str = (lang.value === "zh-CN" ? zh : en)[key];
+  return str.replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? ""));
+}
