@@ -517,7 +517,7 @@ async function story(): Promise<void> {
     await a.getByLabel("Who may send").selectOption("admins");
     await a.getByLabel("Admins approve new members").uncheck();
     await a.getByRole("button", { name: "Save" }).first().click();
-    await a.getByText("Saved").waitFor();
+    await a.getByRole("alert").filter({ hasText: "Saved" }).waitFor();
     const settings = (await aliceSdk.request("room.get", { roomId: year5 })).settings;
     t.equal(settings.sendPolicy, "admins");
     t.equal(settings.joinApproval, false);
@@ -584,7 +584,7 @@ async function story(): Promise<void> {
     t.notOk((await aliceSdk.request("room.get", { roomId: school })).groups!.includes(chess.roomId), "and unlinked it");
     await a.getByLabel("Members may reply under announcements").uncheck();
     await a.getByRole("button", { name: "Save" }).first().click();
-    await a.getByText("Saved").waitFor();
+    await a.getByRole("alert").filter({ hasText: "Saved" }).waitFor();
     t.equal((await aliceSdk.request("room.get", { roomId: school })).settings.announcementReplies, false);
     const b = bob.page;
     await b.goto(`${server.baseUrl}/r/${encodeURIComponent(school)}`);
@@ -609,7 +609,7 @@ async function story(): Promise<void> {
     const avatar = await sharp({ create: { width: 96, height: 96, channels: 3, background: "#aa3355" } }).png().toBuffer();
     await page.getByLabel("Avatar").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: avatar });
     await page.getByRole("button", { name: "Save profile" }).click();
-    await page.getByText("Saved").waitFor();
+    await page.getByRole("status").filter({ hasText: "Saved" }).waitFor();
     const profile = await carol.request("profile.get", { userId: bobSdk.userId });
     t.equal(profile.displayName, "Bob Parent");
     t.equal(profile.about, "Dad of Sam, Year 5");
