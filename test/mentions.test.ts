@@ -50,6 +50,36 @@ t.test("@all is for admins: in the text it mentions everyone, from a member it s
   t.notOk(history.messages.some((m) => m.body === "hey"), "the refused send stored nothing");
 });
 
+t.test("history, threads and message.get show whom a message mentions and an @all; a message deleted for everyone shows none", async (t) => {
+  const { alice, bob, carol, dave, school, year5 } = await openSchool(t);
+  const named = await send(t, bob, year5, "@carol and @dave, the forms?");
+  const all = await send(t, dave, year5, "@all the trip is on Friday");
+  const plain = await send(t, carol, year5, "Thanks!");
+  const gone = await send(t, bob, year5, "@carol sorry, wrong room");
+  await ok(t, bob, "message.delete", { roomId: year5, seq: gone.event.seq, forEveryone: true });
+  const history = await ok(t, carol, "message.history", { roomId: year5 });
+  const at = (seq: number) => history.messages.find((m: { seq: number }) => m.seq === seq);
+  t.same(at(named.event.seq).mentions, [carol.userId, dave.userId], "history carries the mentions the server kept");
+  t.notOk("mentionAll" in at(named.event.seq), "no @all on a message without one");
+  t.equal(at(all.event.seq).mentionAll, true, "history carries an admin's @all");
+  t.notOk("mentions" in at(all.event.seq), "an @all alone names no one");
+  t.notOk("mentions" in at(plain.event.seq) || "mentionAll" in at(plain.event.seq), "a message without mentions carries neither");
+  t.equal(at(plain.event.seq).forwarded, false, "every view says whether it was forwarded");
+  t.equal(at(gone.event.seq).deleted, true);
+  t.notOk("mentions" in at(gone.event.seq), "a message deleted for everyone shows no mentions");
+  t.equal(at(gone.event.seq).forwarded, false);
+  const got = await ok(t, dave, "message.get", { roomId: year5, seq: named.event.seq });
+  t.same(got.message.mentions, [carol.userId, dave.userId], "message.get carries them too");
+  const goneGot = await ok(t, carol, "message.get", { roomId: year5, seq: gone.event.seq });
+  t.notOk("mentions" in goneGot.message, "and none on the deleted one");
+  await ok(t, bob, "message.edit", { roomId: year5, seq: named.event.seq, body: "@carol and @dave, the forms please?" });
+  t.same((await ok(t, carol, "message.get", { roomId: year5, seq: named.event.seq })).message.mentions, [carol.userId, dave.userId], "an edit keeps the mentions of the send");
+  const root = await send(t, alice, school, "Sports day next week");
+  const reply = await send(t, bob, school, "@alice thanks!", { threadRoot: root.event.seq });
+  const thread = await ok(t, alice, "message.thread", { roomId: school, root: root.event.seq });
+  t.same(thread.replies.find((m: { seq: number }) => m.seq === reply.event.seq)?.mentions, [alice.userId], "a thread's replies carry their mentions");
+});
+
 t.test("in the announcement group a member's reply may mention only admins", async (t) => {
   const { alice, bob, carol, school } = await openSchool(t);
   const root = await send(t, alice, school, "Sports day next week");

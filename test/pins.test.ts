@@ -150,6 +150,29 @@ t.test("forwarding: a copy marked forwarded in a room I can post in; files carry
   t.equal(await refusal(bob.request("message.forward", { from: { roomId: year5 }, to: club, txnId: "f10" } as never)), "invalid_params");
 });
 
+t.test("history, message.get and saved messages say a copy was forwarded, to every member; deleted for everyone it says nothing", async (t) => {
+  const { alice, bob, erin, year5, club } = await openSchool(t);
+  const text = await say(alice, year5, "Trip on Friday");
+  const mention = await say(alice, year5, "@bob bring the forms");
+  const fwd = (await ok(t, bob, "message.forward", { from: { roomId: year5, seq: text }, to: club, txnId: "v1" })).event.seq;
+  const fwdMention = (await ok(t, bob, "message.forward", { from: { roomId: year5, seq: mention }, to: club, txnId: "v2" })).event.seq;
+  const own = await say(erin, club, "See you there");
+  const history = await ok(t, erin, "message.history", { roomId: club });
+  const at = (seq: number) => history.messages.find((m: { seq: number }) => m.seq === seq);
+  t.equal(at(fwd).forwarded, true, "another member reads the copy as forwarded from history");
+  t.equal(at(fwdMention).forwarded, true);
+  t.notOk("mentions" in at(fwdMention), "a forwarded copy mentions no one");
+  t.equal(at(own).forwarded, false, "an ordinary message is not forwarded");
+  t.equal((await ok(t, bob, "message.get", { roomId: club, seq: fwd })).message.forwarded, true, "message.get says so too");
+  t.equal((await ok(t, alice, "message.history", { roomId: year5 })).messages.find((m: { seq: number }) => m.seq === text).forwarded, false, "the original is not marked");
+  await ok(t, erin, "message.save", { roomId: club, seq: fwd });
+  t.equal((await ok(t, erin, "message.saved", {})).saved[0].message.forwarded, true, "a saved copy keeps the mark");
+  await ok(t, bob, "message.delete", { roomId: club, seq: fwd, forEveryone: true });
+  const after = (await ok(t, erin, "message.get", { roomId: club, seq: fwd })).message;
+  t.equal(after.deleted, true);
+  t.equal(after.forwarded, false, "a copy deleted for everyone no longer says it was forwarded");
+});
+
 t.test("a deactivated community takes no pin, unpin or forward; a group where only admins post refuses a member's forward", async (t) => {
   const { alice, bob, school, year5 } = await openSchool(t);
   const notice = await say(alice, school, "Term starts on Monday");

@@ -76,6 +76,9 @@ async function story(): Promise<void> {
     const shown = acked(a, "Hello @alice can you help?");
     await shown.locator("mark.x-mention", { hasText: "@alice" }).waitFor();
     t.pass("the mention of alice is highlighted in her conversation");
+    await a.reload();
+    await acked(a, "Hello @alice can you help?").locator("mark.x-mention", { hasText: "@alice" }).waitFor();
+    t.pass("after a reload, history (the server's mentions) highlights it too");
     // Reading the message drops the count.
     const left = await eventually(async () => (await aliceSdk.request("room.list", {})).rooms.find((r) => r.roomId === year5)?.mentions, (n) => n === 0);
     t.equal(left, 0, "read, the mention is no longer counted");
@@ -175,6 +178,21 @@ async function story(): Promise<void> {
     const copy = b.locator(`[role=log] li.message[data-seq="${fwd.seq}"]`);
     await copy.getByText("Forwarded").waitFor();
     t.pass("bob sees the acknowledged copy marked Forwarded");
+    await b.reload();
+    await b.locator(`[role=log] li.message[data-seq="${fwd.seq}"]`).getByText("Forwarded").waitFor();
+    t.equal(await b.evaluate(() => Object.keys(localStorage).filter((k) => k.includes("forwarded")).length), 0, "nothing about forwarding is kept on the device");
+    t.pass("after a reload, history (the server's view) shows it Forwarded");
+    // A second device of bob's, which never saw the live event.
+    const phone = await person(browser);
+    try {
+      await phone.page.goto(server.baseUrl);
+      await signIn(phone.page, "bob");
+      await phone.page.goto(room(parents));
+      await phone.page.locator(`[role=log] li.message[data-seq="${fwd.seq}"]`).getByText("Forwarded").waitFor();
+      t.pass("bob's second device shows it Forwarded from history");
+    } finally {
+      await phone.context.close();
+    }
 
     // Alice unpins from the bar.
     await a.getByRole("region", { name: "Pinned messages" }).getByRole("button", { name: /Unpin/ }).click();

@@ -2121,7 +2121,7 @@ export interface InviteLink {
   revoked: boolean;
 }
 /**
- * A message with its current state: edited, deleted (body null, a marker remains), reactions and thread size. `body` is the text, a file's caption or name, a poll's question or an event's title. `quote` (a private reply in a direct chat only) is the snapshot of the message it quotes from another room.
+ * A message with its current state: edited, deleted (body null, a marker remains), reactions and thread size. `body` is the text, a file's caption or name, a poll's question or an event's title. `forwarded` says the message was forwarded from another room; `mentions` (the members it mentions) and `mentionAll` (an admin's @all) are present only when the message has them, as the server kept them at the send. A deleted message carries none of them (`forwarded` false). `quote` (a private reply in a direct chat only) is the snapshot of the message it quotes from another room.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "MessageView".
@@ -2154,6 +2154,18 @@ export interface MessageView {
    */
   kind: "text" | "file" | "poll" | "event";
   file: FileRef | null;
+  /**
+   * Forwarded from another room (without saying which).
+   */
+  forwarded: boolean;
+  /**
+   * The members this message mentions (absent when none).
+   */
+  mentions?: UserId[];
+  /**
+   * An admin mentioned everyone (@all); absent otherwise.
+   */
+  mentionAll?: true;
   quote?: Quote;
 }
 /**

@@ -17,6 +17,12 @@ export interface MessageView {
   deleted: boolean;
   reactions: { emoji: string; count: number }[];
   myReaction: string | null;
+  /** Forwarded from another room (the event's `forwarded`); false for a deleted message. */
+  forwarded: boolean;
+  /** The members the message mentions, as the server kept them at the send (absent when none, or deleted). */
+  mentions?: string[];
+  /** An admin's @all (absent otherwise, or when deleted). */
+  mentionAll?: true;
   /** A private reply's snapshot of the message it quotes from another room (direct chats). */
   quote?: Record<string, unknown>;
 }
@@ -54,7 +60,29 @@ export function createMessageQueries(storage: Storage) {
     deliveredCount: db.prepare("SELECT count(*) AS n FROM delivery_markers r JOIN room_members m ON m.room_id = r.room_id AND m.user_id = r.user_id WHERE r.room_id = ? AND r.seq >= ? AND r.user_id <> ?"),
     readCount: db.prepare("SELECT count(*) AS n FROM read_markers r JOIN room_members m ON m.room_id = r.room_id AND m.user_id = r.user_id WHERE r.room_id = ? AND r.seq >= ? AND r.user_id <> ?"),
     readers: db.prepare("SELECT r.user_id AS userId, r.at FROM read_markers r JOIN room_members m ON m.room_id = r.room_id AND m.user_id = r.user_id WHERE r.room_id = ? AND r.seq >= ? AND r.user_id <> ? ORDER BY r.at"),
+    // What a message event's content says beyond the messages projection: whether it was forwarded
+    // and whom it mentions. One statement per page: the CROSS JOIN keeps the page's seqs outside, so
+    // each is one lookup by the (room_id, seq) index (not a scan of the room). Only rows that
+    // carry any of the three come back. A redacted event's content has none of them.
+    marks: db.prepare(
+      "SELECT e.seq, json_extract(e.content, '$.forwarded') AS forwarded, json_extract(e.content, '$.mentions') AS mentions, json_extract(e.content, '$.mentionAll') AS mentionAll FROM json_each(?) j CROSS JOIN room_events e WHERE e.room_id = ? AND e.seq = j.value AND e.type = 'message' AND (json_extract(e.content, '$.forwarded') IS NOT NULL OR json_extract(e.content, '$.mentions') IS NOT NULL OR json_extract(e.content, '$.mentionAll') IS NOT NULL)",
+    ),
   };
+
+  type Marks = { forwarded: boolean; mentions?: string[]; mentionAll?: true };
+  function marksOf(roomId: string, rows: MessageRow[]): Map<number, Marks> {
+    const live = rows.filter((r) => !r.deleted_at && (r.kind === "text" || r.kind === "file")).map((r) => r.seq);
+    const out = new Map<number, Marks>();
+    if (live.length === 0) return out;
+    for (const m of s.marks.all(JSON.stringify(live), roomId) as { seq: number; forwarded: number | null; mentions: string | null; mentionAll: number | null }[]) {
+      const marks: Marks = { forwarded: m.forwarded === 1 };
+      const mentions = m.mentions ? (JSON.parse(m.mentions) as unknown) : null;
+      if (Array.isArray(mentions) && mentions.length) marks.mentions = mentions as string[];
+      if (m.mentionAll === 1) marks.mentionAll = true;
+      out.set(m.seq, marks);
+    }
+    return out;
+  }
 
   function views(roomId: string, userId: string, rows: MessageRow[]): MessageView[] {
     if (rows.length === 0) return [];
@@ -67,6 +95,7 @@ export function createMessageQueries(storage: Storage) {
       list.push({ emoji: r.emoji, count: r.n });
     }
     const mine = new Map((s.myReactions.all(roomId, userId, lo, hi) as { target: number; emoji: string }[]).map((r) => [r.target, r.emoji]));
+    const marks = marksOf(roomId, rows);
     return rows.map((r) => ({
       roomId: r.room_id,
       seq: r.seq,
@@ -84,6 +113,8 @@ export function createMessageQueries(storage: Storage) {
       reactions: r.deleted_at ? [] : (counts.get(r.seq) ?? []),
       // A deleted message keeps no reactions in its view, the reader's own included.
       myReaction: r.deleted_at ? null : (mine.get(r.seq) ?? null),
+      // Forwarded and mentions come from the event (none for a deleted message: it was redacted).
+      ...(marks.get(r.seq) ?? { forwarded: false }),
       ...(r.quote && !r.deleted_at ? { quote: JSON.parse(r.quote) as Record<string, unknown> } : {}),
     }));
   }

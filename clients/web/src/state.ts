@@ -310,6 +310,11 @@ export function viewOf(e: RoomEvent): MessageView {
     myReaction: null,
     kind,
     file: c.file ?? null,
+    // As the server's views: forwarded, mentions and a private reply's quote from the content.
+    forwarded: c.forwarded === true,
+    ...(Array.isArray(c.mentions) && c.mentions.length ? { mentions: c.mentions as string[] } : {}),
+    ...(c.mentionAll === true ? { mentionAll: true as const } : {}),
+    ...(c.quote && !c.redacted ? { quote: c.quote } : {}),
   };
 }
 

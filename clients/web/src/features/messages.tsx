@@ -10,9 +10,8 @@ import type { MessageView } from "../../../sdk/index.ts";
 import { call, me, nameOf, rooms, toast, loadUntil, connection, timelines } from "../state.ts";
 import { formatTime } from "../i18n.ts";
 import { f, words } from "./strings.ts";
-import { forwarded, mentioned, quotes, pinsVersion, note, usernameOf, onNewSession } from "./store.ts";
+import { pinsVersion, note, usernameOf, onNewSession } from "./store.ts";
 import { ReplyPrivatelyDialog } from "./people.tsx";
-import { knownMembers } from "./mentions.tsx";
 import { Dialog } from "./Dialog.tsx";
 import "./features.css";
 
@@ -28,21 +27,22 @@ export const jumpTarget = signal<{ roomId: string; seq: number } | null>(null);
 
 const token = /@([\p{L}\p{N}._-]+)/gu;
 
-/** A message's text: mentions highlighted (of me most), and "Forwarded" above a forwarded one. */
+/**
+ * A message's text: its mentions highlighted (of me most), and "Forwarded" above a forwarded one.
+ * Both come from the view (the server's `mentions`, `mentionAll` and `forwarded`), so history
+ * shows them as the live message did, on every device.
+ */
 export function MessageText({ m }: { m: MessageView }) {
-  const key = `${m.roomId}/${m.seq}`;
-  const info = mentioned.value[key];
-  const members = knownMembers.value[m.roomId];
-  const mine = usernameOf(me()).toLowerCase();
+  const mentions = m.mentions ?? [];
   const body = m.body ?? "";
   const parts: (string | preact.JSX.Element)[] = [];
   let last = 0;
   for (const match of body.matchAll(token)) {
     const name = match[1].toLowerCase().replace(/[._-]+$/, "");
     const all = name === "all" || name === "everyone";
-    const isMe = name === mine;
-    const known = all ? !!info?.all : isMe || (info ? info.users.some((u) => usernameOf(u).toLowerCase() === name) : !!members?.some((u) => usernameOf(u).toLowerCase() === name));
-    if (!known && !isMe) continue;
+    const user = all ? undefined : mentions.find((u) => usernameOf(u).toLowerCase() === name);
+    if (all ? m.mentionAll !== true : user === undefined) continue;
+    const isMe = user === me();
     const at = match.index ?? 0;
     const text = `@${match[1].slice(0, name.length)}`;
     parts.push(body.slice(last, at));
@@ -56,11 +56,11 @@ export function MessageText({ m }: { m: MessageView }) {
     last = at + text.length;
   }
   parts.push(body.slice(last));
-  // A private reply's quote: in the view (history) or in the live event's content.
-  const quote = (m as MessageView & { quote?: { sender: string; body: string | null } }).quote ?? quotes.value[key];
+  // A private reply's quote (direct chats).
+  const quote = m.quote as { sender: string; body: string | null } | undefined;
   return (
     <>
-      {forwarded.value.has(key) ? <p class="x-forwarded muted">↪ {f("forwarded")}</p> : null}
+      {m.forwarded ? <p class="x-forwarded muted">↪ {f("forwarded")}</p> : null}
       {quote ? (
         <blockquote class="quote x-quote">
           <span class="sr">{f("quoted")}</span> <strong>{nameOf(quote.sender)}</strong> {quote.body ?? ""}

@@ -1,28 +1,13 @@
 /**
- * State of the everyday features, kept beside state.ts (which it reads, never changes): what the
- * live events say that a MessageView does not (forwarded, mentions), pins changing, the report
- * pushes, whether I am a server admin, and room members for the mention picker.
+ * State of the everyday features, kept beside state.ts (which it reads, never changes): pins
+ * changing, the report pushes, whether I am a server admin, and room members for the mention
+ * picker. (Forwarded marks, mentions and quotes are in each MessageView, live or from history.)
  */
 import { signal } from "@preact/signals";
 import type { RoomEvent } from "../../../sdk/index.ts";
 import { call, sdk, toast, me, session, rooms } from "../state.ts";
 import { f } from "./strings.ts";
 
-/** `roomId/seq` of messages known to be forwarded (from their event's content). */
-export const forwarded = signal<ReadonlySet<string>>(new Set());
-// A MessageView does not say "forwarded": what this device saw is kept (the newest 500).
-const forwardedKey = () => `parley.forwarded.${session.value?.userId ?? ""}`;
-function loadForwarded(): void {
-  try {
-    forwarded.value = new Set(JSON.parse(localStorage.getItem(forwardedKey()) ?? "[]") as string[]);
-  } catch {
-    forwarded.value = new Set();
-  }
-}
-/** `roomId/seq` -> user ids the server kept as mentioned (from the event's content). */
-export const mentioned = signal<Record<string, { users: string[]; all: boolean }>>({});
-/** `roomId/seq` -> the quote of a private reply (from the live event's content). */
-export const quotes = signal<Record<string, { sender: string; body: string | null }>>({});
 /** Bumped per room when a message.pin / message.unpin (or a delete) arrives. */
 export const pinsVersion = signal<Record<string, number>>({});
 /** True when session.info says I am a server admin. */
@@ -53,7 +38,6 @@ export function watch(): void {
   serverAdmin.value = false;
   members.clear();
   for (const reset of resets) reset();
-  loadForwarded();
   {
     offs.push(c.on("room.event", (e) => note(e)));
     offs.push(
@@ -82,20 +66,9 @@ async function readAdmin(): Promise<void> {
   }
 }
 
-/** Records what an event's content says that views do not carry. */
+/** Notes what a live event changes beyond its message: the pinned messages of its room. */
 export function note(e: RoomEvent): void {
-  const c = e.content as Record<string, unknown>;
-  if (e.type === "message") {
-    const key = `${e.roomId}/${e.seq}`;
-    if (c.forwarded === true && !forwarded.value.has(key)) {
-      forwarded.value = new Set([...forwarded.value, key]);
-      localStorage.setItem(forwardedKey(), JSON.stringify([...forwarded.value].slice(-500)));
-    }
-    const q = c.quote as { sender: string; body: string | null } | undefined;
-    if (q) quotes.value = { ...quotes.value, [key]: q };
-    const users = Array.isArray(c.mentions) ? (c.mentions as string[]) : [];
-    if (users.length || c.mentionAll) mentioned.value = { ...mentioned.value, [key]: { users, all: c.mentionAll === true } };
-  } else if (e.type === "message.pin" || e.type === "message.unpin" || e.type === "message.delete") {
+  if (e.type === "message.pin" || e.type === "message.unpin" || e.type === "message.delete") {
     pinsVersion.value = { ...pinsVersion.value, [e.roomId]: (pinsVersion.value[e.roomId] ?? 0) + 1 };
   }
 }
