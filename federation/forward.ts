@@ -14,11 +14,24 @@ import { proposableOps } from "./routes.ts";
 import type { PendingSends } from "./pending.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Storage } from "../server/storage/database.ts";
+import type { MediaInfo, MediaService } from "../server/media/service.ts";
+
+/**
+ * The file a proposed `message.send` attaches, described as this server holds it (the proposal's
+ * `file`): the home records this server as the file's origin, and the bytes stay here. Throws
+ * media.not_found when the user may not use the file.
+ */
+export function proposedFile(media: MediaService, sender: string, op: string, params: Record<string, unknown>): MediaInfo | undefined {
+  const file = params.file as { mediaId?: unknown } | undefined;
+  if (op !== "message.send" || !file || typeof file.mediaId !== "string") return undefined;
+  const { mediaId, size, mime, width, height, hasPreview } = media.requireUsable(sender, file.mediaId);
+  return { mediaId, size, mime, width, height, hasPreview };
+}
 
 /** Ops kept as pending sends when the home cannot be reached. */
 const keptWhenDown = new Set(["message.send"]);
 
-export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage): void {
+export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage, media: MediaService): void {
   const subscribe = storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
   for (const name of proposableOps) {
     const def = ops.get(name);
@@ -34,12 +47,13 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
         return local(ctx, params);
       }
       const { server: _home, ...rest } = params;
+      const file = proposedFile(media, ctx.actor.userId, name, params);
       const keep = keptWhenDown.has(name);
       // Sends queue behind earlier pending ones to the same home, so that their order holds.
       if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params);
       let res;
       try {
-        res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now() });
+        res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now(), ...(file ? { file } : {}) });
       } catch (err) {
         if (keep && err instanceof ParleyError && err.code === "federation.unreachable") pending.keep(home, ctx.actor.userId, name, params);
         throw err;

@@ -16,7 +16,15 @@ import { retryDelay } from "./outbox.ts";
 /** How long a pending send is kept and how old a proposal the home accepts (7 days). */
 export const pendingMaxAgeMs = 7 * 86_400_000;
 
-export function createPendingSends(deps: { storage: Storage; federation: Federation; hub: () => Hub; log: Logger; now?: () => number }) {
+export function createPendingSends(deps: {
+  storage: Storage;
+  federation: Federation;
+  hub: () => Hub;
+  log: Logger;
+  now?: () => number;
+  /** The proposal's `file` for a send with a file this server holds (forward.ts proposedFile). */
+  fileOf?: (sender: string, op: string, params: Record<string, unknown>) => unknown;
+}) {
   const { federation, log } = deps;
   const now = deps.now ?? Date.now;
   const db = deps.storage.sqlite;
@@ -67,7 +75,14 @@ export function createPendingSends(deps: { storage: Storage; federation: Federat
           const params = JSON.parse(r.params) as Record<string, unknown>;
           let res;
           try {
-            res = await federation.request(home, "POST", "/propose", { sender: r.sender, op: r.op, params, proposedAt: r.created_at });
+            // A file gone meanwhile: proposed without it, the home refuses it (media.not_found).
+            let file: unknown;
+            try {
+              file = deps.fileOf?.(r.sender, r.op, params);
+            } catch {
+              file = undefined;
+            }
+            res = await federation.request(home, "POST", "/propose", { sender: r.sender, op: r.op, params, proposedAt: r.created_at, ...(file ? { file } : {}) });
           } catch (err) {
             log.info({ peer: home, err: (err as Error).message }, "pending sends wait: the home is unreachable");
             later(home);

@@ -23,6 +23,9 @@ import { originOf } from "../server/rooms/hash.ts";
 import type { ServerKeys } from "./keys.ts";
 import { pendingMaxAgeMs, type PendingSends } from "./pending.ts";
 import { federationPrefix, isServerName } from "./peers.ts";
+import type { MediaInfo, MediaService } from "../server/media/service.ts";
+import { sendMediaFile } from "../server/media/routes.ts";
+import type { RemoteMedia } from "./media.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -80,10 +83,12 @@ export interface FederationRouteDeps {
   storage: Storage;
   keys: ServerKeys;
   pending: PendingSends;
+  media: MediaService;
+  remoteMedia: RemoteMedia;
 }
 
 export async function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): Promise<void> {
-  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending } = deps;
+  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending, media, remoteMedia } = deps;
   const eventsRange = deps.storage.sqlite.prepare(
     "SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
   );
@@ -182,7 +187,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
 
       // federation: propose
       scope.post("/propose", async (request) => {
-        const { sender, op, params, proposedAt } = body<{ sender: string; op: string; params: Record<string, unknown>; proposedAt?: number }>(request, "propose");
+        const { sender, op, params, proposedAt, file } = body<{ sender: string; op: string; params: Record<string, unknown>; proposedAt?: number; file?: MediaInfo }>(request, "propose");
         federation.requireOwnUser(request.peer!, sender);
         // A pending send delivered long after it was made is refused with a clear code.
         if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
@@ -195,8 +200,31 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
           throw new ParleyError("invalid_params", `params${v.instancePath} ${v.message}`);
         }
         const actor = { userId: sender, deviceId: `federation:${request.peer}`, expiresAt: Number.MAX_SAFE_INTEGER, isAdmin: false };
-        const result = await def.handler({ actor, connection: null as never }, params);
-        return { result: result ?? null };
+        // A file the proposing server holds: usable by its user for this proposal, and recorded
+        // as held there (the message's file `origin`); its bytes stay there.
+        let forget: (() => void) | undefined;
+        if (file) {
+          if (op !== "message.send" || (params.file as { mediaId?: string } | undefined)?.mediaId !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no file of the proposed message.");
+          forget = media.vouch(sender, { ...file, origin: request.peer! });
+        }
+        try {
+          const result = await def.handler({ actor, connection: null as never }, params);
+          return { result: result ?? null };
+        } finally {
+          forget?.();
+        }
+      });
+
+      // federation: media
+      scope.get("/media/:mediaId", async (request, reply) => {
+        const validate = protocol.validator("federation/media#/$defs/params");
+        if (!validate(request.params)) throw new ParleyError("bad_request", "The mediaId is not a SHA-256 in hex.");
+        const { mediaId } = request.params as { mediaId: string };
+        const info = media.info(mediaId);
+        // Only to a server with a member in a room where the file was shared; a file that is not
+        // here and one the server may not have are not told apart.
+        if (!info || !remoteMedia.sharedWith(mediaId, request.peer!)) throw new ParleyError("media.not_found");
+        return sendMediaFile(media, request, reply, info, false, "private, max-age=86400, immutable");
       });
     },
     { prefix: federationPrefix },

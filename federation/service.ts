@@ -110,6 +110,48 @@ export function createFederation(deps: FederationDeps) {
       const retryAfter = ra === null ? null : /^\d+$/.test(ra) ? Number(ra) : Math.max(0, Math.ceil((Date.parse(ra) - now()) / 1000)) || null;
       return { status: res.status, body: parsed, retryAfter };
     },
+    /**
+     * A signed GET of bytes from a peer's federation API (a file: `media`), at most `maxBytes`
+     * read. Throws federation.unreachable when the peer cannot be reached, is not permitted, or
+     * sends more than `maxBytes`; answers other than 200 come back with their parsed JSON body.
+     */
+    async requestBytes(destination: string, path: string, maxBytes: number): Promise<{ status: number; bytes: Buffer; body: any }> {
+      if (!fc.enabled) throw new ParleyError("federation.disabled");
+      if (!policy.permits(destination)) throw new ParleyError("federation.server_denied", `${destination} is not permitted by this server's policy.`);
+      const { federation } = await peers.resolve(destination);
+      const url = `${federation}${path}`;
+      const headers = await signRequest({ method: "GET", url, body: Buffer.alloc(0), origin: self, destination }, keys.current(), now());
+      try {
+        const res = await doFetch(url, { method: "GET", headers, signal: AbortSignal.timeout(120_000) });
+        const declared = Number(res.headers.get("content-length") ?? "0");
+        if (declared > maxBytes) {
+          await res.body?.cancel();
+          throw new ParleyError("federation.unreachable", `${destination} sent a file larger than this server accepts.`);
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        if (res.body) {
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            size += chunk.length;
+            if (size > maxBytes) throw new ParleyError("federation.unreachable", `${destination} sent a file larger than this server accepts.`);
+            chunks.push(Buffer.from(chunk));
+          }
+        }
+        const bytes = Buffer.concat(chunks);
+        let body: any = null;
+        if (res.status !== 200) {
+          try {
+            body = JSON.parse(bytes.toString("utf8"));
+          } catch {
+            body = null;
+          }
+        }
+        return { status: res.status, bytes, body };
+      } catch (err) {
+        if (err instanceof ParleyError) throw err;
+        throw new ParleyError("federation.unreachable", `${destination}: ${(err as Error).message}`);
+      }
+    },
     close(): void {
       clearInterval(keyPoll);
     },

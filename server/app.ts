@@ -8,7 +8,8 @@ import { createFederation, type Federation } from "../federation/service.ts";
 import { registerFederationRoutes } from "../federation/routes.ts";
 import { createOutbox, federationStatus, type Outbox } from "../federation/outbox.ts";
 import { createInbox } from "../federation/inbox.ts";
-import { forwardRemoteOps, forwardRemoteProfiles, relayEphemeralOps } from "../federation/forward.ts";
+import { forwardRemoteOps, forwardRemoteProfiles, proposedFile, relayEphemeralOps } from "../federation/forward.ts";
+import { createRemoteMedia } from "../federation/media.ts";
 import { createPendingSends } from "../federation/pending.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
@@ -262,12 +263,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerDiscoveryRoutes(app, { config, keys, storage });
   registerApiDocumentRoutes(app, protocol, config.server.public_url);
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
-  const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now });
+  const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params) });
+  const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
   const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages, self: config.server.name });
-  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending });
+  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
-  await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload });
+  await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload, fetchRemote: remoteMedia.fetchFor });
   await registerWebClient(app);
   defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);
@@ -283,7 +285,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineSearchOps(ops, search);
   // Ops on rooms hosted elsewhere go to their home as signed proposals.
   if (federation.enabled) {
-    forwardRemoteOps(ops, federation, pending, storage);
+    forwardRemoteOps(ops, federation, pending, storage, media);
     relayEphemeralOps(ops, outbox);
     forwardRemoteProfiles(ops, federation);
   }

@@ -69,6 +69,7 @@ export const errorCatalogue = {
   "media.not_found": { status: 404, message: "There is no such file, or you may not fetch it." },
   "media.not_image": { status: 400, message: "Pictures and avatars must be PNG, JPEG, GIF, WebP or AVIF images." },
   "media.empty": { status: 400, message: "The upload is empty." },
+  "media.origin_mismatch": { status: 502, message: "The server holding the file sent bytes that do not match its id; nothing was stored." },
   // polls and calendar events
   "poll.not_found": { status: 404, message: "There is no such poll." },
   "poll.closed": { status: 409, message: "The poll is closed." },

@@ -2169,7 +2169,7 @@ export interface MessageView {
   quote?: Quote;
 }
 /**
- * A file as a message carries it: its info plus the name the sender gave it.
+ * A file as a message carries it: its info plus the name the sender gave it, and `origin`, the server holding the file when it is not the room's home (a file stays on the server of the user who uploaded it; see docs/federation.md, "Files").
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "FileRef".
@@ -2182,6 +2182,10 @@ export interface FileRef {
   width: number | null;
   height: number | null;
   hasPreview: boolean;
+  /**
+   * The server that holds the file, when it is not the room's home server (absent: the room's home holds it). Another server's members' downloads are fetched from it.
+   */
+  origin?: string;
 }
 /**
  * A private reply's quote: a snapshot of a message of another room, copied when the reply was sent (later edits or deletions there do not change it), so that the other person of the direct chat sees it without being in that room.

@@ -23,6 +23,11 @@ export async function registerMediaRoutes(
     uploadIdleSeconds: number;
     /** Counts each upload's outcome (null: accepted) for the metrics. */
     observeUpload?: (refusal: unknown, bytes: number) => void;
+    /**
+     * Fetches a file the user may see but this server does not hold from the server holding it
+     * (federation/media.ts); undefined when no other server holds it.
+     */
+    fetchRemote?: (userId: string, mediaId: string) => Promise<MediaInfo | undefined>;
   },
 ): Promise<void> {
   const { accounts, media } = deps;
@@ -77,7 +82,9 @@ export async function registerMediaRoutes(
     reply.header("x-content-type-options", "nosniff");
     const actor = await requireActor(accounts, request);
     const { mediaId: id } = request.params as { mediaId: string };
-    const info = media.info(id);
+    let info = media.info(id);
+    // Shared in a room replicated from another server and not held here: fetched once from there.
+    if (!info && deps.fetchRemote && media.canRead(actor.userId, id)) info = await deps.fetchRemote(actor.userId, id);
     if (!info || !media.canRead(actor.userId, id) || (preview && !info.hasPreview)) throw new ParleyError("media.not_found");
     return sendMediaFile(media, request, reply, info, preview, "private, max-age=86400, immutable");
   }

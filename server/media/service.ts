@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, readdirSync } from "node:fs";
-import { rename, rm, stat } from "node:fs/promises";
+import { rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -73,8 +73,41 @@ export function createMediaService(deps: {
     if (n === 0) receiving.delete(userId);
     else receiving.set(userId, n);
   };
+  /** Files other servers hold, vouched for in a proposal being run: `userId mediaId` -> info. */
+  const vouched = new Map<string, MediaInfo & { origin: string }>();
   const pathOf = (id: string) => join(root, id.slice(0, 2), id);
   const previewPathOf = (id: string) => `${pathOf(id)}.preview.jpg`;
+
+  /**
+   * Moves a finished temporary file (hashed: `id`) to its content-addressed place: its type sniffed
+   * from its first bytes, blocked types refused, images measured and given a preview; records the
+   * row. Whose quota it counts against is the caller's business (an upload's row in `uploads`).
+   */
+  async function place(tmpPath: string, id: string, size: number, sniffHead: Buffer): Promise<MediaRow> {
+    const mime = (await fileTypeFromBuffer(sniffHead))?.mime ?? (looksLikeText(sniffHead) ? "text/plain" : "application/octet-stream");
+    if (blocked.has(mime)) throw new ParleyError("media.type_blocked", undefined, { type: mime });
+    const finalPath = pathOf(id);
+    mkdirSync(join(root, id.slice(0, 2)), { recursive: true });
+    await rename(tmpPath, finalPath);
+    let width: number | null = null;
+    let height: number | null = null;
+    let hasPreview = false;
+    if (previewable.has(mime)) {
+      try {
+        const meta = await sharp(finalPath).metadata();
+        width = meta.width ?? null;
+        height = meta.height ?? null;
+        await sharp(finalPath).rotate().resize(deps.previewPixels, deps.previewPixels, { fit: "inside", withoutEnlargement: true }).jpeg({ quality: 70 }).toFile(previewPathOf(id));
+        hasPreview = true;
+      } catch (err) {
+        // A file that claims to be an image but does not decode is kept as a plain file.
+        log.info({ mediaId: id, err: (err as Error).message }, "no preview for image");
+      }
+    }
+    const row: MediaRow = { id, size, mime, width, height, has_preview: hasPreview ? 1 : 0, created_at: now() };
+    store.insert(row);
+    return row;
+  }
 
   return {
     pathOf,
@@ -137,29 +170,7 @@ export function createMediaService(deps: {
           release();
           return infoOf(existing);
         }
-        const sniffHead = Buffer.concat(head);
-        const mime = (await fileTypeFromBuffer(sniffHead))?.mime ?? (looksLikeText(sniffHead) ? "text/plain" : "application/octet-stream");
-        if (blocked.has(mime)) throw new ParleyError("media.type_blocked", undefined, { type: mime });
-        const finalPath = pathOf(id);
-        mkdirSync(join(root, id.slice(0, 2)), { recursive: true });
-        await rename(tmpPath, finalPath);
-        let width: number | null = null;
-        let height: number | null = null;
-        let hasPreview = false;
-        if (previewable.has(mime)) {
-          try {
-            const meta = await sharp(finalPath).metadata();
-            width = meta.width ?? null;
-            height = meta.height ?? null;
-            await sharp(finalPath).rotate().resize(deps.previewPixels, deps.previewPixels, { fit: "inside", withoutEnlargement: true }).jpeg({ quality: 70 }).toFile(previewPathOf(id));
-            hasPreview = true;
-          } catch (err) {
-            // A file that claims to be an image but does not decode is kept as a plain file.
-            log.info({ mediaId: id, err: (err as Error).message }, "no preview for image");
-          }
-        }
-        const row: MediaRow = { id, size, mime, width, height, has_preview: hasPreview ? 1 : 0, created_at: now() };
-        store.insert(row);
+        const row = await place(tmpPath, id, size, Buffer.concat(head));
         store.recordUpload(userId, id, name, now());
         release();
         return infoOf(row);
@@ -167,6 +178,38 @@ export function createMediaService(deps: {
         release();
         await rm(tmpPath, { force: true });
       }
+    },
+
+    /**
+     * Stores a file fetched from the server holding it (federation/media.ts): kept only when the
+     * SHA-256 of the bytes is `id` (media.origin_mismatch otherwise, nothing written), under the
+     * same checks as an upload (size limit, blocked types), counted against no user's quota (no
+     * `uploads` row: the room's message keeps it, like any shared file).
+     */
+    async adopt(id: string, bytes: Buffer): Promise<MediaInfo> {
+      if (bytes.length === 0) throw new ParleyError("media.empty");
+      if (bytes.length > deps.maxBytes) throw new ParleyError("media.too_large", undefined, { limit: deps.maxBytes });
+      if (createHash("sha256").update(bytes).digest("hex") !== id) throw new ParleyError("media.origin_mismatch");
+      const existing = store.get(id);
+      if (existing) return infoOf(existing);
+      const tmpPath = join(tmp, randomBytes(12).toString("hex"));
+      try {
+        await writeFile(tmpPath, bytes, { flag: "wx" });
+        return infoOf(await place(tmpPath, id, bytes.length, bytes.subarray(0, sniffBytes)));
+      } finally {
+        await rm(tmpPath, { force: true });
+      }
+    },
+
+    /**
+     * A file another server holds, described by that server in a proposal of its user (federation
+     * `propose` with `file`): usable by that user for the one proposal, as if shared with them.
+     * Returns the function that forgets it again.
+     */
+    vouch(userId: string, info: MediaInfo & { origin: string }): () => void {
+      const key = `${userId} ${info.mediaId}`;
+      vouched.set(key, info);
+      return () => void vouched.delete(key);
     },
 
     /** Bytes of all uploads in progress (for the metrics; 0 when none is running). */
@@ -186,8 +229,13 @@ export function createMediaService(deps: {
       return store.uploadedBy(userId, id) || store.readableBy(userId, id);
     },
 
-    /** A file the user may attach, use as a picture or as an avatar. Throws media.not_found. */
-    requireUsable(userId: string, id: string): MediaInfo {
+    /**
+     * A file the user may attach, use as a picture or as an avatar. Throws media.not_found. A file
+     * held by another server (vouched for by it) comes with its `origin`.
+     */
+    requireUsable(userId: string, id: string): MediaInfo & { origin?: string } {
+      const remote = vouched.get(`${userId} ${id}`);
+      if (remote) return remote;
       const row = store.get(id);
       if (!row || !(store.uploadedBy(userId, id) || store.readableBy(userId, id))) throw new ParleyError("media.not_found");
       return infoOf(row);

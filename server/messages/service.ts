@@ -69,7 +69,7 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
     send(actor: string, input: PostInput & { body?: string; file?: { mediaId: string; name: string } }): Promise<{ event: RoomEvent; duplicate: boolean }> {
       if (input.file) {
         const info = media.requireUsable(actor, input.file.mediaId);
-        const file = { mediaId: info.mediaId, name: input.file.name, size: info.size, mime: info.mime, width: info.width, height: info.height, hasPreview: info.hasPreview };
+        const file = { mediaId: info.mediaId, name: input.file.name, size: info.size, mime: info.mime, width: info.width, height: info.height, hasPreview: info.hasPreview, ...(info.origin ? { origin: info.origin } : {}) };
         return post(actor, input, input.body ? { kind: "file", file, body: input.body } : { kind: "file", file });
       }
       return post(actor, input, { kind: "text", body: input.body ?? "" });

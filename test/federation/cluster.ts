@@ -30,7 +30,7 @@ export async function startCluster(names: string[], overrides: (name: string) =>
       ...o,
       server: { name, ...o.server },
       listen: { port: ports[i], ...o.listen },
-      federation: { allow_plain_http: true, peers, ...o.federation },
+      federation: { allow_plain_http: true, ...o.federation, peers: { ...peers, ...o.federation?.peers } },
     });
   }
   return out;

@@ -1,0 +1,101 @@
+/**
+ * Files across servers. A file stays on the server that holds it (its uploader's, or one that
+ * fetched and stored it). That server serves it (`media`) to a server with a member in a room
+ * where the file was shared; a server whose local user downloads a file of a replicated room
+ * that it does not hold fetches it once from the file's origin, checks its SHA-256 against the
+ * mediaId, stores it content-addressed (on no user's quota), then serves it like its own.
+ */
+import { ParleyError } from "../server/errors.ts";
+import type { Logger } from "../server/logger.ts";
+import type { MediaInfo, MediaService } from "../server/media/service.ts";
+import type { Storage } from "../server/storage/database.ts";
+import { originOf } from "../server/rooms/hash.ts";
+import type { Federation } from "./service.ts";
+
+export function createRemoteMedia(deps: { federation: Federation; media: MediaService; storage: Storage; maxBytes: number; log: Logger }) {
+  const { federation, media, log } = deps;
+  const db = deps.storage.sqlite;
+  const s = {
+    // The rooms where the user may see the file (messages and room pictures), with the message.
+    refsFor: db.prepare(`
+      SELECT r.kind, r.room_id, r.seq FROM media_refs r
+      WHERE r.media_id = ? AND r.kind IN ('message', 'room')
+        AND EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.user_id = ?)
+      ORDER BY r.seq DESC`),
+    contentAt: db.prepare("SELECT content FROM room_events WHERE room_id = ? AND seq = ?"),
+    // Whether a server has a member (the server part of the user id) in a room using the file.
+    sharedWith: db.prepare(`
+      SELECT 1 FROM media_refs r JOIN room_members m ON m.room_id = r.room_id
+      WHERE r.media_id = ? AND r.kind IN ('message', 'room') AND substr(m.user_id, instr(m.user_id, ':') + 1) = ?
+      LIMIT 1`),
+  };
+  /** Fetches under way, by mediaId: concurrent downloads of one file fetch it once. */
+  const inflight = new Map<string, Promise<MediaInfo>>();
+
+  /**
+   * The servers that hold a file, as the user's rooms name them: a message's file `origin`, else
+   * the room's home (where a local file was attached, or a room picture set). This server left out.
+   */
+  function originsFor(userId: string, mediaId: string): string[] {
+    const out = new Set<string>();
+    for (const r of s.refsFor.all(mediaId, userId) as { kind: string; room_id: string; seq: number | null }[]) {
+      let origin = originOf(r.room_id);
+      if (r.kind === "message" && r.seq !== null) {
+        const row = s.contentAt.get(r.room_id, r.seq) as { content: string } | undefined;
+        const file = row ? (JSON.parse(row.content) as { file?: { mediaId?: string; origin?: string } }).file : undefined;
+        if (file?.mediaId === mediaId && typeof file.origin === "string") origin = file.origin;
+      }
+      if (origin !== federation.self) out.add(origin);
+    }
+    return [...out];
+  }
+
+  async function fetchFrom(origin: string, mediaId: string): Promise<MediaInfo> {
+    const res = await federation.requestBytes(origin, `/media/${mediaId}`, deps.maxBytes);
+    if (res.status === 404 && res.body?.error?.code === "media.not_found") throw new ParleyError("media.not_found");
+    if (res.status !== 200) throw new ParleyError("federation.unreachable", `${origin} answered ${res.status}${res.body?.error?.code ? ` (${res.body.error.code})` : ""}.`);
+    try {
+      const info = await media.adopt(mediaId, res.bytes);
+      log.info({ peer: origin, mediaId, size: info.size }, "file fetched from its server");
+      return info;
+    } catch (err) {
+      if (err instanceof ParleyError && err.code === "media.origin_mismatch") log.warn({ peer: origin, mediaId }, "a server sent a file whose hash is not its id");
+      throw err;
+    }
+  }
+
+  return {
+    /** Whether a server has a member in a room where the file was shared (or is the picture). */
+    sharedWith: (mediaId: string, server: string) => s.sharedWith.get(mediaId, server) !== undefined,
+
+    /**
+     * Fetches a file the user may see but this server does not hold from the server holding it;
+     * undefined when no room of the user names another server for it. Tries each origin in turn
+     * and throws the last one's refusal (media.not_found, media.origin_mismatch,
+     * federation.unreachable) when none gives it.
+     */
+    async fetchFor(userId: string, mediaId: string): Promise<MediaInfo | undefined> {
+      if (!federation.enabled) return undefined;
+      const origins = originsFor(userId, mediaId);
+      if (!origins.length) return undefined;
+      let running = inflight.get(mediaId);
+      if (!running) {
+        running = (async () => {
+          let last: unknown;
+          for (const origin of origins) {
+            try {
+              return await fetchFrom(origin, mediaId);
+            } catch (err) {
+              last = err;
+            }
+          }
+          throw last;
+        })().finally(() => inflight.delete(mediaId));
+        inflight.set(mediaId, running);
+      }
+      return running;
+    },
+  };
+}
+
+export type RemoteMedia = ReturnType<typeof createRemoteMedia>;
