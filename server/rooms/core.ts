@@ -219,6 +219,7 @@ export function createRoomCore(deps: {
             adminCount: 0,
             pinned: [],
             head: null,
+            serverAcl: null,
           };
           store.insertRoom(state);
           cache.set(e.roomId, state);
@@ -249,6 +250,7 @@ export function createRoomCore(deps: {
           adminCount: 0,
           pinned: [],
           head: null,
+          serverAcl: null,
         };
         store.insertRoom(state);
         cache.set(id, state);
