@@ -15,6 +15,7 @@ import type { Logger } from "../server/logger.ts";
 import type { Storage } from "../server/storage/database.ts";
 import type { RoomCore, Committed } from "../server/rooms/core.ts";
 import { originOf } from "../server/rooms/hash.ts";
+import { aclDenies } from "../server/rooms/types.ts";
 import type { ServerKeys } from "./keys.ts";
 import { signCheckpoint, type Checkpoint } from "./events.ts";
 import type { Federation } from "./service.ts";
@@ -127,7 +128,11 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
   function serversOf(roomId: string): Set<string> {
     const st = rooms.state(roomId);
     const out = new Set<string>();
-    if (st) for (const u of st.members.keys()) if (originOf(u) !== self) out.add(originOf(u));
+    if (!st) return out;
+    // A community's server access list (its own, or a linked group's community's) ends the
+    // replication to the servers it denies, whatever members the room may still list.
+    const acl = st.kind === "community" ? st.serverAcl : st.communityId ? rooms.state(st.communityId)?.serverAcl : null;
+    for (const u of st.members.keys()) if (originOf(u) !== self && !aclDenies(acl, originOf(u))) out.add(originOf(u));
     return out;
   }
 
@@ -138,7 +143,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       const { event, subject } = batch[i];
       if (originOf(event.roomId) !== self) continue;
       let servers = remoteServers.get(event.roomId);
-      const membership = event.type.startsWith("member.") || event.type === "room.create";
+      const membership = event.type.startsWith("member.") || event.type === "room.create" || event.type === "room.server_acl";
       if (!servers || membership) {
         const before = servers ?? new Set<string>();
         servers = serversOf(event.roomId);

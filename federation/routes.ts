@@ -20,6 +20,7 @@ import type { RoomCore } from "../server/rooms/core.ts";
 import type { Storage } from "../server/storage/database.ts";
 import { signCheckpoint } from "./events.ts";
 import { originOf } from "../server/rooms/hash.ts";
+import { aclDenies } from "../server/rooms/types.ts";
 import type { ServerKeys } from "./keys.ts";
 import { pendingMaxAgeMs, type PendingSends } from "./pending.ts";
 import { federationPrefix, isServerName } from "./peers.ts";
@@ -70,6 +71,7 @@ export const proposableOps = new Set([
   "member.role",
   "room.update",
   "room.settings.update",
+  "community.servers.set",
 ]);
 
 export interface FederationRouteDeps {
@@ -94,6 +96,14 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
   );
   const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
   const cursorOf = deps.storage.sqlite.prepare("SELECT 1 FROM federation_cursors WHERE destination = ? AND room_id = ?");
+
+  /** Whether the server access list of the room's community (its own, or its group's) denies `server`. */
+  function deniedIn(roomId: string, server: string): boolean {
+    const st = rooms.state(roomId);
+    if (!st) return false;
+    const acl = st.kind === "community" ? st.serverAcl : st.communityId ? rooms.state(st.communityId)?.serverAcl : null;
+    return aclDenies(acl, server);
+  }
 
   function body<T>(request: FastifyRequest, name: string): T {
     const raw = request.body as Buffer | undefined;
@@ -162,7 +172,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         const state = rooms.state(roomId);
         const peer = request.peer!;
         // Only the home serves a room's log, and only to a server that has (or had) a member in it.
-        const entitled = state && originOf(roomId) === federation.self && ([...state.members.keys()].some((u) => originOf(u) === peer) || cursorOf.get(peer, roomId));
+        const entitled = state && originOf(roomId) === federation.self && !deniedIn(roomId, peer) && ([...state.members.keys()].some((u) => originOf(u) === peer) || cursorOf.get(peer, roomId));
         if (!entitled) throw new ParleyError("room.not_found");
         const last = Math.min(to, from + 499, state!.seq);
         const rows = eventsRange.all(roomId, from, last) as { room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string }[];
@@ -195,6 +205,9 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         if (!def || !proposableOps.has(op)) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
         // Only for rooms hosted here: this server relays nobody's proposals to a third one.
         if ((typeof params.roomId === "string" && originOf(params.roomId) !== federation.self) || "server" in params) throw new ParleyError("room.not_found");
+        // A community's server access list refuses its denied servers' users before anything runs
+        // (the room core's rules refuse them too, for every write).
+        if (typeof params.roomId === "string" && deniedIn(params.roomId, request.peer!)) throw new ParleyError("room.server_denied");
         if (!def.validateParams(params)) {
           const v = def.validateParams.errors![0];
           throw new ParleyError("invalid_params", `params${v.instancePath} ${v.message}`);

@@ -52,6 +52,8 @@ export const errorCatalogue = {
   "room.already_invited": { status: 409, message: "The user is already invited." },
   "room.not_in_community": { status: 403, message: "Join the community first." },
   "room.group_linked": { status: 409, message: "The group is already linked to a community." },
+  "room.server_denied": { status: 403, message: "This community does not accept users of your server." },
+  "room.acl_denies_home": { status: 400, message: "A community's server access list cannot shut out the community's own server." },
   "room.invalid": { status: 400, message: "That change is not valid for this room." },
   "room.remote_home": { status: 409, message: "This room is hosted on another server; changes to it from this server are not supported yet." },
   "announcement.admins_only": { status: 403, message: "Only community admins post announcements; members may reply under one." },

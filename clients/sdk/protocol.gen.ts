@@ -170,6 +170,39 @@ export interface Protocol {
       };
       result: RoomSummary;
     };
+    "community.servers.set": {
+      params: {
+        roomId: RoomId;
+        /**
+         * When present, only servers matching one of these entries are accepted.
+         *
+         * @maxItems 100
+         *
+         * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+         */
+        allow?: string[];
+        /**
+         * Servers refused; a match here wins over `allow`.
+         *
+         * @maxItems 100
+         *
+         * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+         */
+        deny: string[];
+      };
+      result: {
+        roomId: RoomId;
+        /**
+         * The allow list now in force, or null: every server.
+         */
+        allow: string[] | null;
+        deny: string[];
+        /**
+         * The members this change removed (from the community or any of its groups).
+         */
+        removed: UserId[];
+      };
+    };
     "community.unlink": {
       params: {
         roomId: RoomId;
@@ -1820,6 +1853,10 @@ export interface Protocol {
        * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
        */
       serverAdmin?: true;
+      /**
+       * Set when the removal follows from the community's server access list denying the member's server.
+       */
+      serverAcl?: true;
     };
     "member.role": {
       userId: UserId;
@@ -1973,6 +2010,24 @@ export interface Protocol {
       description?: string;
       picture?: string | null;
       rules?: string;
+    };
+    "room.server_acl": {
+      /**
+       * When present, only servers matching one of these entries are accepted; absent, every server is (subject to `deny`).
+       *
+       * @maxItems 100
+       *
+       * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+       */
+      allow?: string[];
+      /**
+       * Servers refused; a match here wins over `allow`. An empty list denies no one.
+       *
+       * @maxItems 100
+       *
+       * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+       */
+      deny: string[];
     };
     "room.settings": {
       sendPolicy?: "all" | "admins";

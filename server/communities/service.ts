@@ -1,6 +1,7 @@
 import { ParleyError } from "../errors.ts";
 import type { RoomCore, Tx } from "../rooms/core.ts";
-import { defaultCommunitySettings, defaultGroupSettings, isAdminRole, type Role, type RoomKind, type RoomSettings, type RoomState } from "../rooms/types.ts";
+import { originOf } from "../rooms/hash.ts";
+import { aclDenies, defaultCommunitySettings, defaultGroupSettings, isAdminRole, type ServerAcl, type Role, type RoomKind, type RoomSettings, type RoomState } from "../rooms/types.ts";
 import type { CommunityQueries } from "./queries.ts";
 
 export interface RoomSummary {
@@ -282,6 +283,37 @@ export function createCommunityService(
           }
         }
         return { roomId, userId, removedFromGroups: groups };
+      });
+    },
+
+    /**
+     * community.servers.set: the community's server access list, then, in the same transaction,
+     * an explicit `member.remove` of every member of a server it now denies, from the community
+     * and from each of its groups, so that every copy of the log agrees on who is in.
+     */
+    setServerAcl(actor: string, roomId: string, acl: ServerAcl): Promise<{ roomId: string; allow: string[] | null; deny: string[]; removed: string[] }> {
+      return core.transact((tx) => {
+        const st = memberState(tx, roomId, actor);
+        if (st.kind !== "community") throw new ParleyError("room.invalid", "A server access list belongs to a community.");
+        tx.append({ roomId, type: "room.server_acl", sender: actor, content: acl.allow === undefined ? { deny: acl.deny } : { allow: acl.allow, deny: acl.deny } });
+        const removed = new Set<string>();
+        for (const userId of [...st.members.keys()]) {
+          if (!aclDenies(acl, originOf(userId))) continue;
+          tx.append({ roomId, type: "member.remove", sender: actor, content: { userId, serverAcl: true } });
+          removed.add(userId);
+        }
+        for (const groupId of st.groups) {
+          const group = tx.state(groupId);
+          if (!group) continue;
+          // The owner last, so that a successor (if one is needed) is chosen among those who stay.
+          const denied = [...group.members.keys()].filter((u) => aclDenies(acl, originOf(u)));
+          denied.sort((x, y) => Number(group.members.get(x) === "owner") - Number(group.members.get(y) === "owner"));
+          for (const userId of denied) {
+            appendCascade(tx, group, actor, userId, roomId);
+            removed.add(userId);
+          }
+        }
+        return { roomId, allow: acl.allow ?? null, deny: acl.deny, removed: [...removed] };
       });
     },
 

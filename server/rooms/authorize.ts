@@ -1,5 +1,6 @@
 import type { ErrorCode } from "../errors.ts";
-import { isAdminRole, maxPinnedMessages, type Proposal, type Role, type RoomLimits, type RoomState } from "./types.ts";
+import { aclDenies, isAdminRole, maxPinnedMessages, type Proposal, type Role, type RoomLimits, type RoomState, type ServerAcl } from "./types.ts";
+import { originOf } from "./hash.ts";
 
 /** Facts from outside the room that some rules need; gathered by the caller, read-only here. */
 export interface AuthContext {
@@ -36,6 +37,11 @@ export interface AuthContext {
    * that no path (messages, polls, calendar events, reactions) can miss it.
    */
   blocked?: "by_sender" | "by_other" | null;
+  /**
+   * The server access list that governs this room: a community's own, or that of the community a
+   * group is linked to (gathered by the core from that community).
+   */
+  serverAcl?: ServerAcl | null;
 }
 
 export type Decision = { ok: true } | { ok: false, code: ErrorCode };
@@ -92,6 +98,22 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
     // that it does not stay in their list for good.
     if (p.type === "member.leave" && senderRole && subject === p.sender) return allow;
     return senderRole ? deny("room.deactivated") : deny("room.not_found");
+  }
+
+  const acl = ctx.serverAcl ?? (isCommunity ? state.serverAcl : null);
+  if (acl) {
+    // A community's server access list: users of a denied server propose nothing here, and
+    // nobody brings one in (a join, an invitation, a request, a role).
+    if (aclDenies(acl, originOf(p.sender))) return deny("room.server_denied");
+    const bringsIn = p.type === "member.join" || p.type === "member.invite" || p.type === "join.request" || p.type === "member.role";
+    if (bringsIn && subject !== undefined && aclDenies(acl, originOf(subject))) return deny("room.server_denied");
+    // Setting the list removes the denied servers' users explicitly, so that every copy of the
+    // log agrees on who is in: any admin may remove them (the list itself was an admin's act).
+    if (p.type === "member.remove" && p.content.serverAcl === true) {
+      if (!isAdmin && !(ctx.cascadeFrom !== undefined && ctx.cascadeFrom === state.communityId)) return senderRole ? deny("room.forbidden") : deny("room.not_found");
+      if (subject === undefined || !aclDenies(acl, originOf(subject))) return deny("room.invalid");
+      return state.members.has(subject) ? allow : deny("room.not_member");
+    }
   }
 
   if (state.kind === "direct") {
@@ -256,6 +278,17 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
     case "room.deactivate":
       if (!isCommunity) return deny("room.invalid");
       return senderRole === "owner" ? allow : deny("room.forbidden");
+
+    case "room.server_acl": {
+      if (!isCommunity) return deny("room.invalid");
+      if (!isAdmin) return deny("room.forbidden");
+      const { allow: allowed, deny: denied } = p.content as { allow?: unknown; deny?: unknown };
+      const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string" && x.length > 0);
+      if (!isList(denied) || (allowed !== undefined && !isList(allowed))) return deny("room.invalid");
+      // The home server is never shut out of its own community: it sequences the log.
+      const next: ServerAcl = allowed === undefined ? { deny: denied } : { allow: allowed, deny: denied };
+      return aclDenies(next, originOf(state.id)) ? deny("room.acl_denies_home") : allow;
+    }
 
     case "community.group.add":
       if (!isCommunity) return deny("room.invalid");

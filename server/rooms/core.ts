@@ -181,7 +181,9 @@ export function createRoomCore(deps: {
         // A block between the two people of a direct chat is a fact from outside the room that
         // every event there is checked against, whichever area proposes it.
         const blocked = state.kind === "direct" && ctx.blocked === undefined ? blockBetween(state, p.sender) : ctx.blocked;
-        const decision = authorize(state, p, { limits, now: at, ...ctx, blocked });
+        // A linked group answers to its community's server access list.
+        const serverAcl = state.kind === "community" ? state.serverAcl : state.communityId ? loadState(state.communityId)?.serverAcl : null;
+        const decision = authorize(state, p, { limits, now: at, ...ctx, blocked, serverAcl });
         if (!decision.ok) throw new ParleyError(decision.code);
         return state;
       },
@@ -217,6 +219,7 @@ export function createRoomCore(deps: {
             adminCount: 0,
             pinned: [],
             head: null,
+            serverAcl: null,
           };
           store.insertRoom(state);
           cache.set(e.roomId, state);
@@ -247,6 +250,7 @@ export function createRoomCore(deps: {
           adminCount: 0,
           pinned: [],
           head: null,
+          serverAcl: null,
         };
         store.insertRoom(state);
         cache.set(id, state);

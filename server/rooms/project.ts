@@ -12,6 +12,7 @@ const auditedTypes = new Set([
   "room.settings",
   "room.profile",
   "room.deactivate",
+  "room.server_acl",
   "community.group.add",
   "community.group.remove",
   "poll.close",
@@ -110,6 +111,9 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
     case "room.deactivate":
       state.deactivated = true;
       store.deactivate(state.id);
+      break;
+    case "room.server_acl":
+      state.serverAcl = { ...(Array.isArray(c.allow) ? { allow: c.allow as string[] } : {}), deny: c.deny as string[] };
       break;
     case "community.group.add":
       state.groups.add(c.groupId);

@@ -1,5 +1,5 @@
 import type { Storage } from "../storage/database.ts";
-import type { EventType, Role, RoomEvent, RoomKind, RoomSettings, RoomState } from "./types.ts";
+import type { EventType, Role, RoomEvent, RoomKind, RoomSettings, RoomState, ServerAcl } from "./types.ts";
 
 interface EventRow {
   pos: number;
@@ -85,6 +85,8 @@ export function createRoomStore(storage: Storage) {
     maxSeq: db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM room_events WHERE room_id = ?"),
     head: db.prepare("SELECT seq, hash FROM room_events WHERE room_id = ? ORDER BY seq DESC LIMIT 1"),
     room: db.prepare("SELECT * FROM rooms WHERE id = ?"),
+    // A community's server access list is its last room.server_acl event (a projection of the log).
+    serverAcl: db.prepare("SELECT content FROM room_events WHERE room_id = ? AND type = 'room.server_acl' ORDER BY seq DESC LIMIT 1"),
     // Join order (rowid follows insertion): the successor rule for ownerless groups relies on it.
     members: db.prepare("SELECT user_id, role FROM room_members WHERE room_id = ? ORDER BY joined_at, rowid"),
     bans: db.prepare("SELECT user_id FROM room_bans WHERE room_id = ?"),
@@ -177,6 +179,11 @@ export function createRoomStore(storage: Storage) {
   const indexOps: (() => void)[] = [];
   let depth = 0;
   const indexLater = (op: () => void) => (depth === 0 ? op() : void indexOps.push(op));
+  function aclOf(row: { content: string } | undefined): ServerAcl | null {
+    if (!row) return null;
+    const c = JSON.parse(row.content) as ServerAcl;
+    return { ...(c.allow ? { allow: c.allow } : {}), deny: c.deny };
+  }
   function lastOf(roomId: string): { seq: number; head: string | null } {
     const row = s.head.get(roomId) as { seq: number; hash: string | null } | undefined;
     return { seq: row?.seq ?? 0, head: row?.hash ?? null };
@@ -253,6 +260,7 @@ export function createRoomStore(storage: Storage) {
         createdAt: room.created_at,
         adminCount,
         pinned: (s.pins.all(roomId) as { seq: number }[]).map((r) => r.seq),
+        serverAcl: room.kind === "community" ? aclOf(s.serverAcl.get(roomId) as { content: string } | undefined) : null,
       };
     },
     insertRoom(st: RoomState): void {

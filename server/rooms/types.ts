@@ -57,6 +57,7 @@ export type EventType =
   | "room.profile"
   | "room.settings"
   | "room.deactivate"
+  | "room.server_acl"
   | "community.group.add"
   | "community.group.remove"
   | "group.community"
@@ -110,6 +111,11 @@ export interface RoomState {
   adminCount: number;
   /** The pinned messages' seqs, oldest pin first. */
   pinned: number[];
+  /**
+   * For a community: its server access list (the last `room.server_acl`), which also governs its
+   * linked groups. Absent or null: every server this server federates with.
+   */
+  serverAcl?: ServerAcl | null;
   /** The hash of the room's last event (the next event's `prev`); null before the first hashed event. */
   head: string | null;
 }
@@ -135,4 +141,32 @@ export interface RoomLimits {
   adminsPerCommunity: number;
   messageChars: number;
   deleteWindowMs: number;
+}
+
+/**
+ * A community's server access list (as Matrix's m.room.server_acl): `allow` absent means every
+ * server; otherwise only servers matching one of its entries. `deny` entries win over `allow`.
+ * Entries are server names, with `*` (any run of characters) and `?` (one character) as wildcards.
+ */
+export interface ServerAcl {
+  allow?: string[];
+  deny: string[];
+}
+
+const globCache = new Map<string, RegExp>();
+function matchesGlob(glob: string, server: string): boolean {
+  let re = globCache.get(glob);
+  if (!re) {
+    re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+    if (globCache.size > 1000) globCache.clear();
+    globCache.set(glob, re);
+  }
+  return re.test(server);
+}
+
+/** Whether `acl` refuses users of `server` (a pure rule: the room core and the outbox both ask it). */
+export function aclDenies(acl: ServerAcl | null | undefined, server: string): boolean {
+  if (!acl) return false;
+  if (acl.deny.some((g) => matchesGlob(g, server))) return true;
+  return acl.allow !== undefined && !acl.allow.some((g) => matchesGlob(g, server));
 }
