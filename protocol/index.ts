@@ -30,6 +30,11 @@ export interface GeneralErrors {
   ws: ErrorDecl[];
   /** Any HTTP request, whatever its endpoint. */
   http: ErrorDecl[];
+  /**
+   * Any server-to-server request (protocol/federation/), besides the HTTP ones: the refusals of
+   * the checks every federation route runs before its handler (policy, RFC 9421 signature).
+   */
+  federation: ErrorDecl[];
 }
 
 export interface ParleyAnnotation {
@@ -128,14 +133,18 @@ export function loadProtocol(): Protocol {
     event: new Map(),
     federation: new Map(),
   };
-  let generalErrors: GeneralErrors = { ws: [], http: [] };
+  let generalErrors: GeneralErrors = { ws: [], http: [], federation: [] };
   for (const file of listJson(protocolDir)) {
     const doc = JSON.parse(readFileSync(join(protocolDir, file), "utf8")) as SchemaDoc;
     const name = file.replace(/\.json$/, "");
     const x = doc["x-parley"];
     if (x?.errors !== undefined) checkErrorDecls(name, "x-parley.errors", x.errors);
     if (x?.generalErrors) {
-      generalErrors = { ws: checkErrorDecls(name, "x-parley.generalErrors.ws", x.generalErrors.ws), http: checkErrorDecls(name, "x-parley.generalErrors.http", x.generalErrors.http) };
+      generalErrors = {
+        ws: checkErrorDecls(name, "x-parley.generalErrors.ws", x.generalErrors.ws),
+        http: checkErrorDecls(name, "x-parley.generalErrors.http", x.generalErrors.http),
+        federation: checkErrorDecls(name, "x-parley.generalErrors.federation", x.generalErrors.federation),
+      };
     }
     ajv.addSchema(doc);
     docs.set(file.replace(/\.json$/, ""), doc);

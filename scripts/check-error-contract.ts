@@ -5,9 +5,13 @@
  *
  * - an op or endpoint answered with a code that neither its `x-parley.errors` nor the general
  *   errors of its transport (protocol/frames.json `x-parley.generalErrors`) declare: the document
- *   is wrong, or the server is;
+ *   is wrong, or the server is. A server-to-server endpoint (recorded as `federation/<name>`,
+ *   declared in protocol/federation/<name>.json) may also answer the HTTP general codes and the
+ *   federation general ones (`generalErrors.federation`: the policy and signature checks every
+ *   federation route runs);
  * - a code an op or endpoint declares that no test made it answer with: untested, or impossible;
- * - a general code that no request of any test was answered with.
+ * - a general code that no request of any test was answered with (a federation general code:
+ *   that no server-to-server request was answered with).
  *
  * A general code may also be declared by an op, to say what it means there; the op must then be
  * seen answering with it like any of its own codes.
@@ -57,11 +61,15 @@ export function checkErrorContract(protocol: Protocol, records: Seen[]): Contrac
   const declared = new Map<string, Set<string>>();
   for (const [name, doc] of protocol.ops) declared.set(`ws ${name}`, new Set((doc["x-parley"]?.errors ?? []).map((e) => e.code)));
   for (const [name, doc] of protocol.http) declared.set(`http ${name}`, new Set((doc["x-parley"]?.errors ?? []).map((e) => e.code)));
+  for (const [name, doc] of protocol.federation) declared.set(`http federation/${name}`, new Set((doc["x-parley"]?.errors ?? []).map((e) => e.code)));
   const general = { ws: new Set(protocol.generalErrors.ws.map((e) => e.code)), http: new Set(protocol.generalErrors.http.map((e) => e.code)) };
+  const federationGeneral = new Set(protocol.generalErrors.federation.map((e) => e.code));
+  const isFederation = (key: string) => key.startsWith("http federation/");
 
   // What was answered, per op or endpoint, with the test files that saw it.
   const answered = new Map<string, Map<string, Set<string>>>();
   const generalSeen = { ws: new Set<string>(), http: new Set<string>() };
+  const federationGeneralSeen = new Set<string>();
   for (const r of records) {
     const key = r.name !== null && declared.has(`${r.via} ${r.name}`) ? `${r.via} ${r.name}` : `${r.via} (none)`;
     if (!answered.has(key)) answered.set(key, new Map());
@@ -69,6 +77,7 @@ export function checkErrorContract(protocol: Protocol, records: Seen[]): Contrac
     if (!codes.has(r.code)) codes.set(r.code, new Set());
     if (r.source) codes.get(r.code)!.add(r.source);
     if (general[r.via]?.has(r.code)) generalSeen[r.via].add(r.code);
+    if (isFederation(key) && federationGeneral.has(r.code)) federationGeneralSeen.add(r.code);
   }
 
   const label = (key: string) => (key.startsWith("ws ") ? `op ${key.slice(3)}` : key.endsWith("(none)") ? "a request naming no op or endpoint" : `endpoint ${key.slice(5)}`);
@@ -76,7 +85,7 @@ export function checkErrorContract(protocol: Protocol, records: Seen[]): Contrac
     const via = key.startsWith("ws ") ? "ws" : "http";
     for (const [code, sources] of [...codes].sort(([a], [b]) => a.localeCompare(b))) {
       total++;
-      if (declared.get(key)?.has(code) || general[via].has(code)) continue;
+      if (declared.get(key)?.has(code) || general[via].has(code) || (isFederation(key) && federationGeneral.has(code))) continue;
       failures.push(`${label(key)} answered ${code}, which it does not declare (seen in ${[...sources].sort().join(", ") || "an unnamed process"})`);
     }
   }
@@ -91,6 +100,10 @@ export function checkErrorContract(protocol: Protocol, records: Seen[]): Contrac
       total++;
       if (!generalSeen[via].has(code)) failures.push(`the general ${via === "ws" ? "WebSocket" : "HTTP"} error ${code} was never answered in any test`);
     }
+  }
+  for (const code of [...federationGeneral].sort()) {
+    total++;
+    if (!federationGeneralSeen.has(code)) failures.push(`the general federation error ${code} was never answered by a federation endpoint in any test`);
   }
   return { total, failures };
 }

@@ -30,6 +30,18 @@ function shape(schema: unknown): unknown {
 
 export function renderFederationReference(protocol: Protocol): string {
   const out: string[] = ["## Reference: endpoints", "", "Generated from `protocol/federation/` by `npm run generate`; do not edit by hand.", ""];
+  const line = ({ code, when }: { code: string; when: string }) => {
+    const entry = (errorCatalogue as Record<string, { status: number; message: string }>)[code];
+    return `- \`${code}\` (${entry?.status ?? "?"}): ${when[0].toUpperCase()}${when.slice(1)}. ${entry?.message ?? "not in the catalogue"}`;
+  };
+  out.push(
+    "### General errors",
+    "",
+    "Every endpoint below checks the request before its handler runs: federation on, the origin permitted, the RFC 9421 signature. Their refusals are declared once, in [`protocol/frames.json`](../protocol/frames.json) (`x-parley.generalErrors.federation`), rather than in each endpoint; so are the HTTP general codes (`bad_request` for a body that does not match the endpoint's schema, `payload_too_large`, `internal`), listed in [the protocol reference](protocol.md). The errors listed at each endpoint are its own.",
+    "",
+    ...protocol.generalErrors.federation.map(line),
+    "",
+  );
   for (const name of [...protocol.federation.keys()].sort()) {
     const doc = protocol.federation.get(name)!;
     const x = doc["x-parley"]!;
@@ -42,10 +54,8 @@ export function renderFederationReference(protocol: Protocol): string {
       for (const e of examples) out.push("Example:", "", "```json", JSON.stringify(e, null, 2), "```", "");
     }
     out.push("**Errors:**", "");
-    for (const { code, when } of x.errors ?? []) {
-      const entry = (errorCatalogue as Record<string, { status: number; message: string }>)[code];
-      out.push(`- \`${code}\` (${entry?.status ?? "?"}): ${when[0].toUpperCase()}${when.slice(1)}. ${entry?.message ?? "not in the catalogue"}`);
-    }
+    if (!x.errors?.length) out.push("Only the general ones.");
+    for (const e of x.errors ?? []) out.push(line(e));
     out.push("");
   }
   return out.join("\n").trimEnd();

@@ -208,6 +208,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const { method, path } = doc["x-parley"]!;
     endpointOf.set(`${method} ${path!.replace(/\{([^}]+)\}/g, ":$1")}`, name);
   }
+  // The server-to-server endpoints, named after their schemas (protocol/federation/<name>.json).
+  for (const [name, doc] of protocol.federation) {
+    const { method, path } = doc["x-parley"]!;
+    endpointOf.set(`${method} ${path!}`, `federation/${name}`);
+  }
   const endpointName = (request: { method: string; routeOptions: { url?: string } }) =>
     endpointOf.get(`${request.method === "HEAD" ? "GET" : request.method} ${request.routeOptions.url ?? ""}`) ?? null;
 

@@ -11,7 +11,10 @@ import { join, relative } from "node:path";
 export interface ErrorRecord {
   /** "ws" for a reply to a WebSocket frame, "http" for an HTTP answer. */
   via: "ws" | "http";
-  /** The op or the endpoint (its schema's title); null when the request named none that exists. */
+  /**
+   * The op or the endpoint (its schema's title; `federation/<title>` for a server-to-server one,
+   * protocol/federation/<title>.json); null when the request named none that exists.
+   */
   name: string | null;
   code: string;
 }

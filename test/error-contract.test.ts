@@ -158,6 +158,8 @@ t.test("the contract check fails on an undeclared code, an unexercised one, and 
     ...[...protocol.http].flatMap(([name, doc]) => (doc["x-parley"]?.errors ?? []).map((e) => ({ via: "http" as const, name, code: e.code }))),
     ...protocol.generalErrors.ws.map((e) => ({ via: "ws" as const, name: null, code: e.code })),
     ...protocol.generalErrors.http.map((e) => ({ via: "http" as const, name: null, code: e.code })),
+    ...[...protocol.federation].flatMap(([name, doc]) => (doc["x-parley"]?.errors ?? []).map((e) => ({ via: "http" as const, name: `federation/${name}`, code: e.code }))),
+    ...protocol.generalErrors.federation.map((e) => ({ via: "http" as const, name: "federation/send", code: e.code })),
   ];
   const clean = checkErrorContract(protocol, everything);
   t.same(clean.failures, [], "every declared code answered: nothing to report");
@@ -168,6 +170,16 @@ t.test("the contract check fails on an undeclared code, an unexercised one, and 
   t.same(checkErrorContract(protocol, [...everything, { via: "ws", name: "ping", code: "rate_limited" }]).failures, [], "a general code is declared for every op");
   t.same(checkErrorContract(protocol, [...everything, { via: "http", name: "discovery", code: "room.not_found" }]).failures, ["endpoint discovery answered room.not_found, which it does not declare (seen in an unnamed process)"]);
 
+  t.same(checkErrorContract(protocol, [...everything, { via: "http", name: "federation/wake", code: "federation.stale" }]).failures, [], "a federation general code is declared for every federation endpoint");
+  t.same(checkErrorContract(protocol, [...everything, { via: "http", name: "federation/wake", code: "room.not_found" }]).failures, ["endpoint federation/wake answered room.not_found, which it does not declare (seen in an unnamed process)"]);
+  t.same(checkErrorContract(protocol, [...everything, { via: "http", name: "discovery", code: "federation.stale" }]).failures, ["endpoint discovery answered federation.stale, which it does not declare (seen in an unnamed process)"], "but for no client endpoint");
+  const withoutProposeCode = everything.filter((r) => !(r.name === "federation/propose" && r.code === "unknown_op"));
+  t.same(checkErrorContract(protocol, withoutProposeCode).failures, ["endpoint federation/propose declares unknown_op, but no test made it answer with it"]);
+  const federationGeneralElsewhere = everything.map((r) => (r.name === "federation/send" && r.code === "federation.replayed" ? { ...r, name: "discovery" } : r));
+  t.same(checkErrorContract(protocol, federationGeneralElsewhere).failures, [
+    "endpoint discovery answered federation.replayed, which it does not declare (seen in an unnamed process)",
+    "the general federation error federation.replayed was never answered by a federation endpoint in any test",
+  ]);
   const withoutOne = everything.filter((r) => !(r.name === "join.cancel" && r.code === "room.no_request"));
   t.same(checkErrorContract(protocol, withoutOne).failures, ["op join.cancel declares room.no_request, but no test made it answer with it"]);
   const withoutGeneral = everything.filter((r) => !(r.via === "ws" && r.code === "unknown_op"));

@@ -156,10 +156,11 @@ t.test("every error code a schema names is in the error catalogue", async (t) =>
       t.ok(Object.hasOwn(errorCatalogue, code), `${file}: ${code} is in server/errors.ts`);
     }
   }
-  for (const { code } of [...protocol.generalErrors.ws, ...protocol.generalErrors.http]) {
+  for (const { code } of [...protocol.generalErrors.ws, ...protocol.generalErrors.http, ...protocol.generalErrors.federation]) {
     t.ok(Object.hasOwn(errorCatalogue, code), `general: ${code} is in server/errors.ts`);
   }
   t.ok(protocol.generalErrors.ws.length > 0 && protocol.generalErrors.http.length > 0, "frames.json declares the general errors of both transports");
+  t.ok(protocol.generalErrors.federation.length > 0, "and those of the federation endpoints");
 });
 
 t.test("error declarations in the old format (plain code strings) are refused with a message that shows the new one", async (t) => {

@@ -54,6 +54,10 @@ t.test("each forged or misdirected request is refused with its own code, and cha
       const b = await evil.sign({ url, body: { ...ask, userIds: ["@bob:school.test"] }, destination: "school.test" });
       return evil.send(server.baseUrl, "/profile", { ...b.headers, signature: a.headers.signature }, b.bytes);
     }, 401, "federation.signature_invalid"],
+    ["a signature that does not cover every required component", async () => {
+      const { headers, bytes } = await evil.sign({ url, body: ask, destination: "school.test" });
+      return evil.send(server.baseUrl, "/profile", { ...headers, "signature-input": headers["signature-input"].replace('"@query" ', "") }, bytes);
+    }, 401, "federation.signature_malformed"],
     ["addressed to another server", () => evil.call({ ...target, name: "other.test" }, "/profile", ask), 401, "federation.wrong_destination"],
     ["created ten minutes ago", () => evil.call(target, "/profile", ask, { at: Date.now() - 600_000 }), 401, "federation.stale"],
     ["created ten minutes ahead", () => evil.call(target, "/profile", ask, { at: Date.now() + 600_000 }), 401, "federation.stale"],
