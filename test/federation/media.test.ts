@@ -168,6 +168,8 @@ t.test("a file b sends altered (its hash is not its id) is refused to carol and 
   const got = await download(c, carol, mediaId);
   t.equal(got.status, 502);
   t.equal(got.json().error.code, "media.origin_mismatch");
+  const preview = await download(c, carol, mediaId, true);
+  t.equal(preview.json().error.code, "media.origin_mismatch", "its preview is refused alike (a preview is made from the fetched file)");
   t.notOk(stored(c, mediaId), "no row on c");
   t.notOk(existsSync(join(c.dataDir, "media", mediaId.slice(0, 2), mediaId)), "no bytes on c");
   t.same(readdirSync(join(c.dataDir, "media", "tmp")), [], "no temporary file left");
@@ -180,6 +182,9 @@ t.test("when b is down, carol's download of bob's file gets a coded error and c 
   const got = await download(c, carol, mediaId);
   t.equal(got.status, 502);
   t.equal(got.json().error.code, "federation.unreachable");
+  const preview = await download(c, carol, mediaId, true);
+  t.equal(preview.status, 502);
+  t.equal(preview.json().error.code, "federation.unreachable", "and so is its preview");
   t.notOk(stored(c, mediaId));
 });
 
