@@ -204,15 +204,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // with the endpoint's name, for scripts/check-error-contract.ts.
   const recordError = createErrorRecorder();
   const endpointOf = new Map<string, string>();
-  for (const [name, doc] of protocol.http) {
-    const { method, path } = doc["x-parley"]!;
-    endpointOf.set(`${method} ${path!.replace(/\{([^}]+)\}/g, ":$1")}`, name);
-  }
+  // Schema paths name parameters `{id}`, Fastify's routes `:id`.
+  const routeOf = (method: string, path: string) => `${method} ${path.replace(/\{([^}]+)\}/g, ":$1")}`;
+  for (const [name, doc] of protocol.http) endpointOf.set(routeOf(doc["x-parley"]!.method!, doc["x-parley"]!.path!), name);
   // The server-to-server endpoints, named after their schemas (protocol/federation/<name>.json).
-  for (const [name, doc] of protocol.federation) {
-    const { method, path } = doc["x-parley"]!;
-    endpointOf.set(`${method} ${path!}`, `federation/${name}`);
-  }
+  for (const [name, doc] of protocol.federation) endpointOf.set(routeOf(doc["x-parley"]!.method!, doc["x-parley"]!.path!), `federation/${name}`);
   const endpointName = (request: { method: string; routeOptions: { url?: string } }) =>
     endpointOf.get(`${request.method === "HEAD" ? "GET" : request.method} ${request.routeOptions.url ?? ""}`) ?? null;
 
