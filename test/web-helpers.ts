@@ -43,7 +43,12 @@ export async function axe(t: Test, page: Page, screen: string): Promise<void> {
   t.same(violations, [], `axe finds no violations on ${screen}`);
 }
 
+/**
+ * The README's screenshots: written only when PARLEY_SCREENSHOTS=1, so that an ordinary test run
+ * leaves docs/images/ (and the working tree) as committed.
+ */
 export async function shot(page: Page, name: string): Promise<void> {
+  if (process.env.PARLEY_SCREENSHOTS !== "1") return;
   mkdirSync(images, { recursive: true });
   await page.screenshot({ path: join(images, `${name}.png`) });
 }
