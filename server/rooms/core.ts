@@ -64,6 +64,38 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
+/** A room's state before its first event: no members, no groups, seq 0 (a new room, or a replica's). */
+function emptyRoom(
+  id: string,
+  init: { kind: RoomKind; name: string; description?: string; picture?: string | null; rules?: string; settings: RoomSettings },
+  creator: string,
+  at: number,
+): RoomState {
+  return {
+    id,
+    kind: init.kind,
+    name: init.name,
+    description: init.description ?? "",
+    picture: init.picture ?? null,
+    rules: init.rules ?? "",
+    communityId: null,
+    groups: new Set(),
+    settings: init.settings,
+    members: new Map(),
+    bans: new Set(),
+    requests: new Set(),
+    invites: new Set(),
+    seq: 0,
+    deactivated: false,
+    createdBy: creator,
+    createdAt: at,
+    adminCount: 0,
+    pinned: [],
+    head: null,
+    serverAcl: null,
+  };
+}
+
 /**
  * The room core: the one write path. Commands queue with `transact`; all commands that arrive in
  * one event-loop turn run in one SQLite transaction (group commit), each in its own savepoint so
@@ -198,29 +230,7 @@ export function createRoomCore(deps: {
         if (!state) {
           if (e.type !== "room.create" || e.seq !== 1) throw new ParleyError("room.not_found", "A replica starts with the room's room.create.");
           const c = e.content as { kind: RoomKind; name: string; description?: string; picture?: string | null; rules?: string; settings: RoomSettings };
-          state = {
-            id: e.roomId,
-            kind: c.kind,
-            name: c.name,
-            description: c.description ?? "",
-            picture: c.picture ?? null,
-            rules: c.rules ?? "",
-            communityId: null,
-            groups: new Set(),
-            settings: c.settings,
-            members: new Map(),
-            bans: new Set(),
-            requests: new Set(),
-            invites: new Set(),
-            seq: 0,
-            deactivated: false,
-            createdBy: e.sender,
-            createdAt: e.ts,
-            adminCount: 0,
-            pinned: [],
-            head: null,
-            serverAcl: null,
-          };
+          state = emptyRoom(e.roomId, c, e.sender, e.ts);
           store.insertRoom(state);
           cache.set(e.roomId, state);
         }
@@ -229,29 +239,7 @@ export function createRoomCore(deps: {
       },
       createRoom(init) {
         const id = `!${randomBytes(9).toString("base64url")}:${serverName}`;
-        const state: RoomState = {
-          id,
-          kind: init.kind,
-          name: init.name,
-          description: init.description ?? "",
-          picture: init.picture ?? null,
-          rules: init.rules ?? "",
-          communityId: null,
-          groups: new Set(),
-          settings: init.settings,
-          members: new Map(),
-          bans: new Set(),
-          requests: new Set(),
-          invites: new Set(),
-          seq: 0,
-          deactivated: false,
-          createdBy: init.creator,
-          createdAt: at,
-          adminCount: 0,
-          pinned: [],
-          head: null,
-          serverAcl: null,
-        };
+        const state = emptyRoom(id, init, init.creator, at);
         store.insertRoom(state);
         cache.set(id, state);
         touched.add(id);
