@@ -87,6 +87,10 @@ async function story(): Promise<void> {
     const abox = a.getByLabel("Message", { exact: true });
     await abox.pressSequentially("@al");
     await a.getByRole("option", { name: /@all · everyone in this room/ }).click();
+    // Type on only once the picker has put "@all " in the box: on a loaded machine the keys could
+    // otherwise arrive before the insertion and land in front of it.
+    for (let i = 0; i < 200 && !/^@all\s$/.test(await abox.inputValue()); i++) await a.waitForTimeout(50);
+    t.match(await abox.inputValue(), /^@all\s$/, "the picker wrote @all into the box");
     await abox.pressSequentially("the trip is on Friday");
     await a.keyboard.press("Enter");
     const all = acked(a, "@all the trip is on Friday");
