@@ -11,36 +11,20 @@
  */
 import t from "tap";
 import { createECDH, randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 import { startServer, unthrottled, password, refusal, type TestServer } from "./helpers.ts";
+import { axe, chromiumPath, chromiumThere, launch } from "./web-helpers.ts";
 
-const chromiumPath = "/usr/bin/chromium";
-const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 
-type Test = Parameters<Parameters<typeof t.test>[0]>[0];
-
 t.setTimeout(300_000);
 
-if (!existsSync(chromiumPath)) {
+if (!chromiumThere) {
   t.fail(`${chromiumPath} is missing: .ci/run installs it (apt-get install -y chromium)`);
 } else {
   await story();
-}
-
-async function axe(t: Test, page: Page, screen: string): Promise<void> {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const w = window as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: { id: string; help: string; nodes: { target: string[] }[] }[] }> } };
-    const r = await w.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } });
-    return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`);
-  });
-  t.same(violations, [], `axe finds no violations on ${screen}`);
 }
 
 async function signIn(page: Page, baseUrl: string, username: string): Promise<void> {
@@ -58,7 +42,7 @@ async function story(): Promise<void> {
     { ...unthrottled, registration: { policy: "open" }, rooms: { admins_per_community: 3 }, tokens: { access_ttl_seconds: 86400 } },
     { now: () => Date.now() + offset },
   );
-  const browser: Browser = await chromium.launch({ executablePath: chromiumPath, args: flags });
+  const browser: Browser = await launch();
   t.teardown(async () => {
     await browser.close();
     await server.stop(true);
