@@ -94,20 +94,7 @@ function Users() {
   const name = (u: User) => `${u.displayName} (${u.username})`;
   return (
     <div>
-      <form
-        class="inline"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void load();
-        }}
-      >
-        <label>
-          {s("searchUsers")}
-          <input type="search" value={query.value} onInput={(e) => (query.value = (e.currentTarget as HTMLInputElement).value)} />
-        </label>
-        <button type="submit">{s("search")}</button>
-      </form>
+      <SearchForm label={s("searchUsers")} query={query} onSearch={() => void load()} />
       {!list.value.length ? <p>{s("empty")}</p> : null}
       <ul class="list">
         {list.value.map((u) => (
@@ -283,20 +270,7 @@ function Communities() {
   useEffect(() => void (connection.value === "online" && load()), [connection.value === "online"]);
   return (
     <div>
-      <form
-        class="inline"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void load();
-        }}
-      >
-        <label>
-          {s("searchCommunities")}
-          <input type="search" value={query.value} onInput={(e) => (query.value = (e.currentTarget as HTMLInputElement).value)} />
-        </label>
-        <button type="submit">{s("search")}</button>
-      </form>
+      <SearchForm label={s("searchCommunities")} query={query} onSearch={() => void load()} />
       {!list.value.length ? <p>{s("empty")}</p> : null}
       <ul class="list">
         {list.value.map((c) => (
@@ -363,5 +337,25 @@ function Audit() {
       </table>
       {more.value ? <button type="button" onClick={() => void load(list.value[list.value.length - 1]?.id)}>{s("more")}</button> : null}
     </div>
+  );
+}
+
+/** The search box of a list: its query as a signal, searched on submit. */
+function SearchForm({ label, query, onSearch }: { label: string; query: { value: string }; onSearch: () => void }) {
+  return (
+    <form
+      class="inline"
+      role="search"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSearch();
+      }}
+    >
+      <label>
+        {label}
+        <input type="search" value={query.value} onInput={(e) => (query.value = (e.currentTarget as HTMLInputElement).value)} />
+      </label>
+      <button type="submit">{s("search")}</button>
+    </form>
   );
 }
