@@ -388,20 +388,29 @@ async function refreshMessage(roomId: string, seq: number): Promise<void> {
   }
 }
 
+/** The page being fetched per room: a second caller waits for it instead of returning at once. */
+const inFlight = new Map<string, Promise<void>>();
+
 /** Opens a room: its newest page of history (kept while the app runs; live events extend it). */
 export async function openRoom(roomId: string): Promise<void> {
   const readSeq = rooms.value.find((r) => r.roomId === roomId)?.readSeq ?? 0;
   if (timelines.value[roomId]) return;
   timelines.value = { ...timelines.value, [roomId]: { messages: [], more: true, loading: true, readSeq } };
-  try {
-    const page = await call("message.history", { roomId, limit: PAGE });
-    setTimeline(roomId, (t) => ({ ...t, messages: mergePage(t.messages, page.messages), more: page.more, loading: false }));
-  } catch (err) {
-    const next = { ...timelines.value };
-    delete next[roomId];
-    timelines.value = next;
-    throw err;
-  }
+  const first = (async () => {
+    try {
+      const page = await call("message.history", { roomId, limit: PAGE });
+      setTimeline(roomId, (t) => ({ ...t, messages: mergePage(t.messages, page.messages), more: page.more, loading: false }));
+    } catch (err) {
+      const next = { ...timelines.value };
+      delete next[roomId];
+      timelines.value = next;
+      throw err;
+    } finally {
+      inFlight.delete(roomId);
+    }
+  })();
+  inFlight.set(roomId, first);
+  await first;
 }
 
 function mergePage(list: MessageView[], page: MessageView[]): MessageView[] {
@@ -410,19 +419,34 @@ function mergePage(list: MessageView[], page: MessageView[]): MessageView[] {
   return out;
 }
 
-/** Pages older history in (scrolling up). */
-export async function loadOlder(roomId: string): Promise<void> {
+/** Pages older history in (scrolling up). Resolves when the page (this call's or one already in flight) is merged. */
+export function loadOlder(roomId: string): Promise<void> {
+  const running = inFlight.get(roomId);
+  if (running) return running;
   const tl = timelines.value[roomId];
-  if (!tl || tl.loading || !tl.more) return;
+  if (!tl || !tl.more) return Promise.resolve();
   setTimeline(roomId, (t) => ({ ...t, loading: true }));
   const before = tl.messages[0]?.seq;
-  const page = await call("message.history", { roomId, limit: PAGE, ...(before ? { before } : {}) });
-  setTimeline(roomId, (t) => ({ ...t, messages: mergePage(t.messages, page.messages), more: page.more, loading: false }));
+  const page = (async () => {
+    try {
+      const res = await call("message.history", { roomId, limit: PAGE, ...(before ? { before } : {}) });
+      setTimeline(roomId, (t) => ({ ...t, messages: mergePage(t.messages, res.messages), more: res.more, loading: false }));
+    } catch (err) {
+      setTimeline(roomId, (t) => ({ ...t, loading: false }));
+      throw err;
+    } finally {
+      inFlight.delete(roomId);
+    }
+  })();
+  inFlight.set(roomId, page);
+  return page;
 }
 
-/** Pages until the first unread message is loaded; resolves with its seq (or null). */
+/** Pages until message `seq` is loaded (or the room's start is reached). */
 export async function loadUntil(roomId: string, seq: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
+    const opening = inFlight.get(roomId);
+    if (opening) await opening;
     const tl = timelines.value[roomId];
     if (!tl || !tl.more || (tl.messages[0] && tl.messages[0].seq <= seq)) return;
     await loadOlder(roomId);
