@@ -15,13 +15,27 @@ import type { PendingSends } from "./pending.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Storage } from "../server/storage/database.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
+import type { RemoteMedia } from "./media.ts";
 
 /**
- * The file a proposed `message.send` attaches, described as this server holds it (the proposal's
- * `file`): the home records this server as the file's origin, and the bytes stay here. Throws
- * media.not_found when the user may not use the file.
+ * The file a proposal carries, described as this server holds it (the proposal's `file`):
+ * - a `message.send`'s attachment: the home records this server as the file's origin, and the
+ *   bytes stay here. Throws media.not_found when the user may not use the file.
+ * - a `room.update`'s new picture: the home fetches the file from here while the proposal runs
+ *   and keeps its own copy. Undefined when this server does not hold an image the user may use
+ *   (the home then decides with what it holds itself); media.not_image for a file that is no image.
  */
 export function proposedFile(media: MediaService, sender: string, op: string, params: Record<string, unknown>): MediaInfo | undefined {
+  if (op === "room.update") {
+    if (typeof params.picture !== "string") return undefined;
+    try {
+      const { mediaId, size, mime, width, height, hasPreview } = media.requireImage(sender, params.picture);
+      return { mediaId, size, mime, width, height, hasPreview };
+    } catch (err) {
+      if (err instanceof ParleyError && err.code === "media.not_found") return undefined;
+      throw err;
+    }
+  }
   const file = params.file as { mediaId?: unknown } | undefined;
   if (op !== "message.send" || !file || typeof file.mediaId !== "string") return undefined;
   const { mediaId, size, mime, width, height, hasPreview } = media.requireUsable(sender, file.mediaId);
@@ -31,7 +45,7 @@ export function proposedFile(media: MediaService, sender: string, op: string, pa
 /** Ops kept as pending sends when the home cannot be reached. */
 const keptWhenDown = new Set(["message.send"]);
 
-export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage, media: MediaService): void {
+export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage, media: MediaService, remoteMedia?: RemoteMedia): void {
   const subscribe = storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
   for (const name of proposableOps) {
     const def = ops.get(name);
@@ -51,12 +65,16 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
       const keep = keptWhenDown.has(name);
       // Sends queue behind earlier pending ones to the same home, so that their order holds.
       if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params);
+      // A new room picture: the home fetches it from here while it runs the proposal.
+      const withdraw = file && name === "room.update" ? remoteMedia?.grant(file.mediaId, home) : undefined;
       let res;
       try {
         res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now(), ...(file ? { file } : {}) });
       } catch (err) {
         if (keep && err instanceof ParleyError && err.code === "federation.unreachable") pending.keep(home, ctx.actor.userId, name, params);
         throw err;
+      } finally {
+        withdraw?.();
       }
       if (keep && (res.status === 502 || res.status === 503 || res.status === 504)) pending.keep(home, ctx.actor.userId, name, params);
       if (res.status === 200) {
@@ -95,9 +113,11 @@ export function relayEphemeralOps(ops: OpRegistry, outbox: Outbox): void {
 
 /**
  * Profiles of users of other servers: `profile.get` with a remote `userId` asks the user's server
- * (`profile`, signed, on behalf of the asking user) and caches the answer for a minute.
+ * (`profile`, signed, on behalf of the asking user) and caches the answer for a minute. The
+ * avatar it names is noted (federation/media.ts): the client downloads it from this server, which
+ * fetches it from the user's server.
  */
-export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation): void {
+export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation, remoteMedia?: RemoteMedia): void {
   // Inviting a user of another server to a room here: their server must know them.
   const invite = ops.get("member.invite");
   if (invite) {
@@ -124,8 +144,9 @@ export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation): 
     if (hit && hit.until > Date.now()) return hit.profile;
     const res = await federation.request(originOf(userId), "POST", "/profile", { requester: ctx.actor.userId, userIds: [userId] });
     if (res.status !== 200) throw new ParleyError("federation.unreachable", `${originOf(userId)} answered ${res.status}.`);
-    const profile = (res.body?.profiles as { userId: string }[] | undefined)?.find((p) => p.userId === userId);
+    const profile = (res.body?.profiles as { userId: string; avatar?: string | null }[] | undefined)?.find((p) => p.userId === userId);
     if (!profile) throw new ParleyError("user.not_found");
+    remoteMedia?.noteAvatar(userId, profile.avatar ?? null);
     if (cache.size > 10_000) cache.clear();
     cache.set(userId, { profile, until: Date.now() + 60_000 });
     return profile;

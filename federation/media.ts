@@ -4,6 +4,15 @@
  * where the file was shared; a server whose local user downloads a file of a replicated room
  * that it does not hold fetches it once from the file's origin, checks its SHA-256 against the
  * mediaId, stores it content-addressed (on no user's quota), then serves it like its own.
+ *
+ * Avatars: a server serves its own users' current avatars to any peer it federates with (an
+ * avatar is as public as the profile that names it). A profile of a remote user, fetched for
+ * `profile.get`, is only a claim that its avatar is some mediaId: the viewer's server records the
+ * avatar (and so lets its users download it) only once the user's server has sent bytes with that
+ * hash, so that a server cannot make another one show a file by naming it as its user's avatar.
+ *
+ * Room pictures set by a remote admin: while the admin's server proposes the `room.update`, it
+ * grants the room's home the file; the home fetches it from there at once and keeps its own copy.
  */
 import { ParleyError } from "../server/errors.ts";
 import type { Logger } from "../server/logger.ts";
@@ -28,7 +37,23 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
       SELECT 1 FROM media_refs r JOIN room_members m ON m.room_id = r.room_id
       WHERE r.media_id = ? AND r.kind IN ('message', 'room') AND substr(m.user_id, instr(m.user_id, ':') + 1) = ?
       LIMIT 1`),
+    // Whether the file is the current avatar of a user of this server.
+    ownAvatar: db.prepare("SELECT 1 FROM media_refs WHERE media_id = ? AND kind = 'avatar' AND substr(user_id, instr(user_id, ':') + 1) = ? LIMIT 1"),
+    avatarOf: db.prepare("SELECT media_id FROM media_refs WHERE kind = 'avatar' AND user_id = ?"),
   };
+  /** Files granted to a server for a proposal under way (`mediaId server` -> how many). */
+  const grants = new Map<string, number>();
+  /** Avatars remote profiles claim, not yet proved by their server: user -> mediaId, and back. */
+  const claimed = new Map<string, string>();
+  const claimants = new Map<string, Set<string>>();
+  function forgetClaim(userId: string): void {
+    const old = claimed.get(userId);
+    if (old === undefined) return;
+    claimed.delete(userId);
+    const users = claimants.get(old);
+    users?.delete(userId);
+    if (users && !users.size) claimants.delete(old);
+  }
   /** Fetches under way, by mediaId: concurrent downloads of one file fetch it once. */
   const inflight = new Map<string, Promise<MediaInfo>>();
 
@@ -65,8 +90,95 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
   }
 
   return {
-    /** Whether a server has a member in a room where the file was shared (or is the picture). */
-    sharedWith: (mediaId: string, server: string) => s.sharedWith.get(mediaId, server) !== undefined,
+    /**
+     * Whether this server serves a file to a peer: the peer has a member in a room where the file
+     * was shared (or is the picture), the file is a local user's avatar, or a proposal of a local
+     * user to the peer grants it.
+     */
+    sharedWith: (mediaId: string, server: string) =>
+      s.sharedWith.get(mediaId, server) !== undefined || s.ownAvatar.get(mediaId, federation.self) !== undefined || grants.has(`${mediaId} ${server}`),
+
+    /**
+     * Grants a server a file while a local user's proposal to it runs (a room picture the user
+     * sets in a room hosted there). Returns the function that withdraws the grant.
+     */
+    grant(mediaId: string, server: string): () => void {
+      const key = `${mediaId} ${server}`;
+      grants.set(key, (grants.get(key) ?? 0) + 1);
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        const n = (grants.get(key) ?? 1) - 1;
+        if (n > 0) grants.set(key, n);
+        else grants.delete(key);
+      };
+    },
+
+    /**
+     * Fetches a file from the server proposing it (a picture its user sets in a room hosted here),
+     * checked against its hash and sniffed here; throws media.not_found, media.origin_mismatch or
+     * federation.unreachable (and the upload rules' codes) when it cannot be had.
+     */
+    fetchProposed: (origin: string, mediaId: string) => fetchFrom(origin, mediaId),
+
+    /**
+     * A remote user's avatar as their server's profile names it (`profile.get`). A recorded
+     * avatar that is no longer theirs is dropped at once; the new one is recorded when their server
+     * has sent its bytes (`fetchAvatar`), or at once when it is already proved.
+     */
+    noteAvatar(userId: string, mediaId: string | null): void {
+      if (mediaId !== null && !/^[0-9a-f]{64}$/.test(mediaId)) mediaId = null;
+      const recorded = (s.avatarOf.get(userId) as { media_id: string } | undefined)?.media_id ?? null;
+      if (recorded === mediaId) {
+        forgetClaim(userId);
+        return;
+      }
+      if (recorded !== null) media.setAvatar(userId, null);
+      forgetClaim(userId);
+      if (mediaId === null) return;
+      if (claimed.size > 10_000) {
+        claimed.clear();
+        claimants.clear();
+      }
+      claimed.set(userId, mediaId);
+      if (!claimants.has(mediaId)) claimants.set(mediaId, new Set());
+      claimants.get(mediaId)!.add(userId);
+    },
+
+    /**
+     * Fetches a file that remote profiles name as their user's avatar from that user's server
+     * (even when this server holds the bytes: the user's server proves it has them), then records
+     * it as the avatar, so that every local user may download it from this server's copy.
+     * Undefined when no remote profile claims the file.
+     */
+    async fetchAvatar(mediaId: string): Promise<MediaInfo | undefined> {
+      if (!federation.enabled) return undefined;
+      const users = [...(claimants.get(mediaId) ?? [])];
+      if (!users.length) return undefined;
+      const key = `avatar ${mediaId}`;
+      let running = inflight.get(key);
+      if (!running) {
+        running = (async () => {
+          let last: unknown;
+          for (const userId of users) {
+            try {
+              const info = await fetchFrom(originOf(userId), mediaId);
+              if (claimed.get(userId) === mediaId) {
+                media.setAvatar(userId, mediaId);
+                forgetClaim(userId);
+              }
+              return info;
+            } catch (err) {
+              last = err;
+            }
+          }
+          throw last;
+        })().finally(() => inflight.delete(key));
+        inflight.set(key, running);
+      }
+      return running;
+    },
 
     /**
      * Fetches a file the user may see but this server does not hold from the server holding it;

@@ -216,7 +216,18 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         // A file the proposing server holds: usable by its user for this proposal, and recorded
         // as held there (the message's file `origin`); its bytes stay there.
         let forget: (() => void) | undefined;
-        if (file) {
+        if (file && op === "room.update") {
+          // A new room picture held by the proposing server: fetched from it now (it grants this
+          // server the file while its user's proposal runs), checked against its hash, sniffed
+          // and kept here; the room's picture is then this server's copy. Not fetched for a
+          // sender who is not in the room (the op refuses them) or a file they may use already.
+          if (params.picture !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no picture of the proposed update.");
+          const roomId = params.roomId as string;
+          if (rooms.state(roomId)?.members.has(sender) && !media.canRead(sender, file.mediaId)) {
+            const held = await remoteMedia.fetchProposed(request.peer!, file.mediaId);
+            forget = media.vouch(sender, { ...held, origin: request.peer! });
+          }
+        } else if (file) {
           if (op !== "message.send" || (params.file as { mediaId?: string } | undefined)?.mediaId !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no file of the proposed message.");
           forget = media.vouch(sender, { ...file, origin: request.peer! });
         }

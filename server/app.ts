@@ -174,7 +174,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     settingsOf: notify.settingsOf,
     senderOf: (roomId, seq) => messageQueries.findMessage(roomId, seq)?.sender,
   });
-  const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now, remindOffline: push.remindOffline });
+  const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now, self: config.server.name, remindOffline: push.remindOffline });
   const reports = createReportService({ storage, core: rooms, messages, queries: messageQueries, communities, tell: push.tell, userExists: communityQueries.userExists, now: options.now });
   const direct = createDirectService({ core: rooms, queries: createDirectQueries(storage), messages, openTo: config.direct.open_to, serverName: config.server.name, now: options.now });
   const search = createSearchService({ core: rooms, queries: createSearchQueries(storage), communities: communityQueries, openTo: config.direct.open_to });
@@ -270,7 +270,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
-  await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload, fetchRemote: remoteMedia.fetchFor });
+  await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload, fetchRemote: remoteMedia.fetchFor, fetchAvatar: remoteMedia.fetchAvatar });
   await registerWebClient(app);
   defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);
@@ -286,9 +286,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineSearchOps(ops, search);
   // Ops on rooms hosted elsewhere go to their home as signed proposals.
   if (federation.enabled) {
-    forwardRemoteOps(ops, federation, pending, storage, media);
+    forwardRemoteOps(ops, federation, pending, storage, media, remoteMedia);
     relayEphemeralOps(ops, outbox);
-    forwardRemoteProfiles(ops, federation);
+    forwardRemoteProfiles(ops, federation, remoteMedia);
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;

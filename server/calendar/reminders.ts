@@ -19,12 +19,16 @@ interface DueRow {
  * survives restarts. One timer points at the earliest pending reminder. A due reminder is
  * marked done *before* its push goes out, so it is never sent twice; one that fell due while
  * the server was down is sent at start if the event has not begun, and skipped otherwise.
+ * Only this server's users are reminded: a user of another server who answered an event of a
+ * room replicated there is reminded by their own server, from its copy of the log.
  */
 export function createReminderScheduler(deps: {
   storage: Storage;
   hub: () => Hub;
   log: Logger;
   now?: () => number;
+  /** This server's name: users of other servers (`@name:other`) are theirs to remind. */
+  self: string;
   /** Also tells a user with no connected device by Web Push (the push area). */
   remindOffline?: (userId: string, data: Record<string, unknown>) => void;
 }) {
@@ -45,7 +49,8 @@ export function createReminderScheduler(deps: {
     finish: db.prepare("UPDATE reminders SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL"),
     audience: db.prepare(`
       SELECT v.user_id FROM rsvps v JOIN room_members m ON m.room_id = v.room_id AND m.user_id = v.user_id
-      WHERE v.room_id = ? AND v.event_seq = ? AND v.answer IN ('going', 'maybe')`),
+      WHERE v.room_id = ? AND v.event_seq = ? AND v.answer IN ('going', 'maybe')
+        AND substr(v.user_id, instr(v.user_id, ':') + 1) = ?`),
   };
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -67,7 +72,7 @@ export function createReminderScheduler(deps: {
           skipped++;
           continue;
         }
-        const users = (s.audience.all(r.room_id, r.event_seq) as { user_id: string }[]).map((u) => u.user_id);
+        const users = (s.audience.all(r.room_id, r.event_seq, deps.self) as { user_id: string }[]).map((u) => u.user_id);
         const data = { roomId: r.room_id, seq: r.event_seq, title: r.title, start: r.starts_at, offsetSeconds: r.offset_seconds };
         const frame = JSON.stringify({ push: "event.reminder", data });
         const hub = deps.hub();

@@ -28,6 +28,11 @@ export async function registerMediaRoutes(
      * (federation/media.ts); undefined when no other server holds it.
      */
     fetchRemote?: (userId: string, mediaId: string) => Promise<MediaInfo | undefined>;
+    /**
+     * Fetches a file a remote user's profile names as their avatar from their server, which then
+     * makes it an avatar here (federation/media.ts); undefined when no remote profile names it.
+     */
+    fetchAvatar?: (mediaId: string) => Promise<MediaInfo | undefined>;
   },
 ): Promise<void> {
   const { accounts, media } = deps;
@@ -85,6 +90,8 @@ export async function registerMediaRoutes(
     let info = media.info(id);
     // Shared in a room replicated from another server and not held here: fetched once from there.
     if (!info && deps.fetchRemote && media.canRead(actor.userId, id)) info = await deps.fetchRemote(actor.userId, id);
+    // A remote user's avatar (named by their profile): fetched from their server, then public here.
+    if (deps.fetchAvatar && !media.canRead(actor.userId, id)) info = (await deps.fetchAvatar(id)) ?? info;
     if (!info || !media.canRead(actor.userId, id) || (preview && !info.hasPreview)) throw new ParleyError("media.not_found");
     return sendMediaFile(media, request, reply, info, preview, "private, max-age=86400, immutable");
   }

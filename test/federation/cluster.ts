@@ -20,7 +20,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startCluster(names: string[], overrides: (name: string) => ConfigOverrides = () => ({})): Promise<Record<string, TestServer>> {
+/** `opts.now`: one clock for every server of the cluster (signatures are checked against it too). */
+export async function startCluster(names: string[], overrides: (name: string) => ConfigOverrides = () => ({}), opts: { now?: () => number } = {}): Promise<Record<string, TestServer>> {
   const ports = await Promise.all(names.map(() => freePort()));
   const peers = Object.fromEntries(names.map((n, i) => [n, `http://127.0.0.1:${ports[i]}`]));
   const out: Record<string, TestServer> = {};
@@ -31,7 +32,7 @@ export async function startCluster(names: string[], overrides: (name: string) =>
       server: { name, ...o.server },
       listen: { port: ports[i], ...o.listen },
       federation: { allow_plain_http: true, ...o.federation, peers: { ...peers, ...o.federation?.peers } },
-    });
+    }, { now: opts.now });
   }
   return out;
 }
