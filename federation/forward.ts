@@ -117,7 +117,7 @@ export function relayEphemeralOps(ops: OpRegistry, outbox: Outbox): void {
  * avatar it names is noted (federation/media.ts): the client downloads it from this server, which
  * fetches it from the user's server.
  */
-export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation, remoteMedia?: RemoteMedia): void {
+export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation, remoteMedia?: RemoteMedia, now: () => number = Date.now): void {
   // Inviting a user of another server to a room here: their server must know them.
   const invite = ops.get("member.invite");
   if (invite) {
@@ -141,14 +141,14 @@ export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation, r
     const userId = params.userId;
     if (!userId || originOf(userId) === federation.self) return local(ctx, params);
     const hit = cache.get(userId);
-    if (hit && hit.until > Date.now()) return hit.profile;
+    if (hit && hit.until > now()) return hit.profile;
     const res = await federation.request(originOf(userId), "POST", "/profile", { requester: ctx.actor.userId, userIds: [userId] });
     if (res.status !== 200) throw new ParleyError("federation.unreachable", `${originOf(userId)} answered ${res.status}.`);
     const profile = (res.body?.profiles as { userId: string; avatar?: string | null }[] | undefined)?.find((p) => p.userId === userId);
     if (!profile) throw new ParleyError("user.not_found");
     remoteMedia?.noteAvatar(userId, profile.avatar ?? null);
     if (cache.size > 10_000) cache.clear();
-    cache.set(userId, { profile, until: Date.now() + 60_000 });
+    cache.set(userId, { profile, until: now() + 60_000 });
     return profile;
   };
 }

@@ -288,7 +288,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (federation.enabled) {
     forwardRemoteOps(ops, federation, pending, storage, media, remoteMedia);
     relayEphemeralOps(ops, outbox);
-    forwardRemoteProfiles(ops, federation, remoteMedia);
+    forwardRemoteProfiles(ops, federation, remoteMedia, options.now);
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;

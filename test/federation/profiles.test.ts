@@ -111,6 +111,28 @@ t.test("carol on c sees bob's avatar: his profile names it, c fetches it once fr
   t.equal(fetches(c, mediaId), 1, "without fetching it again");
 });
 
+t.test("when bob changes his avatar, c drops the old one as soon as it reads his new profile, and fetches the new one", async (t) => {
+  const clock = { t: Math.floor(Date.now() / MINUTE) * MINUTE };
+  const { b, c, bob, carol, dave } = await setup(t, { now: () => clock.t });
+  const first = await upload(b, bob, await picture(11), "first.png");
+  const second = await upload(b, bob, await picture(12), "second.png");
+  await bob.request("profile.update", { avatar: first.mediaId });
+  await carol.request("profile.get", { userId: "@bob:b.test" });
+  t.equal((await download(c, carol, first.mediaId)).status, 200);
+
+  await bob.request("profile.update", { avatar: second.mediaId });
+  t.equal((await carol.request("profile.get", { userId: "@bob:b.test" })).avatar, first.mediaId, "within a minute, c answers from its cache");
+  clock.t += 61_000;
+  t.equal((await carol.request("profile.get", { userId: "@bob:b.test" })).avatar, second.mediaId, "then asks b again");
+  const old = await download(c, dave, first.mediaId);
+  t.equal(old.status, 404, "the old avatar is no longer one on c");
+  t.equal(old.code(), "media.not_found");
+  const now = await download(c, dave, second.mediaId);
+  t.equal(now.status, 200, "the new one is fetched");
+  t.equal(sha256(now.bytes), second.mediaId);
+  t.equal(fetches(c, second.mediaId, "b.test"), 1);
+});
+
 t.test("b serves its users' avatars to any peer, and stops when the avatar changes", async (t) => {
   const { b, bob, evil } = await setup(t);
   const first = await upload(b, bob, await picture(2), "first.png");
