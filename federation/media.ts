@@ -85,6 +85,12 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
       return info;
     } catch (err) {
       if (err instanceof ParleyError && err.code === "media.origin_mismatch") log.warn({ peer: origin, mediaId }, "a server sent a file whose hash is not its id");
+      // A file this server's own upload rules refuse (an empty file, a blocked type) is one it
+      // cannot have, whoever holds it: the downloader (or the proposal) is told so alike.
+      if (err instanceof ParleyError && (err.code === "media.empty" || err.code === "media.too_large" || err.code === "media.type_blocked")) {
+        log.info({ peer: origin, mediaId, refusal: err.code }, "a file of another server refused by this server's upload rules");
+        throw new ParleyError("media.not_found", "This server does not accept that file.");
+      }
       throw err;
     }
   }

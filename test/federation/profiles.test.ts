@@ -65,10 +65,14 @@ async function mediaAs(evil: FakePeer, target: TestServer, name: string, mediaId
   return { status: res.status, bytes, body: res.status === 200 ? null : (JSON.parse(bytes.toString()) as { error: { code: string } }) };
 }
 
-async function setup(t: Test, opts: { now?: () => number } = {}) {
+async function setup(t: Test, opts: { now?: () => number; blockedOnC?: string[] } = {}) {
   const evil = await startFakePeer("evil.test");
   t.teardown(() => evil.close());
-  const servers = await startCluster(["a.test", "b.test", "c.test"], () => ({ federation: { peers: { "evil.test": evil.baseUrl } } }), opts);
+  const servers = await startCluster(
+    ["a.test", "b.test", "c.test"],
+    (name) => ({ federation: { peers: { "evil.test": evil.baseUrl } }, ...(name === "c.test" && opts.blockedOnC ? { media: { blocked_types: opts.blockedOnC } } : {}) }),
+    { now: opts.now },
+  );
   t.teardown(async () => {
     for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
   });
@@ -160,6 +164,17 @@ t.test("a file no profile names as an avatar is not fetched for a user of anothe
   t.equal(got.status, 404);
   t.equal(got.code(), "media.not_found");
   t.equal(fetches(c, mediaId), 0, "nothing asked of b");
+});
+
+t.test("an avatar of a type c's own rules block is refused to carol, and c stores nothing", async (t) => {
+  const { b, c, bob, carol } = await setup(t, { blockedOnC: ["image/png"] });
+  const { mediaId } = await upload(b, bob, await picture(13), "bob.png");
+  await bob.request("profile.update", { avatar: mediaId });
+  await carol.request("profile.get", { userId: "@bob:b.test" });
+  const got = await download(c, carol, mediaId);
+  t.equal(got.status, 404);
+  t.equal(got.code(), "media.not_found");
+  t.notOk(stored(c, mediaId));
 });
 
 t.test("a server cannot make another show a file by naming it as its user's avatar", async (t) => {
