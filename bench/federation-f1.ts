@@ -16,7 +16,9 @@
  * Options: --members N (100), --senders S (10), --msgs M (200), --window W (10), --servers K (3),
  * --join-concurrency J (10), --timeout-s T (300, the send phase), --quiet-machine-pct P (20; 0
  * turns the wait off) and --quiet-machine-max-s S (300), --driver raw|ws, --label L, --out FILE
- * (appends the result as one JSON line), --dir DIR (data directories, configurations and logs,
+ * (appends the result as one JSON line), --cpu-prof (each server under node --cpu-prof, profiles in
+ * DIR/prof, kept; `bench/profile.ts DIR/prof/a.test-*.cpuprofile --raw FILE` keeps the send
+ * phase only), --dir DIR (data directories, configurations and logs,
  * kept; default a new temporary directory, removed afterwards unless --keep or the run failed).
  * Prints one JSON object: deliveries/s, latency percentiles overall and by the recipient's server
  * and by the sender's, the CPU of each server, the load generator and the machine.
@@ -43,6 +45,7 @@ const o = parseOptions(process.argv.slice(2), {
   out: "",
   dir: "",
   keep: "false",
+  "cpu-prof": "false",
 });
 const N = Number(o.members);
 const S = Number(o.senders);
@@ -125,7 +128,9 @@ try {
   res.members_per_server = Object.fromEntries(names.map((n, i) => [n, perServer[i]]));
   res.senders_per_server = Object.fromEntries(names.map((n, k) => [n, Array.from({ length: S }, (_, i) => placeMember(i, K).server).filter((x) => x === k).length]));
   // 2. the servers, each its own process
-  for (const s of specs) servers.push(await startServerProcess(s, join(dir, `${s.name}.log`)));
+  const profDir = o["cpu-prof"] === "true" ? join(dir, "prof") : undefined;
+  if (profDir) o.keep = "true";
+  for (const s of specs) servers.push(await startServerProcess(s, join(dir, `${s.name}.log`), profDir));
   res.server_pids = Object.fromEntries(servers.map((s) => [s.spec.name, s.pid]));
   log(`servers ${servers.map((s) => `${s.spec.name}:${s.spec.port} (PID ${s.pid})`).join(", ")}; data in ${dir}`);
   await sleep(2000);
@@ -238,11 +243,14 @@ try {
   const cpu0 = servers.map((s) => procCpuSec(s.pid));
   cpu.start();
   const tStart = nowMs();
+  const monoStartUs = Number(process.hrtime.bigint() / 1000n);
   const hard = setTimeout(() => done("timeout"), Number(o["timeout-s"]) * 1000);
   for (let s = 0; s < S; s++) for (let k = 0; k < Math.min(W, M); k++) sendOne(s);
   const status = await finished;
   clearTimeout(hard);
   const cpuRes = cpu.stop();
+  // CLOCK_MONOTONIC µs, the clock of V8 CPU profiles: bench/profile.ts --raw cuts each server's profile to it.
+  res.mono_window_us = [monoStartUs, Number(process.hrtime.bigint() / 1000n)];
   const cpu1 = servers.map((s) => procCpuSec(s.pid));
   const dur = ((status === "complete" ? lastDelivery : nowMs()) - tStart) / 1000;
   const pc = (a: Float64Array, n: number) => {

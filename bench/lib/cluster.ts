@@ -121,12 +121,16 @@ export interface RunningServer {
   pid: number;
 }
 
-/** Starts a server as its own process and waits (at most 60 s) for its port. */
-export async function startServerProcess(spec: ServerSpec, logFile: string): Promise<RunningServer> {
+/**
+ * Starts a server as its own process and waits (at most 60 s) for its port. With `cpuProfDir`,
+ * under `node --cpu-prof` (the profile is written there when the server stops; bench/profile.ts).
+ */
+export async function startServerProcess(spec: ServerSpec, logFile: string, cpuProfDir?: string): Promise<RunningServer> {
   if (await portOpen(spec.port)) throw new Error(`port ${spec.port} is already in use`);
   const log = openSync(logFile, "a");
+  const prof = cpuProfDir ? `--cpu-prof --cpu-prof-dir="${cpuProfDir}" --cpu-prof-name=${spec.name}-${Date.now()}.cpuprofile ` : "";
   // exec: the PID held is the node process itself (its CPU is read from /proc/PID/stat).
-  const child = spawn("bash", ["-c", `ulimit -n 20000 2>/dev/null; exec "${process.execPath}" --import tsx server/main.ts --config "${spec.config}"`], {
+  const child = spawn("bash", ["-c", `ulimit -n 20000 2>/dev/null; exec "${process.execPath}" ${prof}--import tsx server/main.ts --config "${spec.config}"`], {
     cwd: root,
     env: { ...process.env, PARLEY_DATA_DIR: spec.dataDir, PARLEY_PORT: String(spec.port) },
     stdio: ["ignore", log, log],
