@@ -1,7 +1,8 @@
 /**
  * The summary of bench/federation.sh's session: reads a1-base-raw.jsonl, a1-head-raw.jsonl,
  * f1.jsonl, f2.jsonl and f3.jsonl from --dir (missing files count as no runs) and writes
- * Markdown (bench/lib/federation-report.ts) to --md, and to stdout.
+ * Markdown (bench/lib/federation-report.ts), with the session's env.txt at the end, to --md and
+ * to stdout.
  *
  *   node --import tsx bench/federation-summary.ts --dir /tmp/parley-federation/<run> [--md summary.md]
  */
@@ -20,6 +21,8 @@ const read = (name: string) => {
     .filter((l) => l.trim().startsWith("{"))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 };
-const md = renderSummary({ a1Base: read("a1-base-raw.jsonl"), a1Head: read("a1-head-raw.jsonl"), f1: read("f1.jsonl"), f2: read("f2.jsonl"), f3: read("f3.jsonl") });
+const env = join(values.dir, "env.txt");
+const session = existsSync(env) ? `\n## Session\n\n\`\`\`\n${readFileSync(env, "utf8").trim()}\n\`\`\`\n` : "";
+const md = renderSummary({ a1Base: read("a1-base-raw.jsonl"), a1Head: read("a1-head-raw.jsonl"), f1: read("f1.jsonl"), f2: read("f2.jsonl"), f3: read("f3.jsonl") }) + session;
 if (values.md) writeFileSync(values.md, md);
 process.stdout.write(md);
