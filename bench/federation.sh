@@ -6,9 +6,10 @@
 #   ROUNDS=1 SMALL=1 bench/federation.sh              # a check of the script: every step at a tiny scale
 #
 # Everything runs from a copy of its commit (`git archive`), so that edits in the working tree stay
-# out: $BASE (default 162c7ef, the commit before the hash chain, with node_modules linked from
-# $BASE_MODULES, default /work/wt/base/node_modules when it exists) and $HEAD_REV (default HEAD,
-# with this tree's node_modules). Both copies get this tree's bench/ (the same load generator for
+# out: $BASE (default 162c7ef, the baseline, before the hash chain) and $HEAD_REV (default
+# HEAD), both with this tree's node_modules linked ($BASE_MODULES overrides it for the base: the
+# packages of 162c7ef are a subset of today's, at the same versions, better-sqlite3 and SQLite
+# included). Both copies get this tree's bench/ (the same load generator for
 # both; bench/ only reads the server's account service to seed). A1 uses bench/run.ts on port
 # $PORT (18391) with its own data directory per commit (their migrations differ).
 # Before each block the machine is waited for until it is quiet (QUIET_PCT, 20 % busy for 3 s, at
@@ -67,7 +68,7 @@ T0=$(date +%s)
 HEAD_DIR="$OUT/tree-head"
 copy_tree "$HEAD_REV" "$HEAD_DIR" "$ROOT/node_modules" || { log "cannot copy $HEAD_REV"; exit 1; }
 if [ "$A1" = 1 ]; then
-  BASE_MODULES=${BASE_MODULES:-$([ -d /work/wt/base/node_modules ] && echo /work/wt/base/node_modules || echo "$ROOT/node_modules")}
+  BASE_MODULES=${BASE_MODULES:-"$ROOT/node_modules"}
   BASE_DIR="$OUT/tree-base"
   copy_tree "$BASE" "$BASE_DIR" "$BASE_MODULES" || { log "cannot copy $BASE"; exit 1; }
   for r in $(seq 1 "$ROUNDS"); do
