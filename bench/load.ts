@@ -17,7 +17,7 @@
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { BenchClient, type Driver } from "./lib/client.ts";
-import { calibrate, CpuWindow, nowMs, percentiles, procCpuSec, procStatusKb, rssKb, sysCpu } from "./lib/metrics.ts";
+import { calibrate, CpuWindow, nowMs, percentiles, procCpuSec, procStatusKb, rssKb, waitMachineQuiet } from "./lib/metrics.ts";
 
 function parseArgs(argv: string[]): Record<string, string> & { _: string[] } {
   const o: Record<string, string> & { _: string[] } = { _: [] } as never;
@@ -155,26 +155,7 @@ async function waitServerIdle(idlePct = num("server-idle-pct", 5), maxS = 300): 
   return (Date.now() - t0) / 1000;
 }
 
-/**
- * The machine is shared with other engineers' test runs: waits until the whole machine was less
- * than pct % busy (of both cores) for `windows` consecutive 1 s windows, bounded by maxS.
- * Returns how long it waited and the last reading.
- */
-export async function waitMachineQuiet(pct: number, maxS: number, windows = 3): Promise<{ waited_s: number; busy_pct: number; quiet: boolean }> {
-  const t0 = Date.now();
-  let prev = sysCpu();
-  let calm = 0;
-  let busy = 100;
-  while (Date.now() - t0 < maxS * 1000) {
-    await sleep(1000);
-    const cur = sysCpu();
-    busy = (100 * (cur.busy - prev.busy)) / Math.max(1, cur.total - prev.total);
-    prev = cur;
-    calm = busy < pct ? calm + 1 : 0;
-    if (calm >= windows) return { waited_s: (Date.now() - t0) / 1000, busy_pct: busy, quiet: true };
-  }
-  return { waited_s: (Date.now() - t0) / 1000, busy_pct: busy, quiet: false };
-}
+export { waitMachineQuiet };
 
 // ---------------------------------------------------------------- fanout
 async function cmdFanout(): Promise<void> {

@@ -176,6 +176,8 @@ export class BenchClient {
   readonly stats: ClientStats = { messages: 0, events: 0, other: 0 };
   /** Called once per delivered message event with its body. */
   onGroupMessage: ((body: string) => void) | null = null;
+  /** Called once per other `room.event` push (membership, state) with the frame as text (F2 waits for its own join). */
+  onOtherEvent: ((frame: string) => void) | null = null;
   /** Called for a reply to a fire-and-forget send (string id) that was refused. */
   onSendError: ((id: string, frame: string) => void) | null = null;
   sendReplies = 0;
@@ -227,6 +229,7 @@ export class BenchClient {
         return;
       }
       this.stats.events++;
+      if (this.onOtherEvent) this.onOtherEvent(data.toString());
       return;
     }
     this.stats.other++;

@@ -149,3 +149,24 @@ export function median(xs: (number | null | undefined)[]): number | null {
   const m = a.length >> 1;
   return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
 }
+
+/**
+ * The machine is shared with other engineers' test runs: waits until the whole machine was less
+ * than pct % busy (of both cores) for `windows` consecutive 1 s windows, bounded by maxS.
+ * Returns how long it waited and the last reading.
+ */
+export async function waitMachineQuiet(pct: number, maxS: number, windows = 3): Promise<{ waited_s: number; busy_pct: number; quiet: boolean }> {
+  const t0 = Date.now();
+  let prev = sysCpu();
+  let calm = 0;
+  let busy = 100;
+  while (Date.now() - t0 < maxS * 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const cur = sysCpu();
+    busy = (100 * (cur.busy - prev.busy)) / Math.max(1, cur.total - prev.total);
+    prev = cur;
+    calm = busy < pct ? calm + 1 : 0;
+    if (calm >= windows) return { waited_s: (Date.now() - t0) / 1000, busy_pct: busy, quiet: true };
+  }
+  return { waited_s: (Date.now() - t0) / 1000, busy_pct: busy, quiet: false };
+}
