@@ -11,7 +11,7 @@ import type { OpRegistry } from "../server/ws/ops.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import type { Federation } from "./service.ts";
 import { proposableOps } from "./routes.ts";
-import type { PendingSends } from "./pending.ts";
+import { keptWhenDown, type PendingSends } from "./pending.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Storage } from "../server/storage/database.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
@@ -27,9 +27,6 @@ export function proposedFile(media: MediaService, sender: string, op: string, pa
   const { mediaId, size, mime, width, height, hasPreview } = media.requireUsable(sender, file.mediaId);
   return { mediaId, size, mime, width, height, hasPreview };
 }
-
-/** Ops kept as pending sends when the home cannot be reached. */
-const keptWhenDown = new Set(["message.send"]);
 
 export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage, media: MediaService): void {
   const subscribe = storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
@@ -49,7 +46,8 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
       const { server: _home, ...rest } = params;
       const file = proposedFile(media, ctx.actor.userId, name, params);
       const keep = keptWhenDown.has(name);
-      // Sends queue behind earlier pending ones to the same home, so that their order holds.
+      // Kept ops queue behind earlier pending ones to the same home, so that their order holds (an
+      // edit never overtakes the send it edits).
       if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params);
       let res;
       try {

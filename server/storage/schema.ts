@@ -547,8 +547,9 @@ export const federationPeers = sqliteTable("federation_peers", {
 });
 
 /**
- * Sends by local users to rooms whose home could not be reached: kept here (in order, per home)
- * until the home answers, then the user is told the outcome (a `message.outcome` push).
+ * Ops by local users (sends, edits, reactions, votes...) in rooms whose home could not be reached:
+ * kept here (in order, per home) until the home answers, then the user is told the outcome (a
+ * `message.outcome` push).
  */
 export const federationPending = sqliteTable(
   "federation_pending",
@@ -561,6 +562,20 @@ export const federationPending = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [index("federation_pending_home").on(t.home, t.id)],
+);
+
+/**
+ * Nonces of signed requests received from other servers, kept until their signature's window
+ * ends (`expires` + clock skew), so that a request replayed after a restart is still refused.
+ */
+export const federationNonces = sqliteTable(
+  "federation_nonces",
+  {
+    origin: text("origin").notNull(),
+    nonce: text("nonce").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.origin, t.nonce] }), index("federation_nonces_expiry").on(t.expiresAt)],
 );
 
 /**
