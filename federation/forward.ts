@@ -6,6 +6,7 @@
  * The events it makes come back through replication. The client uses the same ops as for a local
  * room.
  */
+import { randomBytes } from "node:crypto";
 import { errorCatalogue, ParleyError, type ErrorCode } from "../server/errors.ts";
 import type { OpRegistry } from "../server/ws/ops.ts";
 import { originOf } from "../server/rooms/hash.ts";
@@ -46,17 +47,20 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
       const { server: _home, ...rest } = params;
       const file = proposedFile(media, ctx.actor.userId, name, params);
       const keep = keptWhenDown.has(name);
+      // A kept op carries one proposalId from its first attempt on: a first attempt the home
+      // applied but whose answer was lost is not applied again when it is proposed from the queue.
+      const proposalId = keep ? randomBytes(16).toString("base64url") : undefined;
       // Kept ops queue behind earlier pending ones to the same home, so that their order holds (an
       // edit never overtakes the send it edits).
-      if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params);
+      if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params, proposalId);
       let res;
       try {
-        res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now(), ...(file ? { file } : {}) });
+        res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now(), ...(proposalId ? { proposalId } : {}), ...(file ? { file } : {}) });
       } catch (err) {
-        if (keep && err instanceof ParleyError && err.code === "federation.unreachable") pending.keep(home, ctx.actor.userId, name, params);
+        if (keep && err instanceof ParleyError && err.code === "federation.unreachable") pending.keep(home, ctx.actor.userId, name, params, proposalId);
         throw err;
       }
-      if (keep && (res.status === 502 || res.status === 503 || res.status === 504)) pending.keep(home, ctx.actor.userId, name, params);
+      if (keep && (res.status === 502 || res.status === 503 || res.status === 504)) pending.keep(home, ctx.actor.userId, name, params, proposalId);
       if (res.status === 200) {
         // The room (the op's, or the one a link joined) is one this server now replicates.
         const roomId = typeof params.roomId === "string" ? params.roomId : res.body?.result?.roomId;

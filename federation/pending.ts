@@ -47,8 +47,8 @@ export function createPendingSends(deps: {
   const now = deps.now ?? Date.now;
   const db = deps.storage.sqlite;
   const s = {
-    add: db.prepare("INSERT INTO federation_pending (home, sender, op, params, created_at) VALUES (?, ?, ?, ?, ?)"),
-    forHome: db.prepare("SELECT id, sender, op, params, created_at FROM federation_pending WHERE home = ? ORDER BY id LIMIT 100"),
+    add: db.prepare("INSERT INTO federation_pending (home, sender, op, params, created_at, proposal_id) VALUES (?, ?, ?, ?, ?, ?)"),
+    forHome: db.prepare("SELECT id, sender, op, params, created_at, proposal_id FROM federation_pending WHERE home = ? ORDER BY id LIMIT 100"),
     any: db.prepare("SELECT 1 FROM federation_pending WHERE home = ? LIMIT 1"),
     homes: db.prepare("SELECT DISTINCT home FROM federation_pending"),
     drop: db.prepare("DELETE FROM federation_pending WHERE id = ?"),
@@ -84,7 +84,7 @@ export function createPendingSends(deps: {
     running.add(home);
     try {
       for (;;) {
-        const rows = s.forHome.all(home) as { id: number; sender: string; op: string; params: string; created_at: number }[];
+        const rows = s.forHome.all(home) as { id: number; sender: string; op: string; params: string; created_at: number; proposal_id: string | null }[];
         if (!rows.length) {
           failures.delete(home);
           return;
@@ -100,7 +100,15 @@ export function createPendingSends(deps: {
             } catch {
               file = undefined;
             }
-            res = await federation.request(home, "POST", "/propose", { sender: r.sender, op: r.op, params, proposedAt: r.created_at, ...(file ? { file } : {}) });
+            res = await federation.request(home, "POST", "/propose", {
+              sender: r.sender,
+              op: r.op,
+              params,
+              proposedAt: r.created_at,
+              // The home answers a proposal it already applied with its first answer (proposals.ts).
+              ...(r.proposal_id ? { proposalId: r.proposal_id } : {}),
+              ...(file ? { file } : {}),
+            });
           } catch (err) {
             log.info({ peer: home, err: (err as Error).message }, "pending ops wait: the home is unreachable");
             later(home);
@@ -130,8 +138,8 @@ export function createPendingSends(deps: {
     /** Whether ops to `home` must queue behind earlier pending ones (order per home). */
     hasPending: (home: string) => s.any.get(home) !== undefined,
     /** Keeps an op and answers the client `message.pending` (thrown). */
-    keep(home: string, sender: string, op: string, params: Record<string, unknown>): never {
-      const id = Number(s.add.run(home, sender, op, JSON.stringify(params), now()).lastInsertRowid);
+    keep(home: string, sender: string, op: string, params: Record<string, unknown>, proposalId?: string): never {
+      const id = Number(s.add.run(home, sender, op, JSON.stringify(params), now(), proposalId ?? null).lastInsertRowid);
       later(home);
       throw new ParleyError("message.pending", `${home} cannot be reached; your ${op} is kept and sent when it returns.`, {
         pendingId: id,

@@ -560,8 +560,26 @@ export const federationPending = sqliteTable(
     op: text("op").notNull(),
     params: text("params").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** Sent with every proposal of this op: the home applies it once (federation_proposals). */
+    proposalId: text("proposal_id"),
   },
   (t) => [index("federation_pending_home").on(t.home, t.id)],
+);
+
+/**
+ * The answers this server gave to proposals that carried a `proposalId`, by origin server: the
+ * same proposal again gets the same answer instead of running twice. Kept 8 days.
+ */
+export const federationProposals = sqliteTable(
+  "federation_proposals",
+  {
+    origin: text("origin").notNull(),
+    proposalId: text("proposal_id").notNull(),
+    /** JSON: `{ok: true, result}` or `{ok: false, code, message, details?}`. */
+    answer: text("answer").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.origin, t.proposalId] }), index("federation_proposals_created").on(t.createdAt)],
 );
 
 /**

@@ -142,3 +142,18 @@ t.test("the SDK outbox shows a send kept for an unreachable home as pending, not
   t.equal(acked.length, 1);
   t.match(acked[0], { txnId: entry.txnId, event: { roomId, type: "message", sender: "@bob:b.test" } });
 });
+
+t.test("a proposal b makes again under the same proposalId (its first answer lost) is applied once at a and answered the same", async (t) => {
+  const { a, b, roomId, mine } = await roomWithBob(t);
+  const before = a.app.parley.rooms.state(roomId)!.seq;
+  const proposal = { sender: "@bob:b.test", op: "message.edit", params: { roomId, seq: mine, body: "Thanks, edited once" }, proposedAt: Date.now(), proposalId: "kept-edit-0001" };
+  const first = await b.app.parley.federation.request("a.test", "POST", "/propose", proposal);
+  t.equal(first.status, 200, JSON.stringify(first.body));
+  const again = await b.app.parley.federation.request("a.test", "POST", "/propose", proposal);
+  t.equal(again.status, 200);
+  t.same(again.body, first.body, "the same answer");
+  t.equal(a.app.parley.rooms.state(roomId)!.seq, before + 1, "one edit event, not two");
+  const other = await b.app.parley.federation.request("a.test", "POST", "/propose", { ...proposal, proposalId: "kept-edit-0002" });
+  t.equal(other.status, 200);
+  t.equal(a.app.parley.rooms.state(roomId)!.seq, before + 2, "another proposalId is another proposal");
+});
