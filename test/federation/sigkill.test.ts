@@ -13,7 +13,10 @@ import { ParleyRequestError, type ParleyClient } from "../../clients/sdk/index.t
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-const stream = 120;
+// Four server processes started (and restarted) per test: more than tap's default per file.
+t.setTimeout(300_000);
+
+const stream = 100;
 
 const seqOf = (s: ServerProcess, roomId: string) => (s.query<{ n: number | null }>("SELECT max(seq) AS n FROM room_events WHERE room_id = ?", roomId)[0].n ?? 0);
 const keptAt = (s: ServerProcess) => s.query<{ n: number }>("SELECT count(*) AS n FROM federation_pending")[0].n;
