@@ -31,6 +31,18 @@ export const keptWhenDown: ReadonlySet<string> = new Set([
   "event.rsvp",
 ]);
 
+/** What a kept op is, in the words of the `message.pending` answer. */
+const keptWords: Record<string, string> = {
+  "message.send": "message",
+  "message.edit": "edit",
+  "message.delete": "deletion",
+  "message.react": "reaction",
+  "poll.create": "poll",
+  "poll.vote": "vote",
+  "event.create": "calendar event",
+  "event.rsvp": "answer",
+};
+
 /** How long a pending op is kept and how old a proposal the home accepts (7 days). */
 export const pendingMaxAgeMs = 7 * 86_400_000;
 
@@ -141,7 +153,7 @@ export function createPendingSends(deps: {
     keep(home: string, sender: string, op: string, params: Record<string, unknown>, proposalId?: string): never {
       const id = Number(s.add.run(home, sender, op, JSON.stringify(params), now(), proposalId ?? null).lastInsertRowid);
       later(home);
-      throw new ParleyError("message.pending", `${home} cannot be reached; your ${op} is kept and sent when it returns.`, {
+      throw new ParleyError("message.pending", `${home} cannot be reached; your ${keptWords[op] ?? op} is kept and sent when it returns.`, {
         pendingId: id,
         op,
         roomId: params.roomId,
