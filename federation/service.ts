@@ -1,7 +1,7 @@
 /**
- * The federation layer's composition: the peer directory and key cache, the nonce cache (in SQLite), the
- * server policy, the signed HTTP client for outgoing requests and the verification of incoming
- * ones. Routes are in routes.ts.
+ * The federation layer's composition: the peer directory and key cache, the nonce cache (in
+ * SQLite), the server policy, the signed HTTP client for outgoing requests and the verification
+ * of incoming ones. Routes are in routes.ts.
  */
 import type { Config } from "../server/config/load.ts";
 import type { Logger } from "../server/logger.ts";
