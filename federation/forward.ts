@@ -6,12 +6,13 @@
  * The events it makes come back through replication. The client uses the same ops as for a local
  * room.
  */
+import { randomBytes } from "node:crypto";
 import { errorCatalogue, ParleyError, type ErrorCode } from "../server/errors.ts";
 import type { OpRegistry } from "../server/ws/ops.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import type { Federation } from "./service.ts";
 import { proposableOps } from "./routes.ts";
-import type { PendingSends } from "./pending.ts";
+import { keptWhenDown, type PendingSends } from "./pending.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Storage } from "../server/storage/database.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
@@ -42,9 +43,6 @@ export function proposedFile(media: MediaService, sender: string, op: string, pa
   return { mediaId, size, mime, width, height, hasPreview };
 }
 
-/** Ops kept as pending sends when the home cannot be reached. */
-const keptWhenDown = new Set(["message.send"]);
-
 export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage, media: MediaService, remoteMedia?: RemoteMedia): void {
   const subscribe = storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
   for (const name of proposableOps) {
@@ -63,20 +61,24 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
       const { server: _home, ...rest } = params;
       const file = proposedFile(media, ctx.actor.userId, name, params);
       const keep = keptWhenDown.has(name);
-      // Sends queue behind earlier pending ones to the same home, so that their order holds.
-      if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params);
+      // A kept op carries one proposalId from its first attempt on: a first attempt the home
+      // applied but whose answer was lost is not applied again when it is proposed from the queue.
+      const proposalId = keep ? randomBytes(16).toString("base64url") : undefined;
+      // Kept ops queue behind earlier pending ones to the same home, so that their order holds (an
+      // edit never overtakes the send it edits).
+      if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params, proposalId);
       // A new room picture: the home fetches it from here while it runs the proposal.
       const withdraw = file && name === "room.update" ? remoteMedia?.grant(file.mediaId, home) : undefined;
       let res;
       try {
-        res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now(), ...(file ? { file } : {}) });
+        res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now(), ...(proposalId ? { proposalId } : {}), ...(file ? { file } : {}) });
       } catch (err) {
-        if (keep && err instanceof ParleyError && err.code === "federation.unreachable") pending.keep(home, ctx.actor.userId, name, params);
+        if (keep && err instanceof ParleyError && err.code === "federation.unreachable") pending.keep(home, ctx.actor.userId, name, params, proposalId);
         throw err;
       } finally {
         withdraw?.();
       }
-      if (keep && (res.status === 502 || res.status === 503 || res.status === 504)) pending.keep(home, ctx.actor.userId, name, params);
+      if (keep && (res.status === 502 || res.status === 503 || res.status === 504)) pending.keep(home, ctx.actor.userId, name, params, proposalId);
       if (res.status === 200) {
         // The room (the op's, or the one a link joined) is one this server now replicates.
         const roomId = typeof params.roomId === "string" ? params.roomId : res.body?.result?.roomId;

@@ -1,10 +1,11 @@
 /**
- * Pending sends. When a local user's `message.send` goes to a room whose home cannot be reached,
- * it is kept durably (federation_pending), the user is answered `message.pending` with its id, and
- * it is proposed again, in order per home, when the home wakes this server (its `wake` on start),
- * when a retry timer fires (the outbox's backoff), and at this server's start. The home then
- * authorizes it against the room's state at that time; either way the user is told the outcome
- * with a `message.outcome` push (kept for them until they connect, if they are offline).
+ * Pending ops. When a local user's content op (`keptWhenDown`: a send, an edit, a reaction, a
+ * vote...) goes to a room whose home cannot be reached, it is kept durably (federation_pending),
+ * the user is answered `message.pending` with its id and op, and it is proposed again, in order
+ * per home, when the home wakes this server (its `wake` on start), when a retry timer fires (the
+ * outbox's backoff), and at this server's start. The home then authorizes it against the room's
+ * state at that time; either way the user is told the outcome with a `message.outcome` push that
+ * names the op (kept for them until they connect, if they are offline).
  */
 import type { Logger } from "../server/logger.ts";
 import type { Storage } from "../server/storage/database.ts";
@@ -13,7 +14,36 @@ import { ParleyError } from "../server/errors.ts";
 import type { Federation } from "./service.ts";
 import { retryDelay } from "./outbox.ts";
 
-/** How long a pending send is kept and how old a proposal the home accepts (7 days). */
+/**
+ * The ops kept when the home cannot be reached: what a person writes in a room (posts and their
+ * edits, deletions, reactions, votes, answers). Membership and admin ops, and ops whose effect
+ * depends on the moment they apply (closing a poll, changing or cancelling a calendar event), fail
+ * at once with `federation.unreachable` (docs/federation.md, "Pending ops").
+ */
+export const keptWhenDown: ReadonlySet<string> = new Set([
+  "message.send",
+  "message.edit",
+  "message.delete",
+  "message.react",
+  "poll.create",
+  "poll.vote",
+  "event.create",
+  "event.rsvp",
+]);
+
+/** What a kept op is, in the words of the `message.pending` answer. */
+const keptWords: Record<string, string> = {
+  "message.send": "message",
+  "message.edit": "edit",
+  "message.delete": "deletion",
+  "message.react": "reaction",
+  "poll.create": "poll",
+  "poll.vote": "vote",
+  "event.create": "calendar event",
+  "event.rsvp": "answer",
+};
+
+/** How long a pending op is kept and how old a proposal the home accepts (7 days). */
 export const pendingMaxAgeMs = 7 * 86_400_000;
 
 export function createPendingSends(deps: {
@@ -29,8 +59,8 @@ export function createPendingSends(deps: {
   const now = deps.now ?? Date.now;
   const db = deps.storage.sqlite;
   const s = {
-    add: db.prepare("INSERT INTO federation_pending (home, sender, op, params, created_at) VALUES (?, ?, ?, ?, ?)"),
-    forHome: db.prepare("SELECT id, sender, op, params, created_at FROM federation_pending WHERE home = ? ORDER BY id LIMIT 100"),
+    add: db.prepare("INSERT INTO federation_pending (home, sender, op, params, created_at, proposal_id) VALUES (?, ?, ?, ?, ?, ?)"),
+    forHome: db.prepare("SELECT id, sender, op, params, created_at, proposal_id FROM federation_pending WHERE home = ? ORDER BY id LIMIT 100"),
     any: db.prepare("SELECT 1 FROM federation_pending WHERE home = ? LIMIT 1"),
     homes: db.prepare("SELECT DISTINCT home FROM federation_pending"),
     drop: db.prepare("DELETE FROM federation_pending WHERE id = ?"),
@@ -60,13 +90,13 @@ export function createPendingSends(deps: {
     timers.set(home, t);
   }
 
-  /** Proposes the home's pending sends in order; stops at the first that cannot be delivered. */
+  /** Proposes the home's pending ops in order; stops at the first that cannot be delivered. */
   async function flush(home: string): Promise<void> {
     if (stopped || running.has(home)) return;
     running.add(home);
     try {
       for (;;) {
-        const rows = s.forHome.all(home) as { id: number; sender: string; op: string; params: string; created_at: number }[];
+        const rows = s.forHome.all(home) as { id: number; sender: string; op: string; params: string; created_at: number; proposal_id: string | null }[];
         if (!rows.length) {
           failures.delete(home);
           return;
@@ -82,9 +112,17 @@ export function createPendingSends(deps: {
             } catch {
               file = undefined;
             }
-            res = await federation.request(home, "POST", "/propose", { sender: r.sender, op: r.op, params, proposedAt: r.created_at, ...(file ? { file } : {}) });
+            res = await federation.request(home, "POST", "/propose", {
+              sender: r.sender,
+              op: r.op,
+              params,
+              proposedAt: r.created_at,
+              // The home answers a proposal it already applied with its first answer (proposals.ts).
+              ...(r.proposal_id ? { proposalId: r.proposal_id } : {}),
+              ...(file ? { file } : {}),
+            });
           } catch (err) {
-            log.info({ peer: home, err: (err as Error).message }, "pending sends wait: the home is unreachable");
+            log.info({ peer: home, err: (err as Error).message }, "pending ops wait: the home is unreachable");
             later(home);
             return;
           }
@@ -94,13 +132,13 @@ export function createPendingSends(deps: {
             return;
           }
           s.drop.run(r.id);
-          const base = { pendingId: r.id, roomId: params.roomId, txnId: params.txnId };
+          const base = { pendingId: r.id, op: r.op, roomId: params.roomId, ...(typeof params.txnId === "string" ? { txnId: params.txnId } : {}), ...(typeof params.seq === "number" ? { seq: params.seq } : {}) };
           if (res.status === 200) tell(r.sender, { ...base, status: "accepted", event: res.body?.result?.event ?? null });
           else {
             const code = typeof res.body?.error?.code === "string" ? res.body.error.code : "federation.unreachable";
             tell(r.sender, { ...base, status: "refused", error: { code, message: res.body?.error?.message ?? "The home server refused it." } });
           }
-          log.info({ peer: home, room: params.roomId, pendingId: r.id, status: res.status }, "pending send delivered");
+          log.info({ peer: home, room: params.roomId, pendingId: r.id, status: res.status }, "pending op delivered");
         }
       }
     } finally {
@@ -109,13 +147,19 @@ export function createPendingSends(deps: {
   }
 
   return {
-    /** Whether sends to `home` must queue behind earlier pending ones (order per home). */
+    /** Whether ops to `home` must queue behind earlier pending ones (order per home). */
     hasPending: (home: string) => s.any.get(home) !== undefined,
-    /** Keeps a send and answers the client `message.pending` (thrown). */
-    keep(home: string, sender: string, op: string, params: Record<string, unknown>): never {
-      const id = Number(s.add.run(home, sender, op, JSON.stringify(params), now()).lastInsertRowid);
+    /** Keeps an op and answers the client `message.pending` (thrown). */
+    keep(home: string, sender: string, op: string, params: Record<string, unknown>, proposalId?: string): never {
+      const id = Number(s.add.run(home, sender, op, JSON.stringify(params), now(), proposalId ?? null).lastInsertRowid);
       later(home);
-      throw new ParleyError("message.pending", `${home} cannot be reached; the message is kept and sent when it returns.`, { pendingId: id, roomId: params.roomId, txnId: params.txnId });
+      throw new ParleyError("message.pending", `${home} cannot be reached; your ${keptWords[op] ?? op} is kept and sent when it returns.`, {
+        pendingId: id,
+        op,
+        roomId: params.roomId,
+        ...(typeof params.txnId === "string" ? { txnId: params.txnId } : {}),
+        ...(typeof params.seq === "number" ? { seq: params.seq } : {}),
+      });
     },
     /** The home is back (its wake) or may be: try now. */
     kick(home: string): void {
@@ -137,3 +181,4 @@ export function createPendingSends(deps: {
 }
 
 export type PendingSends = ReturnType<typeof createPendingSends>;
+

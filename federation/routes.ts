@@ -27,6 +27,7 @@ import { federationPrefix, isServerName } from "./peers.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import { sendMediaFile } from "../server/media/routes.ts";
 import type { RemoteMedia } from "./media.ts";
+import { createProposalLog } from "./proposals.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -96,6 +97,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
   );
   const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
   const cursorOf = deps.storage.sqlite.prepare("SELECT 1 FROM federation_cursors WHERE destination = ? AND room_id = ?");
+  const proposals = createProposalLog(deps.storage);
 
   /** Whether the server access list of the room's community (its own, or its group's) denies `server`. */
   function deniedIn(roomId: string, server: string): boolean {
@@ -197,7 +199,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
 
       // federation: propose
       scope.post("/propose", async (request) => {
-        const { sender, op, params, proposedAt, file } = body<{ sender: string; op: string; params: Record<string, unknown>; proposedAt?: number; file?: MediaInfo }>(request, "propose");
+        const { sender, op, params, proposedAt, proposalId, file } = body<{ sender: string; op: string; params: Record<string, unknown>; proposedAt?: number; proposalId?: string; file?: MediaInfo }>(request, "propose");
         federation.requireOwnUser(request.peer!, sender);
         // A pending send delivered long after it was made is refused with a clear code.
         if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
@@ -232,7 +234,9 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
           forget = media.vouch(sender, { ...file, origin: request.peer! });
         }
         try {
-          const result = await def.handler({ actor, connection: null as never }, params);
+          // A proposal named by its server (a kept op proposed again) runs once (proposals.ts).
+          const run = () => def.handler({ actor, connection: null as never }, params);
+          const result = proposalId ? await proposals.once(request.peer!, proposalId, run) : await run();
           return { result: result ?? null };
         } finally {
           forget?.();

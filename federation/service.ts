@@ -1,7 +1,7 @@
 /**
- * The federation layer's composition: the peer directory and key cache, the nonce cache, the
- * server policy, the signed HTTP client for outgoing requests and the verification of incoming
- * ones. Routes are in routes.ts.
+ * The federation layer's composition: the peer directory and key cache, the nonce cache (in
+ * SQLite), the server policy, the signed HTTP client for outgoing requests and the verification
+ * of incoming ones. Routes are in routes.ts.
  */
 import type { Config } from "../server/config/load.ts";
 import type { Logger } from "../server/logger.ts";
@@ -45,16 +45,17 @@ export function createFederation(deps: FederationDeps) {
   });
   const policy = createServerPolicy(deps.storage, fc);
 
-  /** Nonces seen, with when they may be forgotten: `origin nonce` -> ms. */
-  const nonces = new Map<string, number>();
+  /**
+   * Nonces seen, kept in SQLite until their window ends (`federation_nonces`), so that a restart
+   * does not forget them: one statement records a nonce unless a live record of it exists.
+   */
+  const db = deps.storage.sqlite;
+  const recordNonce = db.prepare(
+    "INSERT INTO federation_nonces (origin, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (origin, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE federation_nonces.expires_at <= ?",
+  );
+  const forgetNonces = db.prepare("DELETE FROM federation_nonces WHERE expires_at <= ?");
   function useNonce(origin: string, nonce: string, until: number): boolean {
-    const key = `${origin} ${nonce}`;
-    const at = now();
-    const seen = nonces.get(key);
-    if (seen !== undefined && seen > at) return false;
-    nonces.set(key, until);
-    if (nonces.size > 4096 && nonces.size % 1024 === 0) for (const [k, u] of nonces) if (u <= at) nonces.delete(k);
-    return true;
+    return recordNonce.run(origin, nonce, until, now()).changes === 1;
   }
   // A CLI rotation reaches the running server within seconds.
   const keyPoll = setInterval(() => {
@@ -62,8 +63,11 @@ export function createFederation(deps: FederationDeps) {
       (changed) => changed && log.info({ keyId: keys.current().keyId }, "signing key changed"),
       (err) => log.error({ err }, "reloading signing keys failed"),
     );
-    const at = now();
-    for (const [k, u] of nonces) if (u <= at) nonces.delete(k);
+    try {
+      forgetNonces.run(now());
+    } catch (err) {
+      log.error({ err }, "forgetting expired nonces failed");
+    }
   }, 5000);
   keyPoll.unref();
 

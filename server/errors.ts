@@ -61,7 +61,7 @@ export const errorCatalogue = {
   "message.not_found": { status: 404, message: "There is no such message." },
   "message.too_long": { status: 400, message: "The message is longer than the server's limit." },
   "message.not_editable": { status: 403, message: "Only the sender may edit a message, and not after it was deleted." },
-  "message.pending": { status: 202, message: "The room's home server cannot be reached: the message is kept and sent when it returns (a message.outcome push tells how it went)." },
+  "message.pending": { status: 202, message: "The room's home server cannot be reached: your message, edit, reaction or vote is kept and sent when it returns (a message.outcome push tells how it went)." },
   "message.delete_window_passed": { status: 403, message: "The time to delete this message for everyone has passed." },
   "invite.invalid": { status: 404, message: "The invite link is invalid, expired, revoked or used up." },
   // media

@@ -3,7 +3,10 @@
  * carries the txnId it was first tried with, so a send that reached the server but whose reply
  * was lost is answered with the stored event (`duplicate: true`) on the next try instead of
  * being stored twice. Entries are persisted (browsers pass localStorage) and survive a reload;
- * they are sent in order, one room after another, whenever the client (re)connects.
+ * they are sent in order, one room after another, whenever the client (re)connects. A send to a
+ * room whose home server cannot be reached is answered `message.pending`: the entry is then kept
+ * by the person's server (`kept`), shown as pending, not sent again, and settled by the
+ * `message.outcome` push with its txnId (accepted: acknowledged; refused: marked failed).
  */
 import { ParleyRequestError, type OpParams, type OpResult, type ParleyClient } from "./index.ts";
 
@@ -23,6 +26,8 @@ export interface PendingSend {
   createdAt: number;
   /** The last refusal, when the server said no (the entry stays until dismissed). */
   error?: { code: string; message: string };
+  /** The server keeps it for a home server it cannot reach (`message.pending`): its pendingId. */
+  kept?: number;
 }
 
 /** Codes after which trying again cannot help: the entry is kept, marked failed, not retried. */
@@ -57,6 +62,21 @@ export class Outbox {
     }
     this.entries = Array.isArray(loaded) ? loaded : [];
     client.on("connected", () => void this.flush());
+    client.on("message.outcome", (o) => this.settle(o));
+  }
+
+  /** A kept send's outcome: accepted, it leaves the outbox as acknowledged; refused, it is marked failed. */
+  private settle(o: { txnId?: string; status: string; event?: unknown; error?: { code: string; message: string } }): void {
+    const entry = this.entries.find((e) => e.txnId === o.txnId && e.kept !== undefined);
+    if (!entry) return;
+    if (o.status === "accepted") {
+      this.entries = this.entries.filter((e) => e !== entry);
+      this.save();
+      if (o.event) for (const fn of this.acked) fn(entry, { event: o.event, duplicate: false } as OpResult<"message.send">);
+    } else {
+      this.entries = this.entries.map((e) => (e === entry ? { ...e, kept: undefined, error: o.error ?? { code: "refused", message: "The room's home server refused it." } } : e));
+      this.save();
+    }
   }
 
   /** The entries in the order they were sent. */
@@ -99,7 +119,7 @@ export class Outbox {
       await Promise.resolve(); // so that `flushing` is set before the loop can end
       try {
         for (;;) {
-          const entry = this.entries.find((e) => !e.error);
+          const entry = this.entries.find((e) => !e.error && e.kept === undefined);
           if (!entry || !this.client.connected) return;
           try {
             const result = await this.client.request("message.send", { ...entry.params, txnId: entry.txnId } as OpParams<"message.send">);
@@ -109,6 +129,13 @@ export class Outbox {
           } catch (err) {
             const code = err instanceof ParleyRequestError ? err.code : "disconnected";
             if (transient.has(code)) return; // tried again on the next connect
+            if (code === "message.pending") {
+              // Kept by the server for an unreachable home: a message.outcome push settles it.
+              const pendingId = Number((err as ParleyRequestError).details?.pendingId);
+              this.entries = this.entries.map((e) => (e.txnId === entry.txnId ? { ...e, kept: pendingId } : e));
+              this.save();
+              continue;
+            }
             this.entries = this.entries.map((e) => (e.txnId === entry.txnId ? { ...e, error: { code, message: (err as Error).message } } : e));
             this.save();
           }

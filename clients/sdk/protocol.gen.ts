@@ -62,6 +62,10 @@ export type Seq = number;
  */
 export type DisplayName = string;
 /**
+ * A message's (or event's) sequence number in its room: gapless, assigned by the room's home server. Messages are addressed by roomId + seq.
+ */
+export type Seq1 = number;
+/**
  * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
  */
 export type RoomId1 = string;
@@ -1395,8 +1399,13 @@ export interface Protocol {
     };
     "message.outcome": {
       pendingId: number;
+      /**
+       * The op that was kept (`message.send`, `message.edit`, `message.delete`, `message.react`, `poll.create`, `poll.vote`, `event.create`, `event.rsvp`). Absent only in outcomes of servers before this field, where it is `message.send`.
+       */
+      op?: string;
       roomId: RoomId;
       txnId?: string;
+      seq?: Seq1;
       status: "accepted" | "refused";
       event?: RoomEvent | null;
       error?: ErrorBody;

@@ -547,8 +547,9 @@ export const federationPeers = sqliteTable("federation_peers", {
 });
 
 /**
- * Sends by local users to rooms whose home could not be reached: kept here (in order, per home)
- * until the home answers, then the user is told the outcome (a `message.outcome` push).
+ * Ops by local users (sends, edits, reactions, votes...) in rooms whose home could not be reached:
+ * kept here (in order, per home) until the home answers, then the user is told the outcome (a
+ * `message.outcome` push).
  */
 export const federationPending = sqliteTable(
   "federation_pending",
@@ -559,8 +560,40 @@ export const federationPending = sqliteTable(
     op: text("op").notNull(),
     params: text("params").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** Sent with every proposal of this op: the home applies it once (federation_proposals). */
+    proposalId: text("proposal_id"),
   },
   (t) => [index("federation_pending_home").on(t.home, t.id)],
+);
+
+/**
+ * The answers this server gave to proposals that carried a `proposalId`, by origin server: the
+ * same proposal again gets the same answer instead of running twice. Kept 8 days.
+ */
+export const federationProposals = sqliteTable(
+  "federation_proposals",
+  {
+    origin: text("origin").notNull(),
+    proposalId: text("proposal_id").notNull(),
+    /** JSON: `{ok: true, result}` or `{ok: false, code, message, details?}`. */
+    answer: text("answer").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.origin, t.proposalId] }), index("federation_proposals_created").on(t.createdAt)],
+);
+
+/**
+ * Nonces of signed requests received from other servers, kept until their signature's window
+ * ends (`expires` + clock skew), so that a request replayed after a restart is still refused.
+ */
+export const federationNonces = sqliteTable(
+  "federation_nonces",
+  {
+    origin: text("origin").notNull(),
+    nonce: text("nonce").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.origin, t.nonce] }), index("federation_nonces_expiry").on(t.expiresAt)],
 );
 
 /**

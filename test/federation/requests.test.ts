@@ -4,6 +4,7 @@
  * nothing, and a genuine request is answered.
  */
 import t from "tap";
+import { request } from "node:http";
 import { startServer, type TestServer } from "../helpers.ts";
 import { startFakePeer, makeKey, type FakePeer } from "./peer.ts";
 import { setServerPolicy } from "../../federation/policy.ts";
@@ -19,6 +20,19 @@ async function setup(t: Test, federation: ConfigOverrides["federation"] = {}): P
   t.teardown(() => server.stop(true));
   await server.user("alice", { connect: false });
   return { server, evil, target: { baseUrl: server.baseUrl, name: "school.test" } };
+}
+
+/** A POST on a connection of its own (fetch's pool may hold a socket the stopped server closed). */
+function postOnce(url: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "POST", headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8") || "null") }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 const ask = { requester: "@mallory:evil.test", userIds: ["@alice:school.test", "@nobody:school.test"] };
@@ -82,6 +96,19 @@ t.test("a replayed request is refused, the first one having been answered", asyn
   const again = await evil.send(server.baseUrl, "/profile", headers, bytes);
   t.equal(again.status, 401);
   t.equal(again.body.error.code, "federation.replayed");
+});
+
+t.test("a request replayed after the receiver restarts, within its signature's window, is still refused", async (t) => {
+  const { evil, server } = await setup(t);
+  const { headers, bytes } = await evil.sign({ url: `${server.baseUrl}${federationPrefix}/profile`, body: ask, destination: "school.test" });
+  t.equal((await evil.send(server.baseUrl, "/profile", headers, bytes)).status, 200);
+  const again = await server.restart();
+  t.teardown(() => again.stop(true));
+  const replayed = await postOnce(`${again.baseUrl}${federationPrefix}/profile`, headers, bytes);
+  t.equal(replayed.status, 401);
+  t.equal(replayed.body.error.code, "federation.replayed");
+  const signed = await evil.sign({ url: `${again.baseUrl}${federationPrefix}/profile`, body: ask, destination: "school.test" });
+  t.equal((await postOnce(`${again.baseUrl}${federationPrefix}/profile`, signed.headers, signed.bytes)).status, 200, "a new request of the same peer is answered");
 });
 
 t.test("unknown key ids are cached as unknown: a flood of them costs one fetch of the peer's keys", async (t) => {
