@@ -162,6 +162,7 @@ t.test("direct.open with a user of another server is refused as locally: self, m
   t.equal(await refusalOf(alice, "direct.open", { userId: "@alice:a.test" }), "user.self");
   t.equal(await refusalOf(alice, "direct.open", { userId: "bob" }), "invalid_params", "a malformed user id");
   t.equal(await refusalOf(alice, "direct.open", { userId: "@nobody:b.test" }), "user.not_found", "b has no such user");
+  t.equal(await refusalOf(alice, "direct.open", { userId: "@zed:c.test" }), "federation.unreachable", "a user of a server a cannot reach");
   t.equal(await refusalOf(carol, "direct.open", { userId: "@bob:b.test" }), "direct.not_allowed", "carol shares no community or group with bob");
   t.equal(await refusalOf(dave, "direct.open", { userId: "@alice:a.test" }), "direct.not_allowed", "nor dave with alice");
 });
@@ -229,6 +230,8 @@ t.test("user.block of a user of another server: known ones only, and a new chat 
   const { a, b, alice, carol, dave } = await twoServers(t);
   t.equal(await refusalOf(alice, "user.block", { userId: "@nobody:b.test" }), "user.not_found", "b has no such user");
   t.equal(await refusalOf(alice, "user.block", { userId: "@alice:a.test" }), "user.self");
+  t.equal(await refusalOf(alice, "user.block", { userId: "@zed:c.test" }), "federation.unreachable", "a user a knows from no room, of a server it cannot reach");
+  t.equal(await refusalOf(alice, "user.block", { userId: "zed" }), "invalid_params", "a malformed user id");
   // Dave shares nothing with carol, but his server answers his profile: he may be blocked.
   t.same(await ok(t, carol, "user.block", { userId: "@dave:b.test" }), { userId: "@dave:b.test", blocked: true });
   await until(t, "b learns of carol's block", () => blockKnown(b, "@carol:a.test", "@dave:b.test"));
