@@ -19,6 +19,7 @@ import type { OpenInput, OpenResult, Quote, RemotePeople } from "../server/direc
 import type { Person } from "../server/direct/queries.ts";
 import type { Federation } from "./service.ts";
 import { retryDelay } from "./outbox.ts";
+import type { OpRegistry } from "../server/ws/ops.ts";
 
 export function createRemotePeople(deps: { federation: Federation; storage: Storage; log: Logger; now?: () => number }) {
   const { federation, log } = deps;
@@ -172,3 +173,31 @@ export function createRemotePeople(deps: { federation: Federation; storage: Stor
 }
 
 export type RemotePeopleService = ReturnType<typeof createRemotePeople>;
+
+/**
+ * room.list names a direct chat after the other person; one of another server has no account
+ * here, so their server's answer (cached, `names`) gives the name. The list does not wait more
+ * than a moment for a server that is slow to answer: the chat is then shown by the person's id.
+ */
+export function nameRemotePeers(ops: OpRegistry, self: string, names: (ids: string[]) => Promise<Map<string, { displayName: string }>>): void {
+  const def = ops.get("room.list");
+  if (!def) return;
+  const local = def.handler;
+  def.handler = async (ctx, params) => {
+    const result = (await local(ctx, params)) as { rooms: { kind: string; name: string; peer?: { userId: string; displayName: string } | null }[] };
+    const remote = result.rooms.filter((r) => r.kind === "direct" && r.peer && originOf(r.peer.userId) !== self && r.peer.displayName === r.peer.userId);
+    if (!remote.length) return result;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Map<string, { displayName: string }>>((resolve) => (timer = setTimeout(() => resolve(new Map()), 1500)));
+    const got = await Promise.race([names(remote.map((r) => r.peer!.userId)), late]);
+    clearTimeout(timer);
+    for (const r of remote) {
+      const name = got.get(r.peer!.userId)?.displayName;
+      if (name) {
+        r.peer!.displayName = name;
+        r.name = name;
+      }
+    }
+    return result;
+  };
+}

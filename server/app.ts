@@ -11,7 +11,7 @@ import { createInbox } from "../federation/inbox.ts";
 import { forwardRemoteOps, forwardRemoteProfiles, proposedFile, relayEphemeralOps } from "../federation/forward.ts";
 import { createRemoteMedia } from "../federation/media.ts";
 import { createPendingSends } from "../federation/pending.ts";
-import { createRemotePeople } from "../federation/direct.ts";
+import { createRemotePeople, nameRemotePeers } from "../federation/direct.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -297,6 +297,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     forwardRemoteOps(ops, federation, pending, storage, media);
     relayEphemeralOps(ops, outbox);
     forwardRemoteProfiles(ops, federation);
+    nameRemotePeers(ops, config.server.name, remotePeople.names);
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;

@@ -71,6 +71,7 @@ t.test("alice of a opens a direct chat with bob of b: it is hosted at a, bob rec
   const listed = list.rooms.find((r) => r.roomId === roomId);
   t.equal(listed?.kind, "direct", "bob sees the chat in room.list");
   t.equal(listed?.peer?.userId, "@alice:a.test", "with alice as the other person");
+  t.equal(listed?.peer?.displayName, "Alice", "named as her server answers");
 
   const fromBob = await ok(t, bob, "direct.open", { userId: "@alice:a.test" });
   t.same([fromBob.roomId, fromBob.created], [roomId, false], "bob opening a chat with alice gets the existing room hosted at a");
