@@ -67,7 +67,7 @@ t.test("alice of a opens a direct chat with bob of b: it is hosted at a, bob rec
   t.same([...b.app.parley.rooms.state(roomId)!.members.keys()].sort(), ["@alice:a.test", "@bob:b.test"], "bob joined by the join that names him");
   t.equal(directOf(b, "@alice:a.test", "@bob:b.test"), roomId, "b knows the pair's room from its replica");
 
-  const list = (await bob.request("room.list", {})) as { rooms: { roomId: string; kind: string; peer?: { userId: string } | null }[] };
+  const list = (await bob.request("room.list", {})) as { rooms: { roomId: string; kind: string; peer?: { userId: string; displayName: string } | null }[] };
   const listed = list.rooms.find((r) => r.roomId === roomId);
   t.equal(listed?.kind, "direct", "bob sees the chat in room.list");
   t.equal(listed?.peer?.userId, "@alice:a.test", "with alice as the other person");
