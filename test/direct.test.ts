@@ -78,6 +78,10 @@ t.test("the pair keeps one direct room: of a second one recorded for them, the r
   t.equal(store.findDirect(alice.userId, bob.userId), roomId, "a room sorting later changes nothing, in either order of the pair");
   store.insertDirect(bob.userId, alice.userId, "! first:elsewhere.test", 1);
   t.equal(store.findDirect(bob.userId, alice.userId), "! first:elsewhere.test", "a room sorting first becomes the pair's (both servers agree: docs/architecture.md)");
+  const listed = async () => (await alice.request("room.list", {})).rooms.filter((r) => r.kind === "direct").map((r) => r.roomId);
+  t.same(await listed(), [], "the room that is no longer the pair's is not listed while nothing was said in it");
+  await alice.request("message.send", { roomId, txnId: "a1", body: "Said before the other room came" });
+  t.same(await listed(), [roomId], "once something was said in it, it stays listed: words are never hidden");
 });
 
 t.test("every message feature works in a direct chat: replies, reactions, edits, deletions, files, receipts, typing", async (t) => {

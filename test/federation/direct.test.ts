@@ -7,7 +7,7 @@
  */
 import t from "tap";
 import { startCluster } from "./cluster.ts";
-import { ok, refusalOf, nextEvent, schemaErrors, type TestServer } from "../helpers.ts";
+import { ok, refusalOf, nextEvent, schemaErrors, startServer, type TestServer } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import type { ConfigOverrides } from "../../server/config/load.ts";
 import { startFakePeer } from "./peer.ts";
@@ -225,6 +225,26 @@ t.test("alice of a blocks bob of b in a chat hosted at b: b refuses bob, and ali
   t.equal(await refusalOf(alice, "message.send", { roomId, txnId: "a1", body: "hm" }), "user.blocked", "alice is told to unblock first");
   t.equal((await ok(t, alice, "direct.open", { userId: "@bob:b.test" })).roomId, roomId, "alice may still open the chat to read");
   t.equal(await refusalOf(bob, "direct.open", { userId: "@alice:a.test" }), "direct.not_allowed", "bob cannot reopen it");
+});
+
+t.test("a block made while the blocked person's server is down reaches it when it is back", async (t) => {
+  const { a, b, alice, bob } = await twoServers(t);
+  const { roomId } = await alice.request("direct.open", { userId: "@bob:b.test" });
+  await caughtUp(t, a, b, roomId);
+  await a.stop();
+  t.same(await bob.request("user.block", { userId: "@alice:a.test" }), { userId: "@alice:a.test", blocked: true }, "bob blocks alice while a is down");
+  const notices = () => b.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM federation_block_notices").get() as { n: number };
+  await until(t, "b tried and kept the notice", () => notices().n === 1 && b.logs.some((l) => l.msg === "block notice waits: the server is unreachable"));
+  // a again, on its data directory and port.
+  const a2 = await startServer(
+    { server: { name: "a.test" }, listen: { port: Number(new URL(a.baseUrl).port) }, federation: { allow_plain_http: true, peers: a.config.federation.peers } },
+    { dataDir: a.dataDir },
+  );
+  t.teardown(() => a2.stop(true).catch(() => undefined));
+  await until(t, "a learns of the block once it is back", () => blockKnown(a2, "@bob:b.test", "@alice:a.test"));
+  await until(t, "b drops the delivered notice", () => notices().n === 0);
+  const alice2 = await a2.login("alice");
+  t.equal(await refusalOf(alice2, "message.send", { roomId, txnId: "x", body: "Bob?" }), "direct.not_allowed", "alice is refused in the chat hosted at a");
 });
 
 t.test("user.block of a user of another server: known ones only, and a new chat is refused to the blocked one", async (t) => {
