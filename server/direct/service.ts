@@ -111,7 +111,8 @@ export function createDirectService(deps: { core: RoomCore; queries: DirectQueri
         // From the other person's server: only a private reply in the pair's chat hosted here
         // (a chat is hosted by its opener's server: a remote opener's server makes its own).
         quote = input.txnId ? vouched.get(`${actor} ${input.txnId}`) : undefined;
-        if (!quote || !isLocal(input.userId) || !core.storeView().store.findDirect(actor, input.userId)) throw new ParleyError("direct.not_allowed");
+        const chat = core.storeView().store.findDirect(actor, input.userId);
+        if (!quote || !isLocal(input.userId) || !chat || originOf(chat) !== deps.serverName) throw new ParleyError("direct.not_allowed");
       } else if (input.replyTo) {
         // The quoted message must be one the actor may read now; its snapshot travels with the
         // reply, so the other person sees it without being in that room.

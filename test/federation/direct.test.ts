@@ -225,6 +225,10 @@ t.test("alice of a blocks bob of b in a chat hosted at b: b refuses bob, and ali
   t.equal(await refusalOf(alice, "message.send", { roomId, txnId: "a1", body: "hm" }), "user.blocked", "alice is told to unblock first");
   t.equal((await ok(t, alice, "direct.open", { userId: "@bob:b.test" })).roomId, roomId, "alice may still open the chat to read");
   t.equal(await refusalOf(bob, "direct.open", { userId: "@alice:a.test" }), "direct.not_allowed", "bob cannot reopen it");
+  // a does not host this chat: a private reply proposed to a for it is refused, never relayed.
+  const quote = { roomId, seq: 1, sender: "@bob:b.test", kind: "text", body: "x", ts: 1 };
+  const relayed = await b.app.parley.federation.request("a.test", "POST", "/propose", { sender: "@bob:b.test", op: "direct.open", params: { userId: "@alice:a.test", replyTo: { roomId, seq: 1 }, body: "hi", txnId: "r1" }, quote });
+  t.equal(relayed.body?.error?.code, "direct.not_allowed", "a proposed private reply for a chat hosted elsewhere");
 });
 
 t.test("a block made while the blocked person's server is down reaches it when it is back", async (t) => {
