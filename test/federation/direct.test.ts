@@ -73,6 +73,10 @@ t.test("alice of a opens a direct chat with bob of b: it is hosted at a, bob rec
   t.equal(listed?.peer?.userId, "@alice:a.test", "with alice as the other person");
   t.equal(listed?.peer?.displayName, "Alice", "named as her server answers");
 
+  const synced = (await bob.request("sync", { since: 0 })) as { events: { roomId: string; type: string; sender: string; content: Record<string, unknown> }[] };
+  const joins = synced.events.filter((e) => e.roomId === roomId && e.type === "member.join").map((e) => [e.sender, e.content.userId, e.content.via]);
+  t.same(joins, [["@alice:a.test", "@bob:b.test", "direct"]], "bob's sync stream carries the chat from his join, made by alice (as for a local chat)");
+
   const fromBob = await ok(t, bob, "direct.open", { userId: "@alice:a.test" });
   t.same([fromBob.roomId, fromBob.created], [roomId, false], "bob opening a chat with alice gets the existing room hosted at a");
   t.equal(fromBob.peer.displayName, "Alice");
