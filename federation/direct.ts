@@ -87,6 +87,9 @@ export function createRemotePeople(deps: { federation: Federation; storage: Stor
 
   const remote: RemotePeople = {
     async person(userId: string): Promise<Person | null> {
+      // A server this one's policy does not federate with is, for its users, out of reach (even
+      // with their profile still cached from before the policy changed).
+      if (!federation.policy.permits(originOf(userId))) throw new ParleyError("federation.unreachable", `${originOf(userId)} is not permitted by this server's policy.`);
       const hit = cache.get(userId);
       if (hit && hit.until > now()) return hit.person;
       const server = originOf(userId);

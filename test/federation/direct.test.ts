@@ -11,6 +11,7 @@ import { ok, refusalOf, nextEvent, schemaErrors, startServer, type TestServer } 
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import type { ConfigOverrides } from "../../server/config/load.ts";
 import { startFakePeer } from "./peer.ts";
+import { setServerPolicy } from "../../federation/policy.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -163,13 +164,16 @@ t.test("replying privately works to a message of a group hosted on the other ser
 });
 
 t.test("direct.open with a user of another server is refused as locally: self, malformed, unknown, sharing nothing", async (t) => {
-  const { alice, carol, dave } = await twoServers(t);
+  const { a, alice, carol, dave } = await twoServers(t);
   t.equal(await refusalOf(alice, "direct.open", { userId: "@alice:a.test" }), "user.self");
   t.equal(await refusalOf(alice, "direct.open", { userId: "bob" }), "invalid_params", "a malformed user id");
   t.equal(await refusalOf(alice, "direct.open", { userId: "@nobody:b.test" }), "user.not_found", "b has no such user");
   t.equal(await refusalOf(alice, "direct.open", { userId: "@zed:c.test" }), "federation.unreachable", "a user of a server a cannot reach");
   t.equal(await refusalOf(carol, "direct.open", { userId: "@bob:b.test" }), "direct.not_allowed", "carol shares no community or group with bob");
   t.equal(await refusalOf(dave, "direct.open", { userId: "@alice:a.test" }), "direct.not_allowed", "nor dave with alice");
+  setServerPolicy(a.app.parley.storage, "b.test", "deny");
+  t.equal(await refusalOf(alice, "direct.open", { userId: "@bob:b.test" }), "federation.unreachable", "a server a's policy denies is out of reach");
+  t.equal(directOf(a, "@alice:a.test", "@bob:b.test"), undefined, "no room was made");
 });
 
 t.test("the server's open_to = server policy never opens a chat with a user of another server", async (t) => {
