@@ -85,6 +85,30 @@ t.test("alice of a opens a direct chat with bob of b: it is hosted at a, bob rec
   t.same([again.roomId, again.created], [roomId, false], "and so does alice, again");
 });
 
+t.test("a group hosted on a third server counts: alice of a and bob of b, both in c's group, may open a chat", async (t) => {
+  const servers = await startCluster(["a.test", "b.test", "c.test"]);
+  t.teardown(async () => {
+    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
+  });
+  const { "a.test": a, "b.test": b, "c.test": c } = servers;
+  const alice = await a.user("alice");
+  const bob = await b.user("bob");
+  const carol = await c.user("carol");
+  const { roomId: choir } = await carol.request("group.create", { name: "Choir" });
+  const { token } = await carol.request("link.create", { roomId: choir });
+  await alice.request("link.join", { token, server: "c.test" });
+  t.equal(await refusalOf(alice, "direct.open", { userId: "@bob:b.test" }), "direct.not_allowed", "before bob joins the choir, they share nothing");
+  await bob.request("link.join", { token, server: "c.test" });
+  await until(t, "a's copy of the choir has bob in it", () => a.app.parley.rooms.state(choir)?.members.has("@bob:b.test") === true);
+  const opened = await ok(t, alice, "direct.open", { userId: "@bob:b.test" });
+  t.match(opened.roomId, /:a\.test$/, "hosted at a, the opener's server");
+  await caughtUp(t, a, b, opened.roomId);
+  t.equal(directOf(b, "@alice:a.test", "@bob:b.test"), opened.roomId, "b holds it");
+  t.equal(seqOf(c, opened.roomId), 0, "c, which has no one in it, is not sent the chat");
+  const found = await ok(t, bob, "user.search", { query: "alice" });
+  t.same(found.users.map((u: { userId: string; commonGroups: { name: string }[] }) => [u.userId, u.commonGroups.map((g) => g.name)]), [["@alice:a.test", ["Choir"]]], "bob finds alice through c's group");
+});
+
 t.test("every message feature works in a chat across servers, from both sides", async (t) => {
   const { a, b, alice, bob } = await twoServers(t);
   const { roomId } = await alice.request("direct.open", { userId: "@bob:b.test" });
