@@ -50,10 +50,13 @@ export interface OpenResult {
 /**
  * Direct chats: one room of kind `direct` per pair of people, through the room core like every
  * other room. Its home is the server of the person who opened it (the core names the room after
- * this server, and only local users open chats here); the pair's row in `direct_chats` is a
- * projection of the second member's join, so its primary key makes a second room for the same
- * pair impossible, even when both open at once. Blocks are kept here, outside every log, because
- * they are private to the blocker.
+ * this server; a user of another server opens chats on their own server, and proposes here only a
+ * private reply in a chat hosted here). The pair's row in `direct_chats` is a projection of the
+ * second member's join, on replicas too, so a chat opened from the other server is found here;
+ * its primary key makes a second room for the same pair impossible on one server, even when both
+ * open at once (of two rooms made at once on two servers, the one whose id sorts first is kept).
+ * Blocks are kept here, outside every log, because they are private to the blocker; a block of a
+ * user of another server is also told to their server, which enforces it there.
  */
 export function createDirectService(deps: { core: RoomCore; queries: DirectQueries; messages: MessageService; openTo: "community" | "server"; serverName: string; now?: () => number }) {
   const { core, queries, messages } = deps;
@@ -138,6 +141,9 @@ export function createDirectService(deps: { core: RoomCore; queries: DirectQueri
       return core.transact((tx) => {
         let roomId = tx.store.findDirect(actor, input.userId);
         let created = false;
+        // The other server's room for the pair arrived (and sorts first) since the check above:
+        // a private reply must go there; the client's retry (same txnId) will take that path.
+        if (roomId && originOf(roomId) !== deps.serverName && quote) throw new ParleyError("federation.unreachable", "The chat moved to the other server's room; try again.");
         // A block by the other person answers exactly like a person one may not write to, so
         // that it is not revealed; one's own block is said as such. A user of another server's
         // block reaches this server as a notice from theirs (federation/direct.ts).
