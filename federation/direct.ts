@@ -7,7 +7,8 @@
  *   signed `block` notice, so that it refuses them as it would refuse a local blocked person:
  *   where it hosts the pair's chat (their sends there) and where they would open one. The notice
  *   is kept (`federation_block_notices`, the newest state of each pair) until that server
- *   acknowledges it, and retried with the outbox's backoff, on the peer's `wake` and at start.
+ *   acknowledges it (or refuses it for good: no such user), and retried with the outbox's backoff,
+ *   on the peer's `wake` and at start.
  * - A private reply in the pair's chat hosted on the other server: proposed there as
  *   `direct.open`, with the quote as this server holds it (the quoted room may not be held there).
  */
@@ -72,11 +73,13 @@ export function createRemotePeople(deps: { federation: Federation; storage: Stor
             return;
           }
           if (stopped) return;
-          if (status >= 500 || status === 429) {
+          // Delivered, or refused for good (no such user there, a notice it cannot read): either
+          // way nothing to retry. Anything else (a refused signature, its policy, a failure) may
+          // pass later: kept and tried again.
+          if (status !== 200 && status !== 404 && status !== 400) {
             later(destination);
             return;
           }
-          // Delivered, or refused for good (no such user there): either way nothing to retry.
           s.drop.run(r.blocker, r.blocked, r.on, r.at);
         }
       }
