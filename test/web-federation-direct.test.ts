@@ -2,12 +2,12 @@
  * A direct chat across servers in the web client, in real Chromium: two servers on loopback,
  * alice of a.test (through the SDK) owns the group Maths that bob of b.test is in; bob, in a
  * browser signed into b.test, finds alice with the people search, opens a chat with her and talks
- * with her there, and reopens it from her profile page. Every check
+ * with her there, reopens it from her profile page and blocks her there. Every check
  * reads back what the servers acknowledged.
  */
 import t from "tap";
 import type { RoomEvent } from "../clients/sdk/index.ts";
-import { record, unthrottled } from "./helpers.ts";
+import { record, refusal, unthrottled } from "./helpers.ts";
 import { startCluster } from "./federation/cluster.ts";
 import { acked, axe, chromiumPath, chromiumThere, eventually, launch, person, signIn } from "./web-helpers.ts";
 
@@ -72,5 +72,18 @@ async function story(): Promise<void> {
     await acked(page, "Hi Alice, from b").waitFor();
     const directs = (await bobSdk.request("room.list", {})).rooms.filter((r) => r.kind === "direct");
     t.equal(directs.length, 1, "still one chat with alice");
+  });
+
+  await t.test("bob blocks alice from her profile page: b tells a, and alice can no longer write to him", async (t) => {
+    await page.goto(`${b.baseUrl}/u/${encodeURIComponent("@alice:a.test")}`);
+    await page.getByRole("button", { name: "Block", exact: true }).click();
+    await page.locator("[data-blocked=true]").waitFor();
+    t.same((await bobSdk.request("user.blocks", {})).blocks.map((x) => x.userId), ["@alice:a.test"], "b has the block");
+    const roomId = (await bobSdk.request("room.list", {})).rooms.find((r) => r.kind === "direct")!.roomId;
+    const code = await eventually(
+      () => refusal(alice.request("message.send", { roomId, txnId: `a-${Date.now()}`, body: "Bob?" })),
+      (c) => c === "direct.not_allowed",
+    );
+    t.equal(code, "direct.not_allowed", "alice is refused as a blocked person, once b has told a");
   });
 }
