@@ -2,7 +2,7 @@
  * A direct chat across servers in the web client, in real Chromium: two servers on loopback,
  * alice of a.test (through the SDK) owns the group Maths that bob of b.test is in; bob, in a
  * browser signed into b.test, finds alice with the people search, opens a chat with her and talks
- * with her there, reopens it from her profile page and blocks her there. Every check
+ * with her there, reopens it from her profile (reached from her message in Maths) and blocks her there. Every check
  * reads back what the servers acknowledged.
  */
 import t from "tap";
@@ -66,8 +66,12 @@ async function story(): Promise<void> {
     await axe(t, page, "a direct chat with a user of another server");
   });
 
-  await t.test("from alice's profile page on b, the Message privately button opens the same chat", async (t) => {
-    await page.goto(`${b.baseUrl}/u/${encodeURIComponent("@alice:a.test")}`);
+  await t.test("from alice's message in Maths (hosted at a), her profile's Message privately button opens the same chat", async (t) => {
+    await alice.request("message.send", { roomId: maths, txnId: "m1", body: "Homework is on page 12" });
+    await page.goto(`${b.baseUrl}/r/${encodeURIComponent(maths)}`);
+    const said = acked(page, "Homework is on page 12");
+    await said.waitFor();
+    await said.locator("a.sender").click();
     await page.getByRole("button", { name: "Message privately", exact: true }).click();
     await acked(page, "Hi Alice, from b").waitFor();
     const directs = (await bobSdk.request("room.list", {})).rooms.filter((r) => r.kind === "direct");
