@@ -321,12 +321,20 @@ t.test("a block notice is refused for a user the receiver does not have, or from
 });
 
 t.test("people search finds users of other servers one shares a group with, with the groups in common", async (t) => {
-  const { alice, bob, maths } = await twoServers(t);
+  const { a, alice, bob, maths } = await twoServers(t);
   const found = await ok(t, alice, "user.search", { query: "bo" });
   t.same(found.users, [{ userId: "@bob:b.test", displayName: "Bob", avatar: null, commonGroups: [{ roomId: maths, kind: "group", name: "Maths", communityId: null }] }], "bob, named by his server, with Maths");
   t.same((await ok(t, alice, "user.search", { query: "dave" })).users, [], "dave shares nothing with alice");
   const fromB = await ok(t, bob, "user.search", { query: "ali" });
   t.same(fromB.users.map((u: { userId: string; displayName: string }) => [u.userId, u.displayName]), [["@alice:a.test", "Alice"]], "and alice from b, through its replica of Maths");
+  // Paging runs over both kinds in user id order: bob of b, then bobby of a.
+  const bobby = await a.user("bobby");
+  await bobby.request("link.join", { token: (await alice.request("link.create", { roomId: maths })).token });
+  const page1 = await ok(t, alice, "user.search", { query: "bob", limit: 1 });
+  t.same([page1.users.map((u: { userId: string }) => u.userId), page1.next], [["@bob:b.test"], "@bob:b.test"], "the first page: bob of b");
+  const page2 = await ok(t, alice, "user.search", { query: "bob", limit: 1, after: page1.next });
+  t.same([page2.users.map((u: { userId: string }) => u.userId), page2.next], [["@bobby:a.test"], null], "the second and last: bobby of a");
+
   const common = await ok(t, bob, "user.common_groups", { userId: "@alice:a.test" });
   t.same(common.groups.map((g: { name: string }) => g.name), ["Maths"], "common groups with a remote user");
   t.same(schemaErrors("op/user.common_groups#/$defs/result", common), []);
