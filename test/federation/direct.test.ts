@@ -155,6 +155,40 @@ t.test("every message feature works in a chat across servers, from both sides", 
 
   const history = (await bob.request("message.history", { roomId })) as { messages: { seq: number; body: string | null; deleted?: boolean }[] };
   t.equal(history.messages.find((m) => m.seq === sent.event.seq)?.body, "Hi Alice, from b (edited)", "bob's copy holds the edit");
+
+  // The other way round: alice reacts and edits, bob deletes his own words, alice's typing and
+  // reading reach bob.
+  const bobReacted = nextEvent(bob, (e) => e.roomId === roomId && e.type === "reaction", 30_000);
+  await alice.request("message.react", { roomId, seq: sent.event.seq, emoji: "🎉" });
+  t.equal((await bobReacted).sender, "@alice:a.test", "alice's reaction reaches bob");
+  const second = await alice.request("message.send", { roomId, txnId: "a2", body: "See you Friday" });
+  const bobEdited = nextEvent(bob, (e) => e.roomId === roomId && e.type === "message.edit", 30_000);
+  await alice.request("message.edit", { roomId, seq: second.event.seq, body: "See you on Friday" });
+  t.equal((await bobEdited).sender, "@alice:a.test", "alice's edit reaches bob");
+  const aliceDeleted = nextEvent(alice, (e) => e.roomId === roomId && e.type === "message.delete", 30_000);
+  await bob.request("message.delete", { roomId, seq: sent.event.seq, forEveryone: true });
+  t.equal((await aliceDeleted).sender, "@bob:b.test", "bob deletes his message for everyone, at the home");
+  const bobTyping = new Promise<{ userId: string }>((resolve) => {
+    const off = bob.on("room.typing", (d: { roomId: string; userId: string }) => {
+      if (d.roomId === roomId && d.userId === "@alice:a.test") {
+        off();
+        resolve(d);
+      }
+    });
+  });
+  await alice.request("typing.set", { roomId, typing: true });
+  t.equal((await bobTyping).userId, "@alice:a.test", "alice's typing reaches bob");
+  const bobReceipt = new Promise<{ userId: string }>((resolve) => {
+    const off = bob.on("room.receipt", (d: { roomId: string; userId: string }) => {
+      if (d.roomId === roomId && d.userId === "@alice:a.test") {
+        off();
+        resolve(d);
+      }
+    });
+  });
+  await caughtUp(t, a, b, roomId);
+  await alice.request("receipt.read", { roomId, seq: seqOf(a, roomId) });
+  t.equal((await bobReceipt).userId, "@alice:a.test", "alice's read receipt reaches bob");
 });
 
 t.test("replying privately works to a message of a group hosted on the other server, and in a chat hosted on the other server", async (t) => {
