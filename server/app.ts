@@ -178,9 +178,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now, remindOffline: push.remindOffline });
   const reports = createReportService({ storage, core: rooms, messages, queries: messageQueries, communities, tell: push.tell, userExists: communityQueries.userExists, now: options.now });
   const direct = createDirectService({ core: rooms, queries: createDirectQueries(storage), messages, openTo: config.direct.open_to, serverName: config.server.name, now: options.now });
-  const search = createSearchService({ core: rooms, queries: createSearchQueries(storage), communities: communityQueries, openTo: config.direct.open_to, serverName: config.server.name, remoteNames: (ids) => remoteNames(ids) });
-  /** Set once federation is composed (below). */
+  /** Names of users of other servers, as their servers answer: set once federation is composed (below). */
   let remoteNames: (ids: string[]) => Promise<Map<string, { displayName: string; avatar: string | null }>> = async () => new Map();
+  const search = createSearchService({ core: rooms, queries: createSearchQueries(storage), communities: communityQueries, openTo: config.direct.open_to, serverName: config.server.name, remoteNames: (ids) => remoteNames(ids) });
   const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
   const timeouts = config.timeouts;
