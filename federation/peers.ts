@@ -60,7 +60,13 @@ export function createPeerDirectory(deps: PeerDirectoryDeps) {
   }
 
   async function getJson(url: string): Promise<any> {
-    const res = await doFetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(10_000) });
+    let res: Response;
+    try {
+      res = await doFetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(10_000) });
+    } catch (err) {
+      // A name that does not resolve, a refused connection, a timeout: the peer is unreachable.
+      throw new ParleyError("federation.unreachable", `${url}: ${(err as Error).message}`);
+    }
     if (!res.ok) throw new ParleyError("federation.unreachable", `${url}: HTTP ${res.status}`);
     return res.json();
   }

@@ -28,6 +28,8 @@ import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import { sendMediaFile } from "../server/media/routes.ts";
 import type { RemoteMedia } from "./media.ts";
 import { createProposalLog } from "./proposals.ts";
+import type { DirectService, Quote } from "../server/direct/service.ts";
+import type { RemotePeopleService } from "./direct.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -73,6 +75,8 @@ export const proposableOps = new Set([
   "room.update",
   "room.settings.update",
   "community.servers.set",
+  // Only a private reply in the pair's direct chat hosted here (server/direct/service.ts).
+  "direct.open",
 ]);
 
 export interface FederationRouteDeps {
@@ -88,10 +92,12 @@ export interface FederationRouteDeps {
   pending: PendingSends;
   media: MediaService;
   remoteMedia: RemoteMedia;
+  direct: DirectService;
+  remotePeople: RemotePeopleService;
 }
 
 export async function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): Promise<void> {
-  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending, media, remoteMedia } = deps;
+  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending, media, remoteMedia, direct, remotePeople } = deps;
   const eventsRange = deps.storage.sqlite.prepare(
     "SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
   );
@@ -157,6 +163,16 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         return { profiles };
       });
 
+      // federation: block
+      scope.post("/block", async (request) => {
+        const { blocker, userId, blocked, at } = body<{ blocker: string; userId: string; blocked: boolean; at: number }>(request, "block");
+        federation.requireOwnUser(request.peer!, blocker);
+        if (originOf(userId) !== federation.self) throw new ParleyError("user.not_found");
+        accounts.getProfile(userId); // user.not_found when there is no such account
+        direct.applyRemoteBlock(blocker, userId, blocked, at);
+        return {};
+      });
+
       // federation: send
       scope.post("/send", async (request) => {
         const { events, checkpoints, ephemeral } = body<{ events: WireEvent[]; checkpoints: Checkpoint[]; ephemeral?: EphemeralEntry[] }>(request, "send");
@@ -194,12 +210,13 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         body<Record<string, never>>(request, "wake");
         outbox.probe(request.peer!);
         pending.kick(request.peer!);
+        remotePeople.kick(request.peer!);
         return {};
       });
 
       // federation: propose
       scope.post("/propose", async (request) => {
-        const { sender, op, params, proposedAt, proposalId, file } = body<{ sender: string; op: string; params: Record<string, unknown>; proposedAt?: number; proposalId?: string; file?: MediaInfo }>(request, "propose");
+        const { sender, op, params, proposedAt, proposalId, file, quote } = body<{ sender: string; op: string; params: Record<string, unknown>; proposedAt?: number; proposalId?: string; file?: MediaInfo; quote?: Quote }>(request, "propose");
         federation.requireOwnUser(request.peer!, sender);
         // A pending send delivered long after it was made is refused with a clear code.
         if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
@@ -233,6 +250,10 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
           if (op !== "message.send" || (params.file as { mediaId?: string } | undefined)?.mediaId !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no file of the proposed message.");
           forget = media.vouch(sender, { ...file, origin: request.peer! });
         }
+        // A private reply's quote, vouched for by the sender's server (the quoted room may not be
+        // held here): direct.open takes it for this one proposal.
+        let unvouch: (() => void) | undefined;
+        if (quote && op === "direct.open" && typeof params.txnId === "string") unvouch = direct.vouchQuote(sender, params.txnId, quote);
         try {
           // A proposal named by its server (a kept op proposed again) runs once (proposals.ts).
           const run = () => def.handler({ actor, connection: null as never }, params);
@@ -240,6 +261,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
           return { result: result ?? null };
         } finally {
           forget?.();
+          unvouch?.();
         }
       });
 

@@ -11,6 +11,7 @@ import { createInbox } from "../federation/inbox.ts";
 import { forwardRemoteOps, forwardRemoteProfiles, proposedFile, relayEphemeralOps } from "../federation/forward.ts";
 import { createRemoteMedia } from "../federation/media.ts";
 import { createPendingSends } from "../federation/pending.ts";
+import { createRemotePeople, nameRemotePeers } from "../federation/direct.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -177,7 +178,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const reminders = createReminderScheduler({ storage, hub: () => hubRef!, log: log.child({ area: "reminders" }), now: options.now, self: config.server.name, remindOffline: push.remindOffline });
   const reports = createReportService({ storage, core: rooms, messages, queries: messageQueries, communities, tell: push.tell, userExists: communityQueries.userExists, now: options.now });
   const direct = createDirectService({ core: rooms, queries: createDirectQueries(storage), messages, openTo: config.direct.open_to, serverName: config.server.name, now: options.now });
-  const search = createSearchService({ core: rooms, queries: createSearchQueries(storage), communities: communityQueries, openTo: config.direct.open_to });
+  /** Names of users of other servers, as their servers answer: set once federation is composed (below). */
+  let remoteNames: (ids: string[]) => Promise<Map<string, { displayName: string; avatar: string | null }>> = async () => new Map();
+  const search = createSearchService({ core: rooms, queries: createSearchQueries(storage), communities: communityQueries, openTo: config.direct.open_to, serverName: config.server.name, remoteNames: (ids) => remoteNames(ids) });
   const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
   const timeouts = config.timeouts;
@@ -266,8 +269,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params) });
   const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
+  const remotePeople = createRemotePeople({ federation, storage, log: log.child({ area: "federation" }), now: options.now });
+  if (federation.enabled) {
+    direct.useRemote(remotePeople.remote);
+    remoteNames = remotePeople.names;
+  }
   const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages, self: config.server.name });
-  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia });
+  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia, direct, remotePeople });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload, fetchRemote: remoteMedia.fetchFor, fetchAvatar: remoteMedia.fetchAvatar });
@@ -289,6 +297,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     forwardRemoteOps(ops, federation, pending, storage, media, remoteMedia);
     relayEphemeralOps(ops, outbox);
     forwardRemoteProfiles(ops, federation, remoteMedia, options.now);
+    nameRemotePeers(ops, config.server.name, remotePeople.names);
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;
@@ -319,6 +328,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (federation.enabled) {
       outbox.start();
       pending.start();
+      remotePeople.start();
     }
   });
   // Unreferenced files are collected hourly (and once shortly after start).
@@ -353,6 +363,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     push.close();
     outbox.stop();
     pending.stop();
+    remotePeople.stop();
     federation.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();

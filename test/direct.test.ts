@@ -69,11 +69,19 @@ t.test("bob and carol open a chat with each other at the same moment: one room",
   t.equal(rooms.n, 1);
 });
 
-t.test("the pair's row refuses a second direct room for the same two people", async (t) => {
+t.test("the pair keeps one direct room: of a second one recorded for them, the room whose id sorts first", async (t) => {
   const { server, alice, bob } = await openSchool(t);
-  await alice.request("direct.open", { userId: bob.userId });
+  const { roomId } = await alice.request("direct.open", { userId: bob.userId });
   const store = server.app.parley.rooms.storeView().store;
-  t.throws(() => store.insertDirect(bob.userId, alice.userId, "!other:school.test", 1), /UNIQUE|PRIMARY/, "either order of the pair");
+  // "~" sorts after every room id's characters, " " before them.
+  store.insertDirect(bob.userId, alice.userId, "!~later:elsewhere.test", 1);
+  t.equal(store.findDirect(alice.userId, bob.userId), roomId, "a room sorting later changes nothing, in either order of the pair");
+  store.insertDirect(bob.userId, alice.userId, "! first:elsewhere.test", 1);
+  t.equal(store.findDirect(bob.userId, alice.userId), "! first:elsewhere.test", "a room sorting first becomes the pair's (both servers agree: docs/architecture.md)");
+  const listed = async () => (await alice.request("room.list", {})).rooms.filter((r) => r.kind === "direct").map((r) => r.roomId);
+  t.same(await listed(), [], "the room that is no longer the pair's is not listed while nothing was said in it");
+  await alice.request("message.send", { roomId, txnId: "a1", body: "Said before the other room came" });
+  t.same(await listed(), [roomId], "once something was said in it, it stays listed: words are never hidden");
 });
 
 t.test("every message feature works in a direct chat: replies, reactions, edits, deletions, files, receipts, typing", async (t) => {
@@ -141,7 +149,7 @@ t.test("direct.open refusals: yourself, nobody, someone you share nothing with, 
   const { server, alice, bob, erin } = await openSchool(t);
   t.equal(await refusalOf(alice, "direct.open", { userId: alice.userId }), "user.self");
   t.equal(await refusalOf(alice, "direct.open", { userId: "@nobody:school.test" }), "user.not_found");
-  t.equal(await refusalOf(alice, "direct.open", { userId: "@bob:elsewhere.test" }), "user.not_found", "users of other servers come with federation");
+  t.equal(await refusalOf(alice, "direct.open", { userId: "@bob:elsewhere.test" }), "federation.unreachable", "a user of a server that cannot be reached (test/federation/direct.test.ts: other servers)");
   t.equal(await refusalOf(erin, "direct.open", { userId: alice.userId }), "direct.not_allowed", "erin shares no community with alice");
   t.equal(await refusalOf(alice, "direct.open", { userId: erin.userId }), "direct.not_allowed", "nor the other way");
   t.equal(await refusalOf(alice, "direct.open", {} as never), "invalid_params");
@@ -162,7 +170,7 @@ t.test("where the server's policy opens direct chats to everyone on it, erin may
   const { alice, erin } = await openSchool(t, { direct: { open_to: "server" } });
   const opened = await ok(t, erin, "direct.open", { userId: alice.userId });
   t.equal(opened.created, true);
-  t.equal(await refusalOf(erin, "direct.open", { userId: "@bob:elsewhere.test" }), "user.not_found", "this server's users only");
+  t.equal(await refusalOf(erin, "direct.open", { userId: "@bob:elsewhere.test" }), "federation.unreachable", "a user of another server is asked of their server, whatever the policy");
 });
 
 t.test("alice replies privately to bob's message in #year5 and carol, not in #year5, sees the quote", async (t) => {

@@ -27,6 +27,10 @@ export function createCommunityQueries(storage: Storage) {
       LEFT JOIN read_markers rm ON rm.room_id = m.room_id AND rm.user_id = m.user_id
       LEFT JOIN room_prefs p ON p.user_id = m.user_id AND p.room_id = m.room_id
       WHERE m.user_id = ?
+        -- Of a pair's two direct rooms (opened at once from both servers), the pair's one; the
+        -- other is listed only if something was said in it meanwhile (words are never hidden).
+        AND (r.kind <> 'direct' OR EXISTS (SELECT 1 FROM direct_chats d WHERE d.room_id = r.id)
+             OR EXISTS (SELECT 1 FROM messages x WHERE x.room_id = r.id))
       ORDER BY p.pinned_at IS NULL, p.pinned_at, r.kind, r.name`),
     lastMessage: db.prepare("SELECT seq, sender, body, ts, deleted_at AS deletedAt FROM messages WHERE room_id = ? AND seq = ?"),
     // The other person of a direct chat (an account of another server, once federation carries

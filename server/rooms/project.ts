@@ -42,8 +42,9 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       state.invites.delete(subject!);
       state.requests.delete(subject!);
       if (c.via === "approval") store.audit(scopeOf(state), state.id, e.sender, "join.approve", subject!, {}, e.ts);
-      // The pair's one direct room: the row's primary key refuses a second room for the same two
-      // people in this same transaction, whichever of them opens it.
+      // The pair's one direct room, on replicas too (a chat hosted on the other person's server
+      // is the one direct.open finds here). Of two made at once on both servers, the one whose
+      // id sorts first is kept (store.insertDirect).
       if (c.via === "direct") store.insertDirect(e.sender, subject!, state.id, e.ts);
       break;
     }

@@ -120,7 +120,10 @@ export function createRoomStore(storage: Storage) {
     unindexText: db.prepare("DELETE FROM messages_fts WHERE rowid = (SELECT pos FROM room_events WHERE room_id = ? AND seq = ?)"),
     reindexText: db.prepare("INSERT INTO messages_fts (rowid, body) SELECT pos, ? FROM room_events WHERE room_id = ? AND seq = ?"),
     directOf: db.prepare("SELECT room_id AS roomId FROM direct_chats WHERE user_a = ? AND user_b = ?"),
-    insertDirect: db.prepare("INSERT INTO direct_chats (user_a, user_b, room_id, created_at) VALUES (?, ?, ?, ?)"),
+    // Two chats of one pair exist only when both people opened one from their own servers at
+    // once: each server then keeps the room whose id sorts first, so both agree.
+    insertDirect: db.prepare(`INSERT INTO direct_chats (user_a, user_b, room_id, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (user_a, user_b) DO UPDATE SET room_id = excluded.room_id, created_at = excluded.created_at WHERE excluded.room_id < direct_chats.room_id`),
     isBlocked: db.prepare("SELECT 1 FROM user_blocks WHERE blocker = ? AND blocked = ?"),
     bumpReplies: db.prepare("UPDATE messages SET reply_count = reply_count + 1 WHERE room_id = ? AND seq = ?"),
     editMessage: db.prepare("UPDATE messages SET body = ?, edited_at = ? WHERE room_id = ? AND seq = ?"),
@@ -326,7 +329,11 @@ export function createRoomStore(storage: Storage) {
       const [x, y] = a < b ? [a, b] : [b, a];
       return (s.directOf.get(x, y) as { roomId: string } | undefined)?.roomId;
     },
-    /** Records a pair's direct room; the pair's primary key refuses a second one. */
+    /**
+     * Records a pair's direct room. A second one can only come from another server (direct.open
+     * finds the pair's room in the same transaction before making one here): of two, the room
+     * whose id sorts first is the pair's, on every server.
+     */
     insertDirect(a: string, b: string, roomId: string, at: number): void {
       const [x, y] = a < b ? [a, b] : [b, a];
       s.insertDirect.run(x, y, roomId, at);

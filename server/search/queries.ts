@@ -43,6 +43,15 @@ export function createSearchQueries(storage: Storage) {
         SELECT 1 FROM room_members x JOIN room_members y ON y.room_id = x.room_id JOIN rooms r ON r.id = x.room_id
         WHERE x.user_id = @me AND y.user_id = a.id AND r.kind IN ('community', 'group') AND r.deactivated = 0))
     ORDER BY a.id LIMIT @limit`);
+  // Users of other servers have no account here: they are found as members of the communities
+  // and groups one shares with them (replicas included), by the local part of their id.
+  const remotePeople = db.prepare(`
+    SELECT DISTINCT y.user_id AS userId
+    FROM room_members x JOIN room_members y ON y.room_id = x.room_id JOIN rooms r ON r.id = x.room_id
+    WHERE x.user_id = @me AND r.kind IN ('community', 'group') AND r.deactivated = 0
+      AND y.user_id > @after AND substr(y.user_id, -length(@suffix)) <> @suffix
+      AND instr(lower(substr(y.user_id, 2, instr(y.user_id, ':') - 2)), @q) > 0
+    ORDER BY y.user_id LIMIT @limit`);
   const cache = new Map<string, Statement>();
   const head = db.prepare("SELECT coalesce(max(pos), 0) AS pos FROM room_events");
 
@@ -86,6 +95,10 @@ export function createSearchQueries(storage: Storage) {
     /** People whose display name or username contains `q` (lower-cased), after `after` by id. */
     people(me: string, q: string, anyone: boolean, after: string, limit: number) {
       return people.all({ me, q, anyone: anyone ? 1 : 0, after, limit }) as { userId: string; displayName: string; avatar: string | null }[];
+    },
+    /** Users of other servers (not `:self`) sharing a community or group with `me`, whose id's local part contains `q`. */
+    remotePeople(me: string, self: string, q: string, after: string, limit: number) {
+      return (remotePeople.all({ me, suffix: `:${self}`, q, after, limit }) as { userId: string }[]).map((r) => r.userId);
     },
     messages(q: MessageSearch): MessageHit[] {
       const params: Record<string, unknown> = { me: q.userId, before: q.before, limit: q.limit };

@@ -59,15 +59,36 @@ export function markMatches(body: string, words: string[]): { snippet: string; h
 }
 
 /** Finding people (among those one shares a community with) and messages (among those one may read). */
-export function createSearchService(deps: { core: RoomCore; queries: SearchQueries; communities: CommunityQueries; openTo: "community" | "server" }) {
+export function createSearchService(deps: {
+  core: RoomCore;
+  queries: SearchQueries;
+  communities: CommunityQueries;
+  openTo: "community" | "server";
+  serverName: string;
+  /**
+   * Names of users of other servers, as their servers answer (federation, when on); a user whose
+   * server does not answer is shown by their id.
+   */
+  remoteNames?: (userIds: string[]) => Promise<Map<string, { displayName: string; avatar: string | null }>>;
+}) {
   const { core, queries } = deps;
   const headPos = () => queries.head();
   return {
-    /** user.search: by display name or username; each with the groups we share. */
-    people(actor: string, input: { query: string; after?: string; limit: number }) {
+    /**
+     * user.search: by display name or username; users of other servers one shares a community or
+     * group with (known from the rooms held here), by their id's local part; each with the groups
+     * we share. The server's `open_to = "server"` policy widens the search to its own accounts only.
+     */
+    async people(actor: string, input: { query: string; after?: string; limit: number }) {
       const q = input.query.trim().toLowerCase();
       if (!q) throw new ParleyError("search.invalid_query");
-      const rows = queries.people(actor, q, deps.openTo === "server", input.after ?? "", input.limit + 1);
+      const after = input.after ?? "";
+      const local = queries.people(actor, q, deps.openTo === "server", after, input.limit + 1);
+      const remote = queries.remotePeople(actor, deps.serverName, q, after, input.limit + 1);
+      const names = remote.length && deps.remoteNames ? await deps.remoteNames(remote) : new Map<string, { displayName: string; avatar: string | null }>();
+      const rows = [...local, ...remote.map((userId) => ({ userId, displayName: names.get(userId)?.displayName ?? userId, avatar: names.get(userId)?.avatar ?? null }))]
+        .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+        .slice(0, input.limit + 1);
       const more = rows.length > input.limit;
       if (more) rows.pop();
       return {

@@ -605,3 +605,21 @@ export const federationRooms = sqliteTable("federation_rooms", {
   roomId: text("room_id").primaryKey(),
   createdAt: integer("created_at").notNull(),
 });
+
+/**
+ * Blocks of users of other servers by this server's users, still to be told to the blocked
+ * person's server (federation/direct.ts): the newest state of each pair, dropped once delivered.
+ * The blocked person's server needs it where it hosts the pair's chat or where they would open one.
+ */
+export const federationBlockNotices = sqliteTable(
+  "federation_block_notices",
+  {
+    blocker: text("blocker").notNull(),
+    blocked: text("blocked").notNull(),
+    destination: text("destination").notNull(),
+    /** 1: blocked; 0: unblocked. */
+    on: integer("on").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blocker, t.blocked] }), index("federation_block_notices_destination").on(t.destination)],
+);

@@ -1,0 +1,209 @@
+/**
+ * Direct chats and blocks across servers: what server/direct needs from federation.
+ *
+ * - Who a user of another server is: their server's `profile` endpoint, asked as this server
+ *   (`@parley:<self>`), cached for a minute (null: that server has no such user).
+ * - Blocks: a block (or its end) of a user of another server is told to that user's server with a
+ *   signed `block` notice, so that it refuses them as it would refuse a local blocked person:
+ *   where it hosts the pair's chat (their sends there) and where they would open one. The notice
+ *   is kept (`federation_block_notices`, the newest state of each pair) until that server
+ *   acknowledges it (or refuses it for good: no such user), and retried with the outbox's backoff,
+ *   on the peer's `wake` and at start.
+ * - A private reply in the pair's chat hosted on the other server: proposed there as
+ *   `direct.open`, with the quote as this server holds it (the quoted room may not be held there).
+ */
+import type { Logger } from "../server/logger.ts";
+import type { Storage } from "../server/storage/database.ts";
+import { ParleyError, errorCatalogue, type ErrorCode } from "../server/errors.ts";
+import { originOf } from "../server/rooms/hash.ts";
+import type { OpenInput, OpenResult, Quote, RemotePeople } from "../server/direct/service.ts";
+import type { Person } from "../server/direct/queries.ts";
+import type { Federation } from "./service.ts";
+import { retryDelay } from "./outbox.ts";
+import type { OpRegistry } from "../server/ws/ops.ts";
+
+export function createRemotePeople(deps: { federation: Federation; storage: Storage; log: Logger; now?: () => number }) {
+  const { federation, log } = deps;
+  const now = deps.now ?? Date.now;
+  const db = deps.storage.sqlite;
+  const s = {
+    keep: db.prepare(`INSERT INTO federation_block_notices (blocker, blocked, destination, "on", at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (blocker, blocked) DO UPDATE SET "on" = excluded."on", at = excluded.at`),
+    forDestination: db.prepare(`SELECT blocker, blocked, "on", at FROM federation_block_notices WHERE destination = ? ORDER BY at LIMIT 100`),
+    destinations: db.prepare("SELECT DISTINCT destination FROM federation_block_notices"),
+    // Only the state that was sent: a newer one (an unblock meanwhile) stays to be told.
+    drop: db.prepare("DELETE FROM federation_block_notices WHERE blocker = ? AND blocked = ? AND \"on\" = ? AND at = ?"),
+  };
+  const cache = new Map<string, { person: Person | null; until: number }>();
+  const running = new Set<string>();
+  const failures = new Map<string, number>();
+  const timers = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
+
+  function later(destination: string): void {
+    if (stopped || timers.has(destination)) return;
+    const n = (failures.get(destination) ?? 0) + 1;
+    failures.set(destination, n);
+    const t = setTimeout(() => {
+      timers.delete(destination);
+      void flush(destination);
+    }, Math.max(1000, retryDelay(n)));
+    t.unref();
+    timers.set(destination, t);
+  }
+
+  /** Tells `destination` the blocks it has not acknowledged, oldest first. */
+  async function flush(destination: string): Promise<void> {
+    if (stopped || running.has(destination)) return;
+    running.add(destination);
+    try {
+      for (;;) {
+        const rows = s.forDestination.all(destination) as { blocker: string; blocked: string; on: number; at: number }[];
+        if (!rows.length) {
+          failures.delete(destination);
+          return;
+        }
+        for (const r of rows) {
+          let status: number;
+          try {
+            status = (await federation.request(destination, "POST", "/block", { blocker: r.blocker, userId: r.blocked, blocked: r.on === 1, at: r.at })).status;
+          } catch (err) {
+            log.info({ peer: destination, err: (err as Error).message }, "block notice waits: the server is unreachable");
+            later(destination);
+            return;
+          }
+          if (stopped) return;
+          // Delivered, or refused for good (no such user there, a notice it cannot read): either
+          // way nothing to retry. Anything else (a refused signature, its policy, a failure) may
+          // pass later: kept and tried again.
+          if (status !== 200 && status !== 404 && status !== 400) {
+            later(destination);
+            return;
+          }
+          s.drop.run(r.blocker, r.blocked, r.on, r.at);
+        }
+      }
+    } finally {
+      running.delete(destination);
+    }
+  }
+
+  const remote: RemotePeople = {
+    async person(userId: string): Promise<Person | null> {
+      // A server this one's policy does not federate with is, for its users, out of reach (even
+      // with their profile still cached from before the policy changed).
+      if (!federation.policy.permits(originOf(userId))) throw new ParleyError("federation.unreachable", `${originOf(userId)} is not permitted by this server's policy.`);
+      const hit = cache.get(userId);
+      if (hit && hit.until > now()) return hit.person;
+      const server = originOf(userId);
+      const res = await federation.request(server, "POST", "/profile", { requester: `@parley:${federation.self}`, userIds: [userId] });
+      if (res.status !== 200) throw new ParleyError("federation.unreachable", `${server} answered ${res.status}.`);
+      const p = (res.body?.profiles as { userId: string; displayName: string; avatar: string | null }[] | undefined)?.find((x) => x.userId === userId);
+      const person = p ? { userId, displayName: p.displayName, avatar: p.avatar ?? null } : null;
+      if (cache.size > 10_000) cache.clear();
+      cache.set(userId, { person, until: now() + 60_000 });
+      return person;
+    },
+
+    tellBlock(blocker: string, blocked: string, on: boolean, at: number): void {
+      const destination = originOf(blocked);
+      s.keep.run(blocker, blocked, destination, on ? 1 : 0, at);
+      void flush(destination);
+    },
+
+    async openAt(home: string, actor: string, input: OpenInput, quote: Quote): Promise<OpenResult> {
+      const res = await federation.request(home, "POST", "/propose", { sender: actor, op: "direct.open", params: input, proposedAt: now(), quote });
+      if (res.status === 200) return res.body?.result as OpenResult;
+      const code = res.body?.error?.code as string | undefined;
+      if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message);
+      throw new ParleyError("federation.unreachable", `${home} answered ${res.status}${code ? ` (${code})` : ""}.`);
+    },
+  };
+
+  /**
+   * Names of users of other servers for a list (people search): one `profile` request per server
+   * for those not cached, in parallel; a server that does not answer leaves its users out (the
+   * caller shows their ids). Avatars are left to the profile (remote files are fetched apart).
+   */
+  async function names(userIds: string[]): Promise<Map<string, { displayName: string; avatar: null }>> {
+    const out = new Map<string, { displayName: string; avatar: null }>();
+    const ask = new Map<string, string[]>();
+    for (const id of userIds) {
+      const hit = cache.get(id);
+      if (hit && hit.until > now()) {
+        if (hit.person) out.set(id, { displayName: hit.person.displayName, avatar: null });
+      } else {
+        const server = originOf(id);
+        ask.set(server, [...(ask.get(server) ?? []), id]);
+      }
+    }
+    await Promise.all(
+      [...ask].map(async ([server, ids]) => {
+        try {
+          const res = await federation.request(server, "POST", "/profile", { requester: `@parley:${federation.self}`, userIds: ids.slice(0, 100) });
+          if (res.status !== 200) return;
+          const got = new Map(((res.body?.profiles ?? []) as { userId: string; displayName: string; avatar: string | null }[]).map((p) => [p.userId, p]));
+          for (const id of ids.slice(0, 100)) {
+            const p = got.get(id);
+            cache.set(id, { person: p ? { userId: id, displayName: p.displayName, avatar: p.avatar ?? null } : null, until: now() + 60_000 });
+            if (p) out.set(id, { displayName: p.displayName, avatar: null });
+          }
+        } catch (err) {
+          log.info({ peer: server, err: (err as Error).message }, "names of remote users not fetched");
+        }
+      }),
+    );
+    return out;
+  }
+
+  return {
+    remote,
+    names,
+    /** The peer is back (its wake): tell it now. */
+    kick(destination: string): void {
+      const t = timers.get(destination);
+      if (t) {
+        clearTimeout(t);
+        timers.delete(destination);
+      }
+      void flush(destination);
+    },
+    start(): void {
+      for (const { destination } of s.destinations.all() as { destination: string }[]) void flush(destination);
+    },
+    stop(): void {
+      stopped = true;
+      for (const t of timers.values()) clearTimeout(t);
+    },
+  };
+}
+
+export type RemotePeopleService = ReturnType<typeof createRemotePeople>;
+
+/**
+ * room.list names a direct chat after the other person; one of another server has no account
+ * here, so their server's answer (cached, `names`) gives the name. The list does not wait more
+ * than a moment for a server that is slow to answer: the chat is then shown by the person's id.
+ */
+export function nameRemotePeers(ops: OpRegistry, self: string, names: (ids: string[]) => Promise<Map<string, { displayName: string }>>): void {
+  const def = ops.get("room.list");
+  if (!def) return;
+  const local = def.handler;
+  def.handler = async (ctx, params) => {
+    const result = (await local(ctx, params)) as { rooms: { kind: string; name: string; peer?: { userId: string; displayName: string } | null }[] };
+    const remote = result.rooms.filter((r) => r.kind === "direct" && r.peer && originOf(r.peer.userId) !== self && r.peer.displayName === r.peer.userId);
+    if (!remote.length) return result;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Map<string, { displayName: string }>>((resolve) => (timer = setTimeout(() => resolve(new Map()), 1500)));
+    const got = await Promise.race([names(remote.map((r) => r.peer!.userId)), late]);
+    clearTimeout(timer);
+    for (const r of remote) {
+      const name = got.get(r.peer!.userId)?.displayName;
+      if (name) {
+        r.peer!.displayName = name;
+        r.name = name;
+      }
+    }
+    return result;
+  };
+}
