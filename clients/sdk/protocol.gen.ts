@@ -62,6 +62,10 @@ export type Seq = number;
  */
 export type DisplayName = string;
 /**
+ * Milliseconds since the Unix epoch.
+ */
+export type Timestamp1 = number;
+/**
  * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
  */
 export type RoomId1 = string;
@@ -1478,6 +1482,116 @@ export interface Protocol {
       response: {
         roomId: RoomId;
         unlinkedGroups: RoomId[];
+      };
+    };
+    "admin.federation.rotate_key": {
+      request?: {};
+      response: {
+        /**
+         * The key id retired.
+         */
+        retired: string | null;
+        /**
+         * The new key id.
+         */
+        current: string;
+        /**
+         * The server's signing keys: the one it signs with, and the retired ones (still published so that what they signed verifies).
+         */
+        key: {
+          current: {
+            keyId: string;
+            validFrom: Timestamp;
+          } | null;
+          retired: {
+            keyId: string;
+            validFrom: Timestamp;
+            validUntil: Timestamp;
+          }[];
+        };
+      };
+    };
+    "admin.federation.servers.list": {
+      request?: {};
+      response: {
+        /**
+         * `federation.allow` and `federation.deny` of the config file: read-only here (edit the file and restart).
+         */
+        config: {
+          allow: string[];
+          deny: string[];
+        };
+        /**
+         * The lists kept in the database (`parley federation allow|deny|unlist`, `admin.federation.servers.set`), effective at once.
+         */
+        database: {
+          server: string;
+          list: "allow" | "deny";
+        }[];
+      };
+    };
+    "admin.federation.servers.set": {
+      request?: {
+        /**
+         * A server name as in user ids: host name, optionally `:port`.
+         */
+        server: string;
+        /**
+         * The list to put the server on; null takes it off the database's lists.
+         */
+        list: "allow" | "deny" | null;
+      };
+      response: {
+        /**
+         * `federation.allow` and `federation.deny` of the config file: read-only here (edit the file and restart).
+         */
+        config: {
+          allow: string[];
+          deny: string[];
+        };
+        /**
+         * The lists kept in the database (`parley federation allow|deny|unlist`, `admin.federation.servers.set`), effective at once.
+         */
+        database: {
+          server: string;
+          list: "allow" | "deny";
+        }[];
+      };
+    };
+    "admin.federation.status": {
+      request?: {};
+      response: {
+        /**
+         * `federation.enabled` of the config.
+         */
+        enabled: boolean;
+        peers: {
+          server: string;
+          rooms: number;
+          backlog: number;
+          failures: number;
+          lastSuccessAt: Timestamp | null;
+          nextAttemptAt: Timestamp1 | null;
+          /**
+           * Failing for 72 hours or more: tried hourly.
+           */
+          dormant: boolean;
+          lastError: string | null;
+        }[];
+        /**
+         * The server's signing keys: the one it signs with, and the retired ones (still published so that what they signed verifies).
+         */
+        key: {
+          current: {
+            keyId: string;
+            validFrom: Timestamp;
+          } | null;
+          retired: {
+            keyId: string;
+            validFrom: Timestamp;
+            validUntil: Timestamp;
+          }[];
+        };
       };
     };
     "admin.registration_tokens.create": {
