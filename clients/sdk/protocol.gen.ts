@@ -2199,6 +2199,13 @@ export interface RoomSummary {
    * @maxItems 3
    */
   pinnedMessages?: [] | [Seq] | [Seq, Seq] | [Seq, Seq, Seq];
+  /**
+   * room.get on a community, for its members: its server access list (the last `room.server_acl`, set by `community.servers.set`), or null when none is set. `allow` absent: every server.
+   */
+  serverAcl?: {
+    allow?: string[];
+    deny: string[];
+  } | null;
 }
 /**
  * Admin-controlled settings of a room.
