@@ -41,6 +41,22 @@ export function parseInviteLink(text: string): { token: string; server: string |
   return { token: m[1], server: url.origin === location.origin ? null : url.host.toLowerCase() };
 }
 
+/**
+ * A room joined on another server is read here from this server's copy, which arrives with the
+ * home's first batch just after the join: wait for it (a bounded number of tries) before opening
+ * the room, or the room would open as "no such room".
+ */
+async function replicated(roomId: string): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    try {
+      await call("room.get", { roomId });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** "Join with a link": a link of this server or of another one, joined through this server. */
 export function JoinWithLink() {
   const link = useSignal("");
@@ -48,6 +64,7 @@ export function JoinWithLink() {
   const error = useSignal<string | null>(null);
   const requested = useSignal(false);
   const busy = useSignal(false);
+  const waiting = useSignal<string | null>(null);
   function onLinkInput(value: string) {
     link.value = value;
     error.value = null;
@@ -63,6 +80,11 @@ export function JoinWithLink() {
     busy.value = true;
     try {
       const res = await call("link.join", { token: parsed.token, ...(other ? { server: other } : {}) });
+      if (other && res.status === "joined") {
+        waiting.value = other;
+        await replicated(res.roomId);
+        waiting.value = null;
+      }
       await refreshRooms();
       link.value = "";
       server.value = "";
@@ -72,6 +94,7 @@ export function JoinWithLink() {
       error.value = errorWords(err);
     } finally {
       busy.value = false;
+      waiting.value = null;
     }
   }
   return (
@@ -90,6 +113,7 @@ export function JoinWithLink() {
       ) : null}
       {error.value ? <p class="error" role="alert">{error.value}</p> : null}
       {requested.value ? <p role="status">{t("invite.requested")}</p> : null}
+      {waiting.value ? <p role="status" aria-busy="true">{t("joinLink.waiting", { server: waiting.value })}</p> : null}
       <button type="submit" disabled={busy.value || connection.value !== "online"}>{t("joinLink.join")}</button>
     </form>
   );

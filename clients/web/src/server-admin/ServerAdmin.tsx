@@ -394,13 +394,11 @@ function Federation() {
             {s("serverName")}
             <input type="text" required autoComplete="off" spellcheck={false} placeholder="spam.example" value={server.value} onInput={(e) => (server.value = (e.currentTarget as HTMLInputElement).value)} />
           </label>
-          <label>
-            {s("whichList")}
-            <select value={list.value} onChange={(e) => (list.value = (e.currentTarget as HTMLSelectElement).value as "allow" | "deny")}>
+          <label for="sa-fed-list">{s("whichList")}</label>
+          <select id="sa-fed-list" value={list.value} onChange={(e) => (list.value = (e.currentTarget as HTMLSelectElement).value as "allow" | "deny")}>
               <option value="deny">{s("denyList")}</option>
               <option value="allow">{s("allowList")}</option>
-            </select>
-          </label>
+          </select>
           <button type="submit">{s("addToList")}</button>
         </form>
       </section>
