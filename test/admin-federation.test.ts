@@ -194,3 +194,13 @@ t.test("dana sees the peers as `parley federation status` does: b.test with its 
   t.type(peer.lastError, "string", "the last error is shown");
   t.equal(peer.dormant, false, "not dormant after a few failures");
 });
+
+t.test("on a server with federation turned off, dana is told so, with no peers", async (t) => {
+  const server = await startServer({ federation: { enabled: false } });
+  t.teardown(() => server.stop(true));
+  const dana = await serverAdmin(server, "dana");
+  const status = await answer(t, server, "federation.status", {}, dana);
+  t.equal(status.enabled, false);
+  t.same(status.peers, []);
+  t.equal(status.key.current.keyId, server.app.parley.keys.current().keyId, "the key is shown all the same (it signs nothing until federation is on)");
+});
