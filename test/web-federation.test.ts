@@ -12,6 +12,8 @@
  * - alice sets Hillside's server access list in its admin panel: a list that would shut out
  *   a.test itself is refused in words and changes nothing, then a deny list is saved; carol, a
  *   member, sees it read-only.
+ * - bob, made an admin of Hillside, changes its list from b.test's web client (a proposal to
+ *   a.test, which applies it).
  * - a.test goes down while bob sends in Maths: his message shows as waiting for a.test, then as
  *   sent (the event a.test sequenced) once a.test is back.
  * Every check reads back what the servers hold.
@@ -155,6 +157,24 @@ async function story(): Promise<void> {
     await carol.page.getByText("Only the community's admins may change this.").waitFor();
     t.equal(await carol.page.getByLabel("Refuse these servers (one per line)").count(), 0, "no form for a member");
     await carol.context.close();
+  });
+
+  await t.test("bob, made an admin of Hillside, changes its list from b.test's web client: the home, a.test, applies it", async (t) => {
+    await alice.request("member.role", { roomId: hillside, userId: "@bob:b.test", role: "admin" });
+    const page = bob.page;
+    page.on("dialog", (d) => void d.accept());
+    t.equal(await eventually(async () => b.app.parley.rooms.state(hillside)?.members.get("@bob:b.test"), (role) => role === "admin"), "admin", "b.test's copy has bob as an admin");
+    await page.goto(`${b.baseUrl}/admin/${encodeURIComponent(hillside)}`);
+    await page.getByRole("tab", { name: "Servers" }).click();
+    await page.locator("[data-acl-deny]").filter({ hasText: "spam.test, *.spam.test" }).waitFor();
+    await page.getByLabel("Refuse these servers (one per line)").fill("spam.test");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator("[data-acl-deny]").filter({ hasText: /^spam\.test$/ }).waitFor();
+    t.same((await alice.request("room.get", { roomId: hillside })).serverAcl, { deny: ["spam.test"] }, "a.test holds bob's list");
+    const room = await eventually(async () => b.app.parley.rooms.state(hillside)?.serverAcl, (acl) => JSON.stringify(acl) === JSON.stringify({ deny: ["spam.test"] }));
+    t.same(room, { deny: ["spam.test"] }, "and b.test's copy follows");
+    await page.goto(`${b.baseUrl}/r/${encodeURIComponent(maths)}`);
+    await page.getByRole("heading", { name: "Maths" }).waitFor();
   });
 
   await t.test("a.test is down while bob sends: his message waits for a.test, then is sent when it returns", async (t) => {

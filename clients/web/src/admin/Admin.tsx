@@ -244,7 +244,13 @@ const aclEntry = /^[a-zA-Z0-9.:*?-]{1,255}$/;
  * server is refused by the server (`room.acl_denies_home`), and the refusal is shown in words.
  */
 function ServerAccess({ room, onChange }: { room: RoomSummary; onChange: () => void }) {
-  const acl = room.serverAcl ?? null;
+  // What a save answered, until room.get agrees: in a community hosted on another server, this
+  // server's copy of the list arrives with the home's next batch, after the answer.
+  const saved = useSignal<{ roomId: string; acl: NonNullable<RoomSummary["serverAcl"]> } | null>(null);
+  const acl = saved.value?.roomId === room.roomId ? saved.value.acl : (room.serverAcl ?? null);
+  useEffect(() => {
+    if (saved.value && JSON.stringify(saved.value.acl) === JSON.stringify(room.serverAcl)) saved.value = null;
+  }, [JSON.stringify(room.serverAcl)]);
   const home = room.roomId.slice(room.roomId.indexOf(":") + 1);
   const canEdit = room.myRole === "owner" || room.myRole === "admin";
   const deny = useSignal((acl?.deny ?? []).join("\n"));
@@ -264,6 +270,7 @@ function ServerAccess({ room, onChange }: { room: RoomSummary; onChange: () => v
     if (denyList.length && !confirm(a("aclConfirm"))) return;
     try {
       const r = await call("community.servers.set", { roomId: room.roomId, deny: denyList, ...(allowList.length ? { allow: allowList } : {}) });
+      saved.value = { roomId: room.roomId, acl: { ...(r.allow ? { allow: r.allow } : {}), deny: r.deny } };
       toast.value = r.removed.length ? a("aclSavedRemoved", { n: r.removed.length }) : a("saved");
       onChange();
     } catch (err) {
