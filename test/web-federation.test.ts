@@ -59,6 +59,8 @@ async function story(): Promise<void> {
 
   await t.test("bob of b.test joins alice's group on a.test with a.test's link, and sees alice with her full id", async (t) => {
     t.equal(link.url, `http://a.test/join/${link.token}`, "a.test's links carry its public address");
+    const landing = await fetch(`${a().baseUrl}/join/${link.token}`).then((r) => r.text());
+    t.match(landing, "this server's name is <strong>a.test</strong>", "the link's landing page names the server, for users of other servers");
     const page = bob.page;
     const form = page.getByRole("form", { name: "Join with a link" });
     await form.getByLabel("Invite link (from this server or another)").fill(link.url);
