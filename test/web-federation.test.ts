@@ -122,6 +122,17 @@ async function story(): Promise<void> {
     const now = a().app.parley.keys.current().keyId;
     t.not(now, old, "a.test signs with a new key");
     await page.locator(`[data-key='${now}']`).waitFor();
+
+    await page.setViewportSize({ width: 390, height: 800 });
+    await peer.waitFor();
+    const fits = await page.evaluate(() => {
+      const main = document.querySelector("main")!;
+      const region = document.querySelector(".x-federation .scroll-x")!;
+      // The table is wider than the screen; its region scrolls, the page and main do not.
+      return region.scrollWidth > region.clientWidth && document.documentElement.scrollWidth <= window.innerWidth && main.scrollWidth <= main.clientWidth;
+    });
+    t.ok(fits, "at phone width the peers' table scrolls by itself, not the page");
+    await axe(t, page, "the Federation page at phone width");
     await dana.context.close();
   });
 

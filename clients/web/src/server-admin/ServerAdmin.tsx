@@ -341,6 +341,7 @@ function Federation() {
         {st && !st.enabled ? <p role="note">{s("federationOff")}</p> : null}
         {st && !st.peers.length ? <p>{s("noPeers")}</p> : null}
         {st?.peers.length ? (
+          <div class="scroll-x" role="region" aria-labelledby="sa-fed-peers" tabIndex={0}>
           <table class="audit">
             <caption class="sr">{s("peers")}</caption>
             <thead>
@@ -364,6 +365,7 @@ function Federation() {
               ))}
             </tbody>
           </table>
+          </div>
         ) : null}
         <button type="button" onClick={() => void load()}>{s("refresh")}</button>
       </section>
