@@ -3,10 +3,12 @@
  * carries the txnId it was first tried with, so a send that reached the server but whose reply
  * was lost is answered with the stored event (`duplicate: true`) on the next try instead of
  * being stored twice. Entries are persisted (browsers pass localStorage) and survive a reload;
- * they are sent in order, one room after another, whenever the client (re)connects. A send to a
- * room whose home server cannot be reached is answered `message.pending`: the entry is then kept
- * by the person's server (`kept`), shown as pending, not sent again, and settled by the
- * `message.outcome` push with its txnId (accepted: acknowledged; refused: marked failed).
+ * they are sent in order, one room after another, whenever the client (re)connects.
+ *
+ * A send to a room hosted on another server that cannot be reached is answered `message.pending`:
+ * the person's server holds it and proposes it again when the home returns. The entry stays,
+ * marked `held` (not sent again from here), until the `message.outcome` push says what became of
+ * it: accepted (acknowledged like any send) or refused (marked failed with the home's error).
  */
 import { ParleyRequestError, type OpParams, type OpResult, type ParleyClient } from "./index.ts";
 
@@ -26,8 +28,18 @@ export interface PendingSend {
   createdAt: number;
   /** The last refusal, when the server said no (the entry stays until dismissed). */
   error?: { code: string; message: string };
-  /** The server keeps it for a home server it cannot reach (`message.pending`): its pendingId. */
-  kept?: number;
+  /** The person's server holds the send (`message.pending`): its room's home could not be reached. */
+  held?: { pendingId: number; server: string };
+}
+
+/** The `message.outcome` push: what became of a held send. */
+interface Outcome {
+  pendingId: number;
+  roomId: string;
+  txnId?: string;
+  status: "accepted" | "refused";
+  event?: OpResult<"message.send">["event"] | null;
+  error?: { code: string; message: string };
 }
 
 /** Codes after which trying again cannot help: the entry is kept, marked failed, not retried. */
@@ -62,21 +74,22 @@ export class Outbox {
     }
     this.entries = Array.isArray(loaded) ? loaded : [];
     client.on("connected", () => void this.flush());
-    client.on("message.outcome", (o) => this.settle(o));
+    client.on("message.outcome", (data) => this.settle(data as Outcome));
   }
 
-  /** A kept send's outcome: accepted, it leaves the outbox as acknowledged; refused, it is marked failed. */
-  private settle(o: { txnId?: string; status: string; event?: unknown; error?: { code: string; message: string } }): void {
-    const entry = this.entries.find((e) => e.txnId === o.txnId && e.kept !== undefined);
+  /** A held send's outcome: acknowledged like any send, or marked failed with the home's refusal. */
+  private settle(o: Outcome): void {
+    const entry = this.entries.find((e) => (o.txnId !== undefined ? e.txnId === o.txnId : e.held?.pendingId === o.pendingId) && e.params.roomId === o.roomId);
     if (!entry) return;
     if (o.status === "accepted") {
       this.entries = this.entries.filter((e) => e !== entry);
       this.save();
-      if (o.event) for (const fn of this.acked) fn(entry, { event: o.event, duplicate: false } as OpResult<"message.send">);
-    } else {
-      this.entries = this.entries.map((e) => (e === entry ? { ...e, kept: undefined, error: o.error ?? { code: "refused", message: "The room's home server refused it." } } : e));
-      this.save();
+      if (o.event) for (const fn of this.acked) fn(entry, { event: o.event, duplicate: false });
+      return;
     }
+    const error = o.error ?? { code: "federation.unreachable", message: "The other server could not be reached." };
+    this.entries = this.entries.map((e) => (e === entry ? { txnId: e.txnId, params: e.params, createdAt: e.createdAt, error } : e));
+    this.save();
   }
 
   /** The entries in the order they were sent. */
@@ -119,7 +132,7 @@ export class Outbox {
       await Promise.resolve(); // so that `flushing` is set before the loop can end
       try {
         for (;;) {
-          const entry = this.entries.find((e) => !e.error && e.kept === undefined);
+          const entry = this.entries.find((e) => !e.error && !e.held);
           if (!entry || !this.client.connected) return;
           try {
             const result = await this.client.request("message.send", { ...entry.params, txnId: entry.txnId } as OpParams<"message.send">);
@@ -130,9 +143,11 @@ export class Outbox {
             const code = err instanceof ParleyRequestError ? err.code : "disconnected";
             if (transient.has(code)) return; // tried again on the next connect
             if (code === "message.pending") {
-              // Kept by the server for an unreachable home: a message.outcome push settles it.
-              const pendingId = Number((err as ParleyRequestError).details?.pendingId);
-              this.entries = this.entries.map((e) => (e.txnId === entry.txnId ? { ...e, kept: pendingId } : e));
+              // The server holds it and sends it on when the home returns; the outcome is pushed.
+              const d = (err as ParleyRequestError).details ?? {};
+              const roomId = String(entry.params.roomId);
+              const held = { pendingId: Number(d.pendingId), server: roomId.slice(roomId.indexOf(":") + 1) };
+              this.entries = this.entries.map((e) => (e.txnId === entry.txnId ? { ...e, held } : e));
               this.save();
               continue;
             }

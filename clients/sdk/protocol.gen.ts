@@ -66,6 +66,10 @@ export type DisplayName = string;
  */
 export type Seq1 = number;
 /**
+ * Milliseconds since the Unix epoch.
+ */
+export type Timestamp1 = number;
+/**
  * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
  */
 export type RoomId1 = string;
@@ -1489,6 +1493,116 @@ export interface Protocol {
         unlinkedGroups: RoomId[];
       };
     };
+    "admin.federation.rotate_key": {
+      request?: {};
+      response: {
+        /**
+         * The key id retired.
+         */
+        retired: string | null;
+        /**
+         * The new key id.
+         */
+        current: string;
+        /**
+         * The server's signing keys: the one it signs with, and the retired ones (still published so that what they signed verifies).
+         */
+        key: {
+          current: {
+            keyId: string;
+            validFrom: Timestamp;
+          } | null;
+          retired: {
+            keyId: string;
+            validFrom: Timestamp;
+            validUntil: Timestamp;
+          }[];
+        };
+      };
+    };
+    "admin.federation.servers.list": {
+      request?: {};
+      response: {
+        /**
+         * `federation.allow` and `federation.deny` of the config file: read-only here (edit the file and restart).
+         */
+        config: {
+          allow: string[];
+          deny: string[];
+        };
+        /**
+         * The lists kept in the database (`parley federation allow|deny|unlist`, `admin.federation.servers.set`), effective at once.
+         */
+        database: {
+          server: string;
+          list: "allow" | "deny";
+        }[];
+      };
+    };
+    "admin.federation.servers.set": {
+      request?: {
+        /**
+         * A server name as in user ids: host name, optionally `:port`.
+         */
+        server: string;
+        /**
+         * The list to put the server on; null takes it off the database's lists.
+         */
+        list: "allow" | "deny" | null;
+      };
+      response: {
+        /**
+         * `federation.allow` and `federation.deny` of the config file: read-only here (edit the file and restart).
+         */
+        config: {
+          allow: string[];
+          deny: string[];
+        };
+        /**
+         * The lists kept in the database (`parley federation allow|deny|unlist`, `admin.federation.servers.set`), effective at once.
+         */
+        database: {
+          server: string;
+          list: "allow" | "deny";
+        }[];
+      };
+    };
+    "admin.federation.status": {
+      request?: {};
+      response: {
+        /**
+         * `federation.enabled` of the config.
+         */
+        enabled: boolean;
+        peers: {
+          server: string;
+          rooms: number;
+          backlog: number;
+          failures: number;
+          lastSuccessAt: Timestamp | null;
+          nextAttemptAt: Timestamp1 | null;
+          /**
+           * Failing for 72 hours or more: tried hourly.
+           */
+          dormant: boolean;
+          lastError: string | null;
+        }[];
+        /**
+         * The server's signing keys: the one it signs with, and the retired ones (still published so that what they signed verifies).
+         */
+        key: {
+          current: {
+            keyId: string;
+            validFrom: Timestamp;
+          } | null;
+          retired: {
+            keyId: string;
+            validFrom: Timestamp;
+            validUntil: Timestamp;
+          }[];
+        };
+      };
+    };
     "admin.registration_tokens.create": {
       request?: {
         uses?: number;
@@ -2094,6 +2208,13 @@ export interface RoomSummary {
    * @maxItems 3
    */
   pinnedMessages?: [] | [Seq] | [Seq, Seq] | [Seq, Seq, Seq];
+  /**
+   * room.get on a community, for its members: its server access list (the last `room.server_acl`, set by `community.servers.set`), or null when none is set. `allow` absent: every server.
+   */
+  serverAcl?: {
+    allow?: string[];
+    deny: string[];
+  } | null;
 }
 /**
  * Admin-controlled settings of a room.

@@ -33,7 +33,7 @@ export function openLocalAdmin(config: Config): { admin: AdminService; close(): 
       deleteWindowMs: config.rooms.delete_for_everyone_seconds * 1000,
     },
   });
-  const admin = createAdminService({ serverName: config.server.name, store: createAdminStore(storage), accountStore, accounts, rooms, log });
+  const admin = createAdminService({ serverName: config.server.name, store: createAdminStore(storage), accountStore, accounts, rooms, log, federation: { storage, config: config.federation } });
   return {
     admin,
     close() {

@@ -44,6 +44,14 @@ export const adminEndpoints: Record<string, Handler> = {
   "communities.list": (admin, _op, body) => admin.listCommunities(body),
   // route: POST /api/v1/admin/community.deactivate
   "community.deactivate": (admin, op, body) => admin.deactivateCommunity(op, body),
+  // route: POST /api/v1/admin/federation.status
+  "federation.status": (admin) => admin.federationStatus(),
+  // route: POST /api/v1/admin/federation.servers.list
+  "federation.servers.list": (admin) => admin.listFederationServers(),
+  // route: POST /api/v1/admin/federation.servers.set
+  "federation.servers.set": (admin, op, body) => admin.setFederationServer(op, body),
+  // route: POST /api/v1/admin/federation.rotate_key
+  "federation.rotate_key": (admin, op) => admin.rotateFederationKey(op),
   // route: POST /api/v1/admin/audit.list
   "audit.list": (admin, _op, body) => admin.listAudit(body),
 };
@@ -54,7 +62,7 @@ export const adminEndpoints: Record<string, Handler> = {
  * token, or with the operator token of that file.
  */
 export function registerAdminRoutes(app: FastifyInstance, parley: Parley): AdminService {
-  const { config, storage, accounts, rooms, log } = parley;
+  const { config, storage, accounts, rooms, log, keys } = parley;
   const admin = createAdminService({
     serverName: config.server.name,
     store: createAdminStore(storage),
@@ -62,6 +70,7 @@ export function registerAdminRoutes(app: FastifyInstance, parley: Parley): Admin
     accounts,
     rooms,
     log: log.child({ area: "admin" }),
+    federation: { storage, config: config.federation, keys },
   });
   const operatorToken = randomBytes(32).toString("base64url");
   const operatorTokenBytes = Buffer.from(operatorToken);

@@ -6,6 +6,10 @@ import type { Logger } from "../logger.ts";
 import type { RoomCore } from "../rooms/core.ts";
 import { sha256Hex } from "../accounts/tokens.ts";
 import { tokenIdLength, type AdminStore } from "./store.ts";
+import { createFederationAdmin } from "./federation.ts";
+import type { Storage } from "../storage/database.ts";
+import type { Config } from "../config/load.ts";
+import type { ServerKeys } from "../../federation/keys.ts";
 
 /**
  * Who performs a server-admin action: a user with the server-admin flag (through the admin API),
@@ -33,6 +37,8 @@ export function createAdminService(deps: {
   accounts: AccountService;
   rooms: RoomCore;
   log: Logger;
+  /** What the federation endpoints read and change (federation.status, federation.servers.*). */
+  federation: { storage: Storage; config: Config["federation"]; keys?: ServerKeys };
   now?: () => number;
 }) {
   const { serverName, store, accountStore, accounts, rooms, log } = deps;
@@ -186,6 +192,8 @@ export function createAdminService(deps: {
         return { roomId: p.roomId, unlinkedGroups: groups };
       });
     },
+
+    ...createFederationAdmin({ ...deps.federation, record, now }),
 
     listAudit(p: { before?: number; limit?: number }) {
       const limit = p.limit ?? 50;

@@ -343,7 +343,7 @@ export function createCommunityService(
       return { roomId, count: st.members.size, members, admins };
     },
 
-    get(actor: string, roomId: string): RoomSummary & { groups?: string[]; admins: string[]; pendingRequests?: number; invited?: boolean; pinnedMessages?: number[] } {
+    get(actor: string, roomId: string): RoomSummary & { groups?: string[]; admins: string[]; pendingRequests?: number; invited?: boolean; pinnedMessages?: number[]; serverAcl?: ServerAcl | null } {
       const st = core.state(roomId);
       if (!st) throw new ParleyError("room.not_found");
       const role = st.members.get(actor);
@@ -360,6 +360,7 @@ export function createCommunityService(
         ...(isAdminRole(role) ? { pendingRequests: st.requests.size } : {}),
         invited: st.invites.has(actor),
         ...(role ? { pinnedMessages: [...st.pinned] } : {}),
+        ...(role && st.kind === "community" ? { serverAcl: st.serverAcl ?? null } : {}),
       };
     },
 

@@ -1,3 +1,4 @@
+import { originOf } from "../rooms/hash.ts";
 import type { FastifyInstance } from "fastify";
 import QRCode from "qrcode";
 import { ParleyError } from "../errors.ts";
@@ -67,7 +68,8 @@ export function registerInviteRoutes(app: FastifyInstance, invites: InviteServic
 ${p.picture ? `<img alt="" width="96" height="96" style="border-radius:50%;object-fit:cover" src="/api/v1/invites/${escapeHtml(request.params.token)}/picture">` : ""}<h1>${escapeHtml(p.name)}</h1><p>${escapeHtml(p.description)}</p><p>${p.kind === "community" ? "Community" : "Group"} · ${p.memberCount} member${p.memberCount === 1 ? "" : "s"}${p.joinApproval ? " · admins approve new members" : ""}</p>
 <p><a href="/i/${escapeHtml(request.params.token)}" style="display:inline-block;padding:.6rem 1.2rem;background:#0b5cad;color:#fff;border-radius:.4rem;text-decoration:none;font-weight:600">Open in Parley to ${p.joinApproval ? "ask to join" : "join"}</a></p>
 <p>Or open this link in a Parley app, or give the app this invite code:</p><pre style="font-size:1.2rem">${escapeHtml(request.params.token)}</pre>
-<img alt="QR code of this invite" width="240" height="240" src="/api/v1/invites/${escapeHtml(request.params.token)}/qr.svg"></body></html>`;
+<img alt="QR code of this invite" width="240" height="240" src="/api/v1/invites/${escapeHtml(request.params.token)}/qr.svg">
+<p>Your account is on another Parley server? In that server's app, paste this link into “Join with a link”; this server's name is <strong>${escapeHtml(originOf(p.roomId))}</strong>.</p></body></html>`;
     return reply.type("text/html; charset=utf-8").header("content-security-policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'").send(html);
   });
 }

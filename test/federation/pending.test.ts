@@ -9,7 +9,6 @@ import t from "tap";
 import { startCluster } from "./cluster.ts";
 import { record, type TestServer } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
-import { Outbox } from "../../clients/sdk/outbox.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -122,25 +121,6 @@ t.test("a vote kept while a is down on a poll alice closes before it arrives is 
   t.match(await told, { op: "poll.vote", roomId, seq: poll, status: "refused", error: { code: "poll.closed" } });
   t.equal(a2.app.parley.rooms.state(roomId)!.seq, before, "nothing was sequenced for it");
   void bob;
-});
-
-t.test("the SDK outbox shows a send kept for an unreachable home as pending, not failed, and acknowledges it when the outcome comes", async (t) => {
-  const { servers, a, bob, roomId } = await roomWithBob(t);
-  const store = new Map<string, string>();
-  const outbox = new Outbox(bob, { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => void store.set(k, v), removeItem: (k) => void store.delete(k) });
-  const acked: any[] = [];
-  outbox.onAcknowledged((entry, result) => acked.push({ txnId: entry.txnId, event: result.event }));
-  await a.stop(false);
-  const entry = outbox.enqueue({ roomId, body: "From the outbox while a is down" });
-  await until(t, "the server kept it", () => outbox.pending[0]?.kept !== undefined);
-  t.equal(outbox.pending[0].error, undefined, "not marked failed");
-  await outbox.flush();
-  t.equal(outbox.pending.length, 1, "still shown as pending, not sent again");
-  const a2 = await a.restart();
-  servers["a.test"] = a2;
-  await until(t, "the outcome settled it", () => outbox.pending.length === 0);
-  t.equal(acked.length, 1);
-  t.match(acked[0], { txnId: entry.txnId, event: { roomId, type: "message", sender: "@bob:b.test" } });
 });
 
 t.test("a proposal b makes again under the same proposalId (its first answer lost) is applied once at a and answered the same", async (t) => {

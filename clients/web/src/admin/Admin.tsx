@@ -1,6 +1,7 @@
 /**
  * The admin panel, loaded lazily (its own chunk): join requests, members and roles, invite
- * links with QR codes, settings and profile, linked groups, deactivation, the audit log.
+ * links with QR codes, settings and profile, linked groups, deactivation, the audit log, and for
+ * a community its server access list (community.servers.set).
  */
 import { useEffect, useRef } from "preact/hooks";
 import { useSignal } from "@preact/signals";
@@ -38,7 +39,7 @@ async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
 
 export default function AdminPanel({ roomId }: { roomId: string }) {
   const room = useSignal<RoomSummary | null>(null);
-  const tab = useSignal<"requests" | "members" | "links" | "settings" | "audit" | "reports">("requests");
+  const tab = useSignal<"requests" | "members" | "links" | "settings" | "servers" | "audit" | "reports">("requests");
   const load = async () => void (connection.value === "online" && (await attempt(async () => (room.value = await call("room.get", { roomId })))));
   useEffect(() => void load(), [roomId, connection.value === "online"]);
   const r = room.value;
@@ -48,6 +49,7 @@ export default function AdminPanel({ roomId }: { roomId: string }) {
     ["members", a("members")],
     ["links", a("links")],
     ["settings", a("settings")],
+    ...(r.kind === "community" ? ([["servers", a("servers")]] as const) : []),
     ["audit", a("audit")],
     ["reports", f("moderation")],
   ] as const;
@@ -70,6 +72,7 @@ export default function AdminPanel({ roomId }: { roomId: string }) {
         {tab.value === "members" ? <Members room={r} /> : null}
         {tab.value === "links" ? <Links roomId={roomId} /> : null}
         {tab.value === "settings" ? <Settings room={r} onChange={load} /> : null}
+        {tab.value === "servers" && r.kind === "community" ? <ServerAccess room={r} onChange={load} /> : null}
         {tab.value === "audit" ? <AuditLog roomId={roomId} /> : null}
         {tab.value === "reports" ? (
           <Suspense fallback={<p aria-busy="true">…</p>}>
@@ -226,6 +229,89 @@ function Links({ roomId }: { roomId: string }) {
         </div>
       ) : null}
     </div>
+  );
+}
+
+/** The entries of a list as typed, one per line (or separated by commas or spaces). */
+const entriesOf = (text: string) => [...new Set(text.split(/[\s,]+/).map((x) => x.trim().toLowerCase()).filter(Boolean))];
+/** What community.servers.set accepts as an entry: a server name, or a pattern with `*` and `?`. */
+const aclEntry = /^[a-zA-Z0-9.:*?-]{1,255}$/;
+
+/**
+ * A community's server access list (`room.server_acl`): which servers' users the community and
+ * its groups accept. Admins edit it; a member sees it read-only. Saving removes the members of
+ * servers it now denies (the answer says whom); a list that would shut out the community's own
+ * server is refused by the server (`room.acl_denies_home`), and the refusal is shown in words.
+ */
+function ServerAccess({ room, onChange }: { room: RoomSummary; onChange: () => void }) {
+  // What a save answered, until room.get agrees: in a community hosted on another server, this
+  // server's copy of the list arrives with the home's next batch, after the answer.
+  const saved = useSignal<{ roomId: string; acl: NonNullable<RoomSummary["serverAcl"]> } | null>(null);
+  const acl = saved.value?.roomId === room.roomId ? saved.value.acl : (room.serverAcl ?? null);
+  useEffect(() => {
+    if (saved.value && JSON.stringify(saved.value.acl) === JSON.stringify(room.serverAcl)) saved.value = null;
+  }, [JSON.stringify(room.serverAcl)]);
+  const home = room.roomId.slice(room.roomId.indexOf(":") + 1);
+  const canEdit = room.myRole === "owner" || room.myRole === "admin";
+  const deny = useSignal((acl?.deny ?? []).join("\n"));
+  const allow = useSignal((acl?.allow ?? []).join("\n"));
+  const refusal = useSignal("");
+  useEffect(() => {
+    deny.value = (acl?.deny ?? []).join("\n");
+    allow.value = (acl?.allow ?? []).join("\n");
+  }, [room.roomId, JSON.stringify(acl)]);
+  async function save(e: Event) {
+    e.preventDefault();
+    refusal.value = "";
+    const denyList = entriesOf(deny.value);
+    const allowList = entriesOf(allow.value);
+    const bad = [...denyList, ...allowList].filter((x) => !aclEntry.test(x));
+    if (bad.length) return void (refusal.value = a("aclBadEntry", { entries: bad.join(", ") }));
+    if (denyList.length && !confirm(a("aclConfirm"))) return;
+    try {
+      const r = await call("community.servers.set", { roomId: room.roomId, deny: denyList, ...(allowList.length ? { allow: allowList } : {}) });
+      saved.value = { roomId: room.roomId, acl: { ...(r.allow ? { allow: r.allow } : {}), deny: r.deny } };
+      toast.value = r.removed.length ? a("aclSavedRemoved", { n: r.removed.length }) : a("saved");
+      onChange();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      refusal.value = code === "room.acl_denies_home" ? a("aclDeniesHome", { server: home }) : code === "room.forbidden" ? a("aclForbidden") : errorWords(err);
+    }
+  }
+  const current = (
+    <div class="x-server-acl" data-acl={JSON.stringify(acl)}>
+      {!acl || (!acl.deny.length && !acl.allow) ? <p data-acl-open>{a("aclOpen")}</p> : null}
+      {acl?.allow ? (
+        <p>{a("aclAllowOnly")} <code data-acl-allow>{acl.allow.join(", ")}</code></p>
+      ) : null}
+      {acl?.deny.length ? (
+        <p>{a("aclDenied")} <code data-acl-deny>{acl.deny.join(", ")}</code></p>
+      ) : null}
+    </div>
+  );
+  return (
+    <section class="stack" aria-labelledby="acl-title">
+      <h3 id="acl-title">{a("servers")}</h3>
+      <p class="muted">{a("aclHelp", { server: home })}</p>
+      {current}
+      {canEdit ? (
+        <form class="stack" onSubmit={save} aria-labelledby="acl-title">
+          <label>
+            {a("aclDenyLabel")}
+            <textarea name="deny" rows={3} spellcheck={false} aria-describedby="acl-patterns" value={deny.value} onInput={(e) => (deny.value = (e.currentTarget as HTMLTextAreaElement).value)} />
+          </label>
+          <label>
+            {a("aclAllowLabel")}
+            <textarea name="allow" rows={3} spellcheck={false} aria-describedby="acl-patterns" value={allow.value} onInput={(e) => (allow.value = (e.currentTarget as HTMLTextAreaElement).value)} />
+          </label>
+          <p id="acl-patterns" class="muted">{a("aclPatterns")}</p>
+          {refusal.value ? <p class="error" role="alert" data-acl-refusal>{refusal.value}</p> : null}
+          <button type="submit">{a("save")}</button>
+        </form>
+      ) : (
+        <p class="muted">{a("aclReadOnly")}</p>
+      )}
+    </section>
   );
 }
 

@@ -16,6 +16,14 @@ const en = {
   deactivate: "Deactivate community", deactivateConfirm: "Deactivate this community? Its groups are unlinked and it becomes read-only.",
   actor: "Who", action: "Action", since: "Since", any: "Any", when: "When", target: "Whom", more: "Older entries",
   "uses.one": "{n} use", "uses.other": "{n} uses",
+  servers: "Servers", aclHelp: "Which servers' users may be in this community and its groups. Its own server, {server}, is always in.",
+  aclOpen: "Users of every server may join.", aclAllowOnly: "Only users of these servers:", aclDenied: "Refused:",
+  aclDenyLabel: "Refuse these servers (one per line)", aclAllowLabel: "Only these servers (one per line; empty: every server)",
+  aclPatterns: "A server name such as spam.example, or a pattern: * for any run of characters (*.example), ? for one character.",
+  aclConfirm: "Members of the servers you refuse are removed from the community and its groups. Save?",
+  aclSavedRemoved: "Saved; {n} members of refused servers were removed.", aclBadEntry: "Not a server name or pattern: {entries}",
+  aclDeniesHome: "This list would shut out {server}, the community's own server, which keeps its history: leave it off the refused list and, with an allow list, include it.",
+  aclForbidden: "Only the community's admins may change its server list.", aclReadOnly: "Only the community's admins may change this.",
 } as const;
 type K = keyof typeof en;
 const zh: Record<K, string> = {
@@ -33,6 +41,14 @@ const zh: Record<K, string> = {
   deactivate: "停用社区", deactivateConfirm: "停用此社区？其群组将被取消关联，社区变为只读。",
   actor: "操作人", action: "操作", since: "起始日期", any: "全部", when: "时间", target: "对象", more: "更早的记录",
   "uses.one": "已用 {n} 次", "uses.other": "已用 {n} 次",
+  servers: "服务器", aclHelp: "哪些服务器的用户可以加入此社区及其群组。社区自己的服务器 {server} 始终可以。",
+  aclOpen: "所有服务器的用户都可以加入。", aclAllowOnly: "仅限这些服务器的用户：", aclDenied: "已拒绝：",
+  aclDenyLabel: "拒绝这些服务器（每行一个）", aclAllowLabel: "仅允许这些服务器（每行一个；留空为所有服务器）",
+  aclPatterns: "服务器名称如 spam.example，或模式：* 表示任意字符串（*.example），? 表示一个字符。",
+  aclConfirm: "被拒绝服务器的成员将被移出社区及其群组。保存？",
+  aclSavedRemoved: "已保存；{n} 位被拒绝服务器的成员已被移除。", aclBadEntry: "不是服务器名称或模式：{entries}",
+  aclDeniesHome: "此名单会把社区自己的服务器 {server} 排除在外，而它保存着社区的记录：不要拒绝它；使用允许名单时请包含它。",
+  aclForbidden: "只有社区管理员可以更改服务器名单。", aclReadOnly: "只有社区管理员可以更改此项。",
 };
 
 export function a(key: K, vars: Record<string, string | number> = {}): string {

@@ -1,7 +1,8 @@
 /**
  * The server-admin area (lazily loaded, for accounts whose session.info says isAdmin): users
  * (search, details, disable/enable, a new password, the server-admin flag, purge), registration
- * tokens (list, create, revoke), communities (sizes, deactivate) and the server's audit log. It
+ * tokens (list, create, revoke), communities (sizes, deactivate), federation (peers, the server
+ * lists, the signing key and its rotation) and the server's audit log. It
  * speaks the HTTP admin API, POST /api/v1/admin/<name>, through the SDK's httpRequest.
  */
 import { useEffect } from "preact/hooks";
@@ -39,7 +40,7 @@ async function attempt<T>(fn: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
-const tabs = ["users", "tokens", "communities", "audit"] as const;
+const tabs = ["users", "tokens", "communities", "federation", "audit"] as const;
 type Tab = (typeof tabs)[number];
 
 export default function ServerAdmin() {
@@ -59,6 +60,7 @@ export default function ServerAdmin() {
         {tab.value === "users" ? <Users /> : null}
         {tab.value === "tokens" ? <Tokens /> : null}
         {tab.value === "communities" ? <Communities /> : null}
+        {tab.value === "federation" ? <Federation /> : null}
         {tab.value === "audit" ? <Audit /> : null}
       </div>
     </section>
@@ -300,6 +302,141 @@ function Communities() {
         ))}
       </ul>
       {more.value ? <button type="button" onClick={() => void load(list.value.length)}>{s("more")}</button> : null}
+    </div>
+  );
+}
+
+type FederationStatus = Res<"admin.federation.status">;
+type ServerLists = Res<"admin.federation.servers.list">;
+
+/**
+ * Federation, as `parley federation status|policy|allow|deny|unlist|rotate-key`: the peers, the
+ * server lists (the config file's read-only, the database's editable) and the signing key.
+ */
+function Federation() {
+  const status = useSignal<FederationStatus | null>(null);
+  const lists = useSignal<ServerLists | null>(null);
+  const server = useSignal("");
+  const list = useSignal<"allow" | "deny">("deny");
+  const load = async () => {
+    const [st, ls] = await Promise.all([attempt(() => adminCall("admin.federation.status", {})), attempt(() => adminCall("admin.federation.servers.list", {}))]);
+    if (st) status.value = st;
+    if (ls) lists.value = ls;
+  };
+  useEffect(() => void (connection.value === "online" && load()), [connection.value === "online"]);
+  async function setList(target: string, to: "allow" | "deny" | null) {
+    const r = await attempt(() => adminCall("admin.federation.servers.set", { server: target, list: to }));
+    if (!r) return false;
+    lists.value = r;
+    toast.value = to ? s(to === "allow" ? "allowedDone" : "deniedDone", { server: target }) : s("unlistedDone", { server: target });
+    return true;
+  }
+  const when = (ms: number | null) => (ms ? formatTime(ms) : "—");
+  const st = status.value;
+  const ls = lists.value;
+  return (
+    <div class="x-federation">
+      <section aria-labelledby="sa-fed-peers">
+        <h3 id="sa-fed-peers">{s("peers")}</h3>
+        {st && !st.enabled ? <p role="note">{s("federationOff")}</p> : null}
+        {st && !st.peers.length ? <p>{s("noPeers")}</p> : null}
+        {st?.peers.length ? (
+          <div class="scroll-x" role="region" aria-labelledby="sa-fed-peers" tabIndex={0}>
+          <table class="audit">
+            <caption class="sr">{s("peers")}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{s("peer")}</th><th scope="col">{s("rooms")}</th><th scope="col">{s("backlog")}</th><th scope="col">{s("failures")}</th>
+                <th scope="col">{s("lastSuccess")}</th><th scope="col">{s("nextAttempt")}</th><th scope="col">{s("dormant")}</th><th scope="col">{s("lastError")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {st.peers.map((p) => (
+                <tr key={p.server} data-peer={p.server} data-backlog={p.backlog} data-failures={p.failures} data-dormant={String(p.dormant)}>
+                  <th scope="row">{p.server}</th>
+                  <td>{p.rooms}</td>
+                  <td>{p.backlog}</td>
+                  <td>{p.failures}</td>
+                  <td>{when(p.lastSuccessAt)}</td>
+                  <td>{p.nextAttemptAt ? formatTime(p.nextAttemptAt) : s("now")}</td>
+                  <td>{p.dormant ? s("yes") : s("no")}</td>
+                  <td>{p.lastError ?? "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          </div>
+        ) : null}
+        <button type="button" onClick={() => void load()}>{s("refresh")}</button>
+      </section>
+
+      <section aria-labelledby="sa-fed-lists">
+        <h3 id="sa-fed-lists">{s("serverLists")}</h3>
+        <p class="muted">{s("listsHelp")}</p>
+        {ls && !ls.config.allow.length && !ls.config.deny.length && !ls.database.length ? <p>{s("noLists")}</p> : null}
+        <ul class="list">
+          {ls?.config.allow.map((name) => <li key={`ca-${name}`} data-listed={name} data-list="allow" data-source="config">{name} <span class="muted">· {s("allowList")} · {s("fromConfig")}</span></li>)}
+          {ls?.config.deny.map((name) => <li key={`cd-${name}`} data-listed={name} data-list="deny" data-source="config">{name} <span class="muted">· {s("denyList")} · {s("fromConfig")}</span></li>)}
+          {ls?.database.map((r) => (
+            <li key={`db-${r.server}`} data-listed={r.server} data-list={r.list} data-source="database">
+              {r.server} <span class="muted">· {r.list === "allow" ? s("allowList") : s("denyList")}</span>{" "}
+              <button type="button" aria-label={`${s("unlist")}: ${r.server}`} onClick={() => void setList(r.server, null)}>{s("unlist")}</button>
+            </li>
+          ))}
+        </ul>
+        <form
+          class="inline"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const name = server.value.trim().toLowerCase();
+            if (await setList(name, list.value)) server.value = "";
+          }}
+        >
+          <label>
+            {s("serverName")}
+            <input type="text" required autoComplete="off" spellcheck={false} placeholder="spam.example" value={server.value} onInput={(e) => (server.value = (e.currentTarget as HTMLInputElement).value)} />
+          </label>
+          <label for="sa-fed-list">{s("whichList")}</label>
+          <select id="sa-fed-list" value={list.value} onChange={(e) => (list.value = (e.currentTarget as HTMLSelectElement).value as "allow" | "deny")}>
+              <option value="deny">{s("denyList")}</option>
+              <option value="allow">{s("allowList")}</option>
+          </select>
+          <button type="submit">{s("addToList")}</button>
+        </form>
+      </section>
+
+      <section aria-labelledby="sa-fed-key">
+        <h3 id="sa-fed-key">{s("signingKey")}</h3>
+        {st?.key.current ? (
+          <p data-key={st.key.current.keyId}>
+            <code>{st.key.current.keyId}</code> <span class="muted">· {s("validFrom", { when: formatTime(st.key.current.validFrom) })}</span>
+          </p>
+        ) : null}
+        {st?.key.retired.length ? (
+          <details>
+            <summary>{s("retiredKeys", { n: st.key.retired.length })}</summary>
+            <ul>
+              {st.key.retired.map((k) => (
+                <li key={k.keyId} data-retired-key={k.keyId}><code>{k.keyId}</code> <span class="muted">· {formatTime(k.validFrom)} – {formatTime(k.validUntil)}</span></li>
+              ))}
+            </ul>
+          </details>
+        ) : null}
+        <p class="muted">{s("rotateHelp")}</p>
+        <button
+          type="button"
+          class="danger"
+          onClick={async () => {
+            if (!confirm(s("rotateConfirm"))) return;
+            const r = await attempt(() => adminCall("admin.federation.rotate_key", {}));
+            if (!r) return;
+            toast.value = s("rotatedDone", { key: r.current });
+            await load();
+          }}
+        >
+          {s("rotate")}
+        </button>
+      </section>
     </div>
   );
 }

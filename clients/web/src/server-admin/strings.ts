@@ -18,6 +18,16 @@ const en = {
   members: "{n} members", groups: "{n} groups", size: "{events} of messages, {media} of files", deactivated: "deactivated",
   deactivate: "Deactivate", deactivateConfirm: "Deactivate {name}? Its groups are unlinked and it becomes read-only.", deactivatedDone: "{name} is deactivated.",
   when: "When", actor: "Who", action: "Action", target: "Whom", details: "Details", empty: "Nothing here.",
+  federation: "Federation", peers: "Peers", peer: "Server", backlog: "Backlog", failures: "Failures", lastSuccess: "Last success",
+  nextAttempt: "Next attempt", dormant: "Dormant", lastError: "Last error", now: "now", yes: "yes", no: "no", refresh: "Refresh",
+  noPeers: "No peers: no room of this server has members on another server yet.", federationOff: "Federation is turned off in the config (federation.enabled).",
+  serverLists: "Server lists", listsHelp: "A server on a deny list is refused; when an allow list has entries, only listed servers federate. Entries from the config file change only with the file.",
+  noLists: "No lists: every server may federate.", allowList: "allow list", denyList: "deny list", fromConfig: "config file (read-only)",
+  unlist: "Take off the list", serverName: "Server name", whichList: "List", addToList: "Add to list",
+  allowedDone: "{server} is on the allow list.", deniedDone: "{server} is on the deny list.", unlistedDone: "{server} is on no list.",
+  signingKey: "Signing key", validFrom: "valid since {when}", retiredKeys: "Retired keys ({n})",
+  rotateHelp: "Rotating retires this key (it stays published so that what it signed still verifies) and signs with a new one from now on. Do it when the database may have been copied.",
+  rotate: "Rotate key", rotateConfirm: "Rotate the server's signing key? Peers fetch the new key on the next request.", rotatedDone: "Now signing with {key}.",
 } as const;
 type K = keyof typeof en;
 const zh: Record<K, string> = {
@@ -37,6 +47,16 @@ const zh: Record<K, string> = {
   members: "{n} 位成员", groups: "{n} 个群组", size: "消息 {events}，文件 {media}", deactivated: "已停用",
   deactivate: "停用", deactivateConfirm: "停用 {name}？其群组将被取消关联，社区变为只读。", deactivatedDone: "{name} 已停用。",
   when: "时间", actor: "操作人", action: "操作", target: "对象", details: "详情", empty: "这里没有内容。",
+  federation: "联邦", peers: "对等服务器", peer: "服务器", backlog: "积压", failures: "失败次数", lastSuccess: "最近成功",
+  nextAttempt: "下次尝试", dormant: "休眠", lastError: "最近错误", now: "现在", yes: "是", no: "否", refresh: "刷新",
+  noPeers: "没有对等服务器：本服务器的房间还没有其他服务器的成员。", federationOff: "配置中已关闭联邦（federation.enabled）。",
+  serverLists: "服务器名单", listsHelp: "拒绝名单上的服务器被拒绝；允许名单有条目时，只有名单上的服务器可以联邦。配置文件中的条目只能通过修改文件更改。",
+  noLists: "没有名单：所有服务器都可以联邦。", allowList: "允许名单", denyList: "拒绝名单", fromConfig: "配置文件（只读）",
+  unlist: "移出名单", serverName: "服务器名称", whichList: "名单", addToList: "加入名单",
+  allowedDone: "{server} 已加入允许名单。", deniedDone: "{server} 已加入拒绝名单。", unlistedDone: "{server} 已不在任何名单上。",
+  signingKey: "签名密钥", validFrom: "自 {when} 起有效", retiredKeys: "已停用的密钥（{n}）",
+  rotateHelp: "轮换会停用此密钥（它仍会公布，以便验证它签过的内容），此后用新密钥签名。数据库可能被他人复制时请轮换。",
+  rotate: "轮换密钥", rotateConfirm: "轮换服务器的签名密钥？对等服务器会在下一次请求时获取新密钥。", rotatedDone: "现在使用 {key} 签名。",
 };
 
 export function s(key: K, vars: Record<string, string | number> = {}): string {

@@ -12,6 +12,7 @@ import { PollCard, EventCard, PollForm, EventForm } from "./Cards.tsx";
 import { MessageText, MessageActions, PinnedBar } from "../features/messages.tsx";
 import { MentionTextarea } from "../features/mentions.tsx";
 import { RoomSettings, roomTitle } from "../features/rooms.tsx";
+import { RemoteId } from "../features/federation.tsx";
 
 const EMOJI = ["👍", "❤️", "😂", "😮", "🙏"];
 
@@ -116,8 +117,8 @@ export function Conversation({ roomId }: { roomId: string }) {
           <Message key={m.seq} m={m} room={r} all={messages} onReply={() => (replyTo.value = m)} onThread={() => (thread.value = m.seq)} isAdmin={isAdmin} announcements={announcements} />
         ))}
         {mine.map((p) => (
-          <li key={p.txnId} class="message mine pending" data-pending={p.txnId}>
-            <div class="meta"><span class="sender">{nameOf(me())}</span> <span class="muted">{p.error ? t("conv.failed") : t("conv.pending")}</span></div>
+          <li key={p.txnId} class="message mine pending" data-pending={p.txnId} data-held={p.held ? "true" : undefined}>
+            <div class="meta"><span class="sender">{nameOf(me())}</span> <span class="muted">{p.error ? t("conv.failed") : p.held ? t("conv.held", { server: p.held.server }) : t("conv.pending")}</span></div>
             <p class="body">{(p.params.body as string | undefined) ?? (p.params.file as { name: string } | undefined)?.name}</p>
             {p.error ? (
               <p class="error" role="alert">
@@ -162,7 +163,8 @@ function Message(props: { m: MessageView; room: RoomSummary | null; all: Message
   return (
     <li class={`message ${mine ? "mine" : ""}`} data-seq={m.seq} tabIndex={-1} aria-label={`${nameOf(m.sender)}, ${formatTime(m.ts)}`}>
       <div class="meta">
-        <a class="sender" href={routes.user(m.sender)} onClick={onLink}>{nameOf(m.sender)}</a>{" "}
+        <a class="sender" href={routes.user(m.sender)} onClick={onLink}>{nameOf(m.sender)}</a>
+        <RemoteId userId={m.sender} />{" "}
         <time dateTime={new Date(m.ts).toISOString()} class="muted">{formatTime(m.ts)}</time>
         {m.edited ? <span class="muted"> · {t("conv.edited")}</span> : null}
       </div>

@@ -6,6 +6,7 @@ import { call, rooms, refreshRooms, toast, upload, connection, invitations, answ
 import { navigate, routes, onLink } from "../router.ts";
 // web-extra: unread mentions beside the unread counts.
 import { MentionBadge } from "../features/rooms.tsx";
+import { JoinWithLink } from "../features/federation.tsx";
 
 type Groups = OpResult<"community.groups">["groups"];
 
@@ -149,7 +150,7 @@ export function CreateRoom({ communityId }: { communityId?: string }) {
   );
 }
 
-/** The home screen: invitations waiting for an answer, else a hint. */
+/** The home screen: invitations waiting for an answer, else a hint; and "Join with a link". */
 export function HomeScreen() {
   const list = invitations.value;
   async function answer(roomId: string, kind: string, accept: boolean) {
@@ -176,6 +177,7 @@ export function HomeScreen() {
       ) : (
         <p class="empty">{t("home.empty")}</p>
       )}
+      <JoinWithLink />
     </section>
   );
 }
