@@ -63,13 +63,13 @@ export function MentionTextarea(props: Props) {
     const start = query.value.at;
     const end = el.selectionStart ?? el.value.length;
     const text = `${el.value.slice(0, start)}@${o.insert} ${el.value.slice(end)}`;
+    // The box and its caret change now, in this key's handler: a caret set a frame later would
+    // move back over what a fast typist wrote in between. The state then follows (same value).
+    const caret = start + o.insert.length + 2;
+    el.value = text;
+    el.setSelectionRange(caret, caret);
     props.onPick(text);
     query.value = null;
-    const caret = start + o.insert.length + 2;
-    requestAnimationFrame(() => {
-      el.focus();
-      el.setSelectionRange(caret, caret);
-    });
   }
 
   function onKeyDown(e: KeyboardEvent) {
