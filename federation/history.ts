@@ -156,4 +156,22 @@ export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federa
       return local(ctx, params);
     };
   }
+
+  // A community's groups list on a replica: the home knows every group, also those this server
+  // replicates none of; asked on the reader's behalf, with what is held here when it is down.
+  const groups = ops.get("community.groups");
+  if (groups) {
+    const local = groups.handler;
+    groups.handler = async (ctx, params: { roomId: string }) => {
+      const st = typeof params.roomId === "string" && originOf(params.roomId) !== federation.self ? rooms.state(params.roomId) : undefined;
+      if (!st || !st.members.has(ctx.actor.userId)) return local(ctx, params);
+      try {
+        const res = await federation.request(originOf(params.roomId), "POST", "/propose", { sender: ctx.actor.userId, op: "community.groups", params });
+        if (res.status === 200 && res.body?.result) return res.body.result;
+      } catch (err) {
+        log.info({ room: params.roomId, err: (err as Error).message }, "groups list from what is held: home unreachable");
+      }
+      return local(ctx, params);
+    };
+  }
 }

@@ -74,6 +74,12 @@ export const proposableOps = new Set([
   "community.servers.set",
 ]);
 
+/**
+ * Reads a remote member's server asks the home for, because the answer needs rooms it does not
+ * replicate: a community's groups list (its groups the member's server holds no copy of).
+ */
+export const proposableReads = new Set(["community.groups"]);
+
 export interface FederationRouteDeps {
   federation: Federation;
   protocol: Protocol;
@@ -214,7 +220,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         // A pending send delivered long after it was made is refused with a clear code.
         if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
         const def = ops.get(op);
-        if (!def || !proposableOps.has(op)) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
+        if (!def || !(proposableOps.has(op) || proposableReads.has(op))) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
         // Only for rooms hosted here: this server relays nobody's proposals to a third one.
         if ((typeof params.roomId === "string" && originOf(params.roomId) !== federation.self) || "server" in params) throw new ParleyError("room.not_found");
         // A community's server access list refuses its denied servers' users before anything runs

@@ -236,3 +236,22 @@ t.test("a join snapshot that is not the home's, or that names no event of its ba
   t.same([...server.app.parley.rooms.state(roomId)!.members.keys()], [owner, "@bob:school.test"]);
   t.same(seqsOf(server, roomId), [38, 39, 40]);
 });
+
+t.test("bob of b, in a community of a but in none of its groups, sees every group of its list; with a down, the groups b holds", async (t) => {
+  const { a, b, alice, bob } = await twoServers(t);
+  const school = await alice.request("community.create", { name: "Hillside School" });
+  const maths = await alice.request("group.create", { name: "Maths", communityId: school.roomId });
+  const art = await alice.request("group.create", { name: "Art", communityId: school.roomId });
+  const { token } = await alice.request("link.create", { roomId: school.roomId });
+  await bob.request("link.join", { token, server: "a.test" });
+  await until(t, "b holds the community", () => b.app.parley.rooms.state(school.roomId)?.seq === a.app.parley.rooms.state(school.roomId)!.seq);
+  t.equal(b.app.parley.rooms.state(maths.roomId), undefined, "b replicates neither group");
+  const list = await bob.request("community.groups", { roomId: school.roomId });
+  t.same(list.groups.map((g) => g.name).sort(), ["Art", "Maths"]);
+  t.same(list.groups.map((g) => g.joined), [false, false]);
+  await bob.request("group.join", { roomId: art.roomId });
+  await until(t, "b holds Art", () => b.app.parley.rooms.state(art.roomId)?.seq === a.app.parley.rooms.state(art.roomId)!.seq);
+  await a.stop(false);
+  const held = await bob.request("community.groups", { roomId: school.roomId });
+  t.same(held.groups.map((g) => [g.name, g.joined]), [["Art", true]], "what b holds");
+});
