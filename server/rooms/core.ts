@@ -308,6 +308,10 @@ export function createRoomCore(deps: {
           state.members.set(m.userId, m.role);
           if (isAdminRole(m.role)) state.adminCount++;
         }
+        // A direct chat's pair has one room: recorded as its member.join via "direct" would.
+        if (snap.kind === "direct" && snap.members.length === 2 && !store.findDirect(snap.members[0].userId, snap.members[1].userId)) {
+          store.insertDirect(snap.members[0].userId, snap.members[1].userId, roomId, ts);
+        }
         for (const u of snap.bans) store.addBan(roomId, u, home, ts);
         for (const u of snap.invites) store.addInvite(roomId, u, home, ts);
         for (const u of snap.requests) store.addRequest(roomId, u, ts);

@@ -59,7 +59,7 @@ async function twoServers(t: Test) {
  * failures) while bob joins from b and alice says 20 more; then b wakes a and gets the snapshot.
  * Bob's join is then below what b holds: his history is fetched on demand.
  */
-async function joinedWhileBehind(t: Test) {
+async function joinedWhileBehind(t: Test, beforeWake?: (alice: ParleyClient, roomId: string, said: number[]) => Promise<void>) {
   const { a, b, alice, bob } = await twoServers(t);
   const { roomId } = await alice.request("group.create", { name: "Maths" });
   for (let i = 1; i <= 3; i++) await alice.request("message.send", { roomId, txnId: `p${i}`, body: `before bob ${i}` });
@@ -70,6 +70,7 @@ async function joinedWhileBehind(t: Test) {
   const joinSeq = a.app.parley.rooms.state(roomId)!.seq;
   const said: number[] = [];
   for (let i = 1; i <= 20; i++) said.push((await alice.request("message.send", { roomId, txnId: `m${i}`, body: `after bob ${i}` })).event.seq);
+  await beforeWake?.(alice, roomId, said);
   await b.app.parley.federation.request("a.test", "POST", "/wake", {});
   const head = a.app.parley.rooms.state(roomId)!.seq;
   await until(t, "b holds the room up to a's head", () => b.app.parley.rooms.state(roomId)?.seq === head);
@@ -147,7 +148,16 @@ t.test("bob pages back below what b holds: b fetches it from a's backfill on his
   // The home applies the same visibility to a direct request for the early log on bob's behalf.
   const res = await b.app.parley.federation.request("a.test", "POST", "/backfill", { roomId, from: 1, to: joinSeq, requester: "@bob:b.test" });
   t.same(res.body.events.map((e: WireEvent) => e.seq), [joinSeq], "cut at bob's join");
-  t.ok(a.app.parley.rooms.state(roomId)!.seq === head);
+  // What was fetched is kept: with a down and b restarted, bob reads it all from b alone.
+  await a.stop(false);
+  const b2 = await b.restart();
+  t.teardown(() => b2.stop(true).catch(() => undefined));
+  const bob2 = await b2.login("bob");
+  const kept = await bob2.request("message.history", { roomId, limit: 50 });
+  t.equal(kept.messages.length, said.length);
+  t.notOk("incomplete" in kept, "nothing had to be fetched again");
+  t.equal(b2.app.parley.rooms.state(roomId)!.seq, head, "the replica's state reloads from its tables");
+  t.same([...b2.app.parley.rooms.state(roomId)!.members.keys()].sort(), ["@alice:a.test", "@bob:b.test"]);
 });
 
 t.test("a page of history that does not link to what b holds is refused: nothing is stored and the page says it is incomplete", async (t) => {
@@ -254,4 +264,22 @@ t.test("bob of b, in a community of a but in none of its groups, sees every grou
   await a.stop(false);
   const held = await bob.request("community.groups", { roomId: school.roomId });
   t.same(held.groups.map((g) => [g.name, g.joined]), [["Art", true]], "what b holds");
+});
+
+t.test("an edit and a deletion that b held before their messages arrive by backfill are applied to them", async (t) => {
+  const { b, bob, roomId, said } = await joinedWhileBehind(t, async (alice, roomId, said) => {
+    await alice.request("message.send", { roomId, txnId: "r1", body: "a reply", replyTo: said[2] });
+    await alice.request("message.edit", { roomId, seq: said[0], body: "after bob 1, edited" });
+    await alice.request("message.delete", { roomId, seq: said[1], forEveryone: true });
+  });
+  const low = seqsOf(b, roomId)[0];
+  t.ok(low > said[1], "the edit and the deletion are held, their messages are not");
+  const page = await bob.request("message.history", { roomId, limit: 50 });
+  const bySeq = new Map(page.messages.map((m) => [m.seq, m]));
+  t.equal(bySeq.get(said[0])?.body, "after bob 1, edited");
+  t.equal(bySeq.get(said[0])?.edited, true);
+  t.equal(bySeq.get(said[1])?.deleted, true);
+  t.equal(bySeq.get(said[1])?.body, null);
+  t.equal(bySeq.get(said[2])?.body, "after bob 3");
+  t.ok(page.messages.some((m) => m.replyTo === said[2] && m.body === "a reply"), "the reply to a fetched message points at it");
 });
