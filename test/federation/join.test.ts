@@ -90,6 +90,11 @@ t.test("bob of b joins a long group of a: b stores a signed snapshot and the las
   t.equal(joined.status, "joined");
   const head = a.app.parley.rooms.state(roomId)!.seq;
   await until(t, "b holds the room", () => b.app.parley.rooms.state(roomId)?.seq === head);
+  // Bob's sync stream has the room from his join (one of the snapshot's last events), not before.
+  const sync = await bob.request("sync", { since: 0, limit: 500 });
+  const synced = sync.events.filter((e) => e.roomId === roomId);
+  t.ok(synced.some((e) => e.type === "member.join" && e.seq === head), "bob's join");
+  t.notOk(synced.some((e) => e.seq < head), "nothing from before it");
   const held = seqsOf(b, roomId);
   t.ok(held[0] > 1, `b does not hold the room's first events (holds from seq ${held[0]})`);
   t.same(held, Array.from({ length: head - held[0] + 1 }, (_, i) => held[0] + i), "b holds an unbroken run up to the head");
