@@ -288,3 +288,23 @@ t.test("an edit and a deletion that b held before their messages arrive by backf
   t.equal(bySeq.get(said[2])?.body, "after bob 3");
   t.ok(page.messages.some((m) => m.replyTo === said[2] && m.body === "a reply"), "the reply to a fetched message points at it");
 });
+
+t.test("alice invites bob of b into a long group: b begins it from a snapshot, bob sees the invitation, accepts, and reads from his join", async (t) => {
+  const { a, b, alice, bob } = await twoServers(t);
+  const { roomId } = await alice.request("group.create", { name: "Maths" });
+  for (let i = 1; i <= 8; i++) await alice.request("message.send", { roomId, txnId: `m${i}`, body: `message ${i}` });
+  const invited = nextEvent(bob, (e) => e.roomId === roomId && e.type === "member.invite", 30_000);
+  await alice.request("member.invite", { roomId, userId: "@bob:b.test" });
+  t.equal(((await invited).content as { userId?: string }).userId, "@bob:b.test", "bob is told of the invitation");
+  t.ok(seqsOf(b, roomId)[0] > 1, "b began the room from a snapshot");
+  t.ok(b.app.parley.rooms.state(roomId)!.invites.has("@bob:b.test"));
+  const joinedPush = nextEvent(bob, (e) => e.roomId === roomId && e.type === "member.join", 30_000);
+  await bob.request("invite.accept", { roomId });
+  const join = await joinedPush;
+  t.equal((join.content as { userId?: string }).userId, "@bob:b.test");
+  const hi = await alice.request("message.send", { roomId, txnId: "hi", body: "hello bob" });
+  await until(t, "b holds alice's hello", () => (b.app.parley.rooms.state(roomId)?.seq ?? 0) >= hi.event.seq);
+  const page = await bob.request("message.history", { roomId });
+  t.same(page.messages.map((m) => m.body), ["hello bob"], "only what was said since he joined");
+  t.equal(b.app.parley.rooms.state(roomId)!.head, a.app.parley.rooms.state(roomId)!.head);
+});
