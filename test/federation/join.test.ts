@@ -308,3 +308,43 @@ t.test("alice invites bob of b into a long group: b begins it from a snapshot, b
   t.same(page.messages.map((m) => m.body), ["hello bob"], "only what was said since he joined");
   t.equal(b.app.parley.rooms.state(roomId)!.head, a.app.parley.rooms.state(roomId)!.head);
 });
+
+t.test("a snapshot of a 5,000-member community is stored whole from one batch of three events, and bob's server answers its member count", async (t) => {
+  const evil = await startFakePeer("evil.test");
+  t.teardown(() => evil.close());
+  const server = await startServer({ federation: { allow_plain_http: true, peers: { "evil.test": evil.baseUrl } } });
+  t.teardown(() => server.stop(true));
+  const bob = await server.user("bob");
+  const roomId = "!bigcommunity:evil.test";
+  const owner = "@mallory:evil.test";
+  let prev: string | null = "y".repeat(43);
+  const events: WireEvent[] = [5003, 5004, 5005].map((seq) => {
+    const last = seq === 5005;
+    const content = last ? { userId: "@bob:school.test", role: "member", via: "link" } : { userId: `@user${seq}:evil.test`, role: "member", via: "link" };
+    const sender = last ? "@bob:school.test" : `@user${seq}:evil.test`;
+    const skeleton = { roomId, seq, eventId: `$big${seq}x`, type: "member.join", sender, origin: last ? "school.test" : "evil.test", ts: 1_796_000_000_000 + seq, contentHash: contentHashOf(content), prev };
+    const e: WireEvent = { ...skeleton, content, hash: eventHashOf(skeleton) };
+    prev = e.hash;
+    return e;
+  });
+  const members: SnapshotState["members"] = [{ userId: owner, role: "owner", since: 2 }];
+  for (let i = 3; i <= 5004; i++) members.push({ userId: `@user${i}:evil.test`, role: "member", since: i });
+  members.push({ userId: "@bob:school.test", role: "member", since: 5005 });
+  const state: SnapshotState = {
+    kind: "community", name: "Big School", description: "", picture: null, rules: "", communityId: null, groups: [],
+    settings: { sendPolicy: "admins", editInfoPolicy: "admins", addMembersPolicy: "admins", joinApproval: false, announcementReplies: true },
+    members, bans: [], invites: [], requests: [], pinned: [], deactivated: false, createdBy: owner, createdAt: 1_796_000_000_000, serverAcl: { deny: ["spam.example"] },
+  };
+  const snapshot = signSnapshot({ server: "evil.test", roomId, seq: 5005, hash: events[2].hash, ts: Date.now(), state }, evil.keys[0]);
+  const checkpoints = [signCheckpoint({ server: "evil.test", roomId, seq: 5005, hash: events[2].hash, ts: Date.now() }, evil.keys[0])];
+  const res = await evil.call({ baseUrl: server.baseUrl, name: "school.test" }, "/send", { events, checkpoints, snapshots: [snapshot] });
+  t.equal(res.status, 200);
+  t.same(res.body.results.map((r: { status: string }) => r.status), ["ok", "ok", "ok"]);
+  t.same(seqsOf(server, roomId), [5003, 5004, 5005], "three events stored, not 5,005");
+  const st = server.app.parley.rooms.state(roomId)!;
+  t.equal(st.members.size, 5004);
+  t.same(st.serverAcl, { deny: ["spam.example"] }, "the community's server access list");
+  const list = await bob.request("room.members", { roomId });
+  t.equal(list.count, 5004);
+  t.equal(list.members, null, "a member of the announcement group does not get the list");
+});
