@@ -63,7 +63,7 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
       const state = rooms.state(roomId);
       // A replica starts only for a room one of our users acted in, or whose batch names one.
       const ours = (u: unknown) => typeof u === "string" && originOf(u) === self;
-      const inSnapshot = () => snapshots.some((x) => x.roomId === roomId && x.state.members.some((m) => ours(m.userId) || x.state.invites.some(ours)));
+      const inSnapshot = () => snapshots.some((x) => x.roomId === roomId && (x.state.members.some((m) => ours(m.userId)) || x.state.invites.some(ours)));
       if (!state && !expected.get(roomId) && !run.some((e) => ours(e.sender) || ours((e.content as { userId?: unknown }).userId)) && !inSnapshot()) {
         refuseAll("federation.not_subscribed");
         continue;

@@ -261,9 +261,10 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
         // A destination beginning a long room gets a snapshot and the last events, not the whole log
         // (not when its cursor stops before the room's end: the snapshot would say what follows).
         const head = rooms.state(c.room_id)?.seq ?? 0;
-        const snapshot = c.acked_seq === 0 && head > joinSnapshot.tailEvents && (c.until_seq === null || c.until_seq >= head) ? snapshotOf(c.room_id) : null;
+        const beginsLong = c.acked_seq === 0 && head > joinSnapshot.tailEvents && (c.until_seq === null || c.until_seq >= head);
         // The snapshot and its events travel together, or wait for the next batch.
-        if (snapshot && (batchEvents - events.length <= joinSnapshot.tailEvents || bytes >= batchBytes / 2)) continue;
+        if (beginsLong && (batchEvents - events.length <= joinSnapshot.tailEvents || bytes >= batchBytes / 2)) continue;
+        const snapshot = beginsLong ? snapshotOf(c.room_id) : null;
         const start = snapshot ? snapshot.seq - joinSnapshot.tailEvents : c.acked_seq;
         const rows = s.events.all(c.room_id, start, c.until_seq ?? Number.MAX_SAFE_INTEGER, batchEvents - events.length) as {
           room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string;
