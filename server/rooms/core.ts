@@ -355,7 +355,8 @@ export function createRoomCore(deps: {
           projectEvent(store, state, { ...base, pos }, true);
         }
         // What was held before this page and changes its messages (an edit, a deletion, a poll's
-        // close) came first but found nothing to change: applied again, in order, now.
+        // close) came first but found nothing to change, and a newer reaction, vote or answer must
+        // stand over an older one of the page: applied again, in order, now.
         for (const e of sorted) {
           if (e.type !== "message") continue;
           for (const later of store.eventsTargeting(roomId, e.seq, top)) projectEvent(store, state, later, true);

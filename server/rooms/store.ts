@@ -112,7 +112,7 @@ export function createRoomStore(storage: Storage) {
       "INSERT INTO replica_floors (room_id, snapshot_seq, low_seq, low_prev, server_acl) VALUES (?, ?, ?, ?, ?) ON CONFLICT (room_id) DO UPDATE SET low_seq = excluded.low_seq, low_prev = excluded.low_prev",
     ),
     targeting: db.prepare(
-      "SELECT * FROM room_events WHERE room_id = ? AND seq > ? AND type IN ('message.edit', 'message.delete', 'poll.close', 'event.update', 'event.cancel') AND coalesce(json_extract(content, '$.target'), json_extract(content, '$.poll')) = ? ORDER BY seq",
+      "SELECT * FROM room_events WHERE room_id = ? AND seq > ? AND type IN ('message.edit', 'message.delete', 'reaction', 'poll.vote', 'poll.close', 'event.update', 'event.cancel', 'event.rsvp') AND coalesce(json_extract(content, '$.target'), json_extract(content, '$.poll')) = ? ORDER BY seq",
     ),
     recountReplies: db.prepare(
       "UPDATE messages SET reply_count = (SELECT count(*) FROM messages r WHERE r.room_id = messages.room_id AND r.thread_root = messages.seq) WHERE room_id = ? AND seq BETWEEN ? AND ?",
@@ -421,7 +421,11 @@ export function createRoomStore(storage: Storage) {
     setReplicaFloor(roomId: string, snapshotSeq: number, lowSeq: number, lowPrev: string | null, acl: ServerAcl | null = null): void {
       s.putFloor.run(roomId, snapshotSeq, lowSeq, lowPrev, acl ? JSON.stringify(acl) : null);
     },
-    /** Held events after `afterSeq` that change the message at `target` (re-applied when the message arrives later, by backfill). */
+    /**
+     * Held events after `afterSeq` that change the message at `target` (re-applied in order when
+     * the message arrives later, by backfill: an older reaction or vote of the same page must not
+     * stand over a newer one held before it).
+     */
     eventsTargeting: (roomId: string, target: number, afterSeq: number) => (s.targeting.all(roomId, afterSeq, target) as EventRow[]).map(eventFromRow),
     recountReplies: (roomId: string, lo: number, hi: number) => void s.recountReplies.run(roomId, lo, hi),
     audit(scopeId: string, roomId: string, actor: string, action: string, target: string | null, details: unknown, at: number): void {

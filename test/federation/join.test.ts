@@ -271,11 +271,14 @@ t.test("bob of b, in a community of a but in none of its groups, sees every grou
   t.same(held.groups.map((g) => [g.name, g.joined]), [["Art", true]], "what b holds");
 });
 
-t.test("an edit and a deletion that b held before their messages arrive by backfill are applied to them", async (t) => {
+t.test("an edit, a deletion and a newer reaction that b held before their messages arrive by backfill are applied to them", async (t) => {
   const { b, bob, roomId, said } = await joinedWhileBehind(t, async (alice, roomId, said) => {
+    await alice.request("message.react", { roomId, seq: said[2], emoji: "👍" });
     await alice.request("message.send", { roomId, txnId: "r1", body: "a reply", replyTo: said[2] });
     await alice.request("message.edit", { roomId, seq: said[0], body: "after bob 1, edited" });
     await alice.request("message.delete", { roomId, seq: said[1], forEveryone: true });
+    await alice.request("message.react", { roomId, seq: said[2], emoji: "🎉" });
+    await alice.request("message.send", { roomId, txnId: "r2", body: "last" });
   });
   const low = seqsOf(b, roomId)[0];
   t.ok(low > said[1], "the edit and the deletion are held, their messages are not");
@@ -286,6 +289,7 @@ t.test("an edit and a deletion that b held before their messages arrive by backf
   t.equal(bySeq.get(said[1])?.deleted, true);
   t.equal(bySeq.get(said[1])?.body, null);
   t.equal(bySeq.get(said[2])?.body, "after bob 3");
+  t.same(bySeq.get(said[2])?.reactions, [{ emoji: "🎉", count: 1 }], "alice's newer reaction stands over the older one fetched later");
   t.ok(page.messages.some((m) => m.replyTo === said[2] && m.body === "a reply"), "the reply to a fetched message points at it");
 });
 
