@@ -7,6 +7,7 @@
 import { sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
 import { canonicalJson, eventHashOf, type Skeleton } from "../server/rooms/hash.ts";
 import type { KnownKey } from "./signatures.ts";
+import type { SnapshotState } from "../server/rooms/core.ts";
 
 export interface Checkpoint {
   server: string;
@@ -55,4 +56,36 @@ export function firstBreak(run: Skeleton[], checkpoint: { roomId: string; seq: n
   const last = run[run.length - 1];
   if (!last || last.seq !== checkpoint.seq || prev !== checkpoint.hash) return last?.seq ?? checkpoint.seq;
   return null;
+}
+
+/**
+ * A join snapshot (federation/outbox.ts): a room's state as of `seq`, whose event has hash `hash`,
+ * signed by the home like a checkpoint, over the canonical JSON of every field but the signature,
+ * the state included. The chain ties the events sent with it to `hash`.
+ */
+export interface Snapshot {
+  server: string;
+  roomId: string;
+  seq: number;
+  hash: string;
+  ts: number;
+  keyId: string;
+  state: SnapshotState;
+  signature: string;
+}
+
+export function signSnapshot(c: Omit<Snapshot, "signature" | "keyId">, key: { keyId: string; privateKey: KeyObject }): Snapshot {
+  const body = { ...c, keyId: key.keyId };
+  return { ...body, signature: edSign(null, Buffer.from(canonicalJson(body)), key.privateKey).toString("base64url") };
+}
+
+/** Whether the snapshot is signed by `key`, and the key was valid when it was made. */
+export function verifySnapshot(c: Snapshot, key: KnownKey): boolean {
+  if (c.ts < key.validFrom || (key.validUntil !== null && c.ts >= key.validUntil)) return false;
+  const { signature, ...rest } = c;
+  try {
+    return edVerify(null, Buffer.from(canonicalJson(rest)), key.key, Buffer.from(signature, "base64url"));
+  } catch {
+    return false;
+  }
 }

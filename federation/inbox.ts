@@ -11,7 +11,7 @@ import type { Storage } from "../server/storage/database.ts";
 import type { Logger } from "../server/logger.ts";
 import { contentHashOf, eventHashOf, originOf } from "../server/rooms/hash.ts";
 import { ParleyError } from "../server/errors.ts";
-import { verifyCheckpoint, type Checkpoint } from "./events.ts";
+import { verifyCheckpoint, verifySnapshot, type Checkpoint, type Snapshot } from "./events.ts";
 import type { EphemeralEntry, WireEvent } from "./outbox.ts";
 import type { MessageService } from "../server/messages/service.ts";
 import type { PeerDirectory } from "./peers.ts";
@@ -28,7 +28,9 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
   const expected = deps.storage.sqlite.prepare("SELECT 1 FROM federation_rooms WHERE room_id = ?");
   const self = deps.self;
 
-  async function receive(origin: string, events: WireEvent[], checkpoints: Checkpoint[]): Promise<EventResult[]> {
+  const floorOf = deps.storage.sqlite.prepare("SELECT low_seq AS lowSeq FROM replica_floors WHERE room_id = ?");
+
+  async function receive(origin: string, events: WireEvent[], checkpoints: Checkpoint[], snapshots: Snapshot[] = []): Promise<EventResult[]> {
     const results = new Map<string, EventResult>();
     const byRoom = new Map<string, WireEvent[]>();
     for (const e of events) {
@@ -61,12 +63,27 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
       const state = rooms.state(roomId);
       // A replica starts only for a room one of our users acted in, or whose batch names one.
       const ours = (u: unknown) => typeof u === "string" && originOf(u) === self;
-      if (!state && !expected.get(roomId) && !run.some((e) => ours(e.sender) || ours((e.content as { userId?: unknown }).userId))) {
+      const inSnapshot = () => snapshots.some((x) => x.roomId === roomId && (x.state.members.some((m) => ours(m.userId)) || x.state.invites.some(ours)));
+      if (!state && !expected.get(roomId) && !run.some((e) => ours(e.sender) || ours((e.content as { userId?: unknown }).userId)) && !inSnapshot()) {
         refuseAll("federation.not_subscribed");
         continue;
       }
-      let seq = state?.seq ?? 0;
-      let head = state?.head ?? null;
+      // A join snapshot begins a replica this server does not hold yet: signed by the home, and
+      // naming an event of this run by its hash, which the run's chain ties to the checkpoint.
+      // Held already, the snapshot is ignored and the run is checked against what is held.
+      const snap = state ? undefined : snapshots.find((x) => x.roomId === roomId);
+      if (snap) {
+        const snapKey = snap.server === origin ? await peers.lookupKey(origin, snap.keyId) : null;
+        const anchor = run.find((e) => e.seq === snap.seq);
+        if (!snapKey || !verifySnapshot(snap, snapKey) || !anchor || anchor.hash !== snap.hash || run[0].seq > snap.seq) {
+          log.warn({ peer: origin, room: roomId }, "join snapshot refused");
+          refuseAll("federation.bad_checkpoint");
+          continue;
+        }
+      }
+      const floor = state ? (floorOf.get(roomId) as { lowSeq: number } | undefined) : undefined;
+      let seq = state?.seq ?? (snap ? run[0].seq - 1 : 0);
+      let head = state?.head ?? (snap ? run[0].prev : null);
       const accepted: WireEvent[] = [];
       for (let i = 0; i < run.length; i++) {
         const e = run[i];
@@ -78,7 +95,9 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
         }
         if (e.seq <= seq) {
           const stored = (hashAt.get(roomId, e.seq) as { hash: string | null } | undefined)?.hash;
-          results.set(e.eventId, stored === e.hash ? { eventId: e.eventId, status: "duplicate" } : { eventId: e.eventId, status: "refused", code: "federation.conflict" });
+          // Below a snapshot replica's floor: history it has not fetched (a snapshot sent again).
+          const unheld = stored === undefined && floor !== undefined && e.seq < floor.lowSeq;
+          results.set(e.eventId, stored === e.hash || unheld ? { eventId: e.eventId, status: "duplicate" } : { eventId: e.eventId, status: "refused", code: "federation.conflict" });
           continue;
         }
         if (e.seq !== seq + 1) {
@@ -104,10 +123,19 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
         seq = e.seq;
         head = e.hash;
       }
+      if (snap && !accepted.some((e) => e.seq === snap.seq)) {
+        // The chain broke before the snapshot's event: nothing of it can be stored.
+        for (const e of accepted) results.set(e.eventId, { eventId: e.eventId, status: "refused", code: "federation.chain_broken" });
+        continue;
+      }
       if (!accepted.length) continue;
       try {
         await rooms.transact((tx) => {
-          for (const e of accepted) {
+          if (snap) {
+            const tail = accepted.filter((e) => e.seq <= snap.seq);
+            tx.installSnapshot(roomId, snap.seq, snap.hash, snap.state, tail.map((e) => ({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content, contentHash: e.contentHash, hash: e.hash, prev: e.prev })), tx.now);
+          }
+          for (const e of snap ? accepted.filter((x) => x.seq > snap.seq) : accepted) {
             tx.appendReplica({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content }, { contentHash: e.contentHash, hash: e.hash });
           }
         });

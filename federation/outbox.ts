@@ -17,7 +17,8 @@ import type { RoomCore, Committed } from "../server/rooms/core.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import { aclDenies } from "../server/rooms/types.ts";
 import type { ServerKeys } from "./keys.ts";
-import { signCheckpoint, type Checkpoint } from "./events.ts";
+import { signCheckpoint, signSnapshot, type Checkpoint, type Snapshot } from "./events.ts";
+import type { SnapshotState } from "../server/rooms/core.ts";
 import type { Federation } from "./service.ts";
 
 export const backoff = {
@@ -92,6 +93,13 @@ export interface WireEvent {
   hash: string;
 }
 
+/**
+ * Join snapshots: a destination that begins a room (its cursor at 0) whose log is longer than
+ * `tailEvents` gets the room's current state, signed, and the last `tailEvents` events, instead
+ * of the whole log; it fetches older history from the home when a reader pages back to it.
+ */
+export const joinSnapshot = { tailEvents: 50 };
+
 const batchEvents = 500;
 const batchBytes = 4 * 1024 * 1024;
 
@@ -108,6 +116,10 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       WHERE c.destination = ? AND c.acked_seq < coalesce(c.until_seq, (SELECT max(seq) FROM room_events e WHERE e.room_id = c.room_id))`),
     events: db.prepare("SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
     hashAt: db.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?"),
+    // Where each current member reads from: the seq of the join that began their membership.
+    since: db.prepare(
+      "SELECT s.user_id AS userId, coalesce(s.from_seq, e.seq) AS since FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.to_pos IS NULL",
+    ),
     ack: db.prepare("UPDATE federation_cursors SET acked_seq = max(acked_seq, ?) WHERE destination = ? AND room_id = ?"),
     destinations: db.prepare("SELECT DISTINCT destination FROM federation_cursors"),
     peer: db.prepare("SELECT * FROM federation_peers WHERE server = ?"),
@@ -134,6 +146,37 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     const acl = st.kind === "community" ? st.serverAcl : st.communityId ? rooms.state(st.communityId)?.serverAcl : null;
     for (const u of st.members.keys()) if (originOf(u) !== self && !aclDenies(acl, originOf(u))) out.add(originOf(u));
     return out;
+  }
+
+  /**
+   * The signed snapshot of a room's current state (as of its last event), for a destination that
+   * begins a replica of it. Made from the cached state, in one synchronous step with reading the
+   * events that follow it, so no commit can come between.
+   */
+  function snapshotOf(roomId: string): Snapshot | null {
+    const st = rooms.state(roomId);
+    if (!st || !st.head) return null;
+    const since = new Map((s.since.all(roomId) as { userId: string; since: number | null }[]).map((r) => [r.userId, r.since ?? st.seq]));
+    const state: SnapshotState = {
+      kind: st.kind,
+      name: st.name,
+      description: st.description,
+      picture: st.picture,
+      rules: st.rules,
+      communityId: st.communityId,
+      groups: [...st.groups],
+      settings: st.settings,
+      members: [...st.members].map(([userId, role]) => ({ userId, role, since: since.get(userId) ?? st.seq })),
+      bans: [...st.bans],
+      invites: [...st.invites],
+      requests: [...st.requests],
+      pinned: [...st.pinned],
+      deactivated: st.deactivated,
+      createdBy: st.createdBy,
+      createdAt: st.createdAt,
+      serverAcl: st.serverAcl ?? null,
+    };
+    return signSnapshot({ server: self, roomId, seq: st.seq, hash: st.head, ts: now(), state }, keys.current());
   }
 
   /** The publish subscriber: opens cursors for new destinations and wakes delivery. */
@@ -211,20 +254,37 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       ephemeral.delete(destination);
       const events: WireEvent[] = [];
       const checkpoints: Checkpoint[] = [];
+      const snapshots: Snapshot[] = [];
       let bytes = 0;
       for (const c of cursors) {
         if (events.length >= batchEvents || bytes >= batchBytes) break;
-        const rows = s.events.all(c.room_id, c.acked_seq, c.until_seq ?? Number.MAX_SAFE_INTEGER, batchEvents - events.length) as {
+        // A destination beginning a long room gets a snapshot and the last events, not the whole log
+        // (not when its cursor stops before the room's end: the snapshot would say what follows).
+        const head = rooms.state(c.room_id)?.seq ?? 0;
+        const beginsLong = c.acked_seq === 0 && head > joinSnapshot.tailEvents && (c.until_seq === null || c.until_seq >= head);
+        // The snapshot and its events travel together, or wait for the next batch.
+        if (beginsLong && (batchEvents - events.length <= joinSnapshot.tailEvents || bytes >= batchBytes / 2)) continue;
+        const snapshot = beginsLong ? snapshotOf(c.room_id) : null;
+        const start = snapshot ? snapshot.seq - joinSnapshot.tailEvents : c.acked_seq;
+        const rows = s.events.all(c.room_id, start, c.until_seq ?? Number.MAX_SAFE_INTEGER, batchEvents - events.length) as {
           room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string;
         }[];
-        let prev = c.acked_seq > 0 ? ((s.hashAt.get(c.room_id, c.acked_seq) as { hash: string | null } | undefined)?.hash ?? null) : null;
+        let prev = start > 0 ? ((s.hashAt.get(c.room_id, start) as { hash: string | null } | undefined)?.hash ?? null) : null;
         let last: (typeof rows)[number] | undefined;
+        const mark = events.length;
         for (const r of rows) {
           if (bytes >= batchBytes) break;
           bytes += r.content.length + 300;
           events.push({ roomId: r.room_id, seq: r.seq, eventId: r.event_id, type: r.type, sender: r.sender, origin: originOf(r.sender), ts: r.ts, content: JSON.parse(r.content), contentHash: r.content_hash, prev, hash: r.hash });
           prev = r.hash;
           last = r;
+        }
+        if (snapshot) {
+          if (!last || last.seq < snapshot.seq) {
+            events.length = mark;
+            continue;
+          }
+          snapshots.push(snapshot);
         }
         // One signature per room per batch: the chain proves every event before it.
         if (last) checkpoints.push(signCheckpoint({ server: self, roomId: last.room_id, seq: last.seq, hash: last.hash, ts: now() }, keys.current()));
@@ -237,7 +297,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       };
       let res;
       try {
-        res = await federation.request(destination, "POST", "/send", { events, checkpoints, ephemeral: entries });
+        res = await federation.request(destination, "POST", "/send", { events, checkpoints, ephemeral: entries, ...(snapshots.length ? { snapshots } : {}) });
       } catch (err) {
         if (!stopped) {
           requeue();

@@ -14,7 +14,7 @@ import type { AccountService, Profile } from "../server/accounts/service.ts";
 import type { Federation } from "./service.ts";
 import type { Inbox } from "./inbox.ts";
 import type { EphemeralEntry, Outbox, WireEvent } from "./outbox.ts";
-import type { Checkpoint } from "./events.ts";
+import type { Checkpoint, Snapshot } from "./events.ts";
 import type { OpRegistry } from "../server/ws/ops.ts";
 import type { RoomCore } from "../server/rooms/core.ts";
 import type { Storage } from "../server/storage/database.ts";
@@ -79,6 +79,12 @@ export const proposableOps = new Set([
   "direct.open",
 ]);
 
+/**
+ * Reads a remote member's server asks the home for, because the answer needs rooms it does not
+ * replicate: a community's groups list (its groups the member's server holds no copy of).
+ */
+export const proposableReads = new Set(["community.groups"]);
+
 export interface FederationRouteDeps {
   federation: Federation;
   protocol: Protocol;
@@ -104,6 +110,10 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
   const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
   const cursorOf = deps.storage.sqlite.prepare("SELECT 1 FROM federation_cursors WHERE destination = ? AND room_id = ?");
   const proposals = createProposalLog(deps.storage);
+  // Where a member's reading begins: the seq of the join that began their current membership.
+  const readsFrom = deps.storage.sqlite.prepare(
+    "SELECT coalesce(s.from_seq, e.seq) AS seq FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.user_id = ? AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1",
+  );
 
   /** Whether the server access list of the room's community (its own, or its group's) denies `server`. */
   function deniedIn(roomId: string, server: string): boolean {
@@ -175,10 +185,10 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
 
       // federation: send
       scope.post("/send", async (request) => {
-        const { events, checkpoints, ephemeral } = body<{ events: WireEvent[]; checkpoints: Checkpoint[]; ephemeral?: EphemeralEntry[] }>(request, "send");
+        const { events, checkpoints, ephemeral, snapshots } = body<{ events: WireEvent[]; checkpoints: Checkpoint[]; ephemeral?: EphemeralEntry[]; snapshots?: Snapshot[] }>(request, "send");
         // Hearing from a peer is a reason to try it early, never to reset its failures.
         outbox.probe(request.peer!);
-        const results = await inbox.receive(request.peer!, events, checkpoints);
+        const results = await inbox.receive(request.peer!, events, checkpoints, snapshots ?? []);
         // Ephemeral entries after the events, so that a receipt finds the message it points at.
         inbox.receiveEphemeral(request.peer!, ephemeral ?? []);
         return { results };
@@ -186,12 +196,20 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
 
       // federation: backfill
       scope.post("/backfill", async (request) => {
-        const { roomId, from, to } = body<{ roomId: string; from: number; to: number }>(request, "backfill");
+        const { roomId, to, requester } = body<{ roomId: string; from: number; to: number; requester?: string }>(request, "backfill");
+        let { from } = body<{ from: number }>(request, "backfill");
         const state = rooms.state(roomId);
         const peer = request.peer!;
+        if (requester !== undefined) federation.requireOwnUser(peer, requester);
         // Only the home serves a room's log, and only to a server that has (or had) a member in it.
         const entitled = state && originOf(roomId) === federation.self && !deniedIn(roomId, peer) && ([...state.members.keys()].some((u) => originOf(u) === peer) || cursorOf.get(peer, roomId));
         if (!entitled) throw new ParleyError("room.not_found");
+        if (requester !== undefined) {
+          // On a reader's behalf: what they may read, as here (nothing before their join).
+          const since = (readsFrom.get(roomId, requester) as { seq: number | null } | undefined)?.seq;
+          if (!state!.members.has(requester) || since == null) throw new ParleyError("room.not_found");
+          from = Math.max(from, since);
+        }
         const last = Math.min(to, from + 499, state!.seq);
         const rows = eventsRange.all(roomId, from, last) as { room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string }[];
         let prev = from > 1 ? ((hashAt.get(roomId, from - 1) as { hash: string | null } | undefined)?.hash ?? null) : null;
@@ -221,7 +239,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         // A pending send delivered long after it was made is refused with a clear code.
         if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
         const def = ops.get(op);
-        if (!def || !proposableOps.has(op)) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
+        if (!def || !(proposableOps.has(op) || proposableReads.has(op))) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
         // Only for rooms hosted here: this server relays nobody's proposals to a third one.
         if ((typeof params.roomId === "string" && originOf(params.roomId) !== federation.self) || "server" in params) throw new ParleyError("room.not_found");
         // A community's server access list refuses its denied servers' users before anything runs

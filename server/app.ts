@@ -9,6 +9,7 @@ import { registerFederationRoutes } from "../federation/routes.ts";
 import { createOutbox, federationStatus, type Outbox } from "../federation/outbox.ts";
 import { createInbox } from "../federation/inbox.ts";
 import { forwardRemoteOps, forwardRemoteProfiles, proposedFile, relayEphemeralOps } from "../federation/forward.ts";
+import { fetchHistoryOnDemand } from "../federation/history.ts";
 import { createRemoteMedia } from "../federation/media.ts";
 import { createPendingSends } from "../federation/pending.ts";
 import { createRemotePeople, nameRemotePeers } from "../federation/direct.ts";
@@ -298,6 +299,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     relayEphemeralOps(ops, outbox);
     forwardRemoteProfiles(ops, federation, remoteMedia, options.now);
     nameRemotePeers(ops, config.server.name, remotePeople.names);
+    fetchHistoryOnDemand({ ops, federation, rooms, queries: messageQueries, log: log.child({ area: "federation" }) });
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;

@@ -639,6 +639,10 @@ export interface Protocol {
       result: {
         messages: MessageView[];
         more: boolean;
+        /**
+         * Present (true) when older messages of a room hosted on another server could not be fetched from its home now: the page has what this server holds; ask again later.
+         */
+        incomplete?: true;
       };
     };
     "message.pin": {

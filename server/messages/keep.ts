@@ -28,7 +28,7 @@ export function createKeepService(deps: { storage: Storage; core: RoomCore; mess
       JOIN room_members rm ON rm.room_id = sm.room_id AND rm.user_id = sm.user_id
       JOIN messages x ON x.room_id = sm.room_id AND x.seq = sm.seq
       WHERE sm.user_id = ? AND sm.rowid < ? AND x.deleted_at IS NULL
-        AND sm.seq >= (SELECT e.seq FROM member_spans sp JOIN room_events e ON e.pos = sp.from_pos
+        AND sm.seq >= (SELECT coalesce(sp.from_seq, e.seq) FROM member_spans sp LEFT JOIN room_events e ON e.pos = sp.from_pos
                        WHERE sp.room_id = sm.room_id AND sp.user_id = sm.user_id AND sp.to_pos IS NULL ORDER BY sp.id DESC LIMIT 1)
         AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = sm.user_id AND h.room_id = sm.room_id AND h.seq = sm.seq)
       ORDER BY sm.rowid DESC LIMIT ?`),

@@ -42,7 +42,7 @@ export function createMessageQueries(storage: Storage) {
     ),
     one: db.prepare("SELECT * FROM messages WHERE room_id = ? AND seq = ?"),
     visibleFrom: db.prepare(
-      "SELECT e.seq FROM member_spans s JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.user_id = ? AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1",
+      "SELECT coalesce(s.from_seq, e.seq) AS seq FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.user_id = ? AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1",
     ),
     hidden: db.prepare("SELECT 1 FROM hidden_messages WHERE user_id = ? AND room_id = ? AND seq = ?"),
     hide: db.prepare("INSERT OR IGNORE INTO hidden_messages (user_id, room_id, seq) VALUES (?, ?, ?)"),

@@ -5,7 +5,35 @@ import { authorize, type AuthContext } from "./authorize.ts";
 import { isRestricted, projectEvent } from "./project.ts";
 import { contentHashOf, eventHashOf, originOf } from "./hash.ts";
 import type { RoomStore } from "./store.ts";
-import { isAdminRole, type Proposal, type Role, type RoomEvent, type RoomKind, type RoomLimits, type RoomSettings, type RoomState } from "./types.ts";
+import { isAdminRole, type Proposal, type Role, type RoomEvent, type RoomKind, type RoomLimits, type RoomSettings, type RoomState, type ServerAcl } from "./types.ts";
+
+/**
+ * A room's state as its home sends it to a server that begins a replica of it (the join snapshot,
+ * federation/outbox.ts): what the replica's projections need to answer every read of the room.
+ * `members` are in join order, each with `since`, the seq from which they read the room.
+ */
+export interface SnapshotState {
+  kind: RoomKind;
+  name: string;
+  description: string;
+  picture: string | null;
+  rules: string;
+  communityId: string | null;
+  groups: string[];
+  settings: RoomSettings;
+  members: { userId: string; role: Role; since: number }[];
+  bans: string[];
+  invites: string[];
+  requests: string[];
+  pinned: number[];
+  deactivated: boolean;
+  createdBy: string;
+  createdAt: number;
+  serverAcl: ServerAcl | null;
+}
+
+/** An event sequenced by the home, as a replica stores it (hashes verified by the caller). */
+export type ReplicaEvent = Omit<RoomEvent, "pos"> & { contentHash: string; hash: string; prev: string | null };
 
 /** An event as it leaves the core: sequenced, persisted, with its serialized push frame. */
 export interface Committed {
@@ -42,6 +70,19 @@ export interface Tx {
    * hash chain): with the home's seq, id, time and hashes, projected and published like any other.
    */
   appendReplica(e: Omit<RoomEvent, "pos">, chain: { contentHash: string; hash: string }): RoomEvent;
+  /**
+   * Begins a replica from its home's join snapshot: the room's state as of `seq` (hash `hash`),
+   * and `tail`, the snapshot's last events (seqs up to `seq`, verified by the caller), stored and
+   * projected as history (the state already includes them) and published to the local members
+   * who may read them. The replica then goes on with `appendReplica` from `seq + 1`.
+   */
+  installSnapshot(roomId: string, seq: number, hash: string, snap: SnapshotState, tail: ReplicaEvent[], at: number): RoomState;
+  /**
+   * Stores a page of a replica's history fetched from the home (backfill on demand): events just
+   * below the lowest one held (verified by the caller to link to it), kept out of the sync
+   * stream, projected as history; later events that change these messages are applied again.
+   */
+  appendHistory(roomId: string, events: ReplicaEvent[]): void;
   /** Creates a room with its `room.create` event and the creator as owner. */
   createRoom(init: { kind: RoomKind; name: string; description?: string; picture?: string | null; rules?: string; settings: RoomSettings; creator: string; creatorRole?: Role }): RoomState;
   /** The stored event of an earlier send with the same transaction id, if any. */
@@ -236,6 +277,92 @@ export function createRoomCore(deps: {
         }
         if (e.seq !== state.seq + 1) throw new ParleyError("internal", `replica of ${e.roomId} expects seq ${state.seq + 1}, not ${e.seq}`);
         return commit(state, { roomId: e.roomId, type: e.type, sender: e.sender, content: e.content }, { eventId: e.eventId, ts: e.ts, ...chain });
+      },
+      installSnapshot(roomId, seq, hash, snap, tail, ts) {
+        if (originOf(roomId) === serverName || loadState(roomId)) throw new ParleyError("internal", `no snapshot for ${roomId}: held here already`);
+        const state = emptyRoom(roomId, snap, snap.createdBy, snap.createdAt);
+        state.communityId = snap.communityId;
+        store.insertRoom(state);
+        if (snap.picture) store.setRoomPicture(roomId, snap.picture);
+        if (snap.deactivated) {
+          state.deactivated = true;
+          store.deactivate(roomId);
+        }
+        const posOf = new Map<number, number>();
+        const tailEvents: RoomEvent[] = [];
+        for (const e of tail) {
+          const { contentHash, hash: h, prev: _prev, ...base } = e;
+          const subject = typeof base.content.userId === "string" ? base.content.userId : null;
+          const pos = store.insertEvent(base, subject, isRestricted(state, base.type), null, { contentHash, hash: h });
+          const event: RoomEvent = { ...base, pos };
+          projectEvent(store, state, event, true);
+          posOf.set(e.seq, pos);
+          tailEvents.push(event);
+        }
+        const firstPos = tailEvents[0]?.pos ?? Number.MAX_SAFE_INTEGER;
+        // The home's system user stands for who banned, invited or pinned (the snapshot says what, not who).
+        const home = `@parley:${originOf(roomId)}`;
+        for (const m of snap.members) {
+          // Sync shows a member the snapshot's events from the one where their reading begins.
+          store.addMember(roomId, m.userId, m.role, ts, posOf.get(m.since) ?? firstPos, m.since);
+          state.members.set(m.userId, m.role);
+          if (isAdminRole(m.role)) state.adminCount++;
+        }
+        // A direct chat's pair has one room: recorded as its member.join via "direct" would.
+        if (snap.kind === "direct" && snap.members.length === 2 && !store.findDirect(snap.members[0].userId, snap.members[1].userId)) {
+          store.insertDirect(snap.members[0].userId, snap.members[1].userId, roomId, ts);
+        }
+        for (const u of snap.bans) store.addBan(roomId, u, home, ts);
+        for (const u of snap.invites) store.addInvite(roomId, u, home, ts);
+        for (const u of snap.requests) store.addRequest(roomId, u, ts);
+        for (const p of snap.pinned) store.pinMessage(roomId, p, home, ts);
+        state.bans = new Set(snap.bans);
+        state.invites = new Set(snap.invites);
+        state.requests = new Set(snap.requests);
+        state.pinned = [...snap.pinned];
+        state.groups = new Set(snap.groups);
+        state.serverAcl = snap.serverAcl;
+        state.seq = seq;
+        state.head = hash;
+        store.setReplicaFloor(roomId, seq, tail[0]?.seq ?? seq + 1, tail.length ? tail[0].prev : hash, snap.kind === "community" ? snap.serverAcl : null);
+        cache.set(roomId, state);
+        touched.add(roomId);
+        // The snapshot's events go to the local members who may read them (those whose reading
+        // began at or before each one), restricted events only to their sender, subject and admins.
+        const since = new Map(snap.members.filter((m) => originOf(m.userId) === serverName).map((m) => [m.userId, m.since]));
+        for (const event of tailEvents) {
+          const subject = typeof event.content.userId === "string" ? event.content.userId : null;
+          const restricted = isRestricted(state, event.type);
+          const audience = new Set<string>();
+          for (const [u, from] of since) if (from <= event.seq && (!restricted || u === event.sender || u === subject || isAdminRole(state.members.get(u)))) audience.add(u);
+          if (subject && originOf(subject) === serverName) audience.add(subject);
+          out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, members: null, subject });
+        }
+        return state;
+      },
+      appendHistory(roomId, events) {
+        const state = loadState(roomId);
+        if (!state || originOf(roomId) === serverName) throw new ParleyError("room.not_found");
+        const floor = store.replicaFloor(roomId);
+        if (!floor || !events.length) return;
+        const sorted = [...events].sort((x, y) => x.seq - y.seq);
+        const top = sorted[sorted.length - 1].seq;
+        if (top !== floor.lowSeq - 1) throw new ParleyError("internal", `history of ${roomId} must end at seq ${floor.lowSeq - 1}`);
+        for (const e of sorted) {
+          const { contentHash, hash: h, prev: _prev, ...base } = e;
+          const subject = typeof base.content.userId === "string" ? base.content.userId : null;
+          const pos = store.insertEvent(base, subject, isRestricted(state, base.type), null, { contentHash, hash: h }, true);
+          projectEvent(store, state, { ...base, pos }, true);
+        }
+        // What was held before this page and changes its messages (an edit, a deletion, a poll's
+        // close) came first but found nothing to change, and a newer reaction, vote or answer must
+        // stand over an older one of the page: applied again, in order, now.
+        for (const e of sorted) {
+          if (e.type !== "message") continue;
+          for (const later of store.eventsTargeting(roomId, e.seq, top)) projectEvent(store, state, later, true);
+        }
+        store.recountReplies(roomId, sorted[0].seq, top);
+        store.setReplicaFloor(roomId, floor.snapshotSeq, sorted[0].seq, sorted[0].prev);
       },
       createRoom(init) {
         const id = `!${randomBytes(9).toString("base64url")}:${serverName}`;

@@ -23,14 +23,27 @@ const auditedTypes = new Set([
 ]);
 
 /**
+ * The event types that change what a message shows (its text, edits, deletion, reactions, votes,
+ * answers): the only ones a replica projects for history it stores below its join snapshot.
+ */
+const historyTypes = new Set(["message", "message.edit", "message.delete", "reaction", "poll.vote", "poll.close", "event.update", "event.cancel", "event.rsvp"]);
+
+/**
  * Applies one sequenced event to the room's projections, both the tables (inside the caller's
  * transaction) and the cached state. The only place state changes; replaying a room's log
  * through it rebuilds every projection.
+ *
+ * `history`: the event is older than the state already held (a replica begun from a join
+ * snapshot, storing the snapshot's last events or a page fetched later from the home): only the
+ * message projections take it (messages, edits, deletions, reactions, votes, answers); the room's
+ * state (members, settings, pins...) and the audit log already are as of the snapshot.
  */
-export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): void {
+export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent, history = false): void {
   const c = e.content as Record<string, any>;
   const subject: string | undefined = typeof c.userId === "string" ? c.userId : undefined;
-  state.seq = e.seq;
+  if (history) {
+    if (!historyTypes.has(e.type)) return;
+  } else state.seq = e.seq;
   switch (e.type) {
     case "member.join": {
       const role: Role = c.role ?? "member";
@@ -146,7 +159,9 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       // Anonymous polls: the vote itself was recorded outside the log (see polls service).
       break;
     case "event.update": {
-      const current = store.findCalendarEvent(state.id, c.target)!;
+      const current = store.findCalendarEvent(state.id, c.target);
+      // A replica begun from a snapshot may not hold the event yet: applied when it arrives.
+      if (!current) break;
       const merged = {
         title: c.title ?? current.title,
         description: c.description ?? current.description,
@@ -178,7 +193,7 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       store.dropMessageMedia(state.id, c.target);
       store.scheduleReminders(state.id, c.target, null, []);
       // A message deleted for everyone is no longer pinned.
-      if (state.pinned.includes(c.target)) {
+      if (!history && state.pinned.includes(c.target)) {
         state.pinned = state.pinned.filter((s) => s !== c.target);
         store.unpinMessage(state.id, c.target);
       }
@@ -198,6 +213,7 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent): 
       if (c.picture) store.setRoomPicture(state.id, c.picture);
       break;
   }
+  if (history) return;
   if (auditedTypes.has(e.type) || (e.type === "message.delete" && c.bySender === false)) {
     store.audit(scopeOf(state), state.id, e.sender, e.type === "message.delete" ? "message.delete" : e.type, subject ?? (c.groupId as string | undefined) ?? null, auditDetails(e), e.ts);
   }

@@ -79,14 +79,17 @@ export function createRoomStore(storage: Storage) {
   const db = storage.sqlite;
   const s = {
     insertEvent: db.prepare(
-      "INSERT INTO room_events (room_id, seq, event_id, type, sender, ts, content, subject, restricted, txn_id, content_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO room_events (room_id, seq, event_id, type, sender, ts, content, subject, restricted, txn_id, content_hash, hash, backfilled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     eventByTxn: db.prepare("SELECT * FROM room_events WHERE room_id = ? AND sender = ? AND txn_id = ?"),
     maxSeq: db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM room_events WHERE room_id = ?"),
     head: db.prepare("SELECT seq, hash FROM room_events WHERE room_id = ? ORDER BY seq DESC LIMIT 1"),
     room: db.prepare("SELECT * FROM rooms WHERE id = ?"),
     // A community's server access list is its last room.server_acl event (a projection of the log).
-    serverAcl: db.prepare("SELECT content FROM room_events WHERE room_id = ? AND type = 'room.server_acl' ORDER BY seq DESC LIMIT 1"),
+    // A replica begun from a join snapshot holds the list the snapshot carried until a later event.
+    serverAcl: db.prepare(
+      "SELECT content, k FROM (SELECT content, 1 AS k FROM room_events WHERE room_id = ? AND type = 'room.server_acl' ORDER BY seq DESC LIMIT 1) UNION ALL SELECT server_acl, 2 FROM replica_floors WHERE room_id = ? AND server_acl IS NOT NULL ORDER BY k LIMIT 1",
+    ),
     // Join order (rowid follows insertion): the successor rule for ownerless groups relies on it.
     members: db.prepare("SELECT user_id, role FROM room_members WHERE room_id = ? ORDER BY joined_at, rowid"),
     bans: db.prepare("SELECT user_id FROM room_bans WHERE room_id = ?"),
@@ -103,7 +106,17 @@ export function createRoomStore(storage: Storage) {
     addMember: db.prepare("INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)"),
     removeMember: db.prepare("DELETE FROM room_members WHERE room_id = ? AND user_id = ?"),
     setRole: db.prepare("UPDATE room_members SET role = ? WHERE room_id = ? AND user_id = ?"),
-    openSpan: db.prepare("INSERT INTO member_spans (room_id, user_id, from_pos) VALUES (?, ?, ?)"),
+    openSpan: db.prepare("INSERT INTO member_spans (room_id, user_id, from_pos, from_seq) VALUES (?, ?, ?, ?)"),
+    floor: db.prepare("SELECT snapshot_seq AS snapshotSeq, low_seq AS lowSeq, low_prev AS lowPrev FROM replica_floors WHERE room_id = ?"),
+    putFloor: db.prepare(
+      "INSERT INTO replica_floors (room_id, snapshot_seq, low_seq, low_prev, server_acl) VALUES (?, ?, ?, ?, ?) ON CONFLICT (room_id) DO UPDATE SET low_seq = excluded.low_seq, low_prev = excluded.low_prev",
+    ),
+    targeting: db.prepare(
+      "SELECT * FROM room_events WHERE room_id = ? AND seq > ? AND type IN ('message.edit', 'message.delete', 'reaction', 'poll.vote', 'poll.close', 'event.update', 'event.cancel', 'event.rsvp') AND coalesce(json_extract(content, '$.target'), json_extract(content, '$.poll')) = ? ORDER BY seq",
+    ),
+    recountReplies: db.prepare(
+      "UPDATE messages SET reply_count = (SELECT count(*) FROM messages r WHERE r.room_id = messages.room_id AND r.thread_root = messages.seq) WHERE room_id = ? AND seq BETWEEN ? AND ?",
+    ),
     closeSpan: db.prepare("UPDATE member_spans SET to_pos = ? WHERE room_id = ? AND user_id = ? AND to_pos IS NULL"),
     addBan: db.prepare("INSERT OR REPLACE INTO room_bans (room_id, user_id, banned_by, at) VALUES (?, ?, ?, ?)"),
     removeBan: db.prepare("DELETE FROM room_bans WHERE room_id = ? AND user_id = ?"),
@@ -220,9 +233,10 @@ export function createRoomStore(storage: Storage) {
       restricted: boolean,
       txnId: string | null,
       chain: { contentHash: string; hash: string } | null = null,
+      backfilled = false,
     ): number {
       return Number(
-        s.insertEvent.run(e.roomId, e.seq, e.eventId, e.type, e.sender, e.ts, JSON.stringify(e.content), subject, restricted ? 1 : 0, txnId, chain?.contentHash ?? null, chain?.hash ?? null)
+        s.insertEvent.run(e.roomId, e.seq, e.eventId, e.type, e.sender, e.ts, JSON.stringify(e.content), subject, restricted ? 1 : 0, txnId, chain?.contentHash ?? null, chain?.hash ?? null, backfilled ? 1 : 0)
           .lastInsertRowid,
       );
     },
@@ -263,7 +277,7 @@ export function createRoomStore(storage: Storage) {
         createdAt: room.created_at,
         adminCount,
         pinned: (s.pins.all(roomId) as { seq: number }[]).map((r) => r.seq),
-        serverAcl: room.kind === "community" ? aclOf(s.serverAcl.get(roomId) as { content: string } | undefined) : null,
+        serverAcl: room.kind === "community" ? aclOf(s.serverAcl.get(roomId, roomId) as { content: string } | undefined) : null,
       };
     },
     insertRoom(st: RoomState): void {
@@ -281,9 +295,10 @@ export function createRoomStore(storage: Storage) {
     deactivate(roomId: string): void {
       s.deactivate.run(roomId);
     },
-    addMember(roomId: string, userId: string, role: Role, at: number, pos: number): void {
+    /** `fromSeq`: where the member reads from, when their join is not an event held here (a snapshot). */
+    addMember(roomId: string, userId: string, role: Role, at: number, pos: number, fromSeq: number | null = null): void {
       s.addMember.run(roomId, userId, role, at);
-      s.openSpan.run(roomId, userId, pos);
+      s.openSpan.run(roomId, userId, pos, fromSeq);
       s.removeInvite.run(roomId, userId);
       s.removeRequest.run(roomId, userId);
     },
@@ -408,6 +423,18 @@ export function createRoomStore(storage: Storage) {
       s.setEventContent.run(JSON.stringify(redacted), roomId, seq);
       s.redactEdits.run(roomId, seq);
     },
+    /** A replica begun from a join snapshot: its snapshot's seq and the lowest event it holds (undefined: held from seq 1). */
+    replicaFloor: (roomId: string) => s.floor.get(roomId) as { snapshotSeq: number; lowSeq: number; lowPrev: string | null } | undefined,
+    setReplicaFloor(roomId: string, snapshotSeq: number, lowSeq: number, lowPrev: string | null, acl: ServerAcl | null = null): void {
+      s.putFloor.run(roomId, snapshotSeq, lowSeq, lowPrev, acl ? JSON.stringify(acl) : null);
+    },
+    /**
+     * Held events after `afterSeq` that change the message at `target` (re-applied in order when
+     * the message arrives later, by backfill: an older reaction or vote of the same page must not
+     * stand over a newer one held before it).
+     */
+    eventsTargeting: (roomId: string, target: number, afterSeq: number) => (s.targeting.all(roomId, afterSeq, target) as EventRow[]).map(eventFromRow),
+    recountReplies: (roomId: string, lo: number, hi: number) => void s.recountReplies.run(roomId, lo, hi),
     audit(scopeId: string, roomId: string, actor: string, action: string, target: string | null, details: unknown, at: number): void {
       s.audit.run(scopeId, roomId, actor, action, target, JSON.stringify(details ?? {}), at);
     },

@@ -15,12 +15,12 @@ export function createSync(storage: Storage) {
     SELECT e.pos, e.room_id, e.seq, e.event_id, e.type, e.sender, e.ts, e.content
     FROM member_spans s JOIN room_events e ON e.room_id = s.room_id
     WHERE s.user_id = @user AND (s.to_pos IS NULL OR s.to_pos > @since)
-      AND e.pos > @since AND e.pos >= s.from_pos AND (s.to_pos IS NULL OR e.pos <= s.to_pos)
+      AND e.pos > @since AND e.pos >= s.from_pos AND e.backfilled = 0 AND (s.to_pos IS NULL OR e.pos <= s.to_pos)
       AND (e.restricted = 0 OR e.subject = @user OR e.sender = @user
            OR EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = e.room_id AND m.user_id = @user AND m.role <> 'member'))
     UNION
     SELECT e.pos, e.room_id, e.seq, e.event_id, e.type, e.sender, e.ts, e.content
-    FROM room_events e WHERE e.subject = @user AND e.pos > @since
+    FROM room_events e WHERE e.subject = @user AND e.pos > @since AND e.backfilled = 0
     ORDER BY 1 LIMIT @limit`);
   const head = db.prepare("SELECT coalesce(max(pos), 0) AS pos FROM room_events");
 

@@ -69,7 +69,7 @@ export function createSearchQueries(storage: Storage) {
       ? `SELECT e.pos, e.room_id AS roomId, e.seq, m.sender, m.ts, m.kind, m.body
          FROM messages_fts f
          JOIN room_events e ON e.pos = f.rowid
-         JOIN member_spans s ON s.room_id = e.room_id AND s.user_id = @me AND s.to_pos IS NULL AND e.pos >= s.from_pos
+         JOIN member_spans s ON s.room_id = e.room_id AND s.user_id = @me AND s.to_pos IS NULL AND e.pos >= s.from_pos AND e.backfilled = 0
          JOIN messages m ON m.room_id = e.room_id AND m.seq = e.seq
          WHERE messages_fts MATCH @match AND f.rowid < @before AND ${where.join(" AND ")}
          ORDER BY f.rowid DESC LIMIT @limit`
@@ -80,7 +80,7 @@ export function createSearchQueries(storage: Storage) {
         // would gather and sort the whole window first (3x slower for a member of 1,000 rooms).
         `SELECT e.pos, e.room_id AS roomId, e.seq, m.sender, m.ts, m.kind, m.body
          FROM room_events e
-         CROSS JOIN member_spans s ON s.room_id = e.room_id AND s.user_id = @me AND s.to_pos IS NULL AND e.pos >= s.from_pos
+         CROSS JOIN member_spans s ON s.room_id = e.room_id AND s.user_id = @me AND s.to_pos IS NULL AND e.pos >= s.from_pos AND e.backfilled = 0
          CROSS JOIN messages m ON m.room_id = e.room_id AND m.seq = e.seq
          WHERE e.pos < @before AND e.pos >= @floor AND e.type = 'message' AND ${where.join(" AND ")}
          ORDER BY e.pos DESC LIMIT @limit`;

@@ -99,6 +99,11 @@ export const roomEvents = sqliteTable(
     contentHash: text("content_hash"),
     /** base64url SHA-256 of the event's skeleton, `prev` included: the hash chain (rooms/hash.ts). */
     hash: text("hash"),
+    /**
+     * On a replica: an event of the room's history fetched from its home after the replica began
+     * (backfill on demand). It is history, not news: the sync stream never hands it out.
+     */
+    backfilled: integer("backfilled", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [
     uniqueIndex("room_events_room_seq").on(t.roomId, t.seq),
@@ -143,6 +148,11 @@ export const memberSpans = sqliteTable(
     userId: text("user_id").notNull(),
     fromPos: integer("from_pos").notNull(),
     toPos: integer("to_pos"),
+    /**
+     * The seq from which the member reads the room, when their join is not an event this server
+     * holds (a replica begun from a join snapshot); otherwise the seq of the event at `fromPos`.
+     */
+    fromSeq: integer("from_seq"),
   },
   (t) => [index("member_spans_user").on(t.userId, t.toPos), index("member_spans_room_user").on(t.roomId, t.userId, t.toPos)],
 );
@@ -601,6 +611,20 @@ export const federationNonces = sqliteTable(
  * through their home (a join, a send...). The inbox starts a replica only for these, or when the
  * batch itself names one of this server's users, so a server cannot push rooms on this one.
  */
+/**
+ * Replicas begun from a join snapshot (federation/inbox.ts): the snapshot's seq, and the lowest
+ * seq held (`lowSeq`, every event from it on is held) with that event's `prev`, to which a page of
+ * history fetched later from the home must link. `serverAcl`: the snapshot's server access list
+ * (a community's), in force until a later `room.server_acl` event.
+ */
+export const replicaFloors = sqliteTable("replica_floors", {
+  roomId: text("room_id").primaryKey(),
+  snapshotSeq: integer("snapshot_seq").notNull(),
+  lowSeq: integer("low_seq").notNull(),
+  lowPrev: text("low_prev"),
+  serverAcl: text("server_acl"),
+});
+
 export const federationRooms = sqliteTable("federation_rooms", {
   roomId: text("room_id").primaryKey(),
   createdAt: integer("created_at").notNull(),

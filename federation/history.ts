@@ -1,0 +1,177 @@
+/**
+ * History on demand. A replica begun from a join snapshot holds the room's events from a little
+ * before the snapshot on (its floor, `replica_floors`). When a local reader pages back
+ * (`message.history`, `message.get`, `message.thread`) below the floor into what they may read,
+ * this server asks the home's `backfill` on the reader's behalf (the home applies the same
+ * visibility: nothing before their join), checks that the page is a chain ending at the `prev` of
+ * the lowest event held (so the home's signed checkpoints already held prove it), stores it
+ * through the room core (`appendHistory`: the next reader does not fetch it again) and answers.
+ * A home that cannot be reached, or a page that does not link, leaves what is held: `message.history`
+ * answers it with `incomplete: true`, `message.get` of an event not held with `federation.unreachable`.
+ */
+import { ParleyError } from "../server/errors.ts";
+import type { Logger } from "../server/logger.ts";
+import type { OpRegistry } from "../server/ws/ops.ts";
+import type { RoomCore, ReplicaEvent } from "../server/rooms/core.ts";
+import type { MessageQueries } from "../server/messages/queries.ts";
+import { contentHashOf, eventHashOf, originOf } from "../server/rooms/hash.ts";
+import type { Federation } from "./service.ts";
+import type { WireEvent } from "./outbox.ts";
+
+/** Events asked per backfill request, and requests at most per read. */
+const pageEvents = 200;
+const maxPagesPerRead = 10;
+
+/** Whether `page` is a chain of the room's events ending just below `lowSeq`, at the hash `lowPrev`. */
+export function linksBelow(roomId: string, page: WireEvent[], lowSeq: number, lowPrev: string | null): boolean {
+  if (!page.length || lowPrev === null) return false;
+  for (let i = 0; i < page.length; i++) {
+    const e = page[i];
+    if (e.roomId !== roomId || e.origin !== originOf(e.sender) || e.seq !== lowSeq - page.length + i) return false;
+    if (i > 0 && e.prev !== page[i - 1].hash) return false;
+    const hash = eventHashOf({ roomId, seq: e.seq, eventId: e.eventId, type: e.type, sender: e.sender, origin: e.origin, ts: e.ts, contentHash: e.contentHash, prev: e.prev });
+    if (hash !== e.hash) return false;
+    let contentOk = false;
+    try {
+      contentOk = e.content?.redacted === true || contentHashOf(e.content) === e.contentHash;
+    } catch {
+      contentOk = false;
+    }
+    if (!contentOk) return false;
+  }
+  return page[page.length - 1].hash === lowPrev;
+}
+
+export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federation; rooms: RoomCore; queries: MessageQueries; log: Logger }): void {
+  const { ops, federation, rooms, queries, log } = deps;
+  const store = () => rooms.storeView().store;
+  /** One fetch at a time per room: concurrent readers wait for the same page. */
+  const inflight = new Map<string, Promise<"ok" | "end" | "failed">>();
+
+  /**
+   * Fetches the page just below the floor, on `reader`'s behalf: "ok" when stored, "end" when the
+   * home has nothing there the reader may read, "failed" when it could not be had.
+   */
+  function fetchPage(roomId: string, reader: string, downTo: number): Promise<"ok" | "end" | "failed"> {
+    const running = inflight.get(roomId);
+    if (running) return running;
+    const p = (async () => {
+      const floor = store().replicaFloor(roomId);
+      if (!floor || floor.lowSeq <= downTo) return "end";
+      const to = floor.lowSeq - 1;
+      const from = Math.max(downTo, to - pageEvents + 1);
+      let res;
+      try {
+        res = await federation.request(originOf(roomId), "POST", "/backfill", { roomId, from, to, requester: reader });
+      } catch (err) {
+        log.info({ room: roomId, err: (err as Error).message }, "history not fetched: home unreachable");
+        return "failed";
+      }
+      const events = res.body?.events as WireEvent[] | undefined;
+      if (res.status !== 200 || !Array.isArray(events)) {
+        log.info({ room: roomId, status: res.status }, "history not fetched: home refused");
+        return "failed";
+      }
+      // Nothing the reader may read there: the home cut the range at their join.
+      if (events.length === 0) return "end";
+      if (!linksBelow(roomId, events, floor.lowSeq, floor.lowPrev)) {
+        log.warn({ room: roomId, from, to }, "history refused: the page does not link to the events held");
+        return "failed";
+      }
+      const page: ReplicaEvent[] = events.map((e) => ({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content, contentHash: e.contentHash, hash: e.hash, prev: e.prev }));
+      await rooms.transact((tx) => tx.appendHistory(roomId, page));
+      return "ok";
+    })().finally(() => inflight.delete(roomId));
+    inflight.set(roomId, p);
+    return p;
+  }
+
+  /**
+   * Makes the replica hold what `reader` may read down to `downTo` (at most a few pages per read).
+   * True when it does (or nothing is missing); false when the home could not give it.
+   */
+  async function holdDownTo(roomId: string, reader: string, downTo: number): Promise<boolean> {
+    const target = Math.max(downTo, queries.visibleFrom(roomId, reader));
+    for (let i = 0; i < maxPagesPerRead; i++) {
+      const floor = store().replicaFloor(roomId);
+      if (!floor || floor.lowSeq <= target) return true;
+      const got = await fetchPage(roomId, reader, target);
+      if (got !== "ok") return got === "end";
+    }
+    return (store().replicaFloor(roomId)?.lowSeq ?? 0) <= target;
+  }
+
+  /** A replica begun from a snapshot, with history below its floor that `reader` may read. */
+  function missing(roomId: string, reader: string): { lowSeq: number; from: number } | null {
+    if (typeof roomId !== "string" || originOf(roomId) === federation.self) return null;
+    const st = rooms.state(roomId);
+    if (!st || !st.members.has(reader)) return null;
+    const floor = store().replicaFloor(roomId);
+    if (!floor || floor.lowSeq <= 1) return null;
+    const from = queries.visibleFrom(roomId, reader);
+    return from < floor.lowSeq ? { lowSeq: floor.lowSeq, from } : null;
+  }
+
+  const history = ops.get("message.history");
+  if (history) {
+    const local = history.handler;
+    history.handler = async (ctx, params: { roomId: string; before?: number; after?: number; limit?: number }) => {
+      const reader = ctx.actor.userId;
+      const gap = missing(params.roomId, reader);
+      if (!gap) return local(ctx, params);
+      let complete = true;
+      if (params.after !== undefined) {
+        // Paging forward from below the floor: what follows `after` must be held first.
+        if (params.after + 1 < gap.lowSeq) complete = await holdDownTo(params.roomId, reader, params.after + 1);
+        const page = (await local(ctx, params)) as { messages: unknown[]; more: boolean };
+        return complete ? page : { ...page, incomplete: true };
+      }
+      // Paging back: fetch below the floor while the page is not full and more may be read.
+      let page = (await local(ctx, params)) as { messages: { seq: number }[]; more: boolean };
+      for (let i = 0; i < maxPagesPerRead && !page.more; i++) {
+        const floor = store().replicaFloor(params.roomId);
+        if (!floor || floor.lowSeq <= gap.from) break;
+        const got = await fetchPage(params.roomId, reader, gap.from);
+        if (got !== "ok") {
+          complete = got === "end";
+          break;
+        }
+        page = (await local(ctx, params)) as typeof page;
+      }
+      return complete ? page : { ...page, incomplete: true };
+    };
+  }
+
+  for (const name of ["message.get", "message.thread"]) {
+    const def = ops.get(name);
+    if (!def) continue;
+    const local = def.handler;
+    def.handler = async (ctx, params: { roomId: string; seq?: number; root?: number }) => {
+      const reader = ctx.actor.userId;
+      const seq = params.seq ?? params.root;
+      const gap = missing(params.roomId, reader);
+      if (gap && seq !== undefined && seq < gap.lowSeq && seq >= gap.from) {
+        if (!(await holdDownTo(params.roomId, reader, seq))) throw new ParleyError("federation.unreachable", "The room's home server could not give this older message now.");
+      }
+      return local(ctx, params);
+    };
+  }
+
+  // A community's groups list on a replica: the home knows every group, also those this server
+  // replicates none of; asked on the reader's behalf, with what is held here when it is down.
+  const groups = ops.get("community.groups");
+  if (groups) {
+    const local = groups.handler;
+    groups.handler = async (ctx, params: { roomId: string }) => {
+      const st = typeof params.roomId === "string" && originOf(params.roomId) !== federation.self ? rooms.state(params.roomId) : undefined;
+      if (!st || !st.members.has(ctx.actor.userId)) return local(ctx, params);
+      try {
+        const res = await federation.request(originOf(params.roomId), "POST", "/propose", { sender: ctx.actor.userId, op: "community.groups", params });
+        if (res.status === 200 && res.body?.result) return res.body.result;
+      } catch (err) {
+        log.info({ room: params.roomId, err: (err as Error).message }, "groups list from what is held: home unreachable");
+      }
+      return local(ctx, params);
+    };
+  }
+}
