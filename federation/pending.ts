@@ -82,7 +82,7 @@ export function createPendingSends(deps: {
             } catch {
               file = undefined;
             }
-            res = await federation.request(home, "POST", "/propose", { sender: r.sender, op: r.op, params, proposedAt: r.created_at, ...(file ? { file } : {}) });
+            res = await federation.propose(home, { sender: r.sender, op: r.op, params, proposedAt: r.created_at, ...(file ? { file } : {}) });
           } catch (err) {
             log.info({ peer: home, err: (err as Error).message }, "pending sends wait: the home is unreachable");
             later(home);
