@@ -26,6 +26,7 @@ import { pendingMaxAgeMs, type PendingSends } from "./pending.ts";
 import { federationPrefix, isServerName } from "./peers.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import { sendMediaFile } from "../server/media/routes.ts";
+import { createErrorRecorder } from "../server/error-log.ts";
 import type { RemoteMedia } from "./media.ts";
 
 declare module "fastify" {
@@ -113,6 +114,8 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
   );
   const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
   const cursorOf = deps.storage.sqlite.prepare("SELECT 1 FROM federation_cursors WHERE destination = ? AND room_id = ?");
+  // The error contract (npm test): each refused proposal of a batch is an answer of `propose`.
+  const recordError = createErrorRecorder();
 
   /** Whether the server access list of the room's community (its own, or its group's) denies `server`. */
   function deniedIn(roomId: string, server: string): boolean {
@@ -279,7 +282,9 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
             },
             (err) => {
               if (!(err instanceof ParleyError)) request.log.error({ err, op: proposals[i].op }, "proposal failed");
-              answers[i] = { status: statusOf(err), error: toWireError(err) };
+              const error = toWireError(err);
+              recordError?.("http", "federation/propose", error.code);
+              answers[i] = { status: statusOf(err), error };
             },
           );
         // In order, each through the same code as a single `propose`. A run of plain sends is
