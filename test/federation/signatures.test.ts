@@ -116,6 +116,19 @@ t.test("a request signed by Parley's profile verifies and names its origin and k
   t.same(await verifyRequest(req, deps()), { origin, keyId: "ed25519:k1" });
 });
 
+t.test("Parley's signatures verify with http-message-signatures, and not once the request changes", async (t) => {
+  for (const url of ["/_parley/federation/v1/send?since=4", "/_parley/federation/v1/propose-batch"]) {
+    const req = await signed({ url });
+    const verify = (r: typeof req) =>
+      httpbis.verifyMessage(
+        { keyLookup: async () => ({ id: "ed25519:k1", algs: ["ed25519"], verify: async (d: Buffer, sig: Buffer) => (await import("node:crypto")).verify(null, d, publicKey, sig) }), tolerance: Number.MAX_SAFE_INTEGER, notAfter: Number.MAX_SAFE_INTEGER },
+        { method: r.method, url: `https://${self}${r.url}`, headers: r.headers as Record<string, string> },
+      );
+    t.equal(await verify(req), true, url);
+    t.equal(await verify({ ...req, headers: { ...req.headers, "parley-origin": "evil.test" } }), false, `${url}, another origin`);
+  }
+});
+
 t.test("the verifier's own signature base is the library's, line for line, with and without a query", async (t) => {
   for (const url of ["/_parley/federation/v1/send?since=4", "/_parley/federation/v1/propose-batch"]) {
     const req = await signed({ url });
