@@ -88,7 +88,7 @@ t.test("proposals made while one request is in flight go together in the next, w
 async function withPeer(t: Test) {
   const evil: FakePeer = await startFakePeer("evil.test");
   t.teardown(() => evil.close());
-  const server = await startServer({ server: { name: "school.test" }, federation: { allow_plain_http: true, peers: { "evil.test": evil.baseUrl } } });
+  const server = await startServer({ server: { name: "school.test" }, federation: { allow_plain_http: true, peers: { "evil.test": evil.baseUrl } }, limits: { message_chars: 100 } });
   t.teardown(() => server.stop(true));
   const alice = await server.user("alice");
   const { roomId } = await alice.request("group.create", { name: "Maths" });
@@ -112,6 +112,17 @@ t.test("mallory cannot speak for alice inside a batch: that proposal alone is re
   t.equal(hello.result.event.content.body, "hello");
   t.equal(invalid.error?.code, "invalid_params", "a proposal whose params do not fit the op gets invalid_params, alone");
   t.same(messagesOf(server, roomId), [{ sender: "@mallory:evil.test", body: "hello" }], "no message in alice's name");
+});
+
+t.test("a send refused by the rules inside a batch's shared commit leaves no trace, and its neighbours commit", async (t) => {
+  const { evil, server, roomId, token, target, send, seq } = await withPeer(t);
+  t.equal((await evil.call(target, "/propose", { sender: "@mallory:evil.test", op: "link.join", params: { token } })).status, 200, "mallory is a member");
+  const before = seq();
+  const long = { sender: "@mallory:evil.test", op: "message.send", params: { roomId, txnId: "long", body: "x".repeat(101) } };
+  const res = await evil.call(target, "/propose-batch", { proposals: [send("@mallory:evil.test", "one"), long, send("@mallory:evil.test", "two")] });
+  t.same(res.body.answers.map((a: { status: number; error?: { code: string } }) => [a.status, a.error?.code ?? null]), [[200, null], [400, "message.too_long"], [200, null]], "one answer each, the long one refused with the op's own code");
+  t.same([res.body.answers[0].result.event.seq, res.body.answers[2].result.event.seq], [before + 1, before + 2], "the two others take the next seqs, in order");
+  t.same(messagesOf(server, roomId).map((m) => m.body), ["one", "two"]);
 });
 
 t.test("a malformed batch and a batch over the bound are refused with coded errors and change nothing", async (t) => {
