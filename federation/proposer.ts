@@ -81,7 +81,9 @@ export function createProposer(request: Request, now: () => number = Date.now) {
     try {
       res = await request(home, "POST", "/propose-batch", { proposals: batch.map((w) => w.proposal) });
     } catch (err) {
-      for (const w of batch) w.reject(err);
+      // The home could not be reached: the proposals queued behind this batch fail with it, rather
+      // than reach the home before it (a send kept as pending stays in order, forward.ts).
+      for (const w of [...batch, ...(queues.get(home)?.splice(0) ?? [])]) w.reject(err);
       return;
     }
     if (res.status === 404 && res.body?.error?.code === "not_found") {

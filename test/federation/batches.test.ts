@@ -85,6 +85,26 @@ t.test("proposals made while one request is in flight go together in the next, w
   t.same(messagesOf(a, roomId).map((m) => m.body), Array.from({ length: count }, (_, i) => `p ${i}`), "the home ran them in the order they were proposed");
 });
 
+t.test("when the home cannot be reached, the proposals queued behind the batch fail with it, without a request of their own", async (t) => {
+  const { a, b, roomId } = await twoServers(t);
+  await a.stop(true);
+  let requests = 0;
+  const proposer = createProposer((home, method, path, body) => {
+    requests++;
+    return b.app.parley.federation.request(home, method, path, body);
+  });
+  const outcomes = await Promise.all(
+    Array.from({ length: 5 }, (_, i) =>
+      proposer.propose("a.test", { sender: "@bob:b.test", op: "message.send", params: { roomId, txnId: `down-${i}`, body: `down ${i}` } }).then(
+        () => "(accepted)",
+        (err) => (err as { code?: string }).code,
+      ),
+    ),
+  );
+  t.same(outcomes, Array(5).fill("federation.unreachable"), "each caller is told the home is unreachable");
+  t.equal(requests, 1, "one request, the first; the others were not sent after it");
+});
+
 async function withPeer(t: Test) {
   const evil: FakePeer = await startFakePeer("evil.test");
   t.teardown(() => evil.close());
