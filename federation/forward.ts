@@ -71,7 +71,7 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
       const withdraw = file && name === "room.update" ? remoteMedia?.grant(file.mediaId, home) : undefined;
       let res;
       try {
-        res = await federation.request(home, "POST", "/propose", { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now(), ...(proposalId ? { proposalId } : {}), ...(file ? { file } : {}) });
+        res = await federation.propose(home, { sender: ctx.actor.userId, op: name, params: name === "link.join" ? rest : params, proposedAt: Date.now(), ...(proposalId ? { proposalId } : {}), ...(file ? { file } : {}) });
       } catch (err) {
         if (keep && err instanceof ParleyError && err.code === "federation.unreachable") pending.keep(home, ctx.actor.userId, name, params, proposalId);
         throw err;

@@ -112,7 +112,7 @@ export function createPendingSends(deps: {
             } catch {
               file = undefined;
             }
-            res = await federation.request(home, "POST", "/propose", {
+            res = await federation.propose(home, {
               sender: r.sender,
               op: r.op,
               params,

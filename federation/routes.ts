@@ -8,7 +8,7 @@
  * A refusal is a coded error and changes nothing.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { ParleyError } from "../server/errors.ts";
+import { ParleyError, statusOf, toWireError, type WireError } from "../server/errors.ts";
 import type { Protocol } from "../protocol/index.ts";
 import type { AccountService, Profile } from "../server/accounts/service.ts";
 import type { Federation } from "./service.ts";
@@ -26,6 +26,7 @@ import { pendingMaxAgeMs, type PendingSends } from "./pending.ts";
 import { federationPrefix, isServerName } from "./peers.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import { sendMediaFile } from "../server/media/routes.ts";
+import { createErrorRecorder } from "../server/error-log.ts";
 import type { RemoteMedia } from "./media.ts";
 import { createProposalLog } from "./proposals.ts";
 import type { DirectService, Quote } from "../server/direct/service.ts";
@@ -37,6 +38,25 @@ declare module "fastify" {
     peer?: string;
     federationBody?: unknown;
   }
+}
+
+/** A proposal (protocol/federation/propose.json): a command of a user of the signing server. */
+interface Proposal {
+  sender: string;
+  op: string;
+  params: Record<string, unknown>;
+  proposedAt?: number;
+  proposalId?: string;
+  file?: MediaInfo;
+  quote?: Quote;
+}
+
+/** One answer of a `propose-batch`: the status and body a single `propose` would have had. */
+type BatchAnswer = { status: number; result: unknown } | { status: number; error: WireError };
+
+/** A plain send (no file): its command is queued in the room core as soon as it starts. */
+function groupable(p: Proposal): boolean {
+  return p.op === "message.send" && !p.file && (p.params as { file?: unknown }).file === undefined;
 }
 
 /** Largest body a peer may send in one request (a batch of events). */
@@ -114,6 +134,8 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
   const readsFrom = deps.storage.sqlite.prepare(
     "SELECT coalesce(s.from_seq, e.seq) AS seq FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.user_id = ? AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1",
   );
+  // The error contract (npm test): each refused proposal of a batch is an answer of `propose`.
+  const recordError = createErrorRecorder();
 
   /** Whether the server access list of the room's community (its own, or its group's) denies `server`. */
   function deniedIn(roomId: string, server: string): boolean {
@@ -134,9 +156,65 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
     const validate = protocol.validator(`federation/${name}#/$defs/request`);
     if (!validate(parsed)) {
       const v = validate.errors![0];
+      if (name === "propose-batch" && v.keyword === "maxItems" && v.instancePath === "/proposals") throw new ParleyError("federation.batch_too_large");
       throw new ParleyError("bad_request", `body${v.instancePath} ${v.message}`, { path: v.instancePath || "/", reason: v.message });
     }
     return parsed as T;
+  }
+
+  /**
+   * Runs one proposal of a user of `peer` (the `propose` endpoint, and each of a `propose-batch`):
+   * the op's own handler with the user as the actor. Resolves with the op's result; throws its
+   * coded refusal. Its checks before the handler are synchronous, so a plain send's command is
+   * queued in the room core before this returns.
+   */
+  async function runProposal(peer: string, proposal: Proposal): Promise<unknown> {
+    const { sender, op, params, proposedAt, proposalId, file, quote } = proposal;
+    federation.requireOwnUser(peer, sender);
+    // A pending send delivered long after it was made is refused with a clear code.
+    if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
+    const def = ops.get(op);
+    if (!def || !(proposableOps.has(op) || proposableReads.has(op))) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
+    // Only for rooms hosted here: this server relays nobody's proposals to a third one.
+    if ((typeof params.roomId === "string" && originOf(params.roomId) !== federation.self) || "server" in params) throw new ParleyError("room.not_found");
+    // A community's server access list refuses its denied servers' users before anything runs
+    // (the room core's rules refuse them too, for every write).
+    if (typeof params.roomId === "string" && deniedIn(params.roomId, peer)) throw new ParleyError("room.server_denied");
+    if (!def.validateParams(params)) {
+      const v = def.validateParams.errors![0];
+      throw new ParleyError("invalid_params", `params${v.instancePath} ${v.message}`);
+    }
+    const actor = { userId: sender, deviceId: `federation:${peer}`, expiresAt: Number.MAX_SAFE_INTEGER, isAdmin: false };
+    // A file the proposing server holds: usable by its user for this proposal, and recorded
+    // as held there (the message's file `origin`); its bytes stay there.
+    let forget: (() => void) | undefined;
+    if (file && op === "room.update") {
+      // A new room picture held by the proposing server: fetched from it now (it grants this
+      // server the file while its user's proposal runs), checked against its hash, sniffed
+      // and kept here; the room's picture is then this server's copy. Not fetched for a
+      // sender who is not in the room (the op refuses them) or a file they may use already.
+      if (params.picture !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no picture of the proposed update.");
+      const roomId = params.roomId as string;
+      if (rooms.state(roomId)?.members.has(sender) && !media.canRead(sender, file.mediaId)) {
+        const held = await remoteMedia.fetchProposed(peer, file.mediaId);
+        forget = media.vouch(sender, { ...held, origin: peer });
+      }
+    } else if (file) {
+      if (op !== "message.send" || (params.file as { mediaId?: string } | undefined)?.mediaId !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no file of the proposed message.");
+      forget = media.vouch(sender, { ...file, origin: peer });
+    }
+    // A private reply's quote, vouched for by the sender's server (the quoted room may not be
+    // held here): direct.open takes it for this one proposal.
+    let unvouch: (() => void) | undefined;
+    if (quote && op === "direct.open" && typeof params.txnId === "string") unvouch = direct.vouchQuote(sender, params.txnId, quote);
+    try {
+      // A proposal named by its server (a kept op proposed again) runs once (proposals.ts).
+      const run = () => def.handler({ actor, connection: null as never }, params);
+      return proposalId ? await proposals.once(peer, proposalId, run) : await run();
+    } finally {
+      forget?.();
+      unvouch?.();
+    }
   }
 
   await app.register(
@@ -234,53 +312,44 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
 
       // federation: propose
       scope.post("/propose", async (request) => {
-        const { sender, op, params, proposedAt, proposalId, file, quote } = body<{ sender: string; op: string; params: Record<string, unknown>; proposedAt?: number; proposalId?: string; file?: MediaInfo; quote?: Quote }>(request, "propose");
-        federation.requireOwnUser(request.peer!, sender);
-        // A pending send delivered long after it was made is refused with a clear code.
-        if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
-        const def = ops.get(op);
-        if (!def || !(proposableOps.has(op) || proposableReads.has(op))) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
-        // Only for rooms hosted here: this server relays nobody's proposals to a third one.
-        if ((typeof params.roomId === "string" && originOf(params.roomId) !== federation.self) || "server" in params) throw new ParleyError("room.not_found");
-        // A community's server access list refuses its denied servers' users before anything runs
-        // (the room core's rules refuse them too, for every write).
-        if (typeof params.roomId === "string" && deniedIn(params.roomId, request.peer!)) throw new ParleyError("room.server_denied");
-        if (!def.validateParams(params)) {
-          const v = def.validateParams.errors![0];
-          throw new ParleyError("invalid_params", `params${v.instancePath} ${v.message}`);
-        }
-        const actor = { userId: sender, deviceId: `federation:${request.peer}`, expiresAt: Number.MAX_SAFE_INTEGER, isAdmin: false };
-        // A file the proposing server holds: usable by its user for this proposal, and recorded
-        // as held there (the message's file `origin`); its bytes stay there.
-        let forget: (() => void) | undefined;
-        if (file && op === "room.update") {
-          // A new room picture held by the proposing server: fetched from it now (it grants this
-          // server the file while its user's proposal runs), checked against its hash, sniffed
-          // and kept here; the room's picture is then this server's copy. Not fetched for a
-          // sender who is not in the room (the op refuses them) or a file they may use already.
-          if (params.picture !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no picture of the proposed update.");
-          const roomId = params.roomId as string;
-          if (rooms.state(roomId)?.members.has(sender) && !media.canRead(sender, file.mediaId)) {
-            const held = await remoteMedia.fetchProposed(request.peer!, file.mediaId);
-            forget = media.vouch(sender, { ...held, origin: request.peer! });
+        const proposal = body<Proposal>(request, "propose");
+        return { result: (await runProposal(request.peer!, proposal)) ?? null };
+      });
+
+      // federation: propose-batch
+      scope.post("/propose-batch", async (request) => {
+        const { proposals } = body<{ proposals: Proposal[] }>(request, "propose-batch");
+        const peer = request.peer!;
+        const answers: BatchAnswer[] = new Array(proposals.length);
+        const settle = (i: number, run: Promise<unknown>) =>
+          run.then(
+            (result) => {
+              answers[i] = { status: 200, result: result ?? null };
+            },
+            (err) => {
+              if (!(err instanceof ParleyError)) request.log.error({ err, op: proposals[i].op }, "proposal failed");
+              const error = toWireError(err);
+              recordError?.("http", "federation/propose", error.code);
+              answers[i] = { status: statusOf(err), error };
+            },
+          );
+        // In order, each through the same code as a single `propose`. A run of plain sends is
+        // started back to back, so that their commands reach the room core in the same turn and
+        // commit together (each in its own savepoint, as a client's pipelined sends do); any other
+        // proposal waits for everything before it and runs alone.
+        let run: Promise<void>[] = [];
+        for (let i = 0; i < proposals.length; i++) {
+          const p = proposals[i];
+          if (groupable(p)) {
+            run.push(settle(i, runProposal(peer, p)));
+            continue;
           }
-        } else if (file) {
-          if (op !== "message.send" || (params.file as { mediaId?: string } | undefined)?.mediaId !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no file of the proposed message.");
-          forget = media.vouch(sender, { ...file, origin: request.peer! });
+          if (run.length) await Promise.all(run);
+          run = [];
+          await settle(i, runProposal(peer, p));
         }
-        // A private reply's quote, vouched for by the sender's server (the quoted room may not be
-        // held here): direct.open takes it for this one proposal.
-        let unvouch: (() => void) | undefined;
-        if (quote && op === "direct.open" && typeof params.txnId === "string") unvouch = direct.vouchQuote(sender, params.txnId, quote);
-        try {
-          // A proposal named by its server (a kept op proposed again) runs once (proposals.ts).
-          const run = () => def.handler({ actor, connection: null as never }, params);
-          const result = proposalId ? await proposals.once(request.peer!, proposalId, run) : await run();
-          return { result: result ?? null };
-        } finally {
-          forget?.();
-          unvouch?.();
-        }
+        await Promise.all(run);
+        return { answers };
       });
 
       // federation: media

@@ -11,6 +11,7 @@ import type { ServerKeys } from "./keys.ts";
 import { createPeerDirectory, federationPrefix } from "./peers.ts";
 import { createServerPolicy } from "./policy.ts";
 import { signRequest, verifyRequest, type IncomingRequest } from "./signatures.ts";
+import { createProposer } from "./proposer.ts";
 
 export interface FederationDeps {
   config: Config;
@@ -71,6 +72,36 @@ export function createFederation(deps: FederationDeps) {
   }, 5000);
   keyPoll.unref();
 
+  /**
+   * Sends a signed request to a peer's federation API (`path` below /_parley/federation/v1).
+   * Throws federation.unreachable when the peer cannot be reached or is not permitted.
+   */
+  async function request(destination: string, method: "GET" | "POST", path: string, body?: unknown): Promise<PeerResponse> {
+    if (!fc.enabled) throw new ParleyError("federation.disabled");
+    if (!policy.permits(destination)) throw new ParleyError("federation.server_denied", `${destination} is not permitted by this server's policy.`);
+    const { federation } = await peers.resolve(destination);
+    const url = `${federation}${path}`;
+    const bytes = Buffer.from(body === undefined ? "" : JSON.stringify(body));
+    const headers = await signRequest({ method, url, body: bytes, origin: self, destination }, keys.current(), now());
+    let res: Response;
+    try {
+      res = await doFetch(url, { method, headers, body: method === "GET" ? undefined : bytes, signal: AbortSignal.timeout(30_000) });
+    } catch (err) {
+      throw new ParleyError("federation.unreachable", `${destination}: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    const ra = res.headers.get("retry-after");
+    const retryAfter = ra === null ? null : /^\d+$/.test(ra) ? Number(ra) : Math.max(0, Math.ceil((Date.parse(ra) - now()) / 1000)) || null;
+    return { status: res.status, body: parsed, retryAfter };
+  }
+  const proposer = createProposer(request, now);
+
   return {
     enabled: fc.enabled,
     self,
@@ -86,34 +117,12 @@ export function createFederation(deps: FederationDeps) {
         throw new ParleyError("federation.sender_not_of_origin", `${userId} is not a user of ${origin}.`);
       }
     },
+    request,
     /**
-     * Sends a signed request to a peer's federation API (`path` below /_parley/federation/v1).
-     * Throws federation.unreachable when the peer cannot be reached or is not permitted.
+     * Proposes a command of a local user to the room's home (federation/proposer.ts): batched, one
+     * request in flight per home, in order; answers as a single `propose` would.
      */
-    async request(destination: string, method: "GET" | "POST", path: string, body?: unknown): Promise<PeerResponse> {
-      if (!fc.enabled) throw new ParleyError("federation.disabled");
-      if (!policy.permits(destination)) throw new ParleyError("federation.server_denied", `${destination} is not permitted by this server's policy.`);
-      const { federation } = await peers.resolve(destination);
-      const url = `${federation}${path}`;
-      const bytes = Buffer.from(body === undefined ? "" : JSON.stringify(body));
-      const headers = await signRequest({ method, url, body: bytes, origin: self, destination }, keys.current(), now());
-      let res: Response;
-      try {
-        res = await doFetch(url, { method, headers, body: method === "GET" ? undefined : bytes, signal: AbortSignal.timeout(30_000) });
-      } catch (err) {
-        throw new ParleyError("federation.unreachable", `${destination}: ${(err as Error).message}`);
-      }
-      const text = await res.text();
-      let parsed: unknown = null;
-      try {
-        parsed = text ? JSON.parse(text) : null;
-      } catch {
-        parsed = null;
-      }
-      const ra = res.headers.get("retry-after");
-      const retryAfter = ra === null ? null : /^\d+$/.test(ra) ? Number(ra) : Math.max(0, Math.ceil((Date.parse(ra) - now()) / 1000)) || null;
-      return { status: res.status, body: parsed, retryAfter };
-    },
+    propose: proposer.propose,
     /**
      * A signed GET of bytes from a peer's federation API (a file: `media`), at most `maxBytes`
      * read. Throws federation.unreachable when the peer cannot be reached, is not permitted, or

@@ -115,6 +115,7 @@ export const errorCatalogue = {
   "federation.sender_not_of_origin": { status: 401, message: "A server speaks only for its own users: the user is not of the origin server." },
   "federation.unreachable": { status: 502, message: "The other server could not be reached." },
   "federation.proposal_expired": { status: 410, message: "The proposal was made too long ago (more than 7 days) to be applied now." },
+  "federation.batch_too_large": { status: 413, message: "The batch holds more proposals than the server accepts in one request (200)." },
   // federation: per-event results of a `send` batch (docs/federation.md, "The inbox")
   "federation.not_home": { status: 403, message: "Only a room's home server sends its events." },
   "federation.bad_checkpoint": { status: 401, message: "The room's checkpoint is missing, not signed by its home, or not over this batch's events." },

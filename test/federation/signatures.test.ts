@@ -5,7 +5,8 @@
 import t from "tap";
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { httpbis } from "http-message-signatures";
-import { contentDigest, digestMatches, signRequest, verifyRequest, type VerifyDeps } from "../../federation/signatures.ts";
+import { contentDigest, coveredComponents, digestMatches, signatureBase, signRequest, verifyRequest, type VerifyDeps } from "../../federation/signatures.ts";
+import { parseDictionary, serializeList, type InnerList } from "structured-headers";
 import { ParleyError } from "../../server/errors.ts";
 
 // RFC 9421 appendix B.1.4, test-key-ed25519.
@@ -113,6 +114,32 @@ t.test("a request signed by Parley's profile verifies and names its origin and k
   const req = await signed();
   t.match(req.headers["signature-input"], /^parley=\("@method" "@path" "@query" "content-digest" "parley-origin" "parley-destination"\);created=\d+;expires=\d+;nonce="[^"]+";keyid="ed25519:k1";alg="ed25519";tag="parley-federation-v1"$/);
   t.same(await verifyRequest(req, deps()), { origin, keyId: "ed25519:k1" });
+});
+
+t.test("Parley's signatures verify with http-message-signatures, and not once the request changes", async (t) => {
+  for (const url of ["/_parley/federation/v1/send?since=4", "/_parley/federation/v1/propose-batch"]) {
+    const req = await signed({ url });
+    const verify = (r: typeof req) =>
+      httpbis.verifyMessage(
+        { keyLookup: async () => ({ id: "ed25519:k1", algs: ["ed25519"], verify: async (d: Buffer, sig: Buffer) => (await import("node:crypto")).verify(null, d, publicKey, sig) }), tolerance: Number.MAX_SAFE_INTEGER, notAfter: Number.MAX_SAFE_INTEGER },
+        { method: r.method, url: `https://${self}${r.url}`, headers: r.headers as Record<string, string> },
+      );
+    t.equal(await verify(req), true, url);
+    t.equal(await verify({ ...req, headers: { ...req.headers, "parley-origin": "evil.test" } }), false, `${url}, another origin`);
+  }
+});
+
+t.test("the verifier's own signature base is the library's, line for line, with and without a query", async (t) => {
+  for (const url of ["/_parley/federation/v1/send?since=4", "/_parley/federation/v1/propose-batch"]) {
+    const req = await signed({ url });
+    const input = parseDictionary(req.headers["signature-input"]!).get("parley") as InnerList;
+    const library = httpbis.createSignatureBase({ fields: [...coveredComponents].map((c) => `"${c}"`) }, { method: req.method, url: `http://${self}${url}`, headers: req.headers as Record<string, string> });
+    library.push(['"@signature-params"', [serializeList([input])]]);
+    t.equal(signatureBase(req, self, input), httpbis.formatSignatureBase(library), url);
+  }
+  const req = await signed();
+  const { "content-digest": _gone, ...headers } = req.headers;
+  t.equal(signatureBase({ ...req, headers }, self, parseDictionary(req.headers["signature-input"]!).get("parley") as InnerList), null, "no base without a covered header");
 });
 
 t.test("each tampering is refused with the code naming what failed", async (t) => {
