@@ -138,26 +138,29 @@ export type RemotePeopleService = ReturnType<typeof createRemotePeople>;
 
 /**
  * room.list names a direct chat after the other person; one of another server has no account
- * here, so their stored profile (federation/profiles.ts `names`) gives the name. The list does not wait more
+ * here, so their stored profile (federation/profiles.ts `names`) gives the name and picture. The list does not wait more
  * than a moment for a server that is slow to answer: the chat is then shown by the person's id.
  */
-export function nameRemotePeers(ops: OpRegistry, self: string, names: (ids: string[]) => Promise<Map<string, { displayName: string }>>): void {
+export function nameRemotePeers(ops: OpRegistry, self: string, names: (ids: string[]) => Promise<Map<string, { displayName: string; avatar: string | null }>>): void {
   const def = ops.get("room.list");
   if (!def) return;
   const local = def.handler;
   def.handler = async (ctx, params) => {
-    const result = (await local(ctx, params)) as { rooms: { kind: string; name: string; peer?: { userId: string; displayName: string } | null }[] };
+    const result = (await local(ctx, params)) as { rooms: { kind: string; name: string; picture: string | null; peer?: { userId: string; displayName: string; avatar: string | null } | null }[] };
     const remote = result.rooms.filter((r) => r.kind === "direct" && r.peer && originOf(r.peer.userId) !== self && r.peer.displayName === r.peer.userId);
     if (!remote.length) return result;
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<Map<string, { displayName: string }>>((resolve) => (timer = setTimeout(() => resolve(new Map()), 1500)));
+    const late = new Promise<Map<string, { displayName: string; avatar: string | null }>>((resolve) => (timer = setTimeout(() => resolve(new Map()), 1500)));
     const got = await Promise.race([names(remote.map((r) => r.peer!.userId)), late]);
     clearTimeout(timer);
     for (const r of remote) {
-      const name = got.get(r.peer!.userId)?.displayName;
-      if (name) {
-        r.peer!.displayName = name;
-        r.name = name;
+      const p = got.get(r.peer!.userId);
+      if (p) {
+        r.peer!.displayName = p.displayName;
+        r.name = p.displayName;
+        // The avatar their profile claims: downloadable once their server proves it (federation/media.ts).
+        r.peer!.avatar = p.avatar;
+        r.picture = p.avatar;
       }
     }
     return result;

@@ -32,8 +32,7 @@ async function until(t: Test, what: string, check: () => boolean | Promise<boole
 
 const storedProfile = (s: TestServer, userId: string) =>
   s.app.parley.storage.sqlite.prepare("SELECT display_name AS displayName, avatar FROM remote_profiles WHERE user_id = ?").get(userId) as
-    | { displayName: string; avatar: string | null }
-    | undefined;
+    { displayName: string; avatar: string | null } | undefined;
 
 async function setup(t: Test, opts: { now?: () => number; evil?: string } = {}) {
   const servers = await startCluster(["a.test", "b.test"], () => (opts.evil ? { federation: { peers: { "evil.test": opts.evil } } } : {}), { now: opts.now });
@@ -68,7 +67,11 @@ t.test("alice finds zed of b by his display name: his profile was fetched when h
     ],
     "quux of a by his username, zed of b by his display name, in user id order",
   );
-  t.same(found.users[1].commonGroups.map((g: { roomId: string }) => g.roomId), [maths], "with Maths in common");
+  t.same(
+    found.users[1].commonGroups.map((g: { roomId: string }) => g.roomId),
+    [maths],
+    "with Maths in common",
+  );
   const page = await ok(t, alice, "user.search", { query: "quux", limit: 1, after: "@quux:a.test" });
   t.same([page.users.map((u: { userId: string }) => u.userId), page.next], [["@zed:b.test"], null], "paged after quux: zed, the last");
   t.same((await ok(t, alice, "user.search", { query: "nobody here" })).users, [], "a name nobody has finds nobody");
@@ -87,13 +90,19 @@ t.test("after a restarts while b is down, alice still sees bob's name in search 
   const profile = await ok(t, alice2, "profile.get", { userId: "@bob:b.test" });
   t.match(profile, { userId: "@bob:b.test", displayName: "Bob" }, "the stored profile, as b last gave it, though b does not answer");
   const found = await ok(t, alice2, "user.search", { query: "bo" });
-  t.same(found.users.map((u: { userId: string; displayName: string }) => [u.userId, u.displayName]), [["@bob:b.test", "Bob"]], "named in search too");
+  t.same(
+    found.users.map((u: { userId: string; displayName: string }) => [u.userId, u.displayName]),
+    [["@bob:b.test", "Bob"]],
+    "named in search too",
+  );
   t.equal(await refusalOf(alice2, "profile.get", { userId: "@zed:b.test" }), "federation.unreachable", "a user never fetched cannot be told while b is down");
 });
 
 t.test("an avatar claim survives a restart: after a restarts, alice downloads bob's avatar, which a then fetches from b", async (t) => {
   const { servers, a, b, alice, bob } = await setup(t);
-  const bytes = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 40, b: 120 } } }).png().toBuffer();
+  const bytes = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 40, b: 120 } } })
+    .png()
+    .toBuffer();
   const uploaded = await fetch(`${b.baseUrl}/api/v1/media?name=bob.png`, {
     method: "POST",
     headers: { authorization: `Bearer ${bob.session.accessToken}`, "content-type": "application/octet-stream" },
@@ -102,12 +111,24 @@ t.test("an avatar claim survives a restart: after a restarts, alice downloads bo
   const { mediaId } = (await uploaded.json()) as { mediaId: string };
   await bob.request("profile.update", { avatar: mediaId });
   t.equal((await ok(t, alice, "profile.get", { userId: "@bob:b.test" })).avatar, mediaId, "his profile claims it");
+  const { roomId: chat } = await ok(t, alice, "direct.open", { userId: "@bob:b.test" });
   const a2 = await a.restart();
   servers["a.test"] = a2;
   const alice2 = await a2.login("alice");
+  const listed = (await ok(t, alice2, "room.list", {})).rooms.find((r: { roomId: string }) => r.roomId === chat);
+  t.match(
+    listed,
+    { name: "Bob", picture: mediaId, peer: { userId: "@bob:b.test", displayName: "Bob", avatar: mediaId } },
+    "room.list names and pictures the chat after bob's stored profile",
+  );
   const res = await fetch(`${a2.baseUrl}/api/v1/media/${mediaId}`, { headers: { authorization: `Bearer ${alice2.session.accessToken}` } });
   t.equal(res.status, 200, "the claim was kept: a fetches the file from b");
-  t.equal(createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex"), mediaId);
+  t.equal(
+    createHash("sha256")
+      .update(Buffer.from(await res.arrayBuffer()))
+      .digest("hex"),
+    mediaId,
+  );
   t.equal(a2.logs.filter((l) => l.msg === "file fetched from its server" && l.mediaId === mediaId && l.peer === "b.test").length, 1, "once, from bob's server");
 });
 
@@ -124,7 +145,11 @@ t.test("bob's new display name shows at a once the stored one is a minute old", 
   await ok(t, alice, "user.search", { query: "bob" });
   await until(t, "a fetched bob's profile again", () => storedProfile(a, "@bob:b.test")?.displayName === "Robert Tables");
   const found = await ok(t, alice, "user.search", { query: "robert" });
-  t.same(found.users.map((u: { userId: string; displayName: string }) => [u.userId, u.displayName]), [["@bob:b.test", "Robert Tables"]], "found by the new name");
+  t.same(
+    found.users.map((u: { userId: string; displayName: string }) => [u.userId, u.displayName]),
+    [["@bob:b.test", "Robert Tables"]],
+    "found by the new name",
+  );
   t.equal((await ok(t, alice, "profile.get", { userId: "@bob:b.test" })).displayName, "Robert Tables", "and his profile shows it");
 });
 
