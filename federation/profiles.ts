@@ -87,9 +87,11 @@ export function createRemoteProfiles(deps: { federation: Federation; media: Medi
     if (avatar !== null && !/^[0-9a-f]{64}$/.test(avatar)) avatar = null;
     const recorded = (s.avatarOf.get(userId) as { media_id: string } | undefined)?.media_id ?? null;
     if (recorded !== null && recorded !== avatar) media.setAvatar(userId, null);
-    const about = typeof p.about === "string" ? p.about : "";
-    s.put.run(userId, p.displayName, about, avatar, now(), asked ? now() : null);
-    return { userId, displayName: p.displayName, about, avatar };
+    // Within this server's own bounds (profile.update's), whatever another server sends.
+    const displayName = [...p.displayName].slice(0, 64).join("") || userId;
+    const about = typeof p.about === "string" ? [...p.about].slice(0, 500).join("") : "";
+    s.put.run(userId, displayName, about, avatar, now(), asked ? now() : null);
+    return { userId, displayName, about, avatar };
   }
 
   /**

@@ -165,7 +165,9 @@ t.test("evil.test cannot set the profiles of b's users at a: only its own users,
       { userId: "@bob:b.test", displayName: "Evil Bob", about: "", avatar: fake },
       { userId: "@ghost:evil.test", displayName: "Not asked", about: "", avatar: null },
     ];
-    const own = (body.userIds as string[]).filter((id) => id === "@mallory:evil.test").map((userId) => ({ userId, displayName: "Mallory", about: "", avatar: null }));
+    const own = (body.userIds as string[])
+      .filter((id) => id === "@mallory:evil.test" || id === "@long:evil.test")
+      .map((userId) => ({ userId, displayName: userId === "@long:evil.test" ? "L".repeat(300) : "Mallory", about: "x".repeat(5000), avatar: null }));
     return { status: 200, body: { profiles: [...forged, ...own] } };
   };
   // mallory joins Maths through her server: a fetches her profile ahead.
@@ -180,5 +182,7 @@ t.test("evil.test cannot set the profiles of b's users at a: only its own users,
   t.same((await ok(t, alice, "user.search", { query: "evil" })).users, [], "no one is found by the forged name");
   t.equal((await ok(t, alice, "profile.get", { userId: "@bob:b.test" })).displayName, "Bob");
   t.equal(await refusalOf(alice, "profile.get", { userId: "@nobody:evil.test" }), "user.not_found", "an answer naming only others' users: no such user");
+  const long = await ok(t, alice, "profile.get", { userId: "@long:evil.test" });
+  t.same([[...long.displayName].length, [...long.about].length], [64, 500], "a name and about text kept within this server's own bounds");
   t.equal((a.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM remote_profiles WHERE avatar = ?").get(fake) as { n: number }).n, 0, "no one claims the forged avatar");
 });
