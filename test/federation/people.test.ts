@@ -186,3 +186,49 @@ t.test("evil.test cannot set the profiles of b's users at a: only its own users,
   t.same([[...long.displayName].length, [...long.about].length], [64, 500], "a name and about text kept within this server's own bounds");
   t.equal((a.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM remote_profiles WHERE avatar = ?").get(fake) as { n: number }).n, 0, "no one claims the forged avatar");
 });
+
+t.test("a search names the remote users of its page never fetched with one request to their server, naming them all", async (t) => {
+  const evil = await startFakePeer("evil.test");
+  t.teardown(() => evil.close());
+  const { a, alice, token } = await setup(t, { evil: evil.baseUrl });
+  let up = false;
+  evil.respond = (path, body) => {
+    if (path !== "/profile") return { status: 404 };
+    if (!up) return { status: 503, body: { error: { code: "unavailable", message: "busy" } } };
+    return {
+      status: 200,
+      body: { profiles: (body.userIds as string[]).map((userId) => ({ userId, displayName: `Mx ${userId.slice(1, userId.indexOf(":"))}`, about: "", avatar: null })) },
+    };
+  };
+  for (const sender of ["@mel:evil.test", "@max:evil.test"]) {
+    const joined = await evil.call({ baseUrl: a.baseUrl, name: "a.test" }, "/propose", { sender, op: "link.join", params: { token } });
+    t.equal(joined.status, 200, `${sender} joined`);
+  }
+  // Their profiles were asked ahead while evil.test was busy: wait until each such fetch ended.
+  // (b replicates Maths and asks evil.test too: only a's requests count here.)
+  const asked = () => evil.received.filter((r) => r.path === "/profile" && r.body.requester === "@parley:a.test");
+  const failedAhead = () => a.logs.filter((l) => l.msg === "profiles of remote members not fetched" && l.peer === "evil.test").length;
+  await until(t, "both were asked about ahead", () => new Set(asked().flatMap((r) => r.body.userIds)).size === 2);
+  await until(t, "and every ahead fetch failed", () => failedAhead() === asked().length);
+  t.notOk(storedProfile(a, "@mel:evil.test"), "nothing stored for mel");
+
+  up = true;
+  const before = asked().length;
+  const found = await ok(t, alice, "user.search", { query: "m" });
+  t.same(
+    found.users.filter((u: { userId: string }) => u.userId.endsWith(":evil.test")).map((u: { userId: string; displayName: string }) => [u.userId, u.displayName]),
+    [
+      ["@max:evil.test", "Mx max"],
+      ["@mel:evil.test", "Mx mel"],
+    ],
+    "both named",
+  );
+  t.same(
+    asked()
+      .slice(before)
+      .map((r) => [...r.body.userIds].sort()),
+    [["@max:evil.test", "@mel:evil.test"]],
+    "by one request naming both",
+  );
+  t.equal(storedProfile(a, "@max:evil.test")?.displayName, "Mx max", "and kept");
+});
