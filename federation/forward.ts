@@ -130,9 +130,7 @@ export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation, p
       const server = originOf(params.userId);
       if (originOf(params.roomId) === federation.self && server !== federation.self) {
         // Asked as the server itself (the inviter may be a remote user acting through a proposal).
-        const res = await federation.request(server, "POST", "/profile", { requester: `@parley:${federation.self}`, userIds: [params.userId] });
-        if (res.status !== 200) throw new ParleyError("federation.unreachable", `${server} answered ${res.status}.`);
-        if (!(res.body?.profiles as { userId: string }[] | undefined)?.some((p) => p.userId === params.userId)) throw new ParleyError("user.not_found");
+        if (!(await profiles.confirm(params.userId))) throw new ParleyError("user.not_found");
       }
       return localInvite(ctx, params);
     };

@@ -232,6 +232,14 @@ export function createRemoteProfiles(deps: { federation: Federation; media: Medi
     get,
 
     /**
+     * Whether a user of another server exists, as their server says now (inviting them to a room
+     * here): their profile, fetched and stored, or null. Throws when their server does not answer
+     * (federation.unreachable) or is not permitted (federation.server_denied): nothing stored
+     * stands in for it.
+     */
+    confirm: (userId: string): Promise<RemoteProfile | null> => fetchMany([userId], serverRequester(), false).get(userId)!,
+
+    /**
      * Who a user of another server is, asked as this server (direct chats): like `get`, null when
      * their server has no such user.
      */

@@ -232,3 +232,12 @@ t.test("a search names the remote users of its page never fetched with one reque
   );
   t.equal(storedProfile(a, "@max:evil.test")?.displayName, "Mx max", "and kept");
 });
+
+t.test("inviting a user of b to a room of a asks b now: one b does not have is refused, one it has is invited and kept", async (t) => {
+  const { a, b, alice, maths } = await setup(t);
+  await b.user("zed");
+  t.equal(await refusalOf(alice, "member.invite", { roomId: maths, userId: "@nobody:b.test" }), "user.not_found");
+  t.notOk(storedProfile(a, "@nobody:b.test"));
+  await ok(t, alice, "member.invite", { roomId: maths, userId: "@zed:b.test" });
+  t.equal(storedProfile(a, "@zed:b.test")?.displayName, "Zed", "zed's profile, as b answered, is kept");
+});
