@@ -1,8 +1,9 @@
 /**
  * Direct chats and blocks across servers: what server/direct needs from federation.
  *
- * - Who a user of another server is: their server's `profile` endpoint, asked as this server
- *   (`@parley:<self>`), cached for a minute (null: that server has no such user).
+ * - Who a user of another server is: their profile as federation/profiles.ts keeps it (fetched
+ *   from their server's `profile` endpoint as this server, `@parley:<self>`, fresh for a minute;
+ *   null: that server has no such user).
  * - Blocks: a block (or its end) of a user of another server is told to that user's server with a
  *   signed `block` notice, so that it refuses them as it would refuse a local blocked person:
  *   where it hosts the pair's chat (their sends there) and where they would open one. The notice
@@ -19,11 +20,12 @@ import { originOf } from "../server/rooms/hash.ts";
 import type { OpenInput, OpenResult, Quote, RemotePeople } from "../server/direct/service.ts";
 import type { Person } from "../server/direct/queries.ts";
 import type { Federation } from "./service.ts";
+import type { RemoteProfiles } from "./profiles.ts";
 import { retryDelay } from "./outbox.ts";
 import type { OpRegistry } from "../server/ws/ops.ts";
 
-export function createRemotePeople(deps: { federation: Federation; storage: Storage; log: Logger; now?: () => number }) {
-  const { federation, log } = deps;
+export function createRemotePeople(deps: { federation: Federation; storage: Storage; profiles: RemoteProfiles; log: Logger; now?: () => number }) {
+  const { federation, log, profiles } = deps;
   const now = deps.now ?? Date.now;
   const db = deps.storage.sqlite;
   const s = {
@@ -34,7 +36,6 @@ export function createRemotePeople(deps: { federation: Federation; storage: Stor
     // Only the state that was sent: a newer one (an unblock meanwhile) stays to be told.
     drop: db.prepare("DELETE FROM federation_block_notices WHERE blocker = ? AND blocked = ? AND \"on\" = ? AND at = ?"),
   };
-  const cache = new Map<string, { person: Person | null; until: number }>();
   const running = new Set<string>();
   const failures = new Map<string, number>();
   const timers = new Map<string, NodeJS.Timeout>();
@@ -93,16 +94,8 @@ export function createRemotePeople(deps: { federation: Federation; storage: Stor
       // A server this one's policy does not federate with is, for its users, out of reach (even
       // with their profile still cached from before the policy changed).
       if (!federation.policy.permits(originOf(userId))) throw new ParleyError("federation.unreachable", `${originOf(userId)} is not permitted by this server's policy.`);
-      const hit = cache.get(userId);
-      if (hit && hit.until > now()) return hit.person;
-      const server = originOf(userId);
-      const res = await federation.request(server, "POST", "/profile", { requester: `@parley:${federation.self}`, userIds: [userId] });
-      if (res.status !== 200) throw new ParleyError("federation.unreachable", `${server} answered ${res.status}.`);
-      const p = (res.body?.profiles as { userId: string; displayName: string; avatar: string | null }[] | undefined)?.find((x) => x.userId === userId);
-      const person = p ? { userId, displayName: p.displayName, avatar: p.avatar ?? null } : null;
-      if (cache.size > 10_000) cache.clear();
-      cache.set(userId, { person, until: now() + 60_000 });
-      return person;
+      const p = await profiles.person(userId);
+      return p ? { userId, displayName: p.displayName, avatar: p.avatar } : null;
     },
 
     tellBlock(blocker: string, blocked: string, on: boolean, at: number): void {
@@ -120,45 +113,8 @@ export function createRemotePeople(deps: { federation: Federation; storage: Stor
     },
   };
 
-  /**
-   * Names of users of other servers for a list (people search): one `profile` request per server
-   * for those not cached, in parallel; a server that does not answer leaves its users out (the
-   * caller shows their ids). Avatars are left to the profile (remote files are fetched apart).
-   */
-  async function names(userIds: string[]): Promise<Map<string, { displayName: string; avatar: null }>> {
-    const out = new Map<string, { displayName: string; avatar: null }>();
-    const ask = new Map<string, string[]>();
-    for (const id of userIds) {
-      const hit = cache.get(id);
-      if (hit && hit.until > now()) {
-        if (hit.person) out.set(id, { displayName: hit.person.displayName, avatar: null });
-      } else {
-        const server = originOf(id);
-        ask.set(server, [...(ask.get(server) ?? []), id]);
-      }
-    }
-    await Promise.all(
-      [...ask].map(async ([server, ids]) => {
-        try {
-          const res = await federation.request(server, "POST", "/profile", { requester: `@parley:${federation.self}`, userIds: ids.slice(0, 100) });
-          if (res.status !== 200) return;
-          const got = new Map(((res.body?.profiles ?? []) as { userId: string; displayName: string; avatar: string | null }[]).map((p) => [p.userId, p]));
-          for (const id of ids.slice(0, 100)) {
-            const p = got.get(id);
-            cache.set(id, { person: p ? { userId: id, displayName: p.displayName, avatar: p.avatar ?? null } : null, until: now() + 60_000 });
-            if (p) out.set(id, { displayName: p.displayName, avatar: null });
-          }
-        } catch (err) {
-          log.info({ peer: server, err: (err as Error).message }, "names of remote users not fetched");
-        }
-      }),
-    );
-    return out;
-  }
-
   return {
     remote,
-    names,
     /** The peer is back (its wake): tell it now. */
     kick(destination: string): void {
       const t = timers.get(destination);
@@ -182,26 +138,29 @@ export type RemotePeopleService = ReturnType<typeof createRemotePeople>;
 
 /**
  * room.list names a direct chat after the other person; one of another server has no account
- * here, so their server's answer (cached, `names`) gives the name. The list does not wait more
+ * here, so their stored profile (federation/profiles.ts `names`) gives the name and picture. The list does not wait more
  * than a moment for a server that is slow to answer: the chat is then shown by the person's id.
  */
-export function nameRemotePeers(ops: OpRegistry, self: string, names: (ids: string[]) => Promise<Map<string, { displayName: string }>>): void {
+export function nameRemotePeers(ops: OpRegistry, self: string, names: (ids: string[]) => Promise<Map<string, { displayName: string; avatar: string | null }>>): void {
   const def = ops.get("room.list");
   if (!def) return;
   const local = def.handler;
   def.handler = async (ctx, params) => {
-    const result = (await local(ctx, params)) as { rooms: { kind: string; name: string; peer?: { userId: string; displayName: string } | null }[] };
+    const result = (await local(ctx, params)) as { rooms: { kind: string; name: string; picture: string | null; peer?: { userId: string; displayName: string; avatar: string | null } | null }[] };
     const remote = result.rooms.filter((r) => r.kind === "direct" && r.peer && originOf(r.peer.userId) !== self && r.peer.displayName === r.peer.userId);
     if (!remote.length) return result;
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<Map<string, { displayName: string }>>((resolve) => (timer = setTimeout(() => resolve(new Map()), 1500)));
+    const late = new Promise<Map<string, { displayName: string; avatar: string | null }>>((resolve) => (timer = setTimeout(() => resolve(new Map()), 1500)));
     const got = await Promise.race([names(remote.map((r) => r.peer!.userId)), late]);
     clearTimeout(timer);
     for (const r of remote) {
-      const name = got.get(r.peer!.userId)?.displayName;
-      if (name) {
-        r.peer!.displayName = name;
-        r.name = name;
+      const p = got.get(r.peer!.userId);
+      if (p) {
+        r.peer!.displayName = p.displayName;
+        r.name = p.displayName;
+        // The avatar their profile claims: downloadable once their server proves it (federation/media.ts).
+        r.peer!.avatar = p.avatar;
+        r.picture = p.avatar;
       }
     }
     return result;

@@ -17,6 +17,7 @@ import type { Outbox } from "./outbox.ts";
 import type { Storage } from "../server/storage/database.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import type { RemoteMedia } from "./media.ts";
+import type { RemoteProfiles } from "./profiles.ts";
 
 /**
  * The file a proposal carries, described as this server holds it (the proposal's `file`):
@@ -114,12 +115,13 @@ export function relayEphemeralOps(ops: OpRegistry, outbox: Outbox): void {
 }
 
 /**
- * Profiles of users of other servers: `profile.get` with a remote `userId` asks the user's server
- * (`profile`, signed, on behalf of the asking user) and caches the answer for a minute. The
- * avatar it names is noted (federation/media.ts): the client downloads it from this server, which
- * fetches it from the user's server.
+ * Profiles of users of other servers: `profile.get` with a remote `userId` is answered from
+ * `remote_profiles` (federation/profiles.ts): the stored profile while fresh, else the user's
+ * server's answer (`profile`, signed, on behalf of the asking user), else the stored one. The
+ * avatar it names is a claim (federation/media.ts): the client downloads it from this server,
+ * which fetches it from the user's server.
  */
-export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation, remoteMedia?: RemoteMedia, now: () => number = Date.now): void {
+export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation, profiles: RemoteProfiles): void {
   // Inviting a user of another server to a room here: their server must know them.
   const invite = ops.get("member.invite");
   if (invite) {
@@ -128,9 +130,7 @@ export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation, r
       const server = originOf(params.userId);
       if (originOf(params.roomId) === federation.self && server !== federation.self) {
         // Asked as the server itself (the inviter may be a remote user acting through a proposal).
-        const res = await federation.request(server, "POST", "/profile", { requester: `@parley:${federation.self}`, userIds: [params.userId] });
-        if (res.status !== 200) throw new ParleyError("federation.unreachable", `${server} answered ${res.status}.`);
-        if (!(res.body?.profiles as { userId: string }[] | undefined)?.some((p) => p.userId === params.userId)) throw new ParleyError("user.not_found");
+        if (!(await profiles.confirm(params.userId))) throw new ParleyError("user.not_found");
       }
       return localInvite(ctx, params);
     };
@@ -138,19 +138,9 @@ export function forwardRemoteProfiles(ops: OpRegistry, federation: Federation, r
   const def = ops.get("profile.get");
   if (!def) return;
   const local = def.handler;
-  const cache = new Map<string, { profile: unknown; until: number }>();
   def.handler = async (ctx, params: { userId?: string }) => {
     const userId = params.userId;
     if (!userId || originOf(userId) === federation.self) return local(ctx, params);
-    const hit = cache.get(userId);
-    if (hit && hit.until > now()) return hit.profile;
-    const res = await federation.request(originOf(userId), "POST", "/profile", { requester: ctx.actor.userId, userIds: [userId] });
-    if (res.status !== 200) throw new ParleyError("federation.unreachable", `${originOf(userId)} answered ${res.status}.`);
-    const profile = (res.body?.profiles as { userId: string; avatar?: string | null }[] | undefined)?.find((p) => p.userId === userId);
-    if (!profile) throw new ParleyError("user.not_found");
-    remoteMedia?.noteAvatar(userId, profile.avatar ?? null);
-    if (cache.size > 10_000) cache.clear();
-    cache.set(userId, { profile, until: now() + 60_000 });
-    return profile;
+    return profiles.get(userId, ctx.actor.userId);
   };
 }

@@ -6,10 +6,11 @@
  * mediaId, stores it content-addressed (on no user's quota), then serves it like its own.
  *
  * Avatars: a server serves its own users' current avatars to any peer it federates with (an
- * avatar is as public as the profile that names it). A profile of a remote user, fetched for
- * `profile.get`, is only a claim that its avatar is some mediaId: the viewer's server records the
- * avatar (and so lets its users download it) only once the user's server has sent bytes with that
- * hash, so that a server cannot make another one show a file by naming it as its user's avatar.
+ * avatar is as public as the profile that names it). A profile of a remote user, as stored in
+ * `remote_profiles` (federation/profiles.ts), is only a claim that its avatar is some mediaId: the
+ * viewer's server records the avatar (and so lets its users download it) only once the user's
+ * server has sent bytes with that hash, so that a server cannot make another one show a file by
+ * naming it as its user's avatar. Claims are stored: they survive a restart.
  *
  * Room pictures set by a remote admin: while the admin's server proposes the `room.update`, it
  * grants the room's home the file; the home fetches it from there at once and keeps its own copy.
@@ -39,21 +40,12 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
       LIMIT 1`),
     // Whether the file is the current avatar of a user of this server.
     ownAvatar: db.prepare("SELECT 1 FROM media_refs WHERE media_id = ? AND kind = 'avatar' AND substr(user_id, instr(user_id, ':') + 1) = ? LIMIT 1"),
-    avatarOf: db.prepare("SELECT media_id FROM media_refs WHERE kind = 'avatar' AND user_id = ?"),
+    // Remote users whose stored profile (federation/profiles.ts) claims the file as their avatar.
+    claimants: db.prepare("SELECT user_id FROM remote_profiles WHERE avatar = ? ORDER BY fetched_at DESC LIMIT 20"),
+    claims: db.prepare("SELECT 1 FROM remote_profiles WHERE user_id = ? AND avatar = ?"),
   };
   /** Files granted to a server for a proposal under way (`mediaId server` -> how many). */
   const grants = new Map<string, number>();
-  /** Avatars remote profiles claim, not yet proved by their server: user -> mediaId, and back. */
-  const claimed = new Map<string, string>();
-  const claimants = new Map<string, Set<string>>();
-  function forgetClaim(userId: string): void {
-    const old = claimed.get(userId);
-    if (old === undefined) return;
-    claimed.delete(userId);
-    const users = claimants.get(old);
-    users?.delete(userId);
-    if (users && !users.size) claimants.delete(old);
-  }
   /** Fetches under way, by mediaId: concurrent downloads of one file fetch it once. */
   const inflight = new Map<string, Promise<MediaInfo>>();
 
@@ -129,30 +121,6 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
     fetchProposed: (origin: string, mediaId: string) => fetchFrom(origin, mediaId),
 
     /**
-     * A remote user's avatar as their server's profile names it (`profile.get`). A recorded
-     * avatar that is no longer theirs is dropped at once; the new one is recorded when their server
-     * has sent its bytes (`fetchAvatar`), or at once when it is already proved.
-     */
-    noteAvatar(userId: string, mediaId: string | null): void {
-      if (mediaId !== null && !/^[0-9a-f]{64}$/.test(mediaId)) mediaId = null;
-      const recorded = (s.avatarOf.get(userId) as { media_id: string } | undefined)?.media_id ?? null;
-      if (recorded === mediaId) {
-        forgetClaim(userId);
-        return;
-      }
-      if (recorded !== null) media.setAvatar(userId, null);
-      forgetClaim(userId);
-      if (mediaId === null) return;
-      if (claimed.size > 10_000) {
-        claimed.clear();
-        claimants.clear();
-      }
-      claimed.set(userId, mediaId);
-      if (!claimants.has(mediaId)) claimants.set(mediaId, new Set());
-      claimants.get(mediaId)!.add(userId);
-    },
-
-    /**
      * Fetches a file that remote profiles name as their user's avatar from that user's server
      * (even when this server holds the bytes: the user's server proves it has them), then records
      * it as the avatar, so that every local user may download it from this server's copy.
@@ -160,7 +128,7 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
      */
     async fetchAvatar(mediaId: string): Promise<MediaInfo | undefined> {
       if (!federation.enabled) return undefined;
-      const users = [...(claimants.get(mediaId) ?? [])];
+      const users = (s.claimants.all(mediaId) as { user_id: string }[]).map((r) => r.user_id);
       if (!users.length) return undefined;
       const key = `avatar ${mediaId}`;
       let running = inflight.get(key);
@@ -170,10 +138,8 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
           for (const userId of users) {
             try {
               const info = await fetchFrom(originOf(userId), mediaId);
-              if (claimed.get(userId) === mediaId) {
-                media.setAvatar(userId, mediaId);
-                forgetClaim(userId);
-              }
+              // Still their claim (their profile may have changed while the file came).
+              if (s.claims.get(userId, mediaId) !== undefined) media.setAvatar(userId, mediaId);
               return info;
             } catch (err) {
               last = err;

@@ -13,6 +13,7 @@ import { fetchHistoryOnDemand } from "../federation/history.ts";
 import { createRemoteMedia } from "../federation/media.ts";
 import { createPendingSends } from "../federation/pending.ts";
 import { createRemotePeople, nameRemotePeers } from "../federation/direct.ts";
+import { createRemoteProfiles } from "../federation/profiles.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -270,10 +271,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params) });
   const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
-  const remotePeople = createRemotePeople({ federation, storage, log: log.child({ area: "federation" }), now: options.now });
+  const remoteProfiles = createRemoteProfiles({ federation, media, storage, log: log.child({ area: "federation" }), now: options.now });
+  const remotePeople = createRemotePeople({ federation, storage, profiles: remoteProfiles, log: log.child({ area: "federation" }), now: options.now });
   if (federation.enabled) {
     direct.useRemote(remotePeople.remote);
-    remoteNames = remotePeople.names;
+    remoteNames = remoteProfiles.names;
   }
   const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages, self: config.server.name });
   await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia, direct, remotePeople });
@@ -297,8 +299,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (federation.enabled) {
     forwardRemoteOps(ops, federation, pending, storage, media, remoteMedia);
     relayEphemeralOps(ops, outbox);
-    forwardRemoteProfiles(ops, federation, remoteMedia, options.now);
-    nameRemotePeers(ops, config.server.name, remotePeople.names);
+    forwardRemoteProfiles(ops, federation, remoteProfiles);
+    nameRemotePeers(ops, config.server.name, remoteProfiles.names);
     fetchHistoryOnDemand({ ops, federation, rooms, queries: messageQueries, log: log.child({ area: "federation" }) });
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
@@ -313,6 +315,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   publisher.subscribe("push", (batch) => push.dispatch(batch));
   if (federation.enabled) {
     publisher.subscribe("federation", outbox.onBatch);
+    // A remote user joining a room held here: their profile is fetched ahead (people search).
+    publisher.subscribe("remote-profiles", remoteProfiles.onBatch);
     metrics.addPeerSource(() => federationStatus(storage).map((p) => ({ peer: p.server, backlog: p.backlog, failures: p.failures })));
   }
   bus.on("device.revoked", ({ userId, deviceId }) => push.dropDevice(userId, deviceId));
@@ -366,6 +370,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     outbox.stop();
     pending.stop();
     remotePeople.stop();
+    remoteProfiles.stop();
     federation.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();

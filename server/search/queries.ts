@@ -44,14 +44,17 @@ export function createSearchQueries(storage: Storage) {
         WHERE x.user_id = @me AND y.user_id = a.id AND r.kind IN ('community', 'group') AND r.deactivated = 0))
     ORDER BY a.id LIMIT @limit`);
   // Users of other servers have no account here: they are found as members of the communities
-  // and groups one shares with them (replicas included), by the local part of their id.
+  // and groups one shares with them (replicas included), by the local part of their id or by the
+  // display name their server last gave (remote_profiles, federation/profiles.ts).
   const remotePeople = db.prepare(`
-    SELECT DISTINCT y.user_id AS userId
-    FROM room_members x JOIN room_members y ON y.room_id = x.room_id JOIN rooms r ON r.id = x.room_id
-    WHERE x.user_id = @me AND r.kind IN ('community', 'group') AND r.deactivated = 0
-      AND y.user_id > @after AND substr(y.user_id, -length(@suffix)) <> @suffix
-      AND instr(lower(substr(y.user_id, 2, instr(y.user_id, ':') - 2)), @q) > 0
-    ORDER BY y.user_id LIMIT @limit`);
+    SELECT u.userId FROM (
+      SELECT DISTINCT y.user_id AS userId
+      FROM room_members x JOIN room_members y ON y.room_id = x.room_id JOIN rooms r ON r.id = x.room_id
+      WHERE x.user_id = @me AND r.kind IN ('community', 'group') AND r.deactivated = 0
+        AND y.user_id > @after AND substr(y.user_id, -length(@suffix)) <> @suffix
+    ) u LEFT JOIN remote_profiles p ON p.user_id = u.userId
+    WHERE instr(lower(substr(u.userId, 2, instr(u.userId, ':') - 2)), @q) > 0 OR instr(lower(p.display_name), @q) > 0
+    ORDER BY u.userId LIMIT @limit`);
   const cache = new Map<string, Statement>();
   const head = db.prepare("SELECT coalesce(max(pos), 0) AS pos FROM room_events");
 
@@ -96,7 +99,7 @@ export function createSearchQueries(storage: Storage) {
     people(me: string, q: string, anyone: boolean, after: string, limit: number) {
       return people.all({ me, q, anyone: anyone ? 1 : 0, after, limit }) as { userId: string; displayName: string; avatar: string | null }[];
     },
-    /** Users of other servers (not `:self`) sharing a community or group with `me`, whose id's local part contains `q`. */
+    /** Users of other servers (not `:self`) sharing a community or group with `me`, whose id's local part or stored display name contains `q`. */
     remotePeople(me: string, self: string, q: string, after: string, limit: number) {
       return (remotePeople.all({ me, suffix: `:${self}`, q, after, limit }) as { userId: string }[]).map((r) => r.userId);
     },

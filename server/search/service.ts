@@ -66,8 +66,8 @@ export function createSearchService(deps: {
   openTo: "community" | "server";
   serverName: string;
   /**
-   * Names of users of other servers, as their servers answer (federation, when on); a user whose
-   * server does not answer is shown by their id.
+   * Names of users of other servers, as stored from their servers' answers (federation/profiles.ts,
+   * when federation is on); a user whose server never answered is shown by their id.
    */
   remoteNames?: (userIds: string[]) => Promise<Map<string, { displayName: string; avatar: string | null }>>;
 }) {
@@ -76,8 +76,8 @@ export function createSearchService(deps: {
   return {
     /**
      * user.search: by display name or username; users of other servers one shares a community or
-     * group with (known from the rooms held here), by their id's local part; each with the groups
-     * we share. The server's `open_to = "server"` policy widens the search to its own accounts only.
+     * group with (known from the rooms held here), by their id's local part or the display name
+     * their server last gave; each with the groups we share. The server's `open_to = "server"` policy widens the search to its own accounts only.
      */
     async people(actor: string, input: { query: string; after?: string; limit: number }) {
       const q = input.query.trim().toLowerCase();

@@ -647,3 +647,25 @@ export const federationBlockNotices = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.blocker, t.blocked] }), index("federation_block_notices_destination").on(t.destination)],
 );
+
+/**
+ * Profiles of users of other servers as their servers last answered (federation/profiles.ts):
+ * names for people search, room.list and profile.get that survive a restart. `avatar` is only
+ * the avatar the profile claims; federation/media.ts records it (media_refs) once the user's
+ * server has sent bytes with that hash. Fresh for a minute after `fetched_at` for lists (people
+ * search, room.list), after `asked_at` for `profile.get`: a profile fetched ahead (when the user
+ * joined a room held here) may precede a change they made since, which looking at it shows.
+ */
+export const remoteProfiles = sqliteTable(
+  "remote_profiles",
+  {
+    userId: text("user_id").primaryKey(),
+    displayName: text("display_name").notNull(),
+    about: text("about").notNull().default(""),
+    avatar: text("avatar"),
+    fetchedAt: integer("fetched_at").notNull(),
+    /** When `profile.get` last had it from the user's server (null: only fetched for lists or ahead). */
+    askedAt: integer("asked_at"),
+  },
+  (t) => [index("remote_profiles_avatar").on(t.avatar)],
+);
