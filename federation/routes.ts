@@ -28,6 +28,7 @@ import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import { sendMediaFile } from "../server/media/routes.ts";
 import { createErrorRecorder } from "../server/error-log.ts";
 import type { RemoteMedia } from "./media.ts";
+import type { GapFill } from "./gapfill.ts";
 import { createProposalLog } from "./proposals.ts";
 import type { DirectService, Quote } from "../server/direct/service.ts";
 import type { RemotePeopleService } from "./direct.ts";
@@ -120,10 +121,11 @@ export interface FederationRouteDeps {
   remoteMedia: RemoteMedia;
   direct: DirectService;
   remotePeople: RemotePeopleService;
+  gapFill: GapFill;
 }
 
 export async function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): Promise<void> {
-  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending, media, remoteMedia, direct, remotePeople } = deps;
+  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending, media, remoteMedia, direct, remotePeople, gapFill } = deps;
   const eventsRange = deps.storage.sqlite.prepare(
     "SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
   );
@@ -267,6 +269,8 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         // Hearing from a peer is a reason to try it early, never to reset its failures.
         outbox.probe(request.peer!);
         const results = await inbox.receive(request.peer!, events, checkpoints, snapshots ?? []);
+        // A run that begins past what a replica holds: fetch the missing range from the home.
+        gapFill.afterBatch(request.peer!, events, results);
         // Ephemeral entries after the events, so that a receipt finds the message it points at.
         inbox.receiveEphemeral(request.peer!, ephemeral ?? []);
         return { results };

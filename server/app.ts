@@ -8,6 +8,7 @@ import { createFederation, type Federation } from "../federation/service.ts";
 import { registerFederationRoutes } from "../federation/routes.ts";
 import { createOutbox, federationStatus, type Outbox } from "../federation/outbox.ts";
 import { createInbox } from "../federation/inbox.ts";
+import { createGapFill, type GapFill } from "../federation/gapfill.ts";
 import { forwardRemoteOps, forwardRemoteProfiles, proposedFile, relayEphemeralOps } from "../federation/forward.ts";
 import { fetchHistoryOnDemand } from "../federation/history.ts";
 import { createRemoteMedia } from "../federation/media.ts";
@@ -91,6 +92,7 @@ export interface Parley {
   publisher: Publisher;
   federation: Federation;
   outbox: Outbox;
+  gapFill: GapFill;
   media: MediaService;
   reminders: ReminderScheduler;
   push: PushService;
@@ -278,7 +280,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     remoteNames = remoteProfiles.names;
   }
   const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages, self: config.server.name });
-  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia, direct, remotePeople });
+  const gapFill = createGapFill({ federation, inbox, rooms, log: log.child({ area: "federation" }) });
+  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia, direct, remotePeople, gapFill });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload, fetchRemote: remoteMedia.fetchFor, fetchAvatar: remoteMedia.fetchAvatar });
@@ -359,7 +362,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 5000);
   revocationPoll.unref();
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, federation, outbox, media, reminders, push, metrics, metricsAddress: metricsListener.address });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, federation, outbox, gapFill, media, reminders, push, metrics, metricsAddress: metricsListener.address });
   registerAdminRoutes(app, app.parley);
   app.addHook("onClose", async () => {
     clearInterval(gc);
