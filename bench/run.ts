@@ -54,6 +54,8 @@ const fanouts: Record<string, Fanout> = {
   A3: { label: "A3-burst", args: ["--members", "100", "--senders", "10", "--msgs", "200", "--mode", "burst"] },
   B: { label: "B-burst", args: ["--members", "1000", "--senders", "1", "--msgs", "100", "--mode", "burst", "--room", "community", "--timeout-s", "300"] },
   // Not an anchor scenario: A1's pattern at a tenth of its size, to check a script (bench/federation.sh SMALL=1), not to measure.
+  // A1 ten times longer (10 x 2,000): a window of several seconds, for CPU per delivery that a half-second A1 measures too coarsely.
+  A1LONG: { label: "A1-long", args: ["--members", "100", "--senders", "10", "--msgs", "2000", "--mode", "window", "--window", "10"] },
   A1SMALL: { label: "A1-small-check", args: ["--members", "20", "--senders", "10", "--msgs", "20", "--mode", "window", "--window", "10"] },
   // Not an anchor scenario: B with the A1 window of 10 un-echoed announcements.
   BW: { label: "B-window10", args: ["--members", "1000", "--senders", "1", "--msgs", "100", "--mode", "window", "--window", "10", "--room", "community", "--timeout-s", "300"] },
