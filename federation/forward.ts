@@ -64,7 +64,10 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
       const keep = keptWhenDown.has(name);
       // A kept op carries one proposalId from its first attempt on: a first attempt the home
       // applied but whose answer was lost is not applied again when it is proposed from the queue.
-      const proposalId = keep ? randomBytes(16).toString("base64url") : undefined;
+      // Ops with a txnId (a send, a new poll or calendar event) need none: the home answers a
+      // repeated txnId with the event it stored, and recording an answer per send would cost the
+      // home a write of its own for every remote message.
+      const proposalId = keep && typeof params.txnId !== "string" ? randomBytes(16).toString("base64url") : undefined;
       // Kept ops queue behind earlier pending ones to the same home, so that their order holds (an
       // edit never overtakes the send it edits).
       if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params, proposalId);
