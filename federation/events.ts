@@ -25,20 +25,30 @@ function signedPart(c: Omit<Checkpoint, "signature">): string {
   return canonicalJson({ hash: c.hash, keyId: c.keyId, roomId: c.roomId, seq: c.seq, server: c.server, ts: c.ts });
 }
 
-export function signCheckpoint(c: Omit<Checkpoint, "signature" | "keyId">, key: { keyId: string; privateKey: KeyObject }): Checkpoint {
+/** Signs `body` (with the key's id added) over `part(body)`: the one signing step of checkpoints and snapshots. */
+function signWith<T extends { ts: number }>(c: T, key: { keyId: string; privateKey: KeyObject }, part: (body: T & { keyId: string }) => string): T & { keyId: string; signature: string } {
   const body = { ...c, keyId: key.keyId };
-  return { ...body, signature: edSign(null, Buffer.from(signedPart(body)), key.privateKey).toString("base64url") };
+  return { ...body, signature: edSign(null, Buffer.from(part(body)), key.privateKey).toString("base64url") };
+}
+
+/** Whether `c` is signed by `key` over `part` of it, and the key was valid at its `ts`. */
+function verifyWith<T extends { ts: number; signature: string }>(c: T, key: KnownKey, part: (body: Omit<T, "signature">) => string): boolean {
+  if (c.ts < key.validFrom || (key.validUntil !== null && c.ts >= key.validUntil)) return false;
+  const { signature, ...rest } = c;
+  try {
+    return edVerify(null, Buffer.from(part(rest)), key.key, Buffer.from(signature, "base64url"));
+  } catch {
+    return false;
+  }
+}
+
+export function signCheckpoint(c: Omit<Checkpoint, "signature" | "keyId">, key: { keyId: string; privateKey: KeyObject }): Checkpoint {
+  return signWith(c, key, signedPart);
 }
 
 /** Whether the checkpoint is signed by `key`, and the key was valid when it was made. */
 export function verifyCheckpoint(c: Checkpoint, key: KnownKey): boolean {
-  if (c.ts < key.validFrom || (key.validUntil !== null && c.ts >= key.validUntil)) return false;
-  const { signature, ...rest } = c;
-  try {
-    return edVerify(null, Buffer.from(signedPart(rest)), key.key, Buffer.from(signature, "base64url"));
-  } catch {
-    return false;
-  }
+  return verifyWith(c, key, signedPart);
 }
 
 /**
@@ -75,17 +85,10 @@ export interface Snapshot {
 }
 
 export function signSnapshot(c: Omit<Snapshot, "signature" | "keyId">, key: { keyId: string; privateKey: KeyObject }): Snapshot {
-  const body = { ...c, keyId: key.keyId };
-  return { ...body, signature: edSign(null, Buffer.from(canonicalJson(body)), key.privateKey).toString("base64url") };
+  return signWith(c, key, canonicalJson);
 }
 
 /** Whether the snapshot is signed by `key`, and the key was valid when it was made. */
 export function verifySnapshot(c: Snapshot, key: KnownKey): boolean {
-  if (c.ts < key.validFrom || (key.validUntil !== null && c.ts >= key.validUntil)) return false;
-  const { signature, ...rest } = c;
-  try {
-    return edVerify(null, Buffer.from(canonicalJson(rest)), key.key, Buffer.from(signature, "base64url"));
-  } catch {
-    return false;
-  }
+  return verifyWith(c, key, canonicalJson);
 }
