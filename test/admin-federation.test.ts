@@ -8,7 +8,7 @@
  */
 import t from "tap";
 import { startCluster } from "./federation/cluster.ts";
-import { ok, post, schemaErrors, startServer, type TestServer } from "./helpers.ts";
+import { ok, post, schemaErrors, startServer, type TestServer, until } from "./helpers.ts";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 import { createServerPolicy } from "../federation/policy.ts";
 
@@ -16,17 +16,6 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const endpoints = ["federation.status", "federation.servers.list", "federation.servers.set", "federation.rotate_key"];
 
-/** Waits (polling, no time assertion) until `check` holds; fails the test after a generous bound. */
-async function until(t: Test, what: string, check: () => Promise<boolean>, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function admin(server: TestServer, name: string, body: unknown, as?: ParleyClient) {
   return post(server, `/api/v1/admin/${name}`, body, as?.session.accessToken);

@@ -285,3 +285,19 @@ export async function openSchool(
   for (const n of opts.communityAdmins ?? []) await alice.request("member.role", { roomId: school.roomId, userId: cast[n].userId, role: "admin" });
   return { server, cast, alice, bob: cast.bob, carol: cast.carol, dave: cast.dave, erin: cast.erin, school: school.roomId, year5: year5.roomId };
 }
+
+/**
+ * Waits (polling every 25 ms, no time assertion) until `check` holds; fails the test with
+ * "never: <what>" after a generous bound, for states that arrive asynchronously (a delivery, a
+ * push, a replica catching up).
+ */
+export async function until(t: Test, what: string, check: () => boolean | Promise<boolean>, boundMs = 30_000): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > boundMs) {
+      t.fail(`never: ${what}`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -9,7 +9,7 @@
 import t from "tap";
 import { Outbox, type KeyValueStore, type PendingSend } from "../clients/sdk/outbox.ts";
 import { startCluster } from "./federation/cluster.ts";
-import type { TestServer } from "./helpers.ts";
+import { until, type TestServer } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -38,13 +38,6 @@ function entriesWhen(outbox: Outbox, check: (entries: readonly PendingSend[]) =>
   });
 }
 
-async function until(t: Test, what: string, check: () => boolean, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) return void t.fail(`never: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function twoServers(t: Test) {
   const servers = await startCluster(["a.test", "b.test"]);

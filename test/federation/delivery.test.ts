@@ -4,21 +4,11 @@
  * (asymmetric reachability), and a result per event moves the cursor over what was accepted.
  */
 import t from "tap";
-import { startServer } from "../helpers.ts";
+import { startServer, until } from "../helpers.ts";
 import { startFakePeer } from "./peer.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-async function until(t: Test, what: string, check: () => boolean, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function setup(t: Test) {
   const evil = await startFakePeer("peer.test");

@@ -7,7 +7,7 @@
  */
 import t from "tap";
 import { startCluster } from "./cluster.ts";
-import { ok, refusalOf, nextEvent, schemaErrors, startServer, type TestServer } from "../helpers.ts";
+import { ok, refusalOf, nextEvent, schemaErrors, startServer, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import type { ConfigOverrides } from "../../server/config/load.ts";
 import { startFakePeer } from "./peer.ts";
@@ -15,17 +15,6 @@ import { setServerPolicy } from "../../federation/policy.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-/** Waits (polling, no time assertion) until `check` holds; fails the test after a generous bound. */
-async function until(t: Test, what: string, check: () => boolean | Promise<boolean>, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const directOf = (s: TestServer, x: string, y: string) => {
   const [a, b] = x < y ? [x, y] : [y, x];

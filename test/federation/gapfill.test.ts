@@ -6,20 +6,10 @@
  */
 import t from "tap";
 import { startCluster } from "./cluster.ts";
-import type { TestServer } from "../helpers.ts";
+import { until, type TestServer } from "../helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-async function until(t: Test, what: string, check: () => boolean, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const chainOf = (server: TestServer, roomId: string) =>
   server.app.parley.storage.sqlite.prepare("SELECT seq, hash FROM room_events WHERE room_id = ? ORDER BY seq").all(roomId) as { seq: number; hash: string }[];

@@ -7,7 +7,7 @@
 import t from "tap";
 import { generateKeyPairSync } from "node:crypto";
 import { startCluster } from "./cluster.ts";
-import { startServer, nextEvent, type TestServer } from "../helpers.ts";
+import { startServer, nextEvent, type TestServer, until } from "../helpers.ts";
 import { startFakePeer } from "./peer.ts";
 import { joinSnapshot, type WireEvent } from "../../federation/outbox.ts";
 import { contentHashOf, eventHashOf } from "../../server/rooms/hash.ts";
@@ -20,16 +20,6 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 // Short tails keep the tests small: a room longer than 5 events is joined by snapshot.
 joinSnapshot.tailEvents = 5;
 
-async function until(t: Test, what: string, check: () => boolean, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const seqsOf = (server: TestServer, roomId: string) =>
   (server.app.parley.storage.sqlite.prepare("SELECT seq FROM room_events WHERE room_id = ? ORDER BY seq").all(roomId) as { seq: number }[]).map((r) => r.seq);

@@ -12,23 +12,12 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { startCluster } from "./cluster.ts";
 import { startFakePeer } from "./peer.ts";
-import { nextEvent, type TestServer } from "../helpers.ts";
+import { nextEvent, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { federationPrefix } from "../../federation/peers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-/** Waits (polling, no time assertion) until `check` holds; fails the test after a generous bound. */
-async function until(t: Test, what: string, check: () => boolean, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 

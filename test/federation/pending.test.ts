@@ -7,21 +7,13 @@
  */
 import t from "tap";
 import { startCluster } from "./cluster.ts";
-import { record, type TestServer } from "../helpers.ts";
+import { record, type TestServer, until as untilShared } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-async function until(t: Test, what: string, check: () => boolean, boundMs = 60_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Waits for a state with a longer bound than the shared helper (real processes restart here). */
+const until = (t: Test, what: string, check: () => boolean) => untilShared(t, what, check, 60_000);
 
 /** The op's refusal: its code and details (a kept op is answered `message.pending`). */
 async function answerOf(p: Promise<unknown>): Promise<{ code: string; details?: Record<string, any> }> {

@@ -12,23 +12,12 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { startCluster } from "./cluster.ts";
 import { startFakePeer } from "./peer.ts";
-import { ok, refusalOf, type TestServer } from "../helpers.ts";
+import { ok, refusalOf, type TestServer, until } from "../helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const MINUTE = 60_000;
 
-/** Waits (polling, no time assertion) until `check` holds; fails the test after a generous bound. */
-async function until(t: Test, what: string, check: () => boolean | Promise<boolean>, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const storedProfile = (s: TestServer, userId: string) =>
   s.app.parley.storage.sqlite.prepare("SELECT display_name AS displayName, avatar FROM remote_profiles WHERE user_id = ?").get(userId) as

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { startCluster } from "./cluster.ts";
 import { startFakePeer, type FakePeer } from "./peer.ts";
-import { delay, nextEvent, record, refusal, type TestServer } from "../helpers.ts";
+import { delay, nextEvent, record, refusal, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { federationPrefix } from "../../federation/peers.ts";
 
@@ -18,17 +18,6 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** Waits (polling, no time assertion) until `check` holds; fails the test after a generous bound. */
-async function until(t: Test, what: string, check: () => boolean, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 

@@ -8,22 +8,12 @@
  */
 import t from "tap";
 import { startCluster } from "./cluster.ts";
-import type { TestServer } from "../helpers.ts";
+import { until, type TestServer } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { setServerPolicy } from "../../federation/policy.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-async function until(t: Test, what: string, check: () => boolean, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** The code the op was refused with, or "(accepted)". */
 function refusal(client: ParleyClient, op: string, params: Record<string, unknown>): Promise<string> {

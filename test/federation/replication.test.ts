@@ -6,23 +6,12 @@
  */
 import t from "tap";
 import { startCluster } from "./cluster.ts";
-import { nextEvent, type TestServer } from "../helpers.ts";
+import { nextEvent, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { retryDelay, backoff } from "../../federation/outbox.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-/** Waits (polling, no time assertion) until `check` holds; fails the test after a generous bound. */
-async function until(t: Test, what: string, check: () => boolean, boundMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function logOf(server: TestServer, roomId: string) {
   return server.app.parley.storage.sqlite.prepare("SELECT seq, event_id, type, sender, hash FROM room_events WHERE room_id = ? ORDER BY seq").all(roomId) as {

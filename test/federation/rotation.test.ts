@@ -8,21 +8,13 @@ import t from "tap";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startCluster } from "./cluster.ts";
-import type { TestServer } from "../helpers.ts";
+import { until as untilShared, type TestServer } from "../helpers.ts";
 import { rotateServerKey } from "../../federation/keys.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-async function until(t: Test, what: string, check: () => boolean, boundMs = 60_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > boundMs) {
-      t.fail(`never: ${what}`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Waits for a state with a longer bound than the shared helper (real processes restart here). */
+const until = (t: Test, what: string, check: () => boolean) => untilShared(t, what, check, 60_000);
 
 /** An HTTP relay to `target`; while `holding`, `send` batches wait in `held` until released. */
 async function startRelay() {
