@@ -17,7 +17,7 @@ import { createRemotePeople, nameRemotePeers } from "../federation/direct.ts";
 import { createRemoteProfiles } from "../federation/profiles.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
-import { ParleyError, toWireError, statusOf } from "./errors.ts";
+import { isDatabaseBusy, ParleyError, toWireError, statusOf } from "./errors.ts";
 import { createLogger, loggerOptions, type Logger } from "./logger.ts";
 import { openStorage, type Storage } from "./storage/database.ts";
 import { createAccountStore } from "./accounts/store.ts";
@@ -239,6 +239,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       // Fastify's own 4xx (bad JSON, wrong content type, empty body): the request is malformed.
       wire = toWireError(new ParleyError("bad_request", err.message));
       status = (err as FastifyError).statusCode!;
+    } else if (isDatabaseBusy(err)) {
+      // Nothing was written: the client (or peer) may repeat the request at once.
+      request.log.warn({ err }, "database busy: request answered 503");
+      wire = toWireError(err);
+      status = statusOf(err);
+      reply.header("retry-after", "1");
     } else {
       request.log.error({ err }, "request failed");
       wire = toWireError(err);

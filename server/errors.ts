@@ -149,14 +149,28 @@ export interface WireError {
   details?: Record<string, unknown>;
 }
 
-/** Maps anything thrown to what goes on the wire; unknown errors become `internal`. */
+/**
+ * Whether SQLite stayed busy past the connection's busy timeout (another connection, the WAL
+ * checkpointer or a CLI command, held the lock): nothing was written, and the same request is
+ * safe to repeat a moment later, so it is answered `unavailable` (HTTP 503 with Retry-After),
+ * not `internal`.
+ */
+export function isDatabaseBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_") || code === "SQLITE_LOCKED");
+}
+
+const busyMessage = "The server is busy; retry in a moment.";
+
+/** Maps anything thrown to what goes on the wire; a busy database is `unavailable`, other unknown errors `internal`. */
 export function toWireError(err: unknown): WireError {
   if (err instanceof ParleyError) {
     return err.details ? { code: err.code, message: err.message, details: err.details } : { code: err.code, message: err.message };
   }
+  if (isDatabaseBusy(err)) return { code: "unavailable", message: busyMessage };
   return { code: "internal", message: errorCatalogue.internal.message };
 }
 
 export function statusOf(err: unknown): number {
-  return err instanceof ParleyError ? err.status : 500;
+  return err instanceof ParleyError ? err.status : isDatabaseBusy(err) ? errorCatalogue.unavailable.status : 500;
 }

@@ -8,6 +8,7 @@
  *   bob    a parent                                   eve    someone outside
  */
 import t from "tap";
+import BetterSqlite3 from "better-sqlite3";
 import { loadProtocol } from "../protocol/index.ts";
 import { checkErrorContract } from "../scripts/check-error-contract.ts";
 import { caller, password, post, refusalOf, startServer, unthrottled, type TestServer } from "./helpers.ts";
@@ -147,6 +148,27 @@ t.test("a server shutting down answers unavailable, and a failure inside it inte
   t.match(error.message, /The server failed to handle the request\.$/, "with the catalogue's message only");
   const login = await post(server, "/api/v1/auth/login", { username: "alice", password });
   t.same([login.status, login.body.error], [500, { code: "internal", message: "The server failed to handle the request." }], "over HTTP");
+});
+
+t.test("a database held busy by another connection answers unavailable (HTTP 503 with Retry-After) and keeps nothing", async (t) => {
+  const server = await startServer(unthrottled);
+  t.teardown(() => server.stop(true));
+  const alice = await server.user("alice");
+  const maths = await alice.request("group.create", { name: "Maths" });
+  // Another connection to the same file (a CLI command, a backup) holds the write lock longer
+  // than the server's busy timeout (shortened here from 5 s).
+  server.app.parley.storage.sqlite.pragma("busy_timeout = 100");
+  const other = new BetterSqlite3(server.app.parley.storage.path);
+  t.teardown(() => other.close());
+  other.exec("BEGIN IMMEDIATE");
+  t.equal(await refusalOf(alice, "message.send", { roomId: maths.roomId, txnId: "busy-1", body: "Is the trip on Friday?" }), "unavailable", "over the WebSocket");
+  const login = await post(server, "/api/v1/auth/login", { username: "alice", password });
+  t.same([login.status, login.body.error.code, login.headers.get("retry-after")], [503, "unavailable", "1"], "over HTTP, with Retry-After");
+  other.exec("ROLLBACK");
+  const history = await alice.request("message.history", { roomId: maths.roomId });
+  t.notOk(history.messages.some((m) => m.body === "Is the trip on Friday?"), "the refused send left nothing");
+  const again = await alice.request("message.send", { roomId: maths.roomId, txnId: "busy-1", body: "Is the trip on Friday?" });
+  t.notOk(again.duplicate, "the same send, repeated once the lock is gone, is taken");
 });
 
 // ---- the checker itself ----

@@ -5,7 +5,7 @@ import type { WebSocket, RawData } from "ws";
 import type { Protocol } from "../../protocol/index.ts";
 import type { Bus } from "../core/bus.ts";
 import type { Config } from "../config/load.ts";
-import { ParleyError, toWireError, type WireError } from "../errors.ts";
+import { isDatabaseBusy, ParleyError, toWireError, type WireError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { AccountService } from "../accounts/service.ts";
 import { CloseCode, Connection, textFrame } from "./connection.ts";
@@ -202,7 +202,8 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
       metrics.observeOp(name, "ok");
       conn.reply(id, result ?? {});
     } catch (err) {
-      if (!(err instanceof ParleyError)) conn.log.error({ err, op: name }, "op failed");
+      if (isDatabaseBusy(err)) conn.log.warn({ err, op: name }, "database busy: op answered unavailable");
+      else if (!(err instanceof ParleyError)) conn.log.error({ err, op: name }, "op failed");
       replyError(conn, id, name, toWireError(err));
     }
   }
