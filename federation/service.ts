@@ -47,16 +47,52 @@ export function createFederation(deps: FederationDeps) {
   const policy = createServerPolicy(deps.storage, fc);
 
   /**
-   * Nonces seen, kept in SQLite until their window ends (`federation_nonces`), so that a restart
-   * does not forget them: one statement records a nonce unless a live record of it exists.
+   * Nonces seen. Checked in memory (a map of live nonces), and written to SQLite
+   * (`federation_nonces`) in one transaction per event-loop turn rather than one per request, so
+   * that a restart does not forget them. For a signature window after a start, a nonce not in
+   * memory is also looked up in the table (it may have been seen before the restart); after that,
+   * every live nonce was seen by this process. A crash can lose the nonces of the last turn's
+   * requests, whose effects are at most as durable: every endpoint is idempotent for a repeated
+   * authentic request (events by seq and hash, sends by txnId, kept ops by proposalId).
    */
   const db = deps.storage.sqlite;
   const recordNonce = db.prepare(
-    "INSERT INTO federation_nonces (origin, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (origin, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE federation_nonces.expires_at <= ?",
+    "INSERT INTO federation_nonces (origin, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (origin, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE federation_nonces.expires_at <= excluded.expires_at",
   );
+  const storedNonce = db.prepare<[string, string, number], { n: number }>("SELECT 1 AS n FROM federation_nonces WHERE origin = ? AND nonce = ? AND expires_at > ?");
   const forgetNonces = db.prepare("DELETE FROM federation_nonces WHERE expires_at <= ?");
+  const startedAt = now();
+  const liveNonces = new Map<string, number>();
+  let unwritten: [string, string, number][] = [];
+  let flushScheduled = false;
+  function writeNonces(): void {
+    flushScheduled = false;
+    if (!unwritten.length || !db.open) return;
+    const rows = unwritten;
+    unwritten = [];
+    try {
+      deps.storage.write(() => {
+        for (const [origin, nonce, until] of rows) recordNonce.run(origin, nonce, until);
+      });
+    } catch (err) {
+      // Kept in memory meanwhile: written with the next turn's.
+      unwritten = rows.concat(unwritten);
+      log.warn({ err }, "recording nonces failed; retried");
+    }
+  }
   function useNonce(origin: string, nonce: string, until: number): boolean {
-    return recordNonce.run(origin, nonce, until, now()).changes === 1;
+    const key = `${origin} ${nonce}`;
+    const at = now();
+    const seen = liveNonces.get(key);
+    if (seen !== undefined && seen > at) return false;
+    if (at - startedAt < (fc.clock_skew_seconds * 4 + 60) * 1000 && storedNonce.get(origin, nonce, at)) return false;
+    liveNonces.set(key, until);
+    unwritten.push([origin, nonce, until]);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(writeNonces);
+    }
+    return true;
   }
   // A CLI rotation reaches the running server within seconds.
   const keyPoll = setInterval(() => {
@@ -65,7 +101,9 @@ export function createFederation(deps: FederationDeps) {
       (err) => log.error({ err }, "reloading signing keys failed"),
     );
     try {
-      forgetNonces.run(now());
+      const at = now();
+      for (const [key, until] of liveNonces) if (until <= at) liveNonces.delete(key);
+      forgetNonces.run(at);
     } catch (err) {
       log.error({ err }, "forgetting expired nonces failed");
     }
@@ -167,6 +205,7 @@ export function createFederation(deps: FederationDeps) {
     },
     close(): void {
       clearInterval(keyPoll);
+      writeNonces();
     },
     prefix: federationPrefix,
   };

@@ -11,6 +11,7 @@ import { startCluster } from "./cluster.ts";
 import { until, type TestServer } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { setServerPolicy } from "../../federation/policy.ts";
+import { openStorage } from "../../server/storage/database.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -86,4 +87,17 @@ t.test("once b denies a, bob's join by a's link, send in a's room and look at al
   t.equal(pendingCount(b), 0, "nothing is kept for a denied server");
   setServerPolicy(b.app.parley.storage, "a.test", null);
   t.equal(await refusal(bob, "profile.get", { userId }), "(accepted)", "unlisting a lifts it");
+});
+
+t.test("a deny written by another connection (the CLI, while the server runs) takes effect at b's next check, and unlisting lifts it", async (t) => {
+  const { b, bob, alice } = await threeServers(t);
+  const { userId } = await alice.request("profile.get", {});
+  t.equal(await refusal(bob, "profile.get", { userId }), "(accepted)", "b reads its lists once before the edit");
+  // `parley federation deny a.test` opens its own connection to b's database.
+  const cli = openStorage(b.dataDir, { migrate: false });
+  t.teardown(() => cli.close());
+  setServerPolicy(cli, "a.test", "deny");
+  t.equal(await refusal(bob, "profile.get", { userId }), "federation.server_denied");
+  setServerPolicy(cli, "a.test", null);
+  t.equal(await refusal(bob, "profile.get", { userId }), "(accepted)");
 });
