@@ -19,7 +19,7 @@ import { aclDenies } from "../server/rooms/types.ts";
 import type { ServerKeys } from "./keys.ts";
 import { signCheckpoint, signSnapshot, type Checkpoint, type Snapshot } from "./events.ts";
 import type { SnapshotState } from "../server/rooms/core.ts";
-import type { Federation } from "./service.ts";
+import { JsonText, type Federation } from "./service.ts";
 
 export const backoff = {
   initialMs: 2_000,
@@ -102,6 +102,21 @@ export const joinSnapshot = { tailEvents: 50 };
 
 const batchEvents = 500;
 const batchBytes = 4 * 1024 * 1024;
+/**
+ * The wire form of recent events of this server's rooms that other servers replicate, made once
+ * when they are committed and shared by every destination (instead of each batch reading them
+ * back from SQLite and serialising them again per destination). Bounded; a miss reads the log.
+ */
+const wireCacheEntries = 20_000;
+
+/** An event as a `send` batch carries it: its JSON, and what the outbox needs to know of it. */
+interface WireEntry {
+  roomId: string;
+  seq: number;
+  eventId: string;
+  hash: string;
+  json: string;
+}
 
 export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federation: Federation; keys: ServerKeys; log: Logger; now?: () => number }) {
   const { rooms, federation, keys, log } = deps;
@@ -134,6 +149,9 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
   /** roomId -> the other servers with members in it (recomputed on membership events). */
   const remoteServers = new Map<string, Set<string>>();
   const inflight = new Set<string>();
+  /** `${roomId} ${seq}` -> the event's wire form (see wireCacheEntries). */
+  const wireCache = new Map<string, WireEntry>();
+  const wireKey = (roomId: string, seq: number) => `${roomId} ${seq}`;
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 
@@ -200,6 +218,16 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
           s.stopCursor.run(event.seq, originOf(subject), event.roomId);
         }
       }
+      if (event.type === "message.delete") {
+        // A deletion for everyone redacts the stored content of its target and the target's
+        // edits: cached wire forms of them would carry what was deleted. Rare; start over.
+        wireCache.clear();
+      } else if (servers.size && batch[i].chain) {
+        const { contentHash, hash, prev } = batch[i].chain!;
+        const wire: WireEvent = { roomId: event.roomId, seq: event.seq, eventId: event.eventId, type: event.type, sender: event.sender, origin: originOf(event.sender), ts: event.ts, content: event.content, contentHash, prev, hash };
+        wireCache.set(wireKey(event.roomId, event.seq), { roomId: event.roomId, seq: event.seq, eventId: event.eventId, hash, json: JSON.stringify(wire) });
+        if (wireCache.size > wireCacheEntries) wireCache.delete(wireCache.keys().next().value!);
+      }
       if (servers.size || (subject && originOf(subject) !== self)) {
         touched ??= new Set();
         for (const d of servers) touched.add(d);
@@ -252,7 +280,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       const entries = ephemeral.get(destination) ?? [];
       if (!cursors.length && !entries.length) return;
       ephemeral.delete(destination);
-      const events: WireEvent[] = [];
+      const events: WireEntry[] = [];
       const checkpoints: Checkpoint[] = [];
       const snapshots: Snapshot[] = [];
       let bytes = 0;
@@ -266,18 +294,33 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
         if (beginsLong && (batchEvents - events.length <= joinSnapshot.tailEvents || bytes >= batchBytes / 2)) continue;
         const snapshot = beginsLong ? snapshotOf(c.room_id) : null;
         const start = snapshot ? snapshot.seq - joinSnapshot.tailEvents : c.acked_seq;
-        const rows = s.events.all(c.room_id, start, c.until_seq ?? Number.MAX_SAFE_INTEGER, batchEvents - events.length) as {
-          room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string;
-        }[];
-        let prev = start > 0 ? ((s.hashAt.get(c.room_id, start) as { hash: string | null } | undefined)?.hash ?? null) : null;
-        let last: (typeof rows)[number] | undefined;
+        const until = c.until_seq ?? Number.MAX_SAFE_INTEGER;
         const mark = events.length;
-        for (const r of rows) {
-          if (bytes >= batchBytes) break;
-          bytes += r.content.length + 300;
-          events.push({ roomId: r.room_id, seq: r.seq, eventId: r.event_id, type: r.type, sender: r.sender, origin: originOf(r.sender), ts: r.ts, content: JSON.parse(r.content), contentHash: r.content_hash, prev, hash: r.hash });
-          prev = r.hash;
-          last = r;
+        let last: WireEntry | undefined;
+        // Recent events from the cache, in order, while it has them; the rest from the log.
+        let seq = start + 1;
+        for (; seq <= until && events.length < batchEvents && bytes < batchBytes; seq++) {
+          const w = wireCache.get(wireKey(c.room_id, seq));
+          if (!w) break;
+          events.push(w);
+          bytes += w.json.length;
+          last = w;
+        }
+        if (seq <= until && events.length < batchEvents && bytes < batchBytes) {
+          const rows = s.events.all(c.room_id, seq - 1, until, batchEvents - events.length) as {
+            room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string;
+          }[];
+          let prev = last ? last.hash : seq > 1 ? ((s.hashAt.get(c.room_id, seq - 1) as { hash: string | null } | undefined)?.hash ?? null) : null;
+          for (const r of rows) {
+            if (bytes >= batchBytes) break;
+            // The stored content is JSON already: spliced in as it is, not parsed and serialised again.
+            const json = `{"roomId":${JSON.stringify(r.room_id)},"seq":${r.seq},"eventId":${JSON.stringify(r.event_id)},"type":${JSON.stringify(r.type)},"sender":${JSON.stringify(r.sender)},"origin":${JSON.stringify(originOf(r.sender))},"ts":${r.ts},"content":${r.content},"contentHash":${JSON.stringify(r.content_hash)},"prev":${JSON.stringify(prev)},"hash":${JSON.stringify(r.hash)}}`;
+            const w = { roomId: r.room_id, seq: r.seq, eventId: r.event_id, hash: r.hash, json };
+            events.push(w);
+            bytes += json.length;
+            prev = r.hash;
+            last = w;
+          }
         }
         if (snapshot) {
           if (!last || last.seq < snapshot.seq) {
@@ -287,7 +330,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
           snapshots.push(snapshot);
         }
         // One signature per room per batch: the chain proves every event before it.
-        if (last) checkpoints.push(signCheckpoint({ server: self, roomId: last.room_id, seq: last.seq, hash: last.hash, ts: now() }, keys.current()));
+        if (last) checkpoints.push(signCheckpoint({ server: self, roomId: last.roomId, seq: last.seq, hash: last.hash, ts: now() }, keys.current()));
       }
       if (!events.length && !entries.length) return;
       // Entries not delivered go back to the front of the queue (bounded: the newest 1,000 kept).
@@ -297,7 +340,8 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       };
       let res;
       try {
-        res = await federation.request(destination, "POST", "/send", { events, checkpoints, ephemeral: entries, ...(snapshots.length ? { snapshots } : {}) });
+        const body = `{"events":[${events.map((w) => w.json).join(",")}],"checkpoints":${JSON.stringify(checkpoints)},"ephemeral":${JSON.stringify(entries)}${snapshots.length ? `,"snapshots":${JSON.stringify(snapshots)}` : ""}}`;
+        res = await federation.request(destination, "POST", "/send", new JsonText(body));
       } catch (err) {
         if (!stopped) {
           requeue();

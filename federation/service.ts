@@ -29,6 +29,11 @@ export interface PeerResponse {
   retryAfter: number | null;
 }
 
+/** A request body already serialised as JSON (the outbox builds `send` bodies from cached pieces). */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 export function createFederation(deps: FederationDeps) {
   const { config, keys, log } = deps;
   const fc = config.federation;
@@ -119,7 +124,7 @@ export function createFederation(deps: FederationDeps) {
     if (!policy.permits(destination)) throw new ParleyError("federation.server_denied", `${destination} is not permitted by this server's policy.`);
     const { federation } = await peers.resolve(destination);
     const url = `${federation}${path}`;
-    const bytes = Buffer.from(body === undefined ? "" : JSON.stringify(body));
+    const bytes = Buffer.from(body === undefined ? "" : body instanceof JsonText ? body.text : JSON.stringify(body));
     const headers = await signRequest({ method, url, body: bytes, origin: self, destination }, keys.current(), now());
     let res: Response;
     try {

@@ -49,6 +49,8 @@ export interface Committed {
    */
   members: ReadonlySet<string> | null;
   subject: string | null;
+  /** Its place in the room's hash chain (rooms/hash.ts): what federation sends with it, known at commit. */
+  chain?: { contentHash: string; hash: string; prev: string | null };
 }
 
 /** Event types that change who is in a room. */
@@ -212,6 +214,7 @@ export function createRoomCore(deps: {
       const contentHash = replica?.contentHash ?? contentHashOf(p.content);
       const hash = replica?.hash ?? eventHashOf({ roomId: state.id, seq, eventId: base.eventId, type: p.type, sender: p.sender, origin: originOf(p.sender), ts: at, contentHash, prev: state.head });
       const pos = store.insertEvent(base, subject, restricted, p.txnId ?? null, { contentHash, hash });
+      const prev = state.head;
       state.head = hash;
       const event: RoomEvent = { ...base, pos };
       touched.add(state.id);
@@ -234,7 +237,7 @@ export function createRoomCore(deps: {
         if (subject) audience.add(subject);
         for (const [user, role] of state.members) if (isAdminRole(role)) audience.add(user);
       }
-      out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, members: null, subject });
+      out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, members: null, subject, chain: { contentHash, hash, prev } });
       return event;
     }
 

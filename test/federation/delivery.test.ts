@@ -110,3 +110,24 @@ t.test("parley federation status lists each peer with its backlog, failures and 
   t.equal(cells[6], "no", "not dormant");
   t.match(cells[7], /HTTP 500/);
 });
+
+t.test("a message deleted for everyone before a peer got it reaches the peer redacted, from the log, and a message after it whole", async (t) => {
+  const { evil, target, token, status, alice, roomId } = await setup(t);
+  evil.respond = (path, body) => (path === "/send" ? allOk(body) : { status: 200, body: {} });
+  await evil.call(target, "/propose", { sender: "@mallory:peer.test", op: "link.join", params: { token } });
+  await until(t, "caught up", () => status()?.backlog === 0);
+  // The peer stops answering; alice writes, thinks better of it, and writes again.
+  evil.respond = () => ({ status: 500, body: { error: { code: "internal", message: "down" } } });
+  const secret = (await alice.request("message.send", { roomId, txnId: "s", body: "The exam answers are 4, 9, 16" })).event.seq;
+  await alice.request("message.delete", { roomId, seq: secret, forEveryone: true });
+  const after = (await alice.request("message.send", { roomId, txnId: "t", body: "Revise chapter 3" })).event.seq;
+  await until(t, "the peer failed at least once", () => (status()?.failures ?? 0) >= 1);
+  evil.respond = (path, body) => (path === "/send" ? allOk(body) : { status: 200, body: {} });
+  t.equal((await evil.call(target, "/wake", {})).status, 200);
+  await until(t, "delivered", () => status()!.backlog === 0);
+  const got = new Map<number, { content: Record<string, unknown> }>();
+  for (const r of evil.received) if (r.path === "/send") for (const e of r.body.events) got.set(e.seq, e);
+  t.same(got.get(secret)?.content, { kind: "text", redacted: true }, "the deleted message's content is the redacted one");
+  t.notOk(JSON.stringify([...got.values()]).includes("exam answers"), "its words were in no batch");
+  t.equal(got.get(after)?.content.body, "Revise chapter 3", "the later message whole");
+});
