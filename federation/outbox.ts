@@ -19,7 +19,8 @@ import { aclDenies } from "../server/rooms/types.ts";
 import type { ServerKeys } from "./keys.ts";
 import { signCheckpoint, signSnapshot, type Checkpoint, type Snapshot } from "./events.ts";
 import type { SnapshotState } from "../server/rooms/core.ts";
-import { JsonText, type Federation } from "./service.ts";
+import type { Federation } from "./service.ts";
+import { JsonText } from "./proposer.ts";
 
 export const backoff = {
   initialMs: 2_000,

@@ -18,6 +18,11 @@
 import { ParleyError } from "../server/errors.ts";
 import type { PeerResponse } from "./service.ts";
 
+/** A request body already serialised as JSON (batches are made of pieces serialised once). */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** A proposal as the `propose` endpoint takes it (protocol/federation/propose.json). */
 export interface Proposal {
   sender: string;
@@ -44,6 +49,8 @@ type Request = (destination: string, method: "POST", path: string, body: unknown
 
 interface Waiting {
   proposal: Proposal;
+  /** The proposal's JSON, made once: its size bounds the batch and the batch's body is made of it. */
+  json: string;
   bytes: number;
   resolve: (answer: ProposalAnswer) => void;
   reject: (err: unknown) => void;
@@ -79,7 +86,7 @@ export function createProposer(request: Request, now: () => number = Date.now) {
     if (until !== undefined && until > now()) return sendSingly(home, batch);
     let res: PeerResponse;
     try {
-      res = await request(home, "POST", "/propose-batch", { proposals: batch.map((w) => w.proposal) });
+      res = await request(home, "POST", "/propose-batch", new JsonText(`{"proposals":[${batch.map((w) => w.json).join(",")}]}`));
     } catch (err) {
       // The home could not be reached: the proposals queued behind this batch fail with it, rather
       // than reach the home before it (a send kept as pending stays in order, forward.ts).
@@ -135,7 +142,8 @@ export function createProposer(request: Request, now: () => number = Date.now) {
       return new Promise<ProposalAnswer>((resolve, reject) => {
         let queue = queues.get(home);
         if (!queue) queues.set(home, (queue = []));
-        queue.push({ proposal, bytes: Buffer.byteLength(JSON.stringify(proposal)), resolve, reject });
+        const json = JSON.stringify(proposal);
+        queue.push({ proposal, json, bytes: Buffer.byteLength(json), resolve, reject });
         if (!inFlight.has(home)) void drain(home);
       });
     },

@@ -11,7 +11,7 @@ import type { ServerKeys } from "./keys.ts";
 import { createPeerDirectory, federationPrefix } from "./peers.ts";
 import { createServerPolicy } from "./policy.ts";
 import { signRequest, verifyRequest, type IncomingRequest } from "./signatures.ts";
-import { createProposer } from "./proposer.ts";
+import { createProposer, JsonText } from "./proposer.ts";
 
 export interface FederationDeps {
   config: Config;
@@ -27,11 +27,6 @@ export interface PeerResponse {
   body: any;
   /** Seconds from Retry-After, when the peer sent one. */
   retryAfter: number | null;
-}
-
-/** A request body already serialised as JSON (the outbox builds `send` bodies from cached pieces). */
-export class JsonText {
-  constructor(readonly text: string) {}
 }
 
 export function createFederation(deps: FederationDeps) {

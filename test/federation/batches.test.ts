@@ -13,7 +13,7 @@ import t from "tap";
 import { startCluster } from "./cluster.ts";
 import { startServer, unthrottled, type TestServer } from "../helpers.ts";
 import { startFakePeer, type FakePeer } from "./peer.ts";
-import { createProposer, proposalsPerBatch } from "../../federation/proposer.ts";
+import { createProposer, JsonText, proposalsPerBatch } from "../../federation/proposer.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -70,7 +70,7 @@ t.test("proposals made while one request is in flight go together in the next, w
   const { a, b, roomId } = await twoServers(t);
   const bodies: number[] = [];
   const proposer = createProposer((home, method, path, body) => {
-    bodies.push((body as { proposals: unknown[] }).proposals.length);
+    bodies.push((JSON.parse((body as JsonText).text) as { proposals: unknown[] }).proposals.length);
     t.equal(path, "/propose-batch");
     return b.app.parley.federation.request(home, method, path, body);
   });
