@@ -6,6 +6,7 @@
 import type { Config } from "../server/config/load.ts";
 import type { Logger } from "../server/logger.ts";
 import type { Storage } from "../server/storage/database.ts";
+import { Agent, request as undiciRequest } from "undici";
 import { ParleyError } from "../server/errors.ts";
 import type { ServerKeys } from "./keys.ts";
 import { createPeerDirectory, federationPrefix } from "./peers.ts";
@@ -35,6 +36,8 @@ export function createFederation(deps: FederationDeps) {
   const now = deps.now ?? Date.now;
   const self = config.server.name;
   const doFetch = deps.fetch ?? fetch;
+  /** Keep-alive connections to peers, shared by every signed request. */
+  const agent = new Agent({ keepAliveTimeout: 30_000 });
   const peers = createPeerDirectory({
     peers: fc.peers,
     allowPlainHttp: fc.allow_plain_http,
@@ -121,22 +124,31 @@ export function createFederation(deps: FederationDeps) {
     const url = `${federation}${path}`;
     const bytes = Buffer.from(body === undefined ? "" : body instanceof JsonText ? body.text : JSON.stringify(body));
     const headers = await signRequest({ method, url, body: bytes, origin: self, destination }, keys.current(), now());
-    let res: Response;
+    let status: number;
+    let text: string;
+    let ra: string | null;
     try {
-      res = await doFetch(url, { method, headers, body: method === "GET" ? undefined : bytes, signal: AbortSignal.timeout(30_000) });
+      if (deps.fetch) {
+        const res = await deps.fetch(url, { method, headers, body: method === "GET" ? undefined : bytes, signal: AbortSignal.timeout(30_000) });
+        [status, text, ra] = [res.status, await res.text(), res.headers.get("retry-after")];
+      } else {
+        // undici's request API rather than fetch: the same client without the WHATWG streams
+        // around it, a few hundred microseconds of CPU less per request (docs/architecture.md).
+        const res = await undiciRequest(url, { method, headers, body: method === "GET" ? undefined : bytes, signal: AbortSignal.timeout(30_000), dispatcher: agent });
+        const h = res.headers["retry-after"];
+        [status, text, ra] = [res.statusCode, await res.body.text(), (Array.isArray(h) ? h[0] : h) ?? null];
+      }
     } catch (err) {
       throw new ParleyError("federation.unreachable", `${destination}: ${(err as Error).message}`);
     }
-    const text = await res.text();
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
       parsed = null;
     }
-    const ra = res.headers.get("retry-after");
     const retryAfter = ra === null ? null : /^\d+$/.test(ra) ? Number(ra) : Math.max(0, Math.ceil((Date.parse(ra) - now()) / 1000)) || null;
-    return { status: res.status, body: parsed, retryAfter };
+    return { status, body: parsed, retryAfter };
   }
   const proposer = createProposer(request, now);
 
@@ -205,6 +217,7 @@ export function createFederation(deps: FederationDeps) {
     },
     close(): void {
       clearInterval(keyPoll);
+      void agent.close().catch(() => undefined);
       writeNonces();
     },
     prefix: federationPrefix,
