@@ -153,6 +153,8 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
   /** `${roomId} ${seq}` -> the event's wire form (see wireCacheEntries). */
   const wireCache = new Map<string, WireEntry>();
   const wireKey = (roomId: string, seq: number) => `${roomId} ${seq}`;
+  const wireOrder: (string | undefined)[] = new Array(wireCacheEntries);
+  let wireNext = 0;
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 
@@ -226,8 +228,14 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       } else if (servers.size && batch[i].chain) {
         const { contentHash, hash, prev } = batch[i].chain!;
         const wire: WireEvent = { roomId: event.roomId, seq: event.seq, eventId: event.eventId, type: event.type, sender: event.sender, origin: originOf(event.sender), ts: event.ts, content: event.content, contentHash, prev, hash };
-        wireCache.set(wireKey(event.roomId, event.seq), { roomId: event.roomId, seq: event.seq, eventId: event.eventId, hash, json: JSON.stringify(wire) });
-        if (wireCache.size > wireCacheEntries) wireCache.delete(wireCache.keys().next().value!);
+        const key = wireKey(event.roomId, event.seq);
+        wireCache.set(key, { roomId: event.roomId, seq: event.seq, eventId: event.eventId, hash, json: JSON.stringify(wire) });
+        // The oldest entry goes (a ring of keys: deleting a Map's first key again and again makes
+        // V8 skip ever more deleted slots to find the next one).
+        const old = wireOrder[wireNext];
+        if (old !== undefined) wireCache.delete(old);
+        wireOrder[wireNext] = key;
+        wireNext = (wireNext + 1) % wireCacheEntries;
       }
       if (servers.size || (subject && originOf(subject) !== self)) {
         touched ??= new Set();

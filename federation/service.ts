@@ -50,22 +50,22 @@ export function createFederation(deps: FederationDeps) {
   const policy = createServerPolicy(deps.storage, fc);
 
   /**
-   * Nonces seen. Checked in memory (a map of live nonces), and written to SQLite
-   * (`federation_nonces`) in one transaction per event-loop turn rather than one per request, so
-   * that a restart does not forget them. For a signature window after a start, a nonce not in
-   * memory is also looked up in the table (it may have been seen before the restart); after that,
-   * every live nonce was seen by this process. A crash can lose the nonces of the last turn's
-   * requests, whose effects are at most as durable: every endpoint is idempotent for a repeated
-   * authentic request (events by seq and hash, sends by txnId, kept ops by proposalId).
+   * Nonces seen. Checked in memory (a map of live nonces, loaded from the table at start), and
+   * written to SQLite (`federation_nonces`) in one transaction per event-loop turn rather than one
+   * per request, so that a restart does not forget them. A crash can lose the nonces of the last
+   * turn's requests; a replay of one of those is harmless, as every endpoint is idempotent for a
+   * repeated authentic request (events by seq and hash, sends by txnId, kept ops by proposalId).
    */
   const db = deps.storage.sqlite;
   const recordNonce = db.prepare(
     "INSERT INTO federation_nonces (origin, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (origin, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE federation_nonces.expires_at <= excluded.expires_at",
   );
-  const storedNonce = db.prepare<[string, string, number], { n: number }>("SELECT 1 AS n FROM federation_nonces WHERE origin = ? AND nonce = ? AND expires_at > ?");
   const forgetNonces = db.prepare("DELETE FROM federation_nonces WHERE expires_at <= ?");
-  const startedAt = now();
+  // The live nonces recorded before this start: from now on the map knows every live nonce.
   const liveNonces = new Map<string, number>();
+  for (const r of db.prepare("SELECT origin, nonce, expires_at AS until FROM federation_nonces WHERE expires_at > ?").iterate(now()) as Iterable<{ origin: string; nonce: string; until: number }>) {
+    liveNonces.set(`${r.origin} ${r.nonce}`, r.until);
+  }
   let unwritten: [string, string, number][] = [];
   let flushScheduled = false;
   function writeNonces(): void {
@@ -88,7 +88,6 @@ export function createFederation(deps: FederationDeps) {
     const at = now();
     const seen = liveNonces.get(key);
     if (seen !== undefined && seen > at) return false;
-    if (at - startedAt < (fc.clock_skew_seconds * 4 + 60) * 1000 && storedNonce.get(origin, nonce, at)) return false;
     liveNonces.set(key, until);
     unwritten.push([origin, nonce, until]);
     if (!flushScheduled) {
