@@ -45,7 +45,14 @@ export function proposedFile(media: MediaService, sender: string, op: string, pa
 }
 
 export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage, media: MediaService, remoteMedia?: RemoteMedia): void {
-  const subscribe = storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
+  const insertSubscription = storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
+  // Recorded once per room and process, not written again (a transaction of its own) on every op.
+  const subscribed = new Set<string>();
+  const subscribe = (roomId: string) => {
+    if (subscribed.has(roomId)) return;
+    insertSubscription.run(roomId, Date.now());
+    subscribed.add(roomId);
+  };
   for (const name of proposableOps) {
     const def = ops.get(name);
     if (!def) continue;
@@ -86,7 +93,7 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
       if (res.status === 200) {
         // The room (the op's, or the one a link joined) is one this server now replicates.
         const roomId = typeof params.roomId === "string" ? params.roomId : res.body?.result?.roomId;
-        if (typeof roomId === "string" && originOf(roomId) === home) subscribe.run(roomId, Date.now());
+        if (typeof roomId === "string" && originOf(roomId) === home) subscribe(roomId);
         return res.body?.result;
       }
       const code = res.body?.error?.code as string | undefined;

@@ -61,11 +61,14 @@ export function createPendingSends(deps: {
   const s = {
     add: db.prepare("INSERT INTO federation_pending (home, sender, op, params, created_at, proposal_id) VALUES (?, ?, ?, ?, ?, ?)"),
     forHome: db.prepare("SELECT id, sender, op, params, created_at, proposal_id FROM federation_pending WHERE home = ? ORDER BY id LIMIT 100"),
-    any: db.prepare("SELECT 1 FROM federation_pending WHERE home = ? LIMIT 1"),
     homes: db.prepare("SELECT DISTINCT home FROM federation_pending"),
     drop: db.prepare("DELETE FROM federation_pending WHERE id = ?"),
     keep: db.prepare("INSERT INTO pending_pushes (user_id, frame, expires_at, created_at) VALUES (?, ?, ?, ?)"),
   };
+  // How many ops are kept per home: asked on every op to a remote room (must it queue?), so held
+  // in memory; this module alone adds and drops rows.
+  const kept = new Map<string, number>();
+  for (const r of db.prepare("SELECT home, count(*) AS n FROM federation_pending GROUP BY home").all() as { home: string; n: number }[]) kept.set(r.home, r.n);
   const running = new Set<string>();
   const failures = new Map<string, number>();
   const timers = new Map<string, NodeJS.Timeout>();
@@ -131,7 +134,7 @@ export function createPendingSends(deps: {
             later(home);
             return;
           }
-          s.drop.run(r.id);
+          if (s.drop.run(r.id).changes) kept.set(home, (kept.get(home) ?? 1) - 1);
           const base = { pendingId: r.id, op: r.op, roomId: params.roomId, ...(typeof params.txnId === "string" ? { txnId: params.txnId } : {}), ...(typeof params.seq === "number" ? { seq: params.seq } : {}) };
           if (res.status === 200) tell(r.sender, { ...base, status: "accepted", event: res.body?.result?.event ?? null });
           else {
@@ -148,10 +151,11 @@ export function createPendingSends(deps: {
 
   return {
     /** Whether ops to `home` must queue behind earlier pending ones (order per home). */
-    hasPending: (home: string) => s.any.get(home) !== undefined,
+    hasPending: (home: string) => (kept.get(home) ?? 0) > 0,
     /** Keeps an op and answers the client `message.pending` (thrown). */
     keep(home: string, sender: string, op: string, params: Record<string, unknown>, proposalId?: string): never {
       const id = Number(s.add.run(home, sender, op, JSON.stringify(params), now(), proposalId ?? null).lastInsertRowid);
+      kept.set(home, (kept.get(home) ?? 0) + 1);
       later(home);
       throw new ParleyError("message.pending", `${home} cannot be reached; your ${keptWords[op] ?? op} is kept and sent when it returns.`, {
         pendingId: id,
