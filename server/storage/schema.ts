@@ -4,6 +4,7 @@
  * disagree.
  */
 import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
 
 export const accounts = sqliteTable("accounts", {
   /** Full user id, `@alice:school.example`. */
@@ -107,9 +108,12 @@ export const roomEvents = sqliteTable(
   },
   (t) => [
     uniqueIndex("room_events_room_seq").on(t.roomId, t.seq),
-    uniqueIndex("room_events_txn").on(t.roomId, t.sender, t.txnId),
+    // Partial: most events have no txnId (replicated ones, the server's own) and messages no
+    // subject, so neither index takes an entry for them (a B-tree insert less per event); the
+    // queries that use them (`txn_id = ?`, `subject = ?`) imply IS NOT NULL.
+    uniqueIndex("room_events_txn").on(t.roomId, t.sender, t.txnId).where(sql`${t.txnId} IS NOT NULL`),
     index("room_events_room_pos").on(t.roomId, t.pos),
-    index("room_events_subject").on(t.subject, t.pos),
+    index("room_events_subject").on(t.subject, t.pos).where(sql`${t.subject} IS NOT NULL`),
   ],
 );
 
