@@ -142,6 +142,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     upsertPeer: db.prepare(`
       INSERT INTO federation_peers (server, failures, next_attempt_at, last_success_at, failing_since, last_error) VALUES (@server, @failures, @next, @success, @since, @error)
       ON CONFLICT(server) DO UPDATE SET failures = @failures, next_attempt_at = @next, last_success_at = coalesce(@success, last_success_at), failing_since = @since, last_error = @error`),
+    touchSuccess: db.prepare("UPDATE federation_peers SET last_success_at = max(coalesce(last_success_at, 0), ?) WHERE server = ? AND failures = 0"),
 
   };
 
@@ -150,6 +151,8 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
   /** roomId -> the other servers with members in it (recomputed on membership events). */
   const remoteServers = new Map<string, Set<string>>();
   const inflight = new Set<string>();
+  /** `${destination} ${roomId}` -> acknowledged seq not yet written (deferred with the next commit). */
+  const acked = new Map<string, number>();
   /** `${roomId} ${seq}` -> the event's wire form (see wireCacheEntries). */
   const wireCache = new Map<string, WireEntry>();
   const wireKey = (roomId: string, seq: number) => `${roomId} ${seq}`;
@@ -286,6 +289,14 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     inflight.add(destination);
     try {
       const cursors = s.backlog.all(destination) as { room_id: string; acked_seq: number; until_seq: number | null }[];
+      for (const c of cursors) {
+        const key = `${destination} ${c.room_id}`;
+        const mem = acked.get(key);
+        if (mem === undefined) continue;
+        // Written since: forgotten here; not yet: the cursor is where the peer acknowledged.
+        if (mem <= c.acked_seq) acked.delete(key);
+        else c.acked_seq = mem;
+      }
       const entries = ephemeral.get(destination) ?? [];
       if (!cursors.length && !entries.length) return;
       ephemeral.delete(destination);
@@ -387,10 +398,23 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
           log.warn({ peer: destination, room: e.roomId, seq: e.seq, result: r?.status ?? "missing", code: r?.code }, "peer did not accept an event");
         }
       }
-      db.transaction(() => {
-        for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
-        s.upsertPeer.run({ server: destination, failures: 0, next: 0, success: now(), since: null, error: null });
-      })();
+      const at = now();
+      if (row && row.failures === 0 && row.next_attempt_at === 0 && row.failing_since === null) {
+        // A healthy peer: the cursors and the time of success ride along with the next commit
+        // (storage.defer), one transaction fewer per batch. Until then `acked` holds them; a
+        // crash before loses only acknowledgements (the events are sent again, answered
+        // `duplicate`), and the conditional update cannot undo a failure recorded meanwhile.
+        for (const [roomId, seq] of advanced) acked.set(`${destination} ${roomId}`, Math.max(seq, acked.get(`${destination} ${roomId}`) ?? 0));
+        deps.storage.defer(() => {
+          for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
+          s.touchSuccess.run(at, destination);
+        });
+      } else {
+        db.transaction(() => {
+          for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
+          s.upsertPeer.run({ server: destination, failures: 0, next: 0, success: at, since: null, error: null });
+        })();
+      }
       log.debug({ peer: destination, events: events.length, rooms: advanced.size }, "federation batch delivered");
       // More to send: go on at once (unless everything was refused, which waits like a failure).
       if (advanced.size || ephemeral.has(destination)) schedule(destination, 0);

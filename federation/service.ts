@@ -51,8 +51,9 @@ export function createFederation(deps: FederationDeps) {
 
   /**
    * Nonces seen. Checked in memory (a map of live nonces, loaded from the table at start), and
-   * written to SQLite (`federation_nonces`) in one transaction per event-loop turn rather than one
-   * per request, so that a restart does not forget them. A crash can lose the nonces of the last
+   * written to SQLite (`federation_nonces`) along with the next write transaction (storage.defer:
+   * the request's own commit, usually) rather than in one of their own, so that a restart does
+   * not forget them. A crash can lose the nonces of the last
    * turn's requests; a replay of one of those is harmless, as every endpoint is idempotent for a
    * repeated authentic request (events by seq and hash, sends by txnId, kept ops by proposalId).
    */
@@ -66,34 +67,13 @@ export function createFederation(deps: FederationDeps) {
   for (const r of db.prepare("SELECT origin, nonce, expires_at AS until FROM federation_nonces WHERE expires_at > ?").iterate(now()) as Iterable<{ origin: string; nonce: string; until: number }>) {
     liveNonces.set(`${r.origin} ${r.nonce}`, r.until);
   }
-  let unwritten: [string, string, number][] = [];
-  let flushScheduled = false;
-  function writeNonces(): void {
-    flushScheduled = false;
-    if (!unwritten.length || !db.open) return;
-    const rows = unwritten;
-    unwritten = [];
-    try {
-      deps.storage.write(() => {
-        for (const [origin, nonce, until] of rows) recordNonce.run(origin, nonce, until);
-      });
-    } catch (err) {
-      // Kept in memory meanwhile: written with the next turn's.
-      unwritten = rows.concat(unwritten);
-      log.warn({ err }, "recording nonces failed; retried");
-    }
-  }
   function useNonce(origin: string, nonce: string, until: number): boolean {
     const key = `${origin} ${nonce}`;
     const at = now();
     const seen = liveNonces.get(key);
     if (seen !== undefined && seen > at) return false;
     liveNonces.set(key, until);
-    unwritten.push([origin, nonce, until]);
-    if (!flushScheduled) {
-      flushScheduled = true;
-      setImmediate(writeNonces);
-    }
+    deps.storage.defer(() => recordNonce.run(origin, nonce, until));
     return true;
   }
   // A CLI rotation reaches the running server within seconds.
@@ -217,7 +197,6 @@ export function createFederation(deps: FederationDeps) {
     close(): void {
       clearInterval(keyPoll);
       void agent.close().catch(() => undefined);
-      writeNonces();
     },
     prefix: federationPrefix,
   };

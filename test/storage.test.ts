@@ -129,3 +129,39 @@ t.test("the server's data survives a reopen after background checkpoints", async
   t.ok(storage.isReady());
   storage.close();
 });
+
+t.test("a deferred write rides in the next write's transaction, runs on its own when none comes, and waits again when its ride rolls back", async (t) => {
+  const storage = openStorage(tempDir(t), { file: ":memory:" });
+  t.teardown(() => storage.close());
+  const db = storage.sqlite;
+  db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+  const add = db.prepare("INSERT INTO notes (body) VALUES (?)");
+  const bodies = () => (db.prepare("SELECT body FROM notes ORDER BY id").all() as { body: string }[]).map((r) => r.body);
+  const turns = (n: number) => new Promise<void>((r) => { const hop = (k: number) => (k === 0 ? r() : setImmediate(() => hop(k - 1))); hop(n); });
+
+  storage.defer(() => add.run("deferred 1"));
+  t.same(bodies(), [], "not written at once");
+  storage.write(() => add.run("a write"));
+  t.same(bodies(), ["deferred 1", "a write"], "written first, in the next write's transaction");
+
+  storage.defer(() => add.run("deferred 2"));
+  t.throws(() => storage.write(() => {
+    add.run("refused");
+    throw new Error("refused");
+  }));
+  t.same(bodies(), ["deferred 1", "a write"], "rolled back with the write it rode in");
+  await turns(3);
+  t.same(bodies(), ["deferred 1", "a write", "deferred 2"], "then written on its own, a turn later");
+
+});
+
+t.test("closing writes the deferred writes that wait", async (t) => {
+  const dir = tempDir(t);
+  const storage = openStorage(dir);
+  storage.sqlite.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+  storage.defer(() => storage.sqlite.prepare("INSERT INTO notes (body) VALUES (?)").run("last words"));
+  storage.close();
+  const again = new BetterSqlite3(join(dir, "parley.db"), { readonly: true });
+  t.teardown(() => again.close());
+  t.same(again.prepare("SELECT body FROM notes").all(), [{ body: "last words" }]);
+});

@@ -23,6 +23,14 @@ export interface Storage {
    * it; a deferred transaction that read first would fail at once with SQLITE_BUSY instead.
    */
   write<T>(fn: () => T): T;
+  /**
+   * A write that may wait a moment and ride along: it runs inside the next outermost `write`
+   * (the room core's group commit, usually in the same turn), or, when none comes by the next
+   * turn, in a transaction of its own. For bookkeeping whose loss in a crash is harmless (the
+   * federation nonces, delivery cursors): one commit fewer per request. A write that fails rolls
+   * back with the transaction it rode in and waits for the next.
+   */
+  defer(op: () => void): void;
   close(): void;
   /** True when the connection answers and every committed migration is applied. */
   isReady(): boolean;
@@ -68,12 +76,57 @@ export function openStorage(dataDir: string, opts: { file?: string; migrate?: bo
   if (opts.migrate !== false) migrate(db, { migrationsFolder });
   const journal = countJournalEntries();
   const checkpointer = opts.backgroundCheckpoints && path !== ":memory:" ? startCheckpointer(sqlite, path, opts.backgroundCheckpoints) : null;
+  let deferred: (() => void)[] = [];
+  let fallback = false;
+  function write<T>(fn: () => T): T {
+    if (!deferred.length || sqlite.inTransaction) return sqlite.transaction(fn).immediate();
+    const ops = deferred;
+    deferred = [];
+    try {
+      return sqlite.transaction(() => {
+        for (const op of ops) op();
+        return fn();
+      }).immediate();
+    } catch (err) {
+      deferred = ops.concat(deferred);
+      scheduleFallback();
+      throw err;
+    }
+  }
+  function scheduleFallback(): void {
+    if (fallback) return;
+    fallback = true;
+    // Two hops: past the immediates of this turn (the room core's flush among them), which take
+    // the deferred writes along when they commit.
+    setImmediate(() =>
+      setImmediate(() => {
+        fallback = false;
+        if (!deferred.length || !sqlite.open) return;
+        try {
+          write(() => undefined);
+        } catch {
+          // Kept; tried again with the next write or the next deferred one.
+        }
+      }),
+    );
+  }
   return {
     sqlite,
     db,
     path,
-    write: (fn) => sqlite.transaction(fn).immediate(),
+    write,
+    defer(op) {
+      deferred.push(op);
+      scheduleFallback();
+    },
     close() {
+      if (deferred.length && sqlite.open) {
+        try {
+          write(() => undefined);
+        } catch {
+          // Closing regardless: what is lost is bookkeeping (see defer).
+        }
+      }
       // The last checkpoint runs here, when this connection (the last one) closes: the database
       // file is whole and the WAL gone when the process ends.
       checkpointer?.stop();
