@@ -46,6 +46,28 @@ const keptWords: Record<string, string> = {
 /** How long a pending op is kept and how old a proposal the home accepts (7 days). */
 export const pendingMaxAgeMs = 7 * 86_400_000;
 
+/** The kept ops of one home server, as `parley federation status` and the admin API show them. */
+export interface KeptStatus {
+  /** The home server the ops wait for. */
+  server: string;
+  /** How many ops are kept for it. */
+  ops: number;
+  /** When the oldest of them was kept (ms). */
+  oldestAt: number;
+}
+
+/**
+ * The kept ops (federation_pending) per home server, oldest first: what waits for a home that
+ * cannot be reached. Read from the database, so the command line shows it whether or not the
+ * server runs.
+ */
+export function keptStatus(storage: Storage): KeptStatus[] {
+  const rows = storage.sqlite
+    .prepare("SELECT home, count(*) AS ops, min(created_at) AS oldest FROM federation_pending GROUP BY home ORDER BY oldest, home")
+    .all() as { home: string; ops: number; oldest: number }[];
+  return rows.map((r) => ({ server: r.home, ops: r.ops, oldestAt: r.oldest }));
+}
+
 export function createPendingSends(deps: {
   storage: Storage;
   federation: Federation;
