@@ -94,6 +94,17 @@ async function story(): Promise<void> {
     await peer.waitFor();
     t.equal(await peer.getByRole("rowheader").innerText(), "b.test");
 
+    // The kept ops table: what a.test holds for a home that cannot be reached (a row as the
+    // pending ops keep it; status.test.ts keeps real ones over the protocol).
+    t.equal(await page.locator("[data-kept=none]").innerText(), "Nothing waits for a home server.");
+    a().app.parley.storage.sqlite
+      .prepare("INSERT INTO federation_pending (home, sender, op, params, created_at) VALUES ('c.test', ?, 'message.send', ?, ?)")
+      .run(`@dana:a.test`, JSON.stringify({ roomId: "!Held:c.test", txnId: "d1", body: "Waiting for c" }), Date.now() - 90_000);
+    await page.getByRole("button", { name: "Refresh" }).click();
+    const kept = page.locator("[data-kept-home='c.test']");
+    await kept.waitFor();
+    t.equal(await kept.getAttribute("data-kept-ops"), "1", "one op kept for c.test");
+
     const configEntry = page.locator("[data-listed='spam.test'][data-source=config][data-list=deny]");
     await configEntry.waitFor();
     t.equal(await configEntry.getByRole("button").count(), 0, "the config's entry has no button: it is read-only");
