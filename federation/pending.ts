@@ -68,6 +68,15 @@ export function keptStatus(storage: Storage): KeptStatus[] {
   return rows.map((r) => ({ server: r.home, ops: r.ops, oldestAt: r.oldest }));
 }
 
+/**
+ * An account of this server ends (a purge): what it wrote while a home could not be reached is
+ * not proposed any more (a purged spammer's kept sends would otherwise arrive after the purge).
+ * Runs on the caller's transaction when there is one. Returns how many ops were dropped.
+ */
+export function dropKeptOps(storage: Storage, sender: string): number {
+  return storage.sqlite.prepare("DELETE FROM federation_pending WHERE sender = ?").run(sender).changes;
+}
+
 export function createPendingSends(deps: {
   storage: Storage;
   federation: Federation;

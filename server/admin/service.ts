@@ -11,6 +11,7 @@ import type { Storage } from "../storage/database.ts";
 import type { Config } from "../config/load.ts";
 import type { ServerKeys } from "../../federation/keys.ts";
 import { withdrawBlocks } from "../../federation/direct.ts";
+import { dropKeptOps } from "../../federation/pending.ts";
 import type { Bus } from "../core/bus.ts";
 import { originOf } from "../rooms/hash.ts";
 
@@ -120,8 +121,9 @@ export function createAdminService(deps: {
      * Removes an account from every room on this server and disables it (spam, abuse). Each
      * removal is a `member.remove` through the room core, so members' views, the core's cache and
      * the rooms' own audit logs agree; a room left without its owner gets the first admin (else
-     * the first member) as owner. All rooms change in one transaction, with the audit entry and
-     * the end of the account's blocks (withdrawn from other servers by kept notices). Rooms
+     * the first member) as owner. All rooms change in one transaction, with the audit entry, the
+     * end of the account's blocks (withdrawn from other servers by kept notices) and of its ops
+     * kept for homes that could not be reached. Rooms
      * hosted elsewhere are not this server's to change: the running server proposes the
      * account's leave to their homes and tells other servers to drop its profile
      * (`account.purged`, docs/federation.md).
@@ -147,6 +149,7 @@ export function createAdminService(deps: {
           removed.push(roomId);
         }
         withdrawBlocks(deps.federation.storage, a.id, serverName, tx.now);
+        dropKeptOps(deps.federation.storage, a.id);
         store.audit(actorOf(op), "user.purge", a.id, { rooms: removed }, tx.now);
         return removed;
       });

@@ -97,7 +97,8 @@ t.test("a profile change waits while c is down and reaches it when c is back", a
   await bob.request("profile.update", { displayName: "Bob while c sleeps" });
   const c2 = await c.restart();
   servers["c.test"] = c2;
-  await until(t, "c keeps the new name", () => storedProfile(c2, "@bob:b.test")?.displayName === "Bob while c sleeps");
+  // b tries again with the outbox's backoff (c, owing b nothing, sends it no wake): a longer bound.
+  await until(t, "c keeps the new name", () => storedProfile(c2, "@bob:b.test")?.displayName === "Bob while c sleeps", 60_000);
 });
 
 t.test("profile-update refusals: evil.test cannot speak for bob, users c keeps no profile of are ignored, a malformed notice is refused", async (t) => {
@@ -177,6 +178,27 @@ t.test("a purge's block withdrawal waits, kept, while c is down and reaches c wh
   t.same(notices(b), [{ blocker: "@bob:b.test", blocked: "@carol:c.test", destination: "c.test", on: 0 }], "the withdrawal is kept for c");
   const c2 = await c.restart();
   servers["c.test"] = c2;
-  await until(t, "c drops the block", () => !blockAt(c2, "@bob:b.test", "@carol:c.test"));
+  await until(t, "c drops the block", () => !blockAt(c2, "@bob:b.test", "@carol:c.test"), 60_000);
   await until(t, "and b its notice", () => notices(b).length === 0);
+});
+
+t.test("bob's send kept while a is down is dropped when b purges him: a receives erin's, kept after it, and never his", async (t) => {
+  const { servers, a, b, bob, roomId, token } = await setup(t);
+  const erin = await b.user("erin");
+  await erin.request("link.join", { token, server: "a.test" });
+  await a.stop(false);
+  for (const [who, txnId] of [[bob, "spam-1"], [erin, "e-1"]] as const) {
+    const answer = await who.request("message.send", { roomId, txnId, body: `Sent as ${txnId}` }).catch((err: { code: string }) => err);
+    t.equal((answer as { code: string }).code, "message.pending", `${txnId} kept while a is down`);
+  }
+  const dana = await b.user("dana");
+  b.app.parley.storage.sqlite.prepare("UPDATE accounts SET is_admin = 1 WHERE id = ?").run(dana.userId);
+  t.equal((await post(b, "/api/v1/admin/user.purge", { userId: "bob" }, dana.session.accessToken)).status, 200);
+  t.same(b.app.parley.storage.sqlite.prepare("SELECT sender FROM federation_pending").all(), [{ sender: "@erin:b.test" }], "only erin's send is kept");
+  const a2 = await a.restart();
+  servers["a.test"] = a2;
+  const messagesOf = (userId: string) => (a2.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM room_events WHERE room_id = ? AND sender = ? AND type = 'message'").get(roomId, userId) as { n: number }).n;
+  // Kept ops go to their home in the order they were kept: erin's arriving means bob's would have.
+  await until(t, "erin's kept send reaches a", () => messagesOf("@erin:b.test") === 1, 60_000);
+  t.equal(messagesOf("@bob:b.test"), 0, "a holds no message of bob's");
 });
