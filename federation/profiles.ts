@@ -16,7 +16,7 @@
  *   without asking any server while it runs.
  * - Only a server's own users: an answer naming a user of another server, or one not asked
  *   about, is ignored (a server cannot set the profiles of another server's users).
- * - Pushed: the user's server tells of a change (`profile-update`, federation/profile-notices.ts)
+ * - Pushed: the user's server tells of a change (`profile-update`, federation/accounts.ts)
  *   for users whose profile is kept here; the change is stored as if fetched, and the local users
  *   who share a room with that user get the `profile.updated` push. An account ended at its server
  *   (`gone`) is dropped.

@@ -33,7 +33,7 @@ import { createProposalLog } from "./proposals.ts";
 import type { DirectService, Quote } from "../server/direct/service.ts";
 import type { RemotePeopleService } from "./direct.ts";
 import type { RemoteProfiles } from "./profiles.ts";
-import type { ProfileNotices } from "./profile-notices.ts";
+import type { AccountNotices } from "./accounts.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -124,12 +124,12 @@ export interface FederationRouteDeps {
   direct: DirectService;
   remotePeople: RemotePeopleService;
   remoteProfiles: RemoteProfiles;
-  profileNotices: ProfileNotices;
+  accountNotices: AccountNotices;
   gapFill: GapFill;
 }
 
 export async function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): Promise<void> {
-  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending, media, remoteMedia, direct, remotePeople, remoteProfiles, profileNotices, gapFill } = deps;
+  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending, media, remoteMedia, direct, remotePeople, remoteProfiles, accountNotices, gapFill } = deps;
   const eventsRange = deps.storage.sqlite.prepare(
     "SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
   );
@@ -324,7 +324,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         outbox.probe(request.peer!);
         pending.kick(request.peer!);
         remotePeople.kick(request.peer!);
-        profileNotices.kick(request.peer!);
+        accountNotices.kick(request.peer!);
         return {};
       });
 

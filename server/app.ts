@@ -15,7 +15,7 @@ import { createRemoteMedia } from "../federation/media.ts";
 import { createPendingSends } from "../federation/pending.ts";
 import { createRemotePeople, nameRemotePeers } from "../federation/direct.ts";
 import { createRemoteProfiles, type RemoteProfiles } from "../federation/profiles.ts";
-import { createProfileNotices } from "../federation/profile-notices.ts";
+import { createAccountNotices } from "../federation/accounts.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { isDatabaseBusy, ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -283,7 +283,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params) });
   const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
   const remoteProfiles = createRemoteProfiles({ federation, media, storage, log: log.child({ area: "federation" }), now: options.now, hub: () => hubRef! });
-  const profileNotices = createProfileNotices({ federation, storage, log: log.child({ area: "federation" }) });
+  const accountNotices = createAccountNotices({ federation, storage, log: log.child({ area: "federation" }), now: options.now });
   const remotePeople = createRemotePeople({ federation, storage, profiles: remoteProfiles, log: log.child({ area: "federation" }), now: options.now });
   if (federation.enabled) {
     direct.useRemote(remotePeople.remote);
@@ -291,7 +291,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }
   const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages, self: config.server.name });
   const gapFill = createGapFill({ federation, inbox, rooms, log: log.child({ area: "federation" }) });
-  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia, direct, remotePeople, remoteProfiles, profileNotices, gapFill });
+  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia, direct, remotePeople, remoteProfiles, accountNotices, gapFill });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload, fetchRemote: remoteMedia.fetchFor, fetchAvatar: remoteMedia.fetchAvatar });
@@ -335,22 +335,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   bus.on("device.revoked", ({ userId, deviceId }) => push.dropDevice(userId, deviceId));
   if (federation.enabled) {
     // A local user's new profile reaches the servers sharing a room with them (profile-update).
-    bus.on("profile.updated", ({ profile }) => profileNotices.tellChanged(profile));
+    bus.on("profile.updated", ({ profile }) => accountNotices.tellChanged(profile));
     // A purged account: its blocks' withdrawals (kept by the purge) are told now, the servers of
     // its former rooms drop its profile, and it leaves the rooms hosted elsewhere.
     bus.on("account.purged", ({ userId, rooms: former, elsewhere }) => {
       remotePeople.start();
-      profileNotices.tellGone(userId, [...former, ...elsewhere]);
-      for (const roomId of elsewhere) leaveElsewhere(userId, roomId);
+      accountNotices.tellPurged(userId, former, elsewhere);
     });
-  }
-  /** A purged account leaves a room hosted elsewhere: a proposal of `room.leave` (not kept when the home is down). */
-  function leaveElsewhere(userId: string, roomId: string): void {
-    const home = roomId.slice(roomId.indexOf(":") + 1);
-    federation.propose(home, { sender: userId, op: "room.leave", params: { roomId }, proposedAt: (options.now ?? Date.now)() }).then(
-      (res) => log.info({ userId, room: roomId, status: res.status }, "purged account's leave proposed"),
-      (err) => log.warn({ userId, room: roomId, err: (err as Error).message }, "purged account's leave not proposed"),
-    );
   }
 
   bus.on("session.authenticated", ({ userId }) => {
@@ -404,7 +395,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     pending.stop();
     remotePeople.stop();
     remoteProfiles.stop();
-    profileNotices.stop();
+    accountNotices.stop();
     federation.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();

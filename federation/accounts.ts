@@ -1,7 +1,8 @@
 /**
- * Profile changes of this server's users, told to the servers that share a room with them
- * (`profile-update`), so that their users see a new name or avatar at once instead of at the next
- * fetch; and the end of an account (a purge), so that they drop its profile.
+ * What other servers learn of this server's accounts: profile changes, told to the servers that
+ * share a room with the user (`profile-update`), so that their users see a new name or avatar at
+ * once instead of at the next fetch; and the end of an account (a purge), so that they drop its
+ * profile, with its leave proposed to the home of each room hosted elsewhere it is in.
  *
  * - Who is told: the servers of every member of every room the user is in, and the homes of those
  *   rooms (a replica's home keeps the profile of a member it hosts). This server and servers its
@@ -19,6 +20,7 @@ import type { Storage } from "../server/storage/database.ts";
 import type { Profile } from "../server/accounts/service.ts";
 import type { Federation } from "./service.ts";
 import { retryDelay } from "./outbox.ts";
+import { originOf } from "../server/rooms/hash.ts";
 
 /** The most users one `profile-update` request names (the endpoint's own bound, per list). */
 const perRequest = 100;
@@ -26,8 +28,9 @@ const perRequest = 100;
 /** What a destination is to be told of a user: their profile now, or null (the account ended). */
 type Notice = { profile: Profile } | { gone: true };
 
-export function createProfileNotices(deps: { federation: Federation; storage: Storage; log: Logger }) {
+export function createAccountNotices(deps: { federation: Federation; storage: Storage; log: Logger; now?: () => number }) {
   const { federation, log } = deps;
+  const now = deps.now ?? Date.now;
   const db = deps.storage.sqlite;
   // Server names from ids: a user id is `@name:server`, a room id `!id:server`, and neither the
   // name nor the id holds a colon, so the server is everything after the first one.
@@ -119,13 +122,23 @@ export function createProfileNotices(deps: { federation: Federation; storage: St
       queue(servers, profile.userId, { profile });
     },
     /**
-     * A local account ended (purged): tell the servers of the rooms it was in (`roomIds`, read
-     * after its removals: the servers of their members and their homes) to drop its profile.
+     * A local account ended (purged; `rooms`: those hosted here it was removed from, `elsewhere`:
+     * those hosted on other servers it is still in). The servers of all of them (their members'
+     * and their homes) are told to drop its profile, and its `room.leave` is proposed to the home
+     * of each room elsewhere, once (a leave is not a kept op: a home that cannot be reached, or
+     * that refuses it, keeps the account as a member).
      */
-    tellGone(userId: string, roomIds: Iterable<string>): void {
+    tellPurged(userId: string, rooms: readonly string[], elsewhere: readonly string[]): void {
+      if (stopped || !federation.enabled) return;
       const servers = new Set<string>();
-      for (const roomId of roomIds) for (const r of s.holding.all(roomId, roomId, roomId) as { server: string }[]) servers.add(r.server);
+      for (const roomId of [...rooms, ...elsewhere]) for (const r of s.holding.all(roomId, roomId, roomId) as { server: string }[]) servers.add(r.server);
       queue(servers, userId, { gone: true });
+      for (const roomId of elsewhere) {
+        federation.propose(originOf(roomId), { sender: userId, op: "room.leave", params: { roomId }, proposedAt: now() }).then(
+          (res) => log.info({ userId, room: roomId, status: res.status }, "purged account's leave proposed"),
+          (err) => log.warn({ userId, room: roomId, err: (err as Error).message }, "purged account's leave not proposed"),
+        );
+      }
     },
     /** The peer is back (its wake): give it what waits. */
     kick(destination: string): void {
@@ -144,4 +157,4 @@ export function createProfileNotices(deps: { federation: Federation; storage: St
   };
 }
 
-export type ProfileNotices = ReturnType<typeof createProfileNotices>;
+export type AccountNotices = ReturnType<typeof createAccountNotices>;
