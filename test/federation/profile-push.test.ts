@@ -12,6 +12,7 @@ import { startCluster } from "./cluster.ts";
 import { startFakePeer } from "./peer.ts";
 import { post, record, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
+import { federationPrefix } from "../../federation/peers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -115,6 +116,12 @@ t.test("profile-update refusals: evil.test cannot speak for bob, users c keeps n
   t.same([unknown.status, unknown.body], [200, {}], "accepted");
   t.notOk(storedProfile(c, "@erin:b.test"), "erin, whom c keeps no profile of, is ignored: not stored");
 
+  const unsigned = await fetch(`${c.baseUrl}${federationPrefix}/profile-update`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "parley-origin": "b.test" },
+    body: JSON.stringify({ profiles: [{ userId: "@bob:b.test", displayName: "Unsigned Bob", about: "", avatar: null }], gone: [] }),
+  });
+  t.same([unsigned.status, ((await unsigned.json()) as { error: { code: string } }).error.code], [401, "federation.signature_missing"], "an unsigned notice is refused");
   const malformed = await evil.call({ baseUrl: c.baseUrl, name: "c.test" }, "/profile-update", { profiles: [{ userId: "@mallory:evil.test" }] });
   t.same([malformed.status, malformed.body.error.code], [400, "bad_request"]);
   t.same(toCarol, [], "carol was told of nothing");
