@@ -5,7 +5,7 @@
  *
  * - bob of b.test, in b.test's web client, joins alice's Maths group (in her Hillside community
  *   on a.test) with a link of a.test pasted into "Join with a link"; alice's messages show her
- *   name with her full id beside it.
+ *   name with her full id beside it, and her new name as soon as she changes it.
  * - dana, a.test's server admin, uses the Federation page: the peer b.test with its backlog, the
  *   config's deny entry read-only, a database entry added and taken off, a malformed name refused
  *   in words, the signing key rotated after a confirmation.
@@ -80,6 +80,12 @@ async function story(): Promise<void> {
     await message.locator("[data-remote-id='@alice:a.test']").waitFor();
     await message.locator(".sender", { hasText: "Alice" }).waitFor();
     await axe(t, page, "a room of another server");
+
+    // alice renames herself on a.test: a.test tells b.test (profile-update), which pushes
+    // profile.updated to bob's open page: her messages show the new name without a reload.
+    await alice.request("profile.update", { displayName: "Alice Moreau" });
+    await message.locator(".sender", { hasText: "Alice Moreau" }).waitFor();
+    t.equal(await message.locator(".sender").innerText(), "Alice Moreau", "bob sees alice's new name at once");
   });
 
   await t.test("dana sees the peer b.test, edits the server lists and rotates the key on the Federation page", async (t) => {
