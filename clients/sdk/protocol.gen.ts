@@ -1719,6 +1719,9 @@ export interface Protocol {
       };
       response: {
         userId: UserId;
+        /**
+         * The rooms hosted on this server it was removed from (rooms hosted elsewhere are left by a proposal to their home, not listed).
+         */
         removedFrom: RoomId[];
         revokedDevices: number;
       };
