@@ -10,6 +10,7 @@
  *   is kept (`federation_block_notices`, the newest state of each pair) until that server
  *   acknowledges it (or refuses it for good: no such user), and retried with the outbox's backoff,
  *   on the peer's `wake` and at start.
+ * - An account that ends (a purge) withdraws its blocks: unblock notices, kept and sent as above.
  * - A private reply in the pair's chat hosted on the other server: proposed there as
  *   `direct.open`, with the quote as this server holds it (the quoted room may not be held there).
  */
@@ -24,13 +25,38 @@ import type { RemoteProfiles } from "./profiles.ts";
 import { retryDelay } from "./outbox.ts";
 import type { OpRegistry } from "../server/ws/ops.ts";
 
+/** Keeps the newest state of a pair's block for the blocked person's server, until it acknowledges it. */
+const keepNotice = `INSERT INTO federation_block_notices (blocker, blocked, destination, "on", at) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (blocker, blocked) DO UPDATE SET "on" = excluded."on", at = excluded.at`;
+
+/**
+ * An account of this server ends (a purge): its blocks end with it, here and where they were told.
+ * Deletes the blocks it made and keeps an unblock notice for each blocked user of another server,
+ * sent like any block notice (durably, retried until acknowledged: `createRemotePeople`'s flush,
+ * at once on a running server, else at its start). Runs on the caller's transaction when there is
+ * one. Returns the servers to tell.
+ */
+export function withdrawBlocks(storage: Storage, blocker: string, self: string, at: number): string[] {
+  const db = storage.sqlite;
+  const blocked = db.prepare("SELECT blocked FROM user_blocks WHERE blocker = ?").all(blocker) as { blocked: string }[];
+  const keep = db.prepare(keepNotice);
+  const servers = new Set<string>();
+  for (const { blocked: userId } of blocked) {
+    const server = originOf(userId);
+    if (server === self) continue;
+    keep.run(blocker, userId, server, 0, at);
+    servers.add(server);
+  }
+  db.prepare("DELETE FROM user_blocks WHERE blocker = ?").run(blocker);
+  return [...servers];
+}
+
 export function createRemotePeople(deps: { federation: Federation; storage: Storage; profiles: RemoteProfiles; log: Logger; now?: () => number }) {
   const { federation, log, profiles } = deps;
   const now = deps.now ?? Date.now;
   const db = deps.storage.sqlite;
   const s = {
-    keep: db.prepare(`INSERT INTO federation_block_notices (blocker, blocked, destination, "on", at) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (blocker, blocked) DO UPDATE SET "on" = excluded."on", at = excluded.at`),
+    keep: db.prepare(keepNotice),
     forDestination: db.prepare(`SELECT blocker, blocked, "on", at FROM federation_block_notices WHERE destination = ? ORDER BY at LIMIT 100`),
     destinations: db.prepare("SELECT DISTINCT destination FROM federation_block_notices"),
     // Only the state that was sent: a newer one (an unblock meanwhile) stays to be told.

@@ -46,6 +46,37 @@ const keptWords: Record<string, string> = {
 /** How long a pending op is kept and how old a proposal the home accepts (7 days). */
 export const pendingMaxAgeMs = 7 * 86_400_000;
 
+/** The kept ops of one home server, as `parley federation status` and the admin API show them. */
+export interface KeptStatus {
+  /** The home server the ops wait for. */
+  server: string;
+  /** How many ops are kept for it. */
+  ops: number;
+  /** When the oldest of them was kept (ms). */
+  oldestAt: number;
+}
+
+/**
+ * The kept ops (federation_pending) per home server, oldest first: what waits for a home that
+ * cannot be reached. Read from the database, so the command line shows it whether or not the
+ * server runs.
+ */
+export function keptStatus(storage: Storage): KeptStatus[] {
+  const rows = storage.sqlite
+    .prepare("SELECT home, count(*) AS ops, min(created_at) AS oldest FROM federation_pending GROUP BY home ORDER BY oldest, home")
+    .all() as { home: string; ops: number; oldest: number }[];
+  return rows.map((r) => ({ server: r.home, ops: r.ops, oldestAt: r.oldest }));
+}
+
+/**
+ * An account of this server ends (a purge): what it wrote while a home could not be reached is
+ * not proposed any more (a purged spammer's kept sends would otherwise arrive after the purge).
+ * Runs on the caller's transaction when there is one. Returns how many ops were dropped.
+ */
+export function dropKeptOps(storage: Storage, sender: string): number {
+  return storage.sqlite.prepare("DELETE FROM federation_pending WHERE sender = ?").run(sender).changes;
+}
+
 export function createPendingSends(deps: {
   storage: Storage;
   federation: Federation;
@@ -60,6 +91,7 @@ export function createPendingSends(deps: {
   const db = deps.storage.sqlite;
   const s = {
     add: db.prepare("INSERT INTO federation_pending (home, sender, op, params, created_at, proposal_id) VALUES (?, ?, ?, ?, ?, ?)"),
+    any: db.prepare("SELECT 1 FROM federation_pending WHERE home = ? LIMIT 1"),
     forHome: db.prepare("SELECT id, sender, op, params, created_at, proposal_id FROM federation_pending WHERE home = ? ORDER BY id LIMIT 100"),
     homes: db.prepare("SELECT DISTINCT home FROM federation_pending"),
     drop: db.prepare("DELETE FROM federation_pending WHERE id = ?"),
@@ -151,7 +183,14 @@ export function createPendingSends(deps: {
 
   return {
     /** Whether ops to `home` must queue behind earlier pending ones (order per home). */
-    hasPending: (home: string) => (kept.get(home) ?? 0) > 0,
+    hasPending(home: string): boolean {
+      // The count answers the usual case (nothing kept) without a query; a positive one is
+      // checked against the table, which a purge (dropKeptOps) may have emptied meanwhile.
+      if ((kept.get(home) ?? 0) <= 0) return false;
+      if (s.any.get(home) !== undefined) return true;
+      kept.delete(home);
+      return false;
+    },
     /** Keeps an op and answers the client `message.pending` (thrown). */
     keep(home: string, sender: string, op: string, params: Record<string, unknown>, proposalId?: string): never {
       const id = Number(s.add.run(home, sender, op, JSON.stringify(params), now(), proposalId ?? null).lastInsertRowid);

@@ -16,6 +16,14 @@
  *   without asking any server while it runs.
  * - Only a server's own users: an answer naming a user of another server, or one not asked
  *   about, is ignored (a server cannot set the profiles of another server's users).
+ * - Pushed: the user's server tells of a change (`profile-update`, federation/accounts.ts)
+ *   for users whose profile is kept here; the change is stored as if fetched, and the local users
+ *   who share a room with that user get the `profile.updated` push. An account ended at its server
+ *   (`gone`) is dropped.
+ * - Pruned: a user who no longer shares a room with any local user is dropped when their (or the
+ *   last local user's) membership ends, and an hourly sweep drops the others not fetched within
+ *   the hour (someone looked at a stranger's profile, an invitation): each is fetched again when
+ *   next needed.
  * - The avatar: stored as a claim. federation/media.ts records it as the user's avatar (and so
  *   serves it) only after the user's server has sent bytes with that hash; a profile naming
  *   another avatar drops the recorded one at once.
@@ -27,11 +35,14 @@ import type { Storage } from "../server/storage/database.ts";
 import type { Committed } from "../server/rooms/core.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import type { Federation } from "./service.ts";
+import type { Hub } from "../server/ws/transport.ts";
 
 /** How long a fetched profile is taken as current. */
 export const profileFreshMs = 60_000;
 /** The most users one `profile` request names (the endpoint's own bound). */
 const perRequest = 100;
+/** How often stored profiles of users sharing no room with a local user are swept, and how long they are kept. */
+export const profileSweepMs = 3_600_000;
 
 export interface RemoteProfile {
   userId: string;
@@ -51,7 +62,7 @@ interface Row {
 
 const toProfile = (r: Row): RemoteProfile => ({ userId: r.user_id, displayName: r.display_name, about: r.about, avatar: r.avatar });
 
-export function createRemoteProfiles(deps: { federation: Federation; media: MediaService; storage: Storage; log: Logger; now?: () => number }) {
+export function createRemoteProfiles(deps: { federation: Federation; media: MediaService; storage: Storage; log: Logger; now?: () => number; hub?: () => Hub }) {
   const { federation, media, log } = deps;
   const now = deps.now ?? Date.now;
   const db = deps.storage.sqlite;
@@ -62,7 +73,14 @@ export function createRemoteProfiles(deps: { federation: Federation; media: Medi
         fetched_at = excluded.fetched_at, asked_at = coalesce(excluded.asked_at, remote_profiles.asked_at)`),
     drop: db.prepare("DELETE FROM remote_profiles WHERE user_id = ?"),
     avatarOf: db.prepare("SELECT media_id FROM media_refs WHERE kind = 'avatar' AND user_id = ?"),
+    all: db.prepare("SELECT user_id FROM remote_profiles"),
+    roomsOf: db.prepare("SELECT room_id FROM room_members WHERE user_id = ?"),
+    membersOf: db.prepare("SELECT user_id FROM room_members WHERE room_id = ?"),
+    hasLocal: db.prepare("SELECT 1 FROM room_members WHERE room_id = ? AND substr(user_id, -?) = ? LIMIT 1"),
+    // The local users who share a room with a user: who sees a change of their profile.
+    sharers: db.prepare("SELECT DISTINCT b.user_id FROM room_members a JOIN room_members b ON b.room_id = a.room_id WHERE a.user_id = ? AND substr(b.user_id, -?) = ?"),
   };
+  const localSuffix = `:${federation.self}`;
   /**
    * Fetches under way, by user, for `profile.get` (asked) and for lists and ahead: a second fetch
    * of the same kind waits for the first. An ask never waits for a list's fetch, which may have
@@ -75,6 +93,7 @@ export function createRemoteProfiles(deps: { federation: Federation; media: Medi
   /** Users to fetch ahead (their membership was projected here), by server. */
   const wanted = new Map<string, Set<string>>();
   let flushTimer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   const stored = (userId: string) => s.get.get(userId) as Row | undefined;
@@ -92,6 +111,52 @@ export function createRemoteProfiles(deps: { federation: Federation; media: Medi
     const about = typeof p.about === "string" ? [...p.about].slice(0, 500).join("") : "";
     s.put.run(userId, displayName, about, avatar, now(), asked ? now() : null);
     return { userId, displayName, about, avatar };
+  }
+
+  /** Drops a stored profile, and the avatar recorded for it (then collected like any unreferenced file). */
+  function forget(userId: string): void {
+    if (s.avatarOf.get(userId)) media.setAvatar(userId, null);
+    s.drop.run(userId);
+  }
+
+  /** Whether a room has a member of this server (memoized for one pass in `memo`). */
+  function heldByLocal(roomId: string, memo: Map<string, boolean>): boolean {
+    let has = memo.get(roomId);
+    if (has === undefined) memo.set(roomId, (has = s.hasLocal.get(roomId, localSuffix.length, localSuffix) !== undefined));
+    return has;
+  }
+
+  /**
+   * Drops the stored profiles of those of `userIds` who share no room with a local user any more
+   * (and, with `fetchedBefore`, were not fetched since). Returns who was dropped.
+   */
+  function prune(userIds: Iterable<string>, fetchedBefore?: number): string[] {
+    const memo = new Map<string, boolean>();
+    const dropped: string[] = [];
+    db.transaction(() => {
+      for (const id of userIds) {
+        const row = stored(id);
+        if (!row || (fetchedBefore !== undefined && row.fetched_at >= fetchedBefore)) continue;
+        if ((s.roomsOf.all(id) as { room_id: string }[]).some((r) => heldByLocal(r.room_id, memo))) continue;
+        forget(id);
+        dropped.push(id);
+      }
+    })();
+    if (dropped.length) log.info({ users: dropped.length }, "profiles of remote users sharing no room dropped");
+    return dropped;
+  }
+
+  /** Drops the stored profiles of users sharing no room with a local user, not fetched within the last `profileSweepMs`. */
+  function sweep(): string[] {
+    return prune((s.all.all() as { user_id: string }[]).map((r) => r.user_id), now() - profileSweepMs);
+  }
+
+  /** Tells the local users who share a room with `profile`'s user of its change (the push a local change gives). */
+  function announce(profile: RemoteProfile): void {
+    const hub = deps.hub?.();
+    if (!hub) return;
+    const users = (s.sharers.all(profile.userId, localSuffix.length, localSuffix) as { user_id: string }[]).map((r) => r.user_id);
+    if (users.length) hub.sendToUsers(users, JSON.stringify({ push: "profile.updated", data: profile }));
   }
 
   /**
@@ -129,7 +194,7 @@ export function createRemoteProfiles(deps: { federation: Federation; media: Medi
         if (superseded.has(id)) out.set(id, p ? { userId: id, displayName: p.displayName, about: p.about ?? "", avatar: p.avatar ?? null } : null);
         else if (p) out.set(id, keep(id, p, asked));
         else {
-          s.drop.run(id);
+          forget(id);
           out.set(id, null);
         }
       }
@@ -285,19 +350,89 @@ export function createRemoteProfiles(deps: { federation: Federation; media: Medi
       return out;
     },
 
-    /** The publisher's subscriber: a remote user joining a room held here is fetched ahead. */
+    /**
+     * Profile changes told by `peer` (`profile-update`; the route checked that every user named is
+     * of `peer`): only profiles kept here are updated (or, for `gone`, dropped); the others are
+     * ignored, so that a peer cannot fill this table with users nobody here looks at. A fetch
+     * under way for a changed user left before the change: its answer is not kept. The local
+     * users sharing a room with a changed user get `profile.updated`.
+     */
+    applyNotice(profiles: readonly RemoteProfile[], gone: readonly string[]): { updated: string[]; dropped: string[] } {
+      const changed: RemoteProfile[] = [];
+      const dropped: string[] = [];
+      db.transaction(() => {
+        for (const p of profiles) {
+          const row = stored(p.userId);
+          if (!row) continue;
+          if (latest.has(p.userId)) latest.set(p.userId, -1);
+          const kept = keep(p.userId, p, true);
+          if (kept.displayName !== row.display_name || kept.about !== row.about || kept.avatar !== row.avatar) changed.push(kept);
+        }
+        for (const id of gone) {
+          if (!stored(id)) continue;
+          if (latest.has(id)) latest.set(id, -1);
+          forget(id);
+          dropped.push(id);
+        }
+      })();
+      for (const p of changed) announce(p);
+      return { updated: changed.map((p) => p.userId), dropped };
+    },
+
+    sweep,
+
+    /**
+     * The publisher's subscriber: a remote user joining a room held here is fetched ahead; one
+     * whose membership ends, or the members of a room the last local member left, are dropped
+     * if they share no other room with a local user.
+     */
     onBatch(batch: readonly Committed[]): void {
       const joined: string[] = [];
+      const ended: { roomId: string; userId: string }[] = [];
       for (const c of batch) {
         const userId = (c.event.content as { userId?: unknown }).userId;
-        if (c.event.type === "member.join" && typeof userId === "string" && originOf(userId) !== federation.self) joined.push(userId);
+        if (typeof userId !== "string") continue;
+        if (c.event.type === "member.join" && originOf(userId) !== federation.self) joined.push(userId);
+        else if (c.event.type === "member.leave" || c.event.type === "member.remove" || c.event.type === "member.ban") ended.push({ roomId: c.event.roomId, userId });
       }
       if (joined.length) want(joined);
+      if (!ended.length || stopped) return;
+      // After the fan-out of this batch: the candidates of a big room cost a query each.
+      setImmediate(() => {
+        if (stopped) return;
+        try {
+          const memo = new Map<string, boolean>();
+          const candidates = new Set<string>();
+          for (const { roomId, userId } of ended) {
+            if (originOf(userId) !== federation.self) candidates.add(userId);
+            else if (!heldByLocal(roomId, memo)) {
+              for (const r of s.membersOf.all(roomId) as { user_id: string }[]) if (originOf(r.user_id) !== federation.self) candidates.add(r.user_id);
+            }
+          }
+          prune(candidates);
+        } catch (err) {
+          log.error({ err }, "pruning remote profiles failed");
+        }
+      });
+    },
+
+    /** Starts the hourly sweep. */
+    start(): void {
+      if (stopped || sweepTimer) return;
+      sweepTimer = setInterval(() => {
+        try {
+          sweep();
+        } catch (err) {
+          log.error({ err }, "sweeping remote profiles failed");
+        }
+      }, profileSweepMs);
+      sweepTimer.unref();
     },
 
     stop(): void {
       stopped = true;
       if (flushTimer) clearTimeout(flushTimer);
+      if (sweepTimer) clearInterval(sweepTimer);
       wanted.clear();
     },
   };

@@ -32,6 +32,8 @@ import type { GapFill } from "./gapfill.ts";
 import { createProposalLog } from "./proposals.ts";
 import type { DirectService, Quote } from "../server/direct/service.ts";
 import type { RemotePeopleService } from "./direct.ts";
+import type { RemoteProfiles } from "./profiles.ts";
+import type { AccountNotices } from "./accounts.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -121,11 +123,13 @@ export interface FederationRouteDeps {
   remoteMedia: RemoteMedia;
   direct: DirectService;
   remotePeople: RemotePeopleService;
+  remoteProfiles: RemoteProfiles;
+  accountNotices: AccountNotices;
   gapFill: GapFill;
 }
 
 export async function registerFederationRoutes(app: FastifyInstance, deps: FederationRouteDeps): Promise<void> {
-  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending, media, remoteMedia, direct, remotePeople, gapFill } = deps;
+  const { federation, protocol, accounts, inbox, outbox, ops, rooms, keys, pending, media, remoteMedia, direct, remotePeople, remoteProfiles, accountNotices, gapFill } = deps;
   const eventsRange = deps.storage.sqlite.prepare(
     "SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
   );
@@ -253,6 +257,15 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         return { profiles };
       });
 
+      // federation: profile-update
+      scope.post("/profile-update", async (request) => {
+        const { profiles, gone } = body<{ profiles: Profile[]; gone: string[] }>(request, "profile-update");
+        // A server speaks only for its own users: one stranger refuses the whole notice.
+        for (const id of [...profiles.map((p) => p.userId), ...gone]) federation.requireOwnUser(request.peer!, id);
+        remoteProfiles.applyNotice(profiles, gone);
+        return {};
+      });
+
       // federation: block
       scope.post("/block", async (request) => {
         const { blocker, userId, blocked, at } = body<{ blocker: string; userId: string; blocked: boolean; at: number }>(request, "block");
@@ -311,6 +324,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         outbox.probe(request.peer!);
         pending.kick(request.peer!);
         remotePeople.kick(request.peer!);
+        accountNotices.kick(request.peer!);
         return {};
       });
 

@@ -14,7 +14,8 @@ import { fetchHistoryOnDemand } from "../federation/history.ts";
 import { createRemoteMedia } from "../federation/media.ts";
 import { createPendingSends } from "../federation/pending.ts";
 import { createRemotePeople, nameRemotePeers } from "../federation/direct.ts";
-import { createRemoteProfiles } from "../federation/profiles.ts";
+import { createRemoteProfiles, type RemoteProfiles } from "../federation/profiles.ts";
+import { createAccountNotices } from "../federation/accounts.ts";
 import type { Config } from "./config/load.ts";
 import { Bus } from "./core/bus.ts";
 import { isDatabaseBusy, ParleyError, toWireError, statusOf } from "./errors.ts";
@@ -92,6 +93,8 @@ export interface Parley {
   publisher: Publisher;
   federation: Federation;
   outbox: Outbox;
+  /** Profiles of users of other servers kept here (federation/profiles.ts). */
+  remoteProfiles: RemoteProfiles;
   gapFill: GapFill;
   media: MediaService;
   reminders: ReminderScheduler;
@@ -279,7 +282,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params) });
   const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
-  const remoteProfiles = createRemoteProfiles({ federation, media, storage, log: log.child({ area: "federation" }), now: options.now });
+  const remoteProfiles = createRemoteProfiles({ federation, media, storage, log: log.child({ area: "federation" }), now: options.now, hub: () => hubRef! });
+  const accountNotices = createAccountNotices({ federation, storage, log: log.child({ area: "federation" }), now: options.now });
   const remotePeople = createRemotePeople({ federation, storage, profiles: remoteProfiles, log: log.child({ area: "federation" }), now: options.now });
   if (federation.enabled) {
     direct.useRemote(remotePeople.remote);
@@ -287,7 +291,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }
   const inbox = createInbox({ rooms, storage, peers: federation.peers, log: log.child({ area: "federation" }), messages, self: config.server.name });
   const gapFill = createGapFill({ federation, inbox, rooms, log: log.child({ area: "federation" }) });
-  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia, direct, remotePeople, gapFill });
+  await registerFederationRoutes(app, { federation, protocol, accounts, inbox, outbox, ops, rooms, storage, keys, pending, media, remoteMedia, direct, remotePeople, remoteProfiles, accountNotices, gapFill });
   await registerAccountRoutes(app, accounts, { registrationsPerMinute: config.limits.registrations_per_minute });
   registerInviteRoutes(app, invites, media);
   await registerMediaRoutes(app, { accounts, media, uploadIdleSeconds: timeouts.upload_idle_seconds, observeUpload: metrics.observeUpload, fetchRemote: remoteMedia.fetchFor, fetchAvatar: remoteMedia.fetchAvatar });
@@ -329,6 +333,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     metrics.addPeerSource(() => federationStatus(storage).map((p) => ({ peer: p.server, backlog: p.backlog, failures: p.failures })));
   }
   bus.on("device.revoked", ({ userId, deviceId }) => push.dropDevice(userId, deviceId));
+  if (federation.enabled) {
+    // A local user's new profile reaches the servers sharing a room with them (profile-update).
+    bus.on("profile.updated", ({ profile }) => accountNotices.tellChanged(profile));
+    // A purged account: its blocks' withdrawals (kept by the purge) are told now, the servers of
+    // its former rooms drop its profile, and it leaves the rooms hosted elsewhere.
+    bus.on("account.purged", ({ userId, rooms: former, elsewhere }) => {
+      remotePeople.start();
+      accountNotices.tellPurged(userId, former, elsewhere);
+    });
+  }
 
   bus.on("session.authenticated", ({ userId }) => {
     try {
@@ -344,6 +358,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       outbox.start();
       pending.start();
       remotePeople.start();
+      remoteProfiles.start();
     }
   });
   // Unreferenced files are collected hourly (and once shortly after start).
@@ -368,7 +383,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }, 5000);
   revocationPoll.unref();
 
-  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, federation, outbox, gapFill, media, reminders, push, metrics, metricsAddress: metricsListener.address });
+  app.decorate("parley", { config, log, storage, bus, keys, accounts, ops, hub, rooms, publisher, federation, outbox, remoteProfiles, gapFill, media, reminders, push, metrics, metricsAddress: metricsListener.address });
   registerAdminRoutes(app, app.parley);
   app.addHook("onClose", async () => {
     clearInterval(gc);
@@ -380,6 +395,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     pending.stop();
     remotePeople.stop();
     remoteProfiles.stop();
+    accountNotices.stop();
     federation.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();

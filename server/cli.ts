@@ -18,6 +18,7 @@ import { rotateServerKey, loadServerKeys } from "../federation/keys.ts";
 import { isServerName } from "../federation/peers.ts";
 import { listServerPolicies, setServerPolicy } from "../federation/policy.ts";
 import { federationStatus } from "../federation/outbox.ts";
+import { keptStatus } from "../federation/pending.ts";
 
 const usage = `parley — a self-hosted, federated community chat server
 
@@ -58,7 +59,8 @@ Communities:
                                       deactivate a community (its groups live on, unlinked)
 
 Federation:
-  federation status                   peers: backlog, failures, last success, next attempt, dormant
+  federation status                   peers: backlog, failures, last success, next attempt, dormant;
+                                      kept ops per home server: how many, the oldest's age
   federation rotate-key               retire the signing key (it stays published, verifying what it
                                       signed) and sign with a new one from now on
   federation allow <server>           add a server to the allow list (then only listed servers federate)
@@ -295,6 +297,15 @@ async function createUser(config: Config, username: string, values: { admin?: bo
   }
 }
 
+/** An age for people: "45s", "12m 5s", "3h 20m", "2d 4h". */
+function describeAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}
+
 async function runFederationCommand(config: Config, sub: string | undefined, arg: string | undefined): Promise<number> {
   const storage = openStorage(config.storage.data_dir);
   try {
@@ -312,14 +323,21 @@ async function runFederationCommand(config: Config, sub: string | undefined, arg
     }
     if (sub === "status") {
       const peers = federationStatus(storage);
-      if (!peers.length) {
-        out("no peers: no room of this server has members on another server yet");
-        return 0;
-      }
       const when = (ms: number | null) => (ms ? new Date(ms).toISOString() : "-");
-      out(["server", "rooms", "backlog", "failures", "last success", "next attempt", "dormant", "last error"].join("\t"));
-      for (const p of peers) {
-        out([p.server, p.rooms, p.backlog, p.failures, when(p.lastSuccessAt), p.nextAttemptAt && p.nextAttemptAt > Date.now() ? when(p.nextAttemptAt) : "now", p.dormant ? "yes" : "no", p.lastError ?? "-"].join("\t"));
+      if (!peers.length) out("no peers: no room of this server has members on another server yet");
+      else {
+        out(["server", "rooms", "backlog", "failures", "last success", "next attempt", "dormant", "last error"].join("\t"));
+        for (const p of peers) {
+          out([p.server, p.rooms, p.backlog, p.failures, when(p.lastSuccessAt), p.nextAttemptAt && p.nextAttemptAt > Date.now() ? when(p.nextAttemptAt) : "now", p.dormant ? "yes" : "no", p.lastError ?? "-"].join("\t"));
+        }
+      }
+      // Ops of this server's users kept while their room's home cannot be reached (federation_pending).
+      const kept = keptStatus(storage);
+      out("");
+      if (!kept.length) out("no kept ops: nothing waits for a home server");
+      else {
+        out(["home", "kept ops", "oldest kept", "age"].join("\t"));
+        for (const k of kept) out([k.server, k.ops, when(k.oldestAt), describeAge(Date.now() - k.oldestAt)].join("\t"));
       }
       return 0;
     }

@@ -5,7 +5,7 @@
  *
  * - bob of b.test, in b.test's web client, joins alice's Maths group (in her Hillside community
  *   on a.test) with a link of a.test pasted into "Join with a link"; alice's messages show her
- *   name with her full id beside it.
+ *   name with her full id beside it, and her new name as soon as she changes it.
  * - dana, a.test's server admin, uses the Federation page: the peer b.test with its backlog, the
  *   config's deny entry read-only, a database entry added and taken off, a malformed name refused
  *   in words, the signing key rotated after a confirmation.
@@ -80,6 +80,12 @@ async function story(): Promise<void> {
     await message.locator("[data-remote-id='@alice:a.test']").waitFor();
     await message.locator(".sender", { hasText: "Alice" }).waitFor();
     await axe(t, page, "a room of another server");
+
+    // alice renames herself on a.test: a.test tells b.test (profile-update), which pushes
+    // profile.updated to bob's open page: her messages show the new name without a reload.
+    await alice.request("profile.update", { displayName: "Alice Moreau" });
+    await message.locator(".sender", { hasText: "Alice Moreau" }).waitFor();
+    t.equal(await message.locator(".sender").innerText(), "Alice Moreau", "bob sees alice's new name at once");
   });
 
   await t.test("dana sees the peer b.test, edits the server lists and rotates the key on the Federation page", async (t) => {
@@ -93,6 +99,17 @@ async function story(): Promise<void> {
     const peer = page.locator("[data-peer='b.test']");
     await peer.waitFor();
     t.equal(await peer.getByRole("rowheader").innerText(), "b.test");
+
+    // The kept ops table: what a.test holds for a home that cannot be reached (a row as the
+    // pending ops keep it; status.test.ts keeps real ones over the protocol).
+    t.equal(await page.locator("[data-kept=none]").innerText(), "Nothing waits for a home server.");
+    a().app.parley.storage.sqlite
+      .prepare("INSERT INTO federation_pending (home, sender, op, params, created_at) VALUES ('c.test', ?, 'message.send', ?, ?)")
+      .run(`@dana:a.test`, JSON.stringify({ roomId: "!Held:c.test", txnId: "d1", body: "Waiting for c" }), Date.now() - 90_000);
+    await page.getByRole("button", { name: "Refresh" }).click();
+    const kept = page.locator("[data-kept-home='c.test']");
+    await kept.waitFor();
+    t.equal(await kept.getAttribute("data-kept-ops"), "1", "one op kept for c.test");
 
     const configEntry = page.locator("[data-listed='spam.test'][data-source=config][data-list=deny]");
     await configEntry.waitFor();

@@ -70,6 +70,10 @@ export type Seq1 = number;
  */
 export type Timestamp1 = number;
 /**
+ * Milliseconds since the Unix epoch.
+ */
+export type Timestamp2 = number;
+/**
  * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
  */
 export type RoomId1 = string;
@@ -1592,6 +1596,20 @@ export interface Protocol {
           lastError: string | null;
         }[];
         /**
+         * Ops of this server's users kept while their room's home server cannot be reached (docs/federation.md, "Pending ops"), per home server, oldest first. Empty: nothing waits.
+         */
+        kept: {
+          /**
+           * The home server the ops wait for.
+           */
+          server: string;
+          /**
+           * How many ops are kept for it.
+           */
+          ops: number;
+          oldestAt: Timestamp2;
+        }[];
+        /**
          * The server's signing keys: the one it signs with, and the retired ones (still published so that what they signed verifies).
          */
         key: {
@@ -1701,6 +1719,9 @@ export interface Protocol {
       };
       response: {
         userId: UserId;
+        /**
+         * The rooms hosted on this server it was removed from (rooms hosted elsewhere are left by a proposal to their home, not listed).
+         */
         removedFrom: RoomId[];
         revokedDevices: number;
       };

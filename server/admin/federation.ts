@@ -4,6 +4,7 @@ import type { Storage } from "../storage/database.ts";
 import { signingKeys } from "../storage/schema.ts";
 import { ParleyError } from "../errors.ts";
 import { federationStatus } from "../../federation/outbox.ts";
+import { keptStatus } from "../../federation/pending.ts";
 import { listServerPolicies, setServerPolicy, type ServerPolicy } from "../../federation/policy.ts";
 import { loadServerKeys, rotateServerKey, type ServerKeys } from "../../federation/keys.ts";
 import { isServerName } from "../../federation/peers.ts";
@@ -47,6 +48,7 @@ export function createFederationAdmin(deps: {
       return {
         enabled: config.enabled,
         peers: federationStatus(storage, at).map((p) => ({ ...p, nextAttemptAt: p.nextAttemptAt && p.nextAttemptAt > at ? p.nextAttemptAt : null })),
+        kept: keptStatus(storage),
         key: keyInfo(),
       };
     },

@@ -62,7 +62,7 @@ export const adminEndpoints: Record<string, Handler> = {
  * token, or with the operator token of that file.
  */
 export function registerAdminRoutes(app: FastifyInstance, parley: Parley): AdminService {
-  const { config, storage, accounts, rooms, log, keys } = parley;
+  const { config, storage, accounts, rooms, log, keys, bus } = parley;
   const admin = createAdminService({
     serverName: config.server.name,
     store: createAdminStore(storage),
@@ -71,6 +71,7 @@ export function registerAdminRoutes(app: FastifyInstance, parley: Parley): Admin
     rooms,
     log: log.child({ area: "admin" }),
     federation: { storage, config: config.federation, keys },
+    bus,
   });
   const operatorToken = randomBytes(32).toString("base64url");
   const operatorTokenBytes = Buffer.from(operatorToken);

@@ -10,6 +10,10 @@ import { createFederationAdmin } from "./federation.ts";
 import type { Storage } from "../storage/database.ts";
 import type { Config } from "../config/load.ts";
 import type { ServerKeys } from "../../federation/keys.ts";
+import { withdrawBlocks } from "../../federation/direct.ts";
+import { dropKeptOps } from "../../federation/pending.ts";
+import type { Bus } from "../core/bus.ts";
+import { originOf } from "../rooms/hash.ts";
 
 /**
  * Who performs a server-admin action: a user with the server-admin flag (through the admin API),
@@ -39,6 +43,8 @@ export function createAdminService(deps: {
   log: Logger;
   /** What the federation endpoints read and change (federation.status, federation.servers.*). */
   federation: { storage: Storage; config: Config["federation"]; keys?: ServerKeys };
+  /** Where a purge is announced (`account.purged`): the running server's federation acts on it. */
+  bus?: Bus;
   now?: () => number;
 }) {
   const { serverName, store, accountStore, accounts, rooms, log } = deps;
@@ -115,13 +121,20 @@ export function createAdminService(deps: {
      * Removes an account from every room on this server and disables it (spam, abuse). Each
      * removal is a `member.remove` through the room core, so members' views, the core's cache and
      * the rooms' own audit logs agree; a room left without its owner gets the first admin (else
-     * the first member) as owner. All rooms change in one transaction, with the audit entry.
+     * the first member) as owner. All rooms change in one transaction, with the audit entry, the
+     * end of the account's blocks (withdrawn from other servers by kept notices) and of its ops
+     * kept for homes that could not be reached. Rooms
+     * hosted elsewhere are not this server's to change: the running server proposes the
+     * account's leave to their homes and tells other servers to drop its profile
+     * (`account.purged`, docs/federation.md).
      */
     async purgeUser(op: Operator, p: { userId: string }) {
       const a = findAccount(p.userId);
       refuseSelf(op, a.id);
       const sender = senderOf(op);
-      const roomIds = store.roomsOf(a.id).map((r) => r.roomId);
+      const all = store.roomsOf(a.id).map((r) => r.roomId);
+      const roomIds = all.filter((roomId) => originOf(roomId) === serverName);
+      const elsewhere = all.filter((roomId) => originOf(roomId) !== serverName);
       const removedFrom = await rooms.transact((tx) => {
         const removed: string[] = [];
         for (const roomId of roomIds) {
@@ -135,10 +148,13 @@ export function createAdminService(deps: {
           }
           removed.push(roomId);
         }
+        withdrawBlocks(deps.federation.storage, a.id, serverName, tx.now);
+        dropKeptOps(deps.federation.storage, a.id);
         store.audit(actorOf(op), "user.purge", a.id, { rooms: removed }, tx.now);
         return removed;
       });
       const { revokedDevices } = accounts.setDisabled(a.id, true);
+      deps.bus?.emit("account.purged", { userId: a.id, rooms: removedFrom, elsewhere });
       log.info({ actor: actorOf(op), action: "user.purge", target: a.id, rooms: removedFrom.length }, "server-admin action");
       return { userId: a.id, removedFrom, revokedDevices };
     },

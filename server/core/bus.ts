@@ -11,6 +11,11 @@ export interface BusEvents {
   "session.authenticated": { userId: string; deviceId: string };
   /** A user's profile changed: tell their other devices. */
   "profile.updated": { userId: string; originDeviceId: string | null; profile: { userId: string; displayName: string; about: string; avatar: string | null } };
+  /**
+   * An account was purged (server/admin): removed from `rooms` (hosted here) and disabled, its
+   * blocks dropped. `elsewhere`: the rooms hosted on other servers it is still a member of.
+   */
+  "account.purged": { userId: string; rooms: string[]; elsewhere: string[] };
 }
 
 export class Bus {

@@ -311,7 +311,7 @@ type ServerLists = Res<"admin.federation.servers.list">;
 
 /**
  * Federation, as `parley federation status|policy|allow|deny|unlist|rotate-key`: the peers, the
- * server lists (the config file's read-only, the database's editable) and the signing key.
+ * ops kept for home servers that cannot be reached, the server lists (the config file's read-only, the database's editable) and the signing key.
  */
 function Federation() {
   const status = useSignal<FederationStatus | null>(null);
@@ -368,6 +368,31 @@ function Federation() {
           </div>
         ) : null}
         <button type="button" onClick={() => void load()}>{s("refresh")}</button>
+      </section>
+
+      <section aria-labelledby="sa-fed-kept">
+        <h3 id="sa-fed-kept">{s("kept")}</h3>
+        <p class="muted">{s("keptHelp")}</p>
+        {st && !st.kept.length ? <p data-kept="none">{s("noKept")}</p> : null}
+        {st?.kept.length ? (
+          <div class="scroll-x" role="region" aria-labelledby="sa-fed-kept" tabIndex={0}>
+          <table class="audit">
+            <caption class="sr">{s("kept")}</caption>
+            <thead>
+              <tr><th scope="col">{s("home")}</th><th scope="col">{s("keptOps")}</th><th scope="col">{s("oldestKept")}</th></tr>
+            </thead>
+            <tbody>
+              {st.kept.map((k) => (
+                <tr key={k.server} data-kept-home={k.server} data-kept-ops={k.ops}>
+                  <th scope="row">{k.server}</th>
+                  <td>{k.ops}</td>
+                  <td>{formatTime(k.oldestAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          </div>
+        ) : null}
       </section>
 
       <section aria-labelledby="sa-fed-lists">
