@@ -78,15 +78,19 @@ export function openStorage(dataDir: string, opts: { file?: string; migrate?: bo
   const checkpointer = opts.backgroundCheckpoints && path !== ":memory:" ? startCheckpointer(sqlite, path, opts.backgroundCheckpoints) : null;
   let deferred: (() => void)[] = [];
   let fallback = false;
+  // One transaction function for every write (a savepoint when nested): better-sqlite3 builds a
+  // wrapper with its statements for each `transaction(fn)`, which per command was a measurable
+  // part of the group commit.
+  const inTransaction = sqlite.transaction((fn: () => unknown) => fn());
   function write<T>(fn: () => T): T {
-    if (!deferred.length || sqlite.inTransaction) return sqlite.transaction(fn).immediate();
+    if (!deferred.length || sqlite.inTransaction) return inTransaction.immediate(fn) as T;
     const ops = deferred;
     deferred = [];
     try {
-      return sqlite.transaction(() => {
+      return inTransaction.immediate(() => {
         for (const op of ops) op();
         return fn();
-      }).immediate();
+      }) as T;
     } catch (err) {
       deferred = ops.concat(deferred);
       scheduleFallback();
