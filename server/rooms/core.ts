@@ -92,6 +92,20 @@ export interface Tx {
 
 type Listener = (batch: Committed[]) => void;
 
+/**
+ * What every command queued inside `core.within(hook, start)` also does inside its own
+ * transaction (its savepoint in a group commit), so that it commits or rolls back with the
+ * command's events. `step` counts the commands `start` queued, from 0. Used by the federation's
+ * proposal log (federation/proposals.ts): the answer to a proposal named by its server is written
+ * in the transaction of the op's events, so a home killed between the two cannot apply it twice.
+ */
+export interface CommandHook {
+  /** Before the command runs: its value as recorded by an earlier run, which it then returns without running; undefined to run it. */
+  recorded(step: number): { value: unknown } | undefined;
+  /** After the command ran and returned `value`, still in its transaction. */
+  record(step: number, value: unknown): void;
+}
+
 interface Replica {
   eventId: string;
   ts: number;
@@ -164,6 +178,8 @@ export function createRoomCore(deps: {
   let queue: Job[] = [];
   let scheduled = false;
   let closed = false;
+  /** The hook of the `within` call running now (synchronously), and how many commands it queued. */
+  let scope: { hook: CommandHook; steps: number } | null = null;
 
   function loadState(roomId: string): RoomState | undefined {
     let st = cache.get(roomId);
@@ -446,6 +462,19 @@ export function createRoomCore(deps: {
     /** Queues a command for the next group commit; resolves with its return value after commit. */
     transact<T>(fn: (tx: Tx) => T): Promise<T> {
       if (closed) return Promise.reject(new ParleyError("unavailable", "The server is shutting down."));
+      // One null check on the hot path; only a command queued inside `within` pays for the hook.
+      if (scope) {
+        const { hook } = scope;
+        const step = scope.steps++;
+        const command = fn;
+        fn = (tx) => {
+          const earlier = hook.recorded(step);
+          if (earlier) return earlier.value as T;
+          const value = command(tx);
+          hook.record(step, value);
+          return value;
+        };
+      }
       return new Promise<T>((resolve, reject) => {
         queue.push({ fn, resolve, reject });
         if (!scheduled) {
@@ -453,6 +482,21 @@ export function createRoomCore(deps: {
           setImmediate(flush);
         }
       });
+    },
+    /**
+     * Calls `start` (synchronously) so that every command it queues before returning also runs
+     * `hook` in the command's own transaction (CommandHook). Commands queued after `start`
+     * returned (after an await) are not hooked: `commands` says how many were.
+     */
+    within<T>(hook: CommandHook, start: () => T): { value: T; commands: number } {
+      const outer = scope;
+      scope = { hook, steps: 0 };
+      const mine = scope;
+      try {
+        return { value: start(), commands: mine.steps };
+      } finally {
+        scope = outer;
+      }
     },
     /** Reads a room's state outside a transaction (for queries). */
     state: loadState,
