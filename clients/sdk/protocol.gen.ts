@@ -197,6 +197,10 @@ export interface Protocol {
          * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
          */
         deny: string[];
+        /**
+         * false: every server named by an IP literal (an IPv4 address, or a bracketed IPv6 one, with or without a port) is refused, whatever the lists say (Matrix's `allow_ip_literals`). Absent or true: such servers are judged by the lists like any name. Default true.
+         */
+        allowIpLiterals?: boolean;
       };
       result: {
         roomId: RoomId;
@@ -205,6 +209,10 @@ export interface Protocol {
          */
         allow: string[] | null;
         deny: string[];
+        /**
+         * Whether servers named by an IP literal are judged by the lists (true) or all refused (false).
+         */
+        allowIpLiterals: boolean;
         /**
          * The members this change removed (from the community or any of its groups).
          */
@@ -2155,6 +2163,10 @@ export interface Protocol {
        * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
        */
       deny: string[];
+      /**
+       * Written only as false: false: every server named by an IP literal (an IPv4 address, or a bracketed IPv6 one, with or without a port) is refused, whatever the lists say (Matrix's `allow_ip_literals`). Absent or true: such servers are judged by the lists like any name.
+       */
+      allowIpLiterals?: false;
     };
     "room.settings": {
       sendPolicy?: "all" | "admins";
@@ -2218,6 +2230,10 @@ export interface RoomSummary {
   serverAcl?: {
     allow?: string[];
     deny: string[];
+    /**
+     * Present (false) when the list refuses every server named by an IP literal.
+     */
+    allowIpLiterals?: false;
   } | null;
 }
 /**

@@ -198,7 +198,7 @@ export function createRoomStore(storage: Storage) {
   function aclOf(row: { content: string } | undefined): ServerAcl | null {
     if (!row) return null;
     const c = JSON.parse(row.content) as ServerAcl;
-    return { ...(c.allow ? { allow: c.allow } : {}), deny: c.deny };
+    return { ...(c.allow ? { allow: c.allow } : {}), deny: c.deny, ...(c.allowIpLiterals === false ? { allowIpLiterals: false as const } : {}) };
   }
   function lastOf(roomId: string): { seq: number; head: string | null } {
     const row = s.head.get(roomId) as { seq: number; hash: string | null } | undefined;
