@@ -57,10 +57,18 @@ export type Role = "owner" | "admin" | "member";
  */
 export type Seq = number;
 /**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId1 = string;
+/**
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "DisplayName".
  */
 export type DisplayName = string;
+/**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId2 = string;
 /**
  * A message's (or event's) sequence number in its room: gapless, assigned by the room's home server. Messages are addressed by roomId + seq.
  */
@@ -72,15 +80,19 @@ export type Timestamp1 = number;
 /**
  * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
  */
-export type RoomId1 = string;
-/**
- * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
- */
-export type RoomId2 = string;
-/**
- * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
- */
 export type RoomId3 = string;
+/**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId4 = string;
+/**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId5 = string;
+/**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId6 = string;
 /**
  * The answer to one request: `ok: true` with a `result`, or `ok: false` with an `error`. A frame the server could not read at all is answered with `id: null`.
  *
@@ -1228,6 +1240,7 @@ export interface Protocol {
           pinned: boolean;
           archived: boolean;
           peer?: Person1;
+          replacedBy?: RoomId2;
         }[];
       };
     };
@@ -1979,11 +1992,11 @@ export interface Protocol {
     };
     "member.leave": {
       userId: UserId;
-      cascade?: RoomId1;
+      cascade?: RoomId3;
     };
     "member.remove": {
       userId: UserId;
-      cascade?: RoomId2;
+      cascade?: RoomId4;
       /**
        * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
        */
@@ -1996,7 +2009,7 @@ export interface Protocol {
     "member.role": {
       userId: UserId;
       role: Role;
-      cascade?: RoomId3;
+      cascade?: RoomId5;
       /**
        * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
        */
@@ -2175,6 +2188,9 @@ export interface Protocol {
       joinApproval?: boolean;
       announcementReplies?: boolean;
     };
+    "room.tombstone": {
+      replacement: RoomId6;
+    };
   };
 }
 /**
@@ -2235,6 +2251,7 @@ export interface RoomSummary {
      */
     allowIpLiterals?: false;
   } | null;
+  replacedBy?: RoomId1;
 }
 /**
  * Admin-controlled settings of a room.

@@ -344,7 +344,7 @@ export function createCommunityService(
       return { roomId, count: st.members.size, members, admins };
     },
 
-    get(actor: string, roomId: string): RoomSummary & { groups?: string[]; admins: string[]; pendingRequests?: number; invited?: boolean; pinnedMessages?: number[]; serverAcl?: ServerAcl | null } {
+    get(actor: string, roomId: string): RoomSummary & { groups?: string[]; admins: string[]; pendingRequests?: number; invited?: boolean; pinnedMessages?: number[]; serverAcl?: ServerAcl | null; replacedBy?: string } {
       const st = core.state(roomId);
       if (!st) throw new ParleyError("room.not_found");
       const role = st.members.get(actor);
@@ -362,6 +362,8 @@ export function createCommunityService(
         invited: st.invites.has(actor),
         ...(role ? { pinnedMessages: [...st.pinned] } : {}),
         ...(role && st.kind === "community" ? { serverAcl: st.serverAcl ?? null } : {}),
+        // A pair's second direct chat, closed (room.tombstone): where the conversation goes on.
+        ...(role && st.replacedBy ? { replacedBy: st.replacedBy } : {}),
       };
     },
 

@@ -121,6 +121,11 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
     if (decided) return decided;
   }
 
+  // A replaced room (room.tombstone: a pair's second direct room) takes no new messages, so that
+  // the pair's conversation goes on in one room; what was said in it may still be edited,
+  // deleted and reacted to.
+  if (state.replacedBy && p.type === "message") return deny("room.replaced");
+
   switch (p.type) {
     case "room.create":
       return deny("room.invalid");

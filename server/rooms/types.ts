@@ -59,6 +59,7 @@ export type EventType =
   | "room.settings"
   | "room.deactivate"
   | "room.server_acl"
+  | "room.tombstone"
   | "community.group.add"
   | "community.group.remove"
   | "group.community"
@@ -117,6 +118,11 @@ export interface RoomState {
    * linked groups. Absent or null: every server this server federates with.
    */
   serverAcl?: ServerAcl | null;
+  /**
+   * The room that replaces this one (its last `room.tombstone`): a pair's second direct room,
+   * closed by its home once it learned of the pair's chat. Such a room takes no new messages.
+   */
+  replacedBy?: string | null;
   /** The hash of the room's last event (the next event's `prev`); null before the first hashed event. */
   head: string | null;
 }
