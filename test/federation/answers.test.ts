@@ -95,11 +95,14 @@ t.test("bob's kept vote proposed again after the home restarts is answered from 
 });
 
 t.test("a refused kept op is answered with the same refusal when proposed again, and a proposalId on an op that is never kept means nothing", async (t) => {
-  const { a, roomId, poll, propose } = await mathsWithBob(t);
-  const refused = await propose("message.edit", { roomId, seq: poll, body: "Not my poll" }, "kept-edit-0002");
-  t.equal(refused.body.error?.code, "message.not_editable", "bob may not edit alice's poll");
-  t.match(answersAt(a, "kept-edit-0002"), [{ answer: { ok: false, code: "message.not_editable" } }], "the refusal is recorded");
-  const again = await propose("message.edit", { roomId, seq: poll, body: "Not my poll" }, "kept-edit-0002");
+  const { a, b, roomId, poll, propose } = await mathsWithBob(t);
+  const alice = await a.login("alice");
+  await alice.request("poll.close", { roomId, seq: poll });
+  await until(t, "b holds the close", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  const refused = await propose("poll.vote", { roomId, seq: poll, options: [0] }, "kept-vote-0002");
+  t.equal(refused.body.error?.code, "poll.closed", "bob's vote comes after alice closed the poll");
+  t.match(answersAt(a, "kept-vote-0002"), [{ answer: { ok: false, code: "poll.closed" } }], "the refusal is recorded");
+  const again = await propose("poll.vote", { roomId, seq: poll, options: [0] }, "kept-vote-0002");
   t.same(again.body, refused.body, "the same refusal");
 
   const left = await propose("room.leave", { roomId }, "not-kept-0001");
