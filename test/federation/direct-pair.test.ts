@@ -76,3 +76,14 @@ t.test("in the closed room no new message is accepted, from its home's user or a
   const sent = await ok(t, bob, "message.send", { roomId: first, txnId: "b2", body: "Here, then" });
   t.equal(sent.event.roomId, first, "the conversation goes on in the pair's room");
 });
+
+t.test("when b begins its copy of alice's room from a join snapshot (a long chat), the pair still settles on the room that sorts first and the other is closed", async (t) => {
+  const { a, b, first, second } = await twoRoomsForOnePair(t, undefined, { more: 60 });
+  const fromSnapshot = b.app.parley.storage.sqlite.prepare("SELECT snapshot_seq AS seq FROM replica_floors WHERE room_id = ?").get(first.endsWith(":a.test") ? first : second) as { seq: number } | undefined;
+  t.ok(fromSnapshot, "b's copy of alice's room began from a snapshot");
+  for (const [name, s] of [["a", a], ["b", b]] as const) {
+    t.equal(directOf(s, "@alice:a.test", "@bob:b.test"), first, `${name} keeps the room whose id sorts first`);
+    t.equal(s.app.parley.rooms.state(second)!.replacedBy, first, `${name}: the other is closed`);
+    t.equal(lastEventOf(s, second).type, "room.tombstone");
+  }
+});

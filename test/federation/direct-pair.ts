@@ -13,7 +13,8 @@ import type { ConfigOverrides } from "../../server/config/load.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-export async function twoRoomsForOnePair(t: Test, overrides: (name: string) => ConfigOverrides = () => ({})) {
+/** `more`: messages alice adds to her room while b is down (over 50, b begins its copy from a join snapshot). */
+export async function twoRoomsForOnePair(t: Test, overrides: (name: string) => ConfigOverrides = () => ({}), opts: { more?: number } = {}) {
   const servers = await startCluster(["a.test", "b.test"], overrides);
   t.teardown(async () => {
     for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
@@ -34,6 +35,7 @@ export async function twoRoomsForOnePair(t: Test, overrides: (name: string) => C
   const fromAlice = await ok(t, alice, "direct.open", { userId: "@bob:b.test" });
   t.equal(fromAlice.created, true, "a makes a room for the pair while b is down");
   await alice.request("message.send", { roomId: fromAlice.roomId, txnId: "a1", body: "Are you coming on Friday?" });
+  for (let i = 0; i < (opts.more ?? 0); i++) await alice.request("message.send", { roomId: fromAlice.roomId, txnId: `more${i}`, body: `And ${i}` });
   await a.stop(false);
   b = await b.restart();
   servers["b.test"] = b;
