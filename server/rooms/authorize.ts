@@ -124,7 +124,8 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
   // A replaced room (room.tombstone: a pair's second direct room) takes no new messages, so that
   // the pair's conversation goes on in one room; what was said in it may still be edited,
   // deleted and reacted to.
-  if (state.replacedBy && p.type === "message") return deny("room.replaced");
+  // (Members only: anyone else is told room.not_found below, as for any room.)
+  if (state.replacedBy && p.type === "message" && state.members.has(p.sender)) return deny("room.replaced");
 
   switch (p.type) {
     case "room.create":

@@ -148,6 +148,7 @@ function emptyRoom(
     pinned: [],
     head: null,
     serverAcl: null,
+    replacedBy: null,
   };
 }
 

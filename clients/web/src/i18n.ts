@@ -354,6 +354,7 @@ const zhErrors: Record<string, string> = {
   "announcement.admins_only": "只有社区管理员可以发布公告；成员可以在公告下回复。",
   "invite.invalid": "邀请链接无效、已过期、已撤销或已用完。",
   "room.deactivated": "该社区已停用。",
+  "room.replaced": "此房间已被另一个取代；请在那里发言。",
   "push.invalid_subscription": "此浏览器的推送订阅无效。",
   "media.too_large": "文件超过了服务器的上传限制。",
   "message.too_long": "消息超过了服务器的长度限制。",
