@@ -2,7 +2,7 @@
  * A pair's second direct room in the web client, in real Chromium: alice (of a.test) and bob (of
  * b.test) each opened a chat with the other while the other's server was down, so two rooms
  * exist; the one whose id sorts second was closed by its home (room.tombstone). alice, in
- * a.test's web client, opens the closed chat: what was said there is shown, the composer is
+ * a.test's web client, sees it marked as moved on the rail and opens it: what was said there is shown, the composer is
  * replaced by a notice that the chat goes on elsewhere, and its link takes her to the pair's chat,
  * where she can write.
  */
@@ -23,6 +23,8 @@ else {
     t.teardown(() => context.close());
     await page.goto(a.baseUrl);
     await signIn(page, "alice");
+    await page.locator(`[data-room='${second}'] [data-moved-chat]`).first().waitFor();
+    t.equal(await page.locator(`[data-room='${first}'] [data-moved-chat]`).count(), 0, "the rail marks the closed chat as moved, not the pair's");
 
     await page.goto(`${a.baseUrl}/r/${encodeURIComponent(second)}`);
     const notice = page.locator(`[data-replaced='${first}']`);
