@@ -97,7 +97,9 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
         return res.body?.result;
       }
       const code = res.body?.error?.code as string | undefined;
-      if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message);
+      // The home's details travel with its refusal (room.replaced names the room to write in).
+      const details = res.body.error?.details && typeof res.body.error.details === "object" ? (res.body.error.details as Record<string, unknown>) : undefined;
+      if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message, details);
       throw new ParleyError("federation.unreachable", `${home} answered ${res.status}${code ? ` (${code})` : ""}.`);
     };
   }

@@ -22,7 +22,7 @@ import { signCheckpoint } from "./events.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import { aclDenies } from "../server/rooms/types.ts";
 import type { ServerKeys } from "./keys.ts";
-import { pendingMaxAgeMs, type PendingSends } from "./pending.ts";
+import { keptWhenDown, pendingMaxAgeMs, type PendingSends } from "./pending.ts";
 import { federationPrefix, isServerName } from "./peers.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import { sendMediaFile } from "../server/media/routes.ts";
@@ -135,7 +135,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
   );
   const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
   const cursorOf = deps.storage.sqlite.prepare("SELECT 1 FROM federation_cursors WHERE destination = ? AND room_id = ?");
-  const proposals = createProposalLog(deps.storage);
+  const proposals = createProposalLog(deps.storage, rooms);
   // Where a member's reading begins: the seq of the join that began their current membership.
   const readsFrom = deps.storage.sqlite.prepare(
     "SELECT coalesce(s.from_seq, e.seq) AS seq FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.user_id = ? AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1",
@@ -214,9 +214,10 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
     let unvouch: (() => void) | undefined;
     if (quote && op === "direct.open" && typeof params.txnId === "string") unvouch = direct.vouchQuote(sender, params.txnId, quote);
     try {
-      // A proposal named by its server (a kept op proposed again) runs once (proposals.ts).
+      // A kept op named by its server (proposed again until answered) runs once (proposals.ts);
+      // the name means nothing on other ops, which are never kept.
       const run = () => def.handler({ actor, connection: null as never }, params);
-      return proposalId ? await proposals.once(peer, proposalId, run) : await run();
+      return proposalId && keptWhenDown.has(op) ? await proposals.once(peer, proposalId, run) : await run();
     } finally {
       forget?.();
       unvouch?.();

@@ -55,6 +55,7 @@ export const errorCatalogue = {
   "room.server_denied": { status: 403, message: "This community does not accept users of your server." },
   "room.acl_denies_home": { status: 400, message: "A community's server access list cannot shut out the community's own server." },
   "room.invalid": { status: 400, message: "That change is not valid for this room." },
+  "room.replaced": { status: 410, message: "This room was replaced by another; write there." },
   "room.remote_home": { status: 409, message: "This room is hosted on another server; changes to it from this server are not supported yet." },
   "announcement.admins_only": { status: 403, message: "Only community admins post announcements; members may reply under one." },
   "announcement.replies_off": { status: 403, message: "Replies to announcements are turned off." },

@@ -504,6 +504,29 @@ for (const [type, content, ctx] of writes) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A replaced room (room.tombstone: a pair's second direct chat) takes no new messages; what was
+// said there may still be edited, deleted and reacted to. Only the server says a tombstone.
+const replaced = () => ({ ...maths(), replacedBy: TRIPS });
+one("a member cannot post in a replaced room (room.replaced)", { state: replaced(), type: "message", sender: bob, content: { kind: "text", body: "hi" }, expect: "room.replaced" });
+one("an admin cannot post in a replaced room either (room.replaced)", { state: replaced(), type: "message", sender: carol, content: { kind: "text", body: "hi" }, expect: "room.replaced" });
+one("an outsider is told nothing of a replaced room (room.not_found)", { state: replaced(), type: "message", sender: dave, content: { kind: "text", body: "hi" }, expect: "room.not_found" });
+one("a member can still react in a replaced room", { state: replaced(), type: "reaction", sender: bob, content: { target: 3, emoji: "👍" }, ctx: { target: announcement }, expect: "ok" });
+one("a member can still edit their message in a replaced room", { state: replaced(), type: "message.edit", sender: bob, content: { target: 5, body: "fixed" }, ctx: { target: bobsMessage }, expect: "ok" });
+one("nobody proposes a room.tombstone (room.invalid)", { state: maths(), type: "room.tombstone", sender: alice, content: { replacement: TRIPS }, expect: "room.invalid" });
+
+// allowIpLiterals: false in a community's server access list refuses servers named by an IP literal.
+const noIps = () => ({ ...school({ members: [[alice, "owner"], [carol, "admin"], [bob, "member"], ["@ivy:203.0.113.7", "member"]] }), serverAcl: { deny: [], allowIpLiterals: false as const } });
+one("a member of a server named by an IP literal is refused where IP literals are (room.server_denied)", {
+  state: noIps(), type: "message", sender: "@ivy:203.0.113.7", content: { kind: "text", body: "hi", threadRoot: 3 }, ctx: { target: announcement }, expect: "room.server_denied",
+});
+one("nobody invites a user of a server named by an IP literal there (room.server_denied)", { state: noIps(), type: "member.invite", sender: alice, content: { userId: "@zed:[2001:db8::7]:8448" }, expect: "room.server_denied" });
+one("an admin may refuse IP literals", { state: school(), type: "room.server_acl", sender: alice, content: { deny: [], allowIpLiterals: false }, expect: "ok" });
+one("allowIpLiterals is written only as false (room.invalid)", { state: school(), type: "room.server_acl", sender: alice, content: { deny: [], allowIpLiterals: true }, expect: "room.invalid" });
+one("a community hosted on a server named by an IP literal cannot refuse IP literals (room.acl_denies_home)", {
+  state: school({ id: "!school0001:203.0.113.9" }), type: "room.server_acl", sender: alice, content: { deny: [], allowIpLiterals: false }, expect: "room.acl_denies_home",
+});
+
+// ---------------------------------------------------------------------------------------------
 t.test("authorize: the rules of rooms as a table", async (t) => {
   const names = cases.map((c) => c.name);
   t.same(names.filter((n, i) => names.indexOf(n) !== i), [], "every case has its own name");

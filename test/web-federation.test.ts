@@ -176,6 +176,17 @@ async function story(): Promise<void> {
     t.same((await alice.request("room.get", { roomId: hillside })).serverAcl, { deny: ["spam.test", "*.spam.test"] }, "a.test holds the list");
     t.ok(a().app.parley.rooms.state(hillside)!.members.has("@bob:b.test"), "bob, of a server not denied, stays");
     await axe(t, page, "the community's server access list");
+
+    const noIps = page.getByLabel("Refuse servers named by an IP address (such as 203.0.113.7 or [2001:db8::7])");
+    await noIps.check();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator("[data-acl-no-ip-literals]").waitFor();
+    t.same((await alice.request("room.get", { roomId: hillside })).serverAcl, { deny: ["spam.test", "*.spam.test"], allowIpLiterals: false }, "the checkbox refuses IP literals");
+    await axe(t, page, "a server access list refusing IP literals");
+    await noIps.uncheck();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator("[data-acl-no-ip-literals]").waitFor({ state: "detached" });
+    t.same((await alice.request("room.get", { roomId: hillside })).serverAcl, { deny: ["spam.test", "*.spam.test"] }, "unchecked, IP literals are judged by the lists again");
     await al.context.close();
 
     const carol = await person(browser);

@@ -57,10 +57,18 @@ export type Role = "owner" | "admin" | "member";
  */
 export type Seq = number;
 /**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId1 = string;
+/**
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "DisplayName".
  */
 export type DisplayName = string;
+/**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId2 = string;
 /**
  * A message's (or event's) sequence number in its room: gapless, assigned by the room's home server. Messages are addressed by roomId + seq.
  */
@@ -76,15 +84,19 @@ export type Timestamp2 = number;
 /**
  * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
  */
-export type RoomId1 = string;
-/**
- * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
- */
-export type RoomId2 = string;
-/**
- * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
- */
 export type RoomId3 = string;
+/**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId4 = string;
+/**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId5 = string;
+/**
+ * A room's id: '!', a random part, ':', and the room's home server. Every community and every group is a room.
+ */
+export type RoomId6 = string;
 /**
  * The answer to one request: `ok: true` with a `result`, or `ok: false` with an `error`. A frame the server could not read at all is answered with `id: null`.
  *
@@ -201,6 +213,10 @@ export interface Protocol {
          * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
          */
         deny: string[];
+        /**
+         * false: every server named by an IP literal (an IPv4 address, or a bracketed IPv6 one, with or without a port) is refused, whatever the lists say (Matrix's `allow_ip_literals`). Absent or true: such servers are judged by the lists like any name. Default true.
+         */
+        allowIpLiterals?: boolean;
       };
       result: {
         roomId: RoomId;
@@ -209,6 +225,10 @@ export interface Protocol {
          */
         allow: string[] | null;
         deny: string[];
+        /**
+         * Whether servers named by an IP literal are judged by the lists (true) or all refused (false).
+         */
+        allowIpLiterals: boolean;
         /**
          * The members this change removed (from the community or any of its groups).
          */
@@ -1224,6 +1244,7 @@ export interface Protocol {
           pinned: boolean;
           archived: boolean;
           peer?: Person1;
+          replacedBy?: RoomId2;
         }[];
       };
     };
@@ -1992,11 +2013,11 @@ export interface Protocol {
     };
     "member.leave": {
       userId: UserId;
-      cascade?: RoomId1;
+      cascade?: RoomId3;
     };
     "member.remove": {
       userId: UserId;
-      cascade?: RoomId2;
+      cascade?: RoomId4;
       /**
        * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
        */
@@ -2009,7 +2030,7 @@ export interface Protocol {
     "member.role": {
       userId: UserId;
       role: Role;
-      cascade?: RoomId3;
+      cascade?: RoomId5;
       /**
        * Set when a server admin (or the operator at the command line, as the server's own user) made this change; it is recorded in the server's audit log.
        */
@@ -2176,6 +2197,10 @@ export interface Protocol {
        * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
        */
       deny: string[];
+      /**
+       * Written only as false: false: every server named by an IP literal (an IPv4 address, or a bracketed IPv6 one, with or without a port) is refused, whatever the lists say (Matrix's `allow_ip_literals`). Absent or true: such servers are judged by the lists like any name.
+       */
+      allowIpLiterals?: false;
     };
     "room.settings": {
       sendPolicy?: "all" | "admins";
@@ -2183,6 +2208,9 @@ export interface Protocol {
       addMembersPolicy?: "all" | "admins";
       joinApproval?: boolean;
       announcementReplies?: boolean;
+    };
+    "room.tombstone": {
+      replacement: RoomId6;
     };
   };
 }
@@ -2239,7 +2267,12 @@ export interface RoomSummary {
   serverAcl?: {
     allow?: string[];
     deny: string[];
+    /**
+     * Present (false) when the list refuses every server named by an IP literal.
+     */
+    allowIpLiterals?: false;
   } | null;
+  replacedBy?: RoomId1;
 }
 /**
  * Admin-controlled settings of a room.

@@ -19,8 +19,8 @@ export function defineCommunityOps(ops: OpRegistry, communities: CommunityServic
   // op: community.deactivate
   ops.define<RoomRef>("community.deactivate", ({ actor }, p) => communities.deactivate(actor.userId, p.roomId));
   // op: community.servers.set
-  ops.define<RoomRef & { allow?: string[]; deny: string[] }>("community.servers.set", ({ actor }, { roomId, allow, deny }) =>
-    communities.setServerAcl(actor.userId, roomId, allow === undefined ? { deny } : { allow, deny }),
+  ops.define<RoomRef & { allow?: string[]; deny: string[]; allowIpLiterals?: boolean }>("community.servers.set", ({ actor }, { roomId, allow, deny, allowIpLiterals }) =>
+    communities.setServerAcl(actor.userId, roomId, { ...(allow === undefined ? {} : { allow }), deny, ...(allowIpLiterals === false ? { allowIpLiterals } : {}) }),
   );
   // op: community.groups
   ops.define<RoomRef>("community.groups", ({ actor }, p) => communities.listGroups(actor.userId, p.roomId));

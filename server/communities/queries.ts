@@ -33,6 +33,8 @@ export function createCommunityQueries(storage: Storage) {
              OR EXISTS (SELECT 1 FROM messages x WHERE x.room_id = r.id))
       ORDER BY p.pinned_at IS NULL, p.pinned_at, r.kind, r.name`),
     lastMessage: db.prepare("SELECT seq, sender, body, ts, deleted_at AS deletedAt FROM messages WHERE room_id = ? AND seq = ?"),
+    // A pair's second direct chat, closed by its home (room.tombstone): the room that replaces it.
+    replacement: db.prepare("SELECT json_extract(content, '$.replacement') AS roomId FROM room_events WHERE room_id = ? AND type = 'room.tombstone' ORDER BY seq DESC LIMIT 1"),
     // The other person of a direct chat (an account of another server, once federation carries
     // direct chats, has no row here: its id stands in for the name).
     peer: db.prepare(
@@ -78,7 +80,8 @@ export function createCommunityQueries(storage: Storage) {
         if (r.kind !== "direct") return { ...r, lastMessage, ...prefs };
         // A direct chat is shown as the other person: their name, their picture.
         const peer = s.peer.get(r.roomId, userId) as { userId: string; displayName: string; avatar: string | null } | undefined;
-        return { ...r, name: peer?.displayName ?? r.name, picture: peer?.avatar ?? null, lastMessage, ...prefs, peer: peer ?? null };
+        const replacedBy = (s.replacement.get(r.roomId) as { roomId: string } | undefined)?.roomId;
+        return { ...r, name: peer?.displayName ?? r.name, picture: peer?.avatar ?? null, lastMessage, ...prefs, peer: peer ?? null, ...(replacedBy ? { replacedBy } : {}) };
       });
     },
     commonGroups: (a: string, b: string) => s.common.all(a, b) as { roomId: string; kind: string; name: string; communityId: string | null }[],

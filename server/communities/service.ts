@@ -291,11 +291,12 @@ export function createCommunityService(
      * an explicit `member.remove` of every member of a server it now denies, from the community
      * and from each of its groups, so that every copy of the log agrees on who is in.
      */
-    setServerAcl(actor: string, roomId: string, acl: ServerAcl): Promise<{ roomId: string; allow: string[] | null; deny: string[]; removed: string[] }> {
+    setServerAcl(actor: string, roomId: string, acl: ServerAcl): Promise<{ roomId: string; allow: string[] | null; deny: string[]; allowIpLiterals: boolean; removed: string[] }> {
       return core.transact((tx) => {
         const st = memberState(tx, roomId, actor);
         if (st.kind !== "community") throw new ParleyError("room.invalid", "A server access list belongs to a community.");
-        tx.append({ roomId, type: "room.server_acl", sender: actor, content: acl.allow === undefined ? { deny: acl.deny } : { allow: acl.allow, deny: acl.deny } });
+        // `allowIpLiterals` is written only when false, so that a list without it reads as before.
+        tx.append({ roomId, type: "room.server_acl", sender: actor, content: { ...(acl.allow === undefined ? {} : { allow: acl.allow }), deny: acl.deny, ...(acl.allowIpLiterals === false ? { allowIpLiterals: false } : {}) } });
         const removed = new Set<string>();
         for (const userId of [...st.members.keys()]) {
           if (!aclDenies(acl, originOf(userId))) continue;
@@ -313,7 +314,7 @@ export function createCommunityService(
             removed.add(userId);
           }
         }
-        return { roomId, allow: acl.allow ?? null, deny: acl.deny, removed: [...removed] };
+        return { roomId, allow: acl.allow ?? null, deny: acl.deny, allowIpLiterals: acl.allowIpLiterals !== false, removed: [...removed] };
       });
     },
 
@@ -343,7 +344,7 @@ export function createCommunityService(
       return { roomId, count: st.members.size, members, admins };
     },
 
-    get(actor: string, roomId: string): RoomSummary & { groups?: string[]; admins: string[]; pendingRequests?: number; invited?: boolean; pinnedMessages?: number[]; serverAcl?: ServerAcl | null } {
+    get(actor: string, roomId: string): RoomSummary & { groups?: string[]; admins: string[]; pendingRequests?: number; invited?: boolean; pinnedMessages?: number[]; serverAcl?: ServerAcl | null; replacedBy?: string } {
       const st = core.state(roomId);
       if (!st) throw new ParleyError("room.not_found");
       const role = st.members.get(actor);
@@ -361,6 +362,8 @@ export function createCommunityService(
         invited: st.invites.has(actor),
         ...(role ? { pinnedMessages: [...st.pinned] } : {}),
         ...(role && st.kind === "community" ? { serverAcl: st.serverAcl ?? null } : {}),
+        // A pair's second direct chat, closed (room.tombstone): where the conversation goes on.
+        ...(role && st.replacedBy ? { replacedBy: st.replacedBy } : {}),
       };
     },
 

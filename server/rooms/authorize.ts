@@ -121,6 +121,12 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
     if (decided) return decided;
   }
 
+  // A replaced room (room.tombstone: a pair's second direct room) takes no new messages, so that
+  // the pair's conversation goes on in one room; what was said in it may still be edited,
+  // deleted and reacted to.
+  // (Members only: anyone else is told room.not_found below, as for any room.)
+  if (state.replacedBy && p.type === "message" && state.members.has(p.sender)) return deny("room.replaced");
+
   switch (p.type) {
     case "room.create":
       return deny("room.invalid");
@@ -282,11 +288,12 @@ export function authorize(state: RoomState, p: Proposal, ctx: AuthContext): Deci
     case "room.server_acl": {
       if (!isCommunity) return deny("room.invalid");
       if (!isAdmin) return deny("room.forbidden");
-      const { allow: allowed, deny: denied } = p.content as { allow?: unknown; deny?: unknown };
+      const { allow: allowed, deny: denied, allowIpLiterals } = p.content as { allow?: unknown; deny?: unknown; allowIpLiterals?: unknown };
       const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string" && x.length > 0);
-      if (!isList(denied) || (allowed !== undefined && !isList(allowed))) return deny("room.invalid");
-      // The home server is never shut out of its own community: it sequences the log.
-      const next: ServerAcl = allowed === undefined ? { deny: denied } : { allow: allowed, deny: denied };
+      if (!isList(denied) || (allowed !== undefined && !isList(allowed)) || (allowIpLiterals !== undefined && allowIpLiterals !== false)) return deny("room.invalid");
+      // The home server is never shut out of its own community: it sequences the log (nor by
+      // refusing IP literals, when the home is named by one).
+      const next: ServerAcl = { ...(allowed === undefined ? {} : { allow: allowed }), deny: denied, ...(allowIpLiterals === false ? { allowIpLiterals } : {}) };
       return aclDenies(next, originOf(state.id)) ? deny("room.acl_denies_home") : allow;
     }
 

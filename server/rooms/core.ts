@@ -94,6 +94,20 @@ export interface Tx {
 
 type Listener = (batch: Committed[]) => void;
 
+/**
+ * What every command queued inside `core.within(hook, start)` also does inside its own
+ * transaction (its savepoint in a group commit), so that it commits or rolls back with the
+ * command's events. `step` counts the commands `start` queued, from 0. Used by the federation's
+ * proposal log (federation/proposals.ts): the answer to a proposal named by its server is written
+ * in the transaction of the op's events, so a home killed between the two cannot apply it twice.
+ */
+export interface CommandHook {
+  /** Before the command runs: its value as recorded by an earlier run, which it then returns without running; undefined to run it. */
+  recorded(step: number): { value: unknown } | undefined;
+  /** After the command ran and returned `value`, still in its transaction. */
+  record(step: number, value: unknown): void;
+}
+
 interface Replica {
   eventId: string;
   ts: number;
@@ -136,6 +150,7 @@ function emptyRoom(
     pinned: [],
     head: null,
     serverAcl: null,
+    replacedBy: null,
   };
 }
 
@@ -166,6 +181,8 @@ export function createRoomCore(deps: {
   let queue: Job[] = [];
   let scheduled = false;
   let closed = false;
+  /** The hook of the `within` call running now (synchronously), and how many commands it queued. */
+  let scope: { hook: CommandHook; steps: number } | null = null;
 
   function loadState(roomId: string): RoomState | undefined {
     let st = cache.get(roomId);
@@ -241,6 +258,23 @@ export function createRoomCore(deps: {
       return event;
     }
 
+    /**
+     * A pair's direct room changed from `before` to `after` on this server (a replica's join of the
+     * pair's other room, which sorts first: store.insertDirect). When `before` is a room hosted
+     * here, it is the pair's second room: closed now, in the same transaction, with a
+     * room.tombstone naming the pair's room, which every copy of its log then holds.
+     */
+    function closeSecondDirect(before: string | undefined, after: string | undefined): void {
+      if (!before || !after || before === after || originOf(before) !== serverName) return;
+      const loser = loadState(before);
+      if (!loser || loser.replacedBy) return;
+      commit(loser, { roomId: before, type: "room.tombstone", sender: systemUser, content: { replacement: after } });
+    }
+    /** The pair named by a direct room's `member.join` (via "direct"), or null. */
+    function directPairOf(type: string, sender: string, content: Record<string, unknown>): [string, string] | null {
+      return type === "member.join" && content.via === "direct" && typeof content.userId === "string" ? [sender, content.userId] : null;
+    }
+
     return {
       now: at,
       store,
@@ -260,7 +294,8 @@ export function createRoomCore(deps: {
         // A linked group answers to its community's server access list.
         const serverAcl = state.kind === "community" ? state.serverAcl : state.communityId ? loadState(state.communityId)?.serverAcl : null;
         const decision = authorize(state, p, { limits, now: at, ...ctx, blocked, serverAcl });
-        if (!decision.ok) throw new ParleyError(decision.code);
+        // A replaced room names its replacement, so that a client can go on there.
+        if (!decision.ok) throw new ParleyError(decision.code, undefined, decision.code === "room.replaced" ? { replacement: state.replacedBy } : undefined);
         return state;
       },
       appendSystem(roomId, type, content) {
@@ -279,7 +314,11 @@ export function createRoomCore(deps: {
           cache.set(e.roomId, state);
         }
         if (e.seq !== state.seq + 1) throw new ParleyError("internal", `replica of ${e.roomId} expects seq ${state.seq + 1}, not ${e.seq}`);
-        return commit(state, { roomId: e.roomId, type: e.type, sender: e.sender, content: e.content }, { eventId: e.eventId, ts: e.ts, ...chain });
+        const pair = directPairOf(e.type, e.sender, e.content);
+        const before = pair && store.findDirect(...pair);
+        const event = commit(state, { roomId: e.roomId, type: e.type, sender: e.sender, content: e.content }, { eventId: e.eventId, ts: e.ts, ...chain });
+        if (pair) closeSecondDirect(before ?? undefined, store.findDirect(...pair));
+        return event;
       },
       installSnapshot(roomId, seq, hash, snap, tail, ts) {
         if (originOf(roomId) === serverName || loadState(roomId)) throw new ParleyError("internal", `no snapshot for ${roomId}: held here already`);
@@ -303,6 +342,8 @@ export function createRoomCore(deps: {
           tailEvents.push(event);
         }
         const firstPos = tailEvents[0]?.pos ?? Number.MAX_SAFE_INTEGER;
+        // A replaced room's tombstone among the last events (the tail is projected as history only).
+        for (const e of tail) if (e.type === "room.tombstone") state.replacedBy = (e.content as { replacement: string }).replacement;
         // The home's system user stands for who banned, invited or pinned (the snapshot says what, not who).
         const home = `@parley:${originOf(roomId)}`;
         for (const m of snap.members) {
@@ -311,9 +352,13 @@ export function createRoomCore(deps: {
           state.members.set(m.userId, m.role);
           if (isAdminRole(m.role)) state.adminCount++;
         }
-        // A direct chat's pair has one room: recorded as its member.join via "direct" would.
-        if (snap.kind === "direct" && snap.members.length === 2 && !store.findDirect(snap.members[0].userId, snap.members[1].userId)) {
-          store.insertDirect(snap.members[0].userId, snap.members[1].userId, roomId, ts);
+        // A direct chat's pair has one room: recorded as its member.join via "direct" would (of
+        // two, the one whose id sorts first; a second one hosted here is closed).
+        if (snap.kind === "direct" && snap.members.length === 2) {
+          const pair: [string, string] = [snap.members[0].userId, snap.members[1].userId];
+          const before = store.findDirect(...pair);
+          store.insertDirect(...pair, roomId, ts);
+          closeSecondDirect(before, store.findDirect(...pair));
         }
         for (const u of snap.bans) store.addBan(roomId, u, home, ts);
         for (const u of snap.invites) store.addInvite(roomId, u, home, ts);
@@ -449,6 +494,19 @@ export function createRoomCore(deps: {
     /** Queues a command for the next group commit; resolves with its return value after commit. */
     transact<T>(fn: (tx: Tx) => T): Promise<T> {
       if (closed) return Promise.reject(new ParleyError("unavailable", "The server is shutting down."));
+      // One null check on the hot path; only a command queued inside `within` pays for the hook.
+      if (scope) {
+        const { hook } = scope;
+        const step = scope.steps++;
+        const command = fn;
+        fn = (tx) => {
+          const earlier = hook.recorded(step);
+          if (earlier) return earlier.value as T;
+          const value = command(tx);
+          hook.record(step, value);
+          return value;
+        };
+      }
       return new Promise<T>((resolve, reject) => {
         queue.push({ fn, resolve, reject });
         if (!scheduled) {
@@ -456,6 +514,21 @@ export function createRoomCore(deps: {
           setImmediate(flush);
         }
       });
+    },
+    /**
+     * Calls `start` (synchronously) so that every command it queues before returning also runs
+     * `hook` in the command's own transaction (CommandHook). Commands queued after `start`
+     * returned (after an await) are not hooked: `commands` says how many were.
+     */
+    within<T>(hook: CommandHook, start: () => T): { value: T; commands: number } {
+      const outer = scope;
+      scope = { hook, steps: 0 };
+      const mine = scope;
+      try {
+        return { value: start(), commands: mine.steps };
+      } finally {
+        scope = outer;
+      }
     },
     /** Reads a room's state outside a transaction (for queries). */
     state: loadState,

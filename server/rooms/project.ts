@@ -126,8 +126,11 @@ export function projectEvent(store: RoomStore, state: RoomState, e: RoomEvent, h
       state.deactivated = true;
       store.deactivate(state.id);
       break;
+    case "room.tombstone":
+      state.replacedBy = c.replacement;
+      break;
     case "room.server_acl":
-      state.serverAcl = { ...(Array.isArray(c.allow) ? { allow: c.allow as string[] } : {}), deny: c.deny as string[] };
+      state.serverAcl = { ...(Array.isArray(c.allow) ? { allow: c.allow as string[] } : {}), deny: c.deny as string[], ...(c.allowIpLiterals === false ? { allowIpLiterals: false as const } : {}) };
       break;
     case "community.group.add":
       state.groups.add(c.groupId);

@@ -90,6 +90,8 @@ export function createRoomStore(storage: Storage) {
     serverAcl: db.prepare(
       "SELECT content, k FROM (SELECT content, 1 AS k FROM room_events WHERE room_id = ? AND type = 'room.server_acl' ORDER BY seq DESC LIMIT 1) UNION ALL SELECT server_acl, 2 FROM replica_floors WHERE room_id = ? AND server_acl IS NOT NULL ORDER BY k LIMIT 1",
     ),
+    // A direct room replaced by the pair's other room: its last room.tombstone (a projection of the log).
+    tombstone: db.prepare("SELECT content FROM room_events WHERE room_id = ? AND type = 'room.tombstone' ORDER BY seq DESC LIMIT 1"),
     // Join order (rowid follows insertion): the successor rule for ownerless groups relies on it.
     members: db.prepare("SELECT user_id, role FROM room_members WHERE room_id = ? ORDER BY joined_at, rowid"),
     bans: db.prepare("SELECT user_id FROM room_bans WHERE room_id = ?"),
@@ -198,7 +200,10 @@ export function createRoomStore(storage: Storage) {
   function aclOf(row: { content: string } | undefined): ServerAcl | null {
     if (!row) return null;
     const c = JSON.parse(row.content) as ServerAcl;
-    return { ...(c.allow ? { allow: c.allow } : {}), deny: c.deny };
+    return { ...(c.allow ? { allow: c.allow } : {}), deny: c.deny, ...(c.allowIpLiterals === false ? { allowIpLiterals: false as const } : {}) };
+  }
+  function replacementOf(row: { content: string } | undefined): string | null {
+    return row ? (JSON.parse(row.content) as { replacement: string }).replacement : null;
   }
   function lastOf(roomId: string): { seq: number; head: string | null } {
     const row = s.head.get(roomId) as { seq: number; hash: string | null } | undefined;
@@ -278,6 +283,7 @@ export function createRoomStore(storage: Storage) {
         adminCount,
         pinned: (s.pins.all(roomId) as { seq: number }[]).map((r) => r.seq),
         serverAcl: room.kind === "community" ? aclOf(s.serverAcl.get(roomId, roomId) as { content: string } | undefined) : null,
+        replacedBy: room.kind === "direct" ? replacementOf(s.tombstone.get(roomId) as { content: string } | undefined) : null,
       };
     },
     insertRoom(st: RoomState): void {

@@ -1,4 +1,5 @@
 /** The vocabulary of rooms: roles, settings, events and the in-memory state they project to. */
+import { isIP } from "node:net";
 
 export type Role = "owner" | "admin" | "member";
 /** A direct room is a one-to-one chat: two members, no community, no admins. */
@@ -58,6 +59,7 @@ export type EventType =
   | "room.settings"
   | "room.deactivate"
   | "room.server_acl"
+  | "room.tombstone"
   | "community.group.add"
   | "community.group.remove"
   | "group.community"
@@ -116,6 +118,11 @@ export interface RoomState {
    * linked groups. Absent or null: every server this server federates with.
    */
   serverAcl?: ServerAcl | null;
+  /**
+   * The room that replaces this one (its last `room.tombstone`): a pair's second direct room,
+   * closed by its home once it learned of the pair's chat. Such a room takes no new messages.
+   */
+  replacedBy?: string | null;
   /** The hash of the room's last event (the next event's `prev`); null before the first hashed event. */
   head: string | null;
 }
@@ -147,10 +154,25 @@ export interface RoomLimits {
  * A community's server access list (as Matrix's m.room.server_acl): `allow` absent means every
  * server; otherwise only servers matching one of its entries. `deny` entries win over `allow`.
  * Entries are server names, with `*` (any run of characters) and `?` (one character) as wildcards.
+ * `allowIpLiterals: false` (Matrix's `allow_ip_literals`) also refuses every server named by an IP
+ * literal (IPv4, or bracketed IPv6, with or without a port); absent, they are judged by the lists
+ * like any name.
  */
 export interface ServerAcl {
   allow?: string[];
   deny: string[];
+  allowIpLiterals?: false;
+}
+
+/**
+ * Whether a server name is an IP literal: a dotted IPv4 address or a bracketed IPv6 one, either
+ * with a `:port`. Such a server has no DNS name an operator vouches for: anyone who controls an
+ * address can stand one up, so a community may refuse them all at once.
+ */
+export function isIpLiteral(server: string): boolean {
+  const v6 = /^\[([^\]]+)\](?::[0-9]{1,5})?$/.exec(server);
+  if (v6) return isIP(v6[1]) === 6;
+  return isIP(server.replace(/:[0-9]{1,5}$/, "")) === 4;
 }
 
 const globCache = new Map<string, RegExp>();
@@ -167,6 +189,7 @@ function matchesGlob(glob: string, server: string): boolean {
 /** Whether `acl` refuses users of `server` (a pure rule: the room core and the outbox both ask it). */
 export function aclDenies(acl: ServerAcl | null | undefined, server: string): boolean {
   if (!acl) return false;
+  if (acl.allowIpLiterals === false && isIpLiteral(server)) return true;
   if (acl.deny.some((g) => matchesGlob(g, server))) return true;
   return acl.allow !== undefined && !acl.allow.some((g) => matchesGlob(g, server));
 }

@@ -589,7 +589,12 @@ export const federationProposals = sqliteTable(
   {
     origin: text("origin").notNull(),
     proposalId: text("proposal_id").notNull(),
-    /** JSON: `{ok: true, result}` or `{ok: false, code, message, details?}`. */
+    /**
+     * JSON: `{step: value}`, the value of the op's n-th command, written in that command's own
+     * transaction (proposal_id, then `proposal_id#n` for n > 0: federation/proposals.ts); or a
+     * final answer written after the op, `{ok: false, code, message, details?}` (a refusal) or
+     * `{ok: true, result}` (an op that queued no command).
+     */
     answer: text("answer").notNull(),
     createdAt: integer("created_at").notNull(),
   },

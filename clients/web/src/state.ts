@@ -46,6 +46,12 @@ export const typing = signal<Record<string, string[]>>({});
 export const receiptsVersion = signal(0);
 /** The last `message`-type event seen per room + seq whose view changed (edits, votes, RSVPs). */
 export const changed = signal<Record<string, number>>({});
+/**
+ * Rooms replaced by another, as their `room.tombstone` events arrive (a pair's second direct
+ * chat, closed by its home): room id -> the room the conversation goes on in. room.get's
+ * `replacedBy` says the same for a room opened later.
+ */
+export const replaced = signal<Record<string, string>>({});
 
 let client: ParleyClient | null = null;
 let outbox: Outbox | null = null;
@@ -359,6 +365,10 @@ function applyEvent(e: RoomEvent): void {
   refreshRoomsSoon();
   savePos();
   if (e.type.startsWith("member.")) trackInvitation(e);
+  if (e.type === "room.tombstone") {
+    replaced.value = { ...replaced.value, [e.roomId]: (e.content as { replacement: string }).replacement };
+    return;
+  }
   const tl = timelines.value[e.roomId];
   if (e.type === "message") {
     const view = viewOf(e);

@@ -255,10 +255,12 @@ function ServerAccess({ room, onChange }: { room: RoomSummary; onChange: () => v
   const canEdit = room.myRole === "owner" || room.myRole === "admin";
   const deny = useSignal((acl?.deny ?? []).join("\n"));
   const allow = useSignal((acl?.allow ?? []).join("\n"));
+  const noIps = useSignal(acl?.allowIpLiterals === false);
   const refusal = useSignal("");
   useEffect(() => {
     deny.value = (acl?.deny ?? []).join("\n");
     allow.value = (acl?.allow ?? []).join("\n");
+    noIps.value = acl?.allowIpLiterals === false;
   }, [room.roomId, JSON.stringify(acl)]);
   async function save(e: Event) {
     e.preventDefault();
@@ -267,10 +269,10 @@ function ServerAccess({ room, onChange }: { room: RoomSummary; onChange: () => v
     const allowList = entriesOf(allow.value);
     const bad = [...denyList, ...allowList].filter((x) => !aclEntry.test(x));
     if (bad.length) return void (refusal.value = a("aclBadEntry", { entries: bad.join(", ") }));
-    if (denyList.length && !confirm(a("aclConfirm"))) return;
+    if ((denyList.length || noIps.value) && !confirm(a("aclConfirm"))) return;
     try {
-      const r = await call("community.servers.set", { roomId: room.roomId, deny: denyList, ...(allowList.length ? { allow: allowList } : {}) });
-      saved.value = { roomId: room.roomId, acl: { ...(r.allow ? { allow: r.allow } : {}), deny: r.deny } };
+      const r = await call("community.servers.set", { roomId: room.roomId, deny: denyList, ...(allowList.length ? { allow: allowList } : {}), ...(noIps.value ? { allowIpLiterals: false } : {}) });
+      saved.value = { roomId: room.roomId, acl: { ...(r.allow ? { allow: r.allow } : {}), deny: r.deny, ...(r.allowIpLiterals ? {} : { allowIpLiterals: false as const }) } };
       toast.value = r.removed.length ? a("aclSavedRemoved", { n: r.removed.length }) : a("saved");
       onChange();
     } catch (err) {
@@ -280,13 +282,14 @@ function ServerAccess({ room, onChange }: { room: RoomSummary; onChange: () => v
   }
   const current = (
     <div class="x-server-acl" data-acl={JSON.stringify(acl)}>
-      {!acl || (!acl.deny.length && !acl.allow) ? <p data-acl-open>{a("aclOpen")}</p> : null}
+      {!acl || (!acl.deny.length && !acl.allow && acl.allowIpLiterals !== false) ? <p data-acl-open>{a("aclOpen")}</p> : null}
       {acl?.allow ? (
         <p>{a("aclAllowOnly")} <code data-acl-allow>{acl.allow.join(", ")}</code></p>
       ) : null}
       {acl?.deny.length ? (
         <p>{a("aclDenied")} <code data-acl-deny>{acl.deny.join(", ")}</code></p>
       ) : null}
+      {acl?.allowIpLiterals === false ? <p data-acl-no-ip-literals>{a("aclNoIpLiterals")}</p> : null}
     </div>
   );
   return (
@@ -305,6 +308,9 @@ function ServerAccess({ room, onChange }: { room: RoomSummary; onChange: () => v
             <textarea name="allow" rows={3} spellcheck={false} aria-describedby="acl-patterns" value={allow.value} onInput={(e) => (allow.value = (e.currentTarget as HTMLTextAreaElement).value)} />
           </label>
           <p id="acl-patterns" class="muted">{a("aclPatterns")}</p>
+          <label>
+            <input type="checkbox" name="noIpLiterals" checked={noIps.value} onChange={(e) => (noIps.value = (e.currentTarget as HTMLInputElement).checked)} /> {a("aclIpLiterals")}
+          </label>
           {refusal.value ? <p class="error" role="alert" data-acl-refusal>{refusal.value}</p> : null}
           <button type="submit">{a("save")}</button>
         </form>

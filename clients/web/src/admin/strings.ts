@@ -24,6 +24,7 @@ const en = {
   aclSavedRemoved: "Saved; {n} members of refused servers were removed.", aclBadEntry: "Not a server name or pattern: {entries}",
   aclDeniesHome: "This list would shut out {server}, the community's own server, which keeps its history: leave it off the refused list and, with an allow list, include it.",
   aclForbidden: "Only the community's admins may change its server list.", aclReadOnly: "Only the community's admins may change this.",
+  aclIpLiterals: "Refuse servers named by an IP address (such as 203.0.113.7 or [2001:db8::7])", aclNoIpLiterals: "Servers named by an IP address are refused.",
 } as const;
 type K = keyof typeof en;
 const zh: Record<K, string> = {
@@ -49,6 +50,7 @@ const zh: Record<K, string> = {
   aclSavedRemoved: "已保存；{n} 位被拒绝服务器的成员已被移除。", aclBadEntry: "不是服务器名称或模式：{entries}",
   aclDeniesHome: "此名单会把社区自己的服务器 {server} 排除在外，而它保存着社区的记录：不要拒绝它；使用允许名单时请包含它。",
   aclForbidden: "只有社区管理员可以更改服务器名单。", aclReadOnly: "只有社区管理员可以更改此项。",
+  aclIpLiterals: "拒绝以 IP 地址命名的服务器（例如 203.0.113.7 或 [2001:db8::7]）", aclNoIpLiterals: "以 IP 地址命名的服务器已被拒绝。",
 };
 
 export function a(key: K, vars: Record<string, string | number> = {}): string {

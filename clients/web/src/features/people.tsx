@@ -111,6 +111,8 @@ export function DirectChats({ current }: { current: string }) {
               <a href={routes.room(r.roomId)} onClick={onLink} aria-current={current === r.roomId ? "page" : undefined} data-room={r.roomId}>
                 <span class="avatar" aria-hidden="true">{name.slice(0, 1).toUpperCase()}</span>
                 <span class="name">{name}</span>
+                {/* A pair's second chat, closed (room.tombstone): listed for what was said in it. */}
+                {r.replacedBy ? <span class="muted" data-moved-chat> · {f("chatMoved")}</span> : null}
                 {r.unread ? <span class="badge" aria-label={plural("unread", r.unread)}>{r.unread}</span> : null}
                 <MentionBadge roomId={r.roomId} />
               </a>

@@ -4,7 +4,7 @@ import type { MessageView, RoomSummary } from "../../../sdk/index.ts";
 import { t, plural, formatTime, formatList, formatBytes, errorWords } from "../i18n.ts";
 import {
   call, me, nameOf, openRoom, loadOlder, loadUntil, timelines, pending, send, discardPending, hideForMe, markRead, typing,
-  receiptsVersion, changed, draftOf, saveDraft, upload, mediaUrl, toast, connection, refreshRooms, forgetRoom,
+  receiptsVersion, changed, draftOf, saveDraft, upload, mediaUrl, toast, connection, refreshRooms, forgetRoom, replaced,
 } from "../state.ts";
 import { navigate, routes, onLink } from "../router.ts";
 import { PollCard, EventCard, PollForm, EventForm } from "./Cards.tsx";
@@ -69,7 +69,9 @@ export function Conversation({ roomId }: { roomId: string }) {
   const r = room.value;
   const isAdmin = r?.myRole === "owner" || r?.myRole === "admin";
   const announcements = r?.kind === "community";
-  const canPost = !r || (!r.deactivated && (r.settings.sendPolicy === "all" || isAdmin));
+  // A replaced room (room.tombstone) takes no new messages: the reader is sent to its replacement.
+  const replacement = replaced.value[roomId] ?? r?.replacedBy;
+  const canPost = !replacement && (!r || (!r.deactivated && (r.settings.sendPolicy === "all" || isAdmin)));
   const typers = typing.value[roomId] ?? [];
 
   return (
@@ -133,7 +135,11 @@ export function Conversation({ roomId }: { roomId: string }) {
       <p class="typing" aria-live="polite">
         {typers.length ? plural("conv.typing", typers.length, { names: formatList(typers.map(nameOf)) }) : ""}
       </p>
-      {canPost ? (
+      {replacement ? (
+        <p role="status" data-replaced={replacement}>
+          {t("conv.replaced")} <a href={routes.room(replacement)} onClick={onLink}>{t("conv.replacedOpen")}</a>
+        </p>
+      ) : canPost ? (
         <Composer roomId={roomId} replyTo={replyTo.value} onCancelReply={() => (replyTo.value = null)} />
       ) : (
         <p class="muted">{r?.deactivated ? t("community.deactivated") : t("conv.readOnly")}</p>
