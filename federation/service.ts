@@ -6,13 +6,13 @@
 import type { Config } from "../server/config/load.ts";
 import type { Logger } from "../server/logger.ts";
 import type { Storage } from "../server/storage/database.ts";
-import { Agent, request as undiciRequest } from "undici";
 import { ParleyError } from "../server/errors.ts";
 import type { ServerKeys } from "./keys.ts";
 import { createPeerDirectory, federationPrefix } from "./peers.ts";
 import { createServerPolicy } from "./policy.ts";
 import { signRequest, verifyRequest, type IncomingRequest } from "./signatures.ts";
 import { createProposer, JsonText } from "./proposer.ts";
+import { createHttpClient } from "./http.ts";
 
 export interface FederationDeps {
   config: Config;
@@ -37,7 +37,7 @@ export function createFederation(deps: FederationDeps) {
   const self = config.server.name;
   const doFetch = deps.fetch ?? fetch;
   /** Keep-alive connections to peers, shared by every signed request. */
-  const agent = new Agent({ keepAliveTimeout: 30_000 });
+  const httpClient = createHttpClient();
   const peers = createPeerDirectory({
     peers: fc.peers,
     allowPlainHttp: fc.allow_plain_http,
@@ -111,11 +111,9 @@ export function createFederation(deps: FederationDeps) {
         const res = await deps.fetch(url, { method, headers, body: method === "GET" ? undefined : bytes, signal: AbortSignal.timeout(30_000) });
         [status, text, ra] = [res.status, await res.text(), res.headers.get("retry-after")];
       } else {
-        // undici's request API rather than fetch: the same client without the WHATWG streams
-        // around it, a few hundred microseconds of CPU less per request (docs/architecture.md).
-        const res = await undiciRequest(url, { method, headers, body: method === "GET" ? undefined : bytes, signal: AbortSignal.timeout(30_000), dispatcher: agent });
-        const h = res.headers["retry-after"];
-        [status, text, ra] = [res.statusCode, await res.body.text(), (Array.isArray(h) ? h[0] : h) ?? null];
+        // Node's http client rather than fetch (federation/http.ts).
+        const res = await httpClient.send(url, { method, headers, body: method === "GET" ? undefined : bytes, timeoutMs: 30_000 });
+        [status, text, ra] = [res.status, res.text, res.retryAfter];
       }
     } catch (err) {
       throw new ParleyError("federation.unreachable", `${destination}: ${(err as Error).message}`);
@@ -196,7 +194,7 @@ export function createFederation(deps: FederationDeps) {
     },
     close(): void {
       clearInterval(keyPoll);
-      void agent.close().catch(() => undefined);
+      httpClient.close();
     },
     prefix: federationPrefix,
   };

@@ -162,8 +162,8 @@ t.test("a database held busy by another connection answers unavailable (HTTP 503
   t.teardown(() => other.close());
   other.exec("BEGIN IMMEDIATE");
   t.equal(await refusalOf(alice, "message.send", { roomId: maths.roomId, txnId: "busy-1", body: "Is the trip on Friday?" }), "unavailable", "over the WebSocket");
-  const login = await post(server, "/api/v1/auth/login", { username: "alice", password });
-  t.same([login.status, login.body.error.code, login.headers.get("retry-after")], [503, "unavailable", "1"], "over HTTP, with Retry-After");
+  const login = await fetch(`${server.baseUrl}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "alice", password }) });
+  t.same([login.status, ((await login.json()) as { error: { code: string } }).error.code, login.headers.get("retry-after")], [503, "unavailable", "1"], "over HTTP, with Retry-After");
   other.exec("ROLLBACK");
   const history = await alice.request("message.history", { roomId: maths.roomId });
   t.notOk(history.messages.some((m) => m.body === "Is the trip on Friday?"), "the refused send left nothing");

@@ -121,12 +121,12 @@ export function nextFrame(ws: WebSocket): Promise<any> {
   return new Promise((resolve) => ws.once("message", (data) => resolve(JSON.parse(String(data)))));
 }
 
-export async function post(server: TestServer, path: string, body: unknown, token?: string): Promise<{ status: number; body: any; headers: Headers }> {
+export async function post(server: TestServer, path: string, body: unknown, token?: string): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(`${server.baseUrl}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+  return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
 export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
