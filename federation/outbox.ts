@@ -20,7 +20,7 @@ import type { ServerKeys } from "./keys.ts";
 import { signCheckpoint, signSnapshot, type Checkpoint, type Snapshot } from "./events.ts";
 import type { SnapshotState } from "../server/rooms/core.ts";
 import type { Federation } from "./service.ts";
-import { JsonText } from "./proposer.ts";
+import { JsonText, linger } from "./proposer.ts";
 
 export const backoff = {
   initialMs: 2_000,
@@ -246,7 +246,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
         if (subject && originOf(subject) !== self) touched.add(originOf(subject));
       }
     }
-    if (touched) for (const d of touched) schedule(d, 0);
+    if (touched) for (const d of touched) schedule(d, lingerFor(d));
   }
 
   function schedule(destination: string, delayMs: number): void {
@@ -262,9 +262,24 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     timers.set(destination, t);
   }
 
-  function peerRow(server: string) {
-    return s.peer.get(server) as { failures: number; next_attempt_at: number; last_success_at: number | null; failing_since: number | null } | undefined;
+  type PeerRow = { failures: number; next_attempt_at: number; last_success_at: number | null; failing_since: number | null; last_error: string | null };
+  /** federation_peers as this outbox (its only writer) last wrote or read it: read on every delivery. */
+  const peerRows = new Map<string, PeerRow | null>();
+  function peerRow(server: string): PeerRow | undefined {
+    let row = peerRows.get(server);
+    if (row === undefined) peerRows.set(server, (row = (s.peer.get(server) as PeerRow | undefined) ?? null));
+    return row ?? undefined;
   }
+  function upsertPeer(p: { server: string; failures: number; next: number; success: number | null; since: number | null; error: string | null }): void {
+    s.upsertPeer.run(p);
+    const before = peerRow(p.server);
+    peerRows.set(p.server, { failures: p.failures, next_attempt_at: p.next, last_success_at: p.success ?? before?.last_success_at ?? null, failing_since: p.since, last_error: p.error });
+  }
+
+  /** When the last request to each destination ended (performance.now()), for the linger. */
+  const lastEnded = new Map<string, number>();
+  /** The wait before delivering to a busy destination (see linger in proposer.ts): none when idle. */
+  const lingerFor = (destination: string) => (performance.now() - (lastEnded.get(destination) ?? -Infinity) < linger.afterMs ? linger.ms : 0);
 
   function fail(destination: string, error: string): void {
     const row = peerRow(destination);
@@ -273,7 +288,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     const since = row?.failing_since ?? at;
     const dormant = at - since >= backoff.dormantAfterMs;
     const delay = dormant ? backoff.dormantProbeMs : retryDelay(failures);
-    s.upsertPeer.run({ server: destination, failures, next: at + delay, success: null, since, error });
+    upsertPeer({ server: destination, failures, next: at + delay, success: null, since, error });
     log.warn({ peer: destination, failures, retryInMs: delay, dormant, err: error }, "federation send failed");
     schedule(destination, delay);
   }
@@ -368,6 +383,8 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
           fail(destination, (err as Error).message);
         }
         return;
+      } finally {
+        lastEnded.set(destination, performance.now());
       }
       // The server may have begun closing while the request was out: the database is closing.
       if (stopped) return;
@@ -375,7 +392,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       if ((res.status === 429 || res.status === 503) && res.retryAfter !== null) {
         // Honoured, and not a failure: the peer asked for time.
         const at = now();
-        s.upsertPeer.run({ server: destination, failures: row?.failures ?? 0, next: at + res.retryAfter * 1000, success: null, since: row?.failing_since ?? null, error: `retry-after ${res.retryAfter}s` });
+        upsertPeer({ server: destination, failures: row?.failures ?? 0, next: at + res.retryAfter * 1000, success: null, since: row?.failing_since ?? null, error: `retry-after ${res.retryAfter}s` });
         log.info({ peer: destination, retryAfterS: res.retryAfter }, "peer asked to retry later");
         schedule(destination, res.retryAfter * 1000);
         return;
@@ -409,15 +426,16 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
           for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
           s.touchSuccess.run(at, destination);
         });
+        row.last_success_at = at;
       } else {
         db.transaction(() => {
           for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
-          s.upsertPeer.run({ server: destination, failures: 0, next: 0, success: at, since: null, error: null });
+          upsertPeer({ server: destination, failures: 0, next: 0, success: at, since: null, error: null });
         })();
       }
       log.debug({ peer: destination, events: events.length, rooms: advanced.size }, "federation batch delivered");
       // More to send: go on at once (unless everything was refused, which waits like a failure).
-      if (advanced.size || ephemeral.has(destination)) schedule(destination, 0);
+      if (advanced.size || ephemeral.has(destination)) schedule(destination, lingerFor(destination));
       else if (blocked.size) fail(destination, "every event of the batch was refused");
     } catch (err) {
       if (stopped) return;
@@ -461,7 +479,10 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     /** A peer says it is back (`wake`) or reached us: probe it now. Its failure count is kept. */
     probe(destination: string): void {
       const row = peerRow(destination);
-      if (row && row.next_attempt_at > now()) s.upsertPeer.run({ server: destination, failures: row.failures, next: 0, success: null, since: row.failing_since, error: null });
+      // A peer in good standing has nothing to bring forward (what there is to send is scheduled
+      // already): no work on every request it sends us.
+      if (!row || (row.next_attempt_at <= now() && row.failures === 0)) return;
+      if (row.next_attempt_at > now()) upsertPeer({ server: destination, failures: row.failures, next: 0, success: null, since: row.failing_since, error: null });
       schedule(destination, 0);
     },
     status: () => federationStatus(deps.storage, now()),
