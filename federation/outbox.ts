@@ -20,7 +20,7 @@ import type { ServerKeys } from "./keys.ts";
 import { signCheckpoint, signSnapshot, type Checkpoint, type Snapshot } from "./events.ts";
 import type { SnapshotState } from "../server/rooms/core.ts";
 import type { Federation } from "./service.ts";
-import { JsonText, linger } from "./proposer.ts";
+import { JsonText } from "./proposer.ts";
 
 export const backoff = {
   initialMs: 2_000,
@@ -246,7 +246,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
         if (subject && originOf(subject) !== self) touched.add(originOf(subject));
       }
     }
-    if (touched) for (const d of touched) schedule(d, lingerFor(d));
+    if (touched) for (const d of touched) schedule(d, 0);
   }
 
   function schedule(destination: string, delayMs: number): void {
@@ -276,10 +276,6 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     peerRows.set(p.server, { failures: p.failures, next_attempt_at: p.next, last_success_at: p.success ?? before?.last_success_at ?? null, failing_since: p.since, last_error: p.error });
   }
 
-  /** When the last request to each destination ended (performance.now()), for the linger. */
-  const lastEnded = new Map<string, number>();
-  /** The wait before delivering to a busy destination (see linger in proposer.ts): none when idle. */
-  const lingerFor = (destination: string) => (performance.now() - (lastEnded.get(destination) ?? -Infinity) < linger.afterMs ? linger.ms : 0);
 
   function fail(destination: string, error: string): void {
     const row = peerRow(destination);
@@ -383,8 +379,6 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
           fail(destination, (err as Error).message);
         }
         return;
-      } finally {
-        lastEnded.set(destination, performance.now());
       }
       // The server may have begun closing while the request was out: the database is closing.
       if (stopped) return;
@@ -435,7 +429,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       }
       log.debug({ peer: destination, events: events.length, rooms: advanced.size }, "federation batch delivered");
       // More to send: go on at once (unless everything was refused, which waits like a failure).
-      if (advanced.size || ephemeral.has(destination)) schedule(destination, lingerFor(destination));
+      if (advanced.size || ephemeral.has(destination)) schedule(destination, 0);
       else if (blocked.size) fail(destination, "every event of the batch was refused");
     } catch (err) {
       if (stopped) return;

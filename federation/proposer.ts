@@ -42,14 +42,6 @@ export interface ProposalAnswer {
 export const proposalsPerBatch = 200;
 /** About how much JSON one batch carries; a single larger proposal still goes (alone). */
 export const batchBytes = 1024 * 1024;
-/**
- * Under load, a batch waits this long for more proposals before it goes: a request costs the two
- * servers a few hundred microseconds of CPU whatever it carries (signing, the HTTP stack, the
- * Ed25519 check, the nonce), so batches of one or two proposals, which a busy server's echoes
- * trickling in one by one make, are the dearest way to send them. A home not sent to in the last
- * `lingerAfterMs` gets the next proposal at once: an idle server adds no delay.
- */
-export const linger = { ms: 2, afterMs: 20 };
 /** How long a home that answered `propose-batch` with not_found is sent single proposals. */
 const legacyRetryMs = 10 * 60_000;
 
@@ -125,27 +117,16 @@ export function createProposer(request: Request, now: () => number = Date.now) {
     });
   }
 
-  /** When the last request to each home ended (performance.now()). */
-  const lastSent = new Map<string, number>();
-
   async function drain(home: string): Promise<void> {
     inFlight.add(home);
     try {
       for (;;) {
-        let queue = queues.get(home);
-        if (queue && queue.length < proposalsPerBatch && performance.now() - (lastSent.get(home) ?? -Infinity) < linger.afterMs) {
-          await new Promise((r) => setTimeout(r, linger.ms));
-          queue = queues.get(home);
-        }
+        const queue = queues.get(home);
         if (!queue || !queue.length) {
           queues.delete(home);
           return;
         }
-        try {
-          await sendBatch(home, take(queue));
-        } finally {
-          lastSent.set(home, performance.now());
-        }
+        await sendBatch(home, take(queue));
       }
     } finally {
       inFlight.delete(home);
