@@ -325,7 +325,8 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
         if (beginsLong && (batchEvents - events.length <= joinSnapshot.tailEvents || bytes >= batchBytes / 2)) continue;
         const snapshot = beginsLong ? snapshotOf(c.room_id) : null;
         const start = snapshot ? snapshot.seq - joinSnapshot.tailEvents : c.acked_seq;
-        const until = c.until_seq ?? Number.MAX_SAFE_INTEGER;
+        // Nothing past the room's last event (a replica's head: the cursor stops there anyway).
+        const until = Math.min(c.until_seq ?? Number.MAX_SAFE_INTEGER, head);
         const mark = events.length;
         let last: WireEntry | undefined;
         // Recent events from the cache, in order, while it has them; the rest from the log.
