@@ -1,5 +1,5 @@
 import { randomBytes, randomFillSync } from "node:crypto";
-import { ParleyError } from "../errors.ts";
+import { isDatabaseBusy, ParleyError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { authorize, type AuthContext } from "./authorize.ts";
 import { isRestricted, projectEvent } from "./project.ts";
@@ -215,7 +215,13 @@ export function createRoomCore(deps: {
     return null;
   }
 
-  function makeTx(at: number, out: Committed[], touched: Set<string>): Tx {
+  /**
+   * The commands' view of one group commit. Made once per commit, not per command (each is a
+   * dozen closures: per command that was a measurable share of a busy home's time); `retarget`
+   * points it at the next command's own set of touched rooms.
+   */
+  function makeTx(at: number, out: Committed[], touchedFirst: Set<string>): Tx & { retarget(touched: Set<string>): void } {
+    let touched = touchedFirst;
     /** `replica`: an event sequenced by the room's home server, stored as it is (federation inbox). */
     function commit(state: RoomState, p: Proposal, replica?: Replica): RoomEvent {
       if (deps.checkContent && !replica) {
@@ -297,6 +303,9 @@ export function createRoomCore(deps: {
         // A replaced room names its replacement, so that a client can go on there.
         if (!decision.ok) throw new ParleyError(decision.code, undefined, decision.code === "room.replaced" ? { replacement: state.replacedBy } : undefined);
         return state;
+      },
+      retarget(next: Set<string>) {
+        touched = next;
       },
       appendSystem(roomId, type, content) {
         const state = loadState(roomId);
@@ -451,11 +460,13 @@ export function createRoomCore(deps: {
     } else {
       try {
         store.transaction(() => {
+          const tx = makeTx(at, committed, touched);
           for (const job of jobs) {
             const mark = committed.length;
             const jobTouched = new Set<string>();
+            tx.retarget(jobTouched);
             try {
-              const value = store.transaction(() => job.fn(makeTx(at, committed, jobTouched)));
+              const value = store.transaction(() => job.fn(tx));
               for (const r of jobTouched) touched.add(r);
               results.push({ ok: true, value });
             } catch (err) {
@@ -470,7 +481,8 @@ export function createRoomCore(deps: {
       } catch (err) {
         log.error({ err }, "group commit failed");
         for (const r of touched) cache.delete(r);
-        for (const job of jobs) job.reject(new ParleyError("internal"));
+        // A database locked past the busy timeout changed nothing: the commands may be repeated.
+        for (const job of jobs) job.reject(isDatabaseBusy(err) ? new ParleyError("unavailable", "The server is busy; retry in a moment.") : new ParleyError("internal"));
         return;
       }
     }
