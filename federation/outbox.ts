@@ -203,6 +203,22 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     return signSnapshot({ server: self, roomId, seq: st.seq, hash: st.head, ts: now(), state }, keys.current());
   }
 
+  /**
+   * The home's signed checkpoint of an event: the same for every destination whose batch ends
+   * there (signed once, reused for a minute while the key is current), an Ed25519 signature fewer
+   * per batch when the destinations keep up.
+   */
+  const signedCheckpoints = new Map<string, Checkpoint>();
+  function checkpointAt(e: { roomId: string; seq: number; hash: string }): Checkpoint {
+    const key = keys.current();
+    const at = now();
+    const made = signedCheckpoints.get(e.roomId);
+    if (made && made.seq === e.seq && made.hash === e.hash && made.keyId === key.keyId && at - made.ts < 60_000) return made;
+    const cp = signCheckpoint({ server: self, roomId: e.roomId, seq: e.seq, hash: e.hash, ts: at }, key);
+    signedCheckpoints.set(e.roomId, cp);
+    return cp;
+  }
+
   /** The publish subscriber: opens cursors for new destinations and wakes delivery. */
   function onBatch(batch: readonly Committed[]): void {
     let touched: Set<string> | undefined;
@@ -362,7 +378,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
           snapshots.push(snapshot);
         }
         // One signature per room per batch: the chain proves every event before it.
-        if (last) checkpoints.push(signCheckpoint({ server: self, roomId: last.roomId, seq: last.seq, hash: last.hash, ts: now() }, keys.current()));
+        if (last) checkpoints.push(checkpointAt(last));
       }
       if (!events.length && !entries.length) return;
       // Entries not delivered go back to the front of the queue (bounded: the newest 1,000 kept).
