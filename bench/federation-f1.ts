@@ -208,11 +208,14 @@ try {
   const prefix = `${roomName}|`;
   let done!: (s: string) => void;
   const finished = new Promise<string>((r) => (done = r));
+  // A body is `<room>|<sender's server as a letter><sender>|<seq>|<sent at>`. The load generator's
+  // own cost per delivery is kept near A1's (bench/load.ts): the sender's server is one character
+  // code, and the sender is parsed only where the recipient is a sender (its own echo).
+  const serverOfSender = Int32Array.from({ length: S }, (_, i) => placeMember(i, K).server);
   const sendOne = (s: number) => {
     const seq = sent[s]++;
-    conns[s].sendMessage(roomId, `${prefix}${s}|${seq}|${nowMs().toFixed(3)}`, `m${s}-${seq}`);
+    conns[s].sendMessage(roomId, `${prefix}${String.fromCharCode(97 + serverOfSender[s])}${s}|${seq}|${nowMs().toFixed(3)}`, `m${s}-${seq}`);
   };
-  const serverOfSender = Int32Array.from({ length: S }, (_, i) => placeMember(i, K).server);
   for (let r = 0; r < N; r++) {
     const rIdx = r;
     const rServer = placeMember(r, K).server;
@@ -222,20 +225,15 @@ try {
         bad++;
         return;
       }
-      const p1 = body.indexOf("|", prefix.length);
-      const p2 = body.lastIndexOf("|");
-      const sIdx = Number(body.slice(prefix.length, p1));
-      const l = t - Number(body.slice(p2 + 1));
+      const l = t - Number(body.slice(body.lastIndexOf("|") + 1));
       if (nLat < expected) lat[nLat++] = l;
       latByRecipient[rServer][nByRecipient[rServer]++] = l;
-      // The load generator's own cost per delivery is kept near A1's (bench/load.ts): no object
-      // per delivery, the sender's server read from a table.
-      const sServer = serverOfSender[sIdx];
+      const sServer = body.charCodeAt(prefix.length) - 97;
       latBySender[sServer][nBySender[sServer]++] = l;
       deliveries++;
       lastDelivery = t;
       // A send is in flight until its own echo arrives.
-      if (sIdx === rIdx && rIdx < S && sent[rIdx] < M) sendOne(rIdx);
+      if (rIdx < S && sent[rIdx] < M && Number(body.slice(prefix.length + 1, body.indexOf("|", prefix.length))) === rIdx) sendOne(rIdx);
       if (deliveries === expected) done("complete");
     };
     conns[r].onSendError = (id, frame) => {
