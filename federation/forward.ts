@@ -78,6 +78,11 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
       // Kept ops queue behind earlier pending ones to the same home, so that their order holds (an
       // edit never overtakes the send it edits).
       if (keep && pending.hasPending(home)) pending.keep(home, ctx.actor.userId, name, params, proposalId);
+      // Other ops wait for the user's kept ones to reach the home first (a leave never overtakes
+      // the message written before it); when they cannot, the op fails as for a home that is down.
+      if (!keep && !(await pending.settle(home, ctx.actor.userId))) {
+        throw new ParleyError("federation.unreachable", `Your earlier ops are still waiting for ${home}; this one would overtake them. Try again once they are delivered.`);
+      }
       // A new room picture: the home fetches it from here while it runs the proposal.
       const withdraw = file && name === "room.update" ? remoteMedia?.grant(file.mediaId, home) : undefined;
       let res;
@@ -90,6 +95,8 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
         withdraw?.();
       }
       if (keep && (res.status === 502 || res.status === 503 || res.status === 504)) pending.keep(home, ctx.actor.userId, name, params, proposalId);
+      // The home answered: whatever is kept for it need not wait for its retry timer.
+      if (res.status < 500 && pending.hasPending(home)) pending.kick(home);
       if (res.status === 200) {
         // The room (the op's, or the one a link joined) is one this server now replicates.
         const roomId = typeof params.roomId === "string" ? params.roomId : res.body?.result?.roomId;

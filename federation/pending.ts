@@ -92,6 +92,7 @@ export function createPendingSends(deps: {
   const s = {
     add: db.prepare("INSERT INTO federation_pending (home, sender, op, params, created_at, proposal_id) VALUES (?, ?, ?, ?, ?, ?)"),
     any: db.prepare("SELECT 1 FROM federation_pending WHERE home = ? LIMIT 1"),
+    anyOf: db.prepare("SELECT 1 FROM federation_pending WHERE home = ? AND sender = ? LIMIT 1"),
     forHome: db.prepare("SELECT id, sender, op, params, created_at, proposal_id FROM federation_pending WHERE home = ? ORDER BY id LIMIT 100"),
     homes: db.prepare("SELECT DISTINCT home FROM federation_pending"),
     drop: db.prepare("DELETE FROM federation_pending WHERE id = ?"),
@@ -203,6 +204,22 @@ export function createPendingSends(deps: {
         ...(typeof params.txnId === "string" ? { txnId: params.txnId } : {}),
         ...(typeof params.seq === "number" ? { seq: params.seq } : {}),
       });
+    },
+    /**
+     * Before an op that is not kept (a leave, an admin act) goes to `home`: the sender's kept ops
+     * for it go first, so that the leave never overtakes the message written before it. Proposes
+     * them now (the home answered, or is about to be asked) and waits, at most `withinMs`, until
+     * none of the sender's is left; false when some still wait (the home is still unreachable).
+     */
+    async settle(home: string, sender: string, withinMs = 10_000): Promise<boolean> {
+      if (!this.hasPending(home) || s.anyOf.get(home, sender) === undefined) return true;
+      this.kick(home);
+      const until = Date.now() + withinMs;
+      while (s.anyOf.get(home, sender) !== undefined) {
+        if (Date.now() >= until || stopped) return false;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return true;
     },
     /** The home is back (its wake) or may be: try now. */
     kick(home: string): void {

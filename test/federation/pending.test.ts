@@ -9,6 +9,7 @@ import t from "tap";
 import { startCluster } from "./cluster.ts";
 import { record, type TestServer, until as untilShared } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
+import { setServerPolicy } from "../../federation/policy.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -128,4 +129,25 @@ t.test("a proposal b makes again under the same proposalId (its first answer los
   const other = await b.app.parley.federation.request("a.test", "POST", "/propose", { ...proposal, proposalId: "kept-edit-0002" });
   t.equal(other.status, 200);
   t.equal(a.app.parley.rooms.state(roomId)!.seq, before + 2, "another proposalId is another proposal");
+});
+
+t.test("bob's leave made once a answers again, before b has proposed his kept message, waits for it: the message is sequenced first and accepted, then he leaves", async (t) => {
+  const { servers, a, b, bob, roomId } = await roomWithBob(t);
+  await a.stop(false);
+  const kept = await answerOf(bob.request("message.send", { roomId, txnId: "k1", body: "See you all on Friday" }));
+  t.equal(kept.code, "message.pending");
+  // a comes back without b hearing of it (b refuses a's wake while a restarts), so b's kept
+  // message still waits for its retry timer when bob leaves.
+  setServerPolicy(b.app.parley.storage, "a.test", "deny");
+  const outcomes = record<any>(bob, "message.outcome");
+  const a2 = await a.restart();
+  servers["a.test"] = a2;
+  setServerPolicy(b.app.parley.storage, "a.test", null);
+  t.equal(keptCount(b), 1, "the message is still kept when bob leaves");
+  await bob.request("room.leave", { roomId });
+  t.equal(keptCount(b), 0, "the kept message went first");
+  await until(t, "bob told", () => outcomes.length === 1);
+  t.match(outcomes[0], { status: "accepted", txnId: "k1" });
+  const log = a2.app.parley.storage.sqlite.prepare("SELECT seq, type FROM room_events WHERE room_id = ? AND sender = ? ORDER BY seq DESC LIMIT 2").all(roomId, "@bob:b.test") as { seq: number; type: string }[];
+  t.same(log.map((e) => e.type).reverse(), ["message", "member.leave"], "at a: his message, then his leave");
 });
