@@ -19,7 +19,7 @@ import type { Logger } from "../server/logger.ts";
 import type { Storage } from "../server/storage/database.ts";
 import type { Profile } from "../server/accounts/service.ts";
 import type { Federation } from "./service.ts";
-import { retryDelay } from "./outbox.ts";
+import { createRetryLoop, type Outcome } from "./retry.ts";
 import { originOf } from "../server/rooms/hash.ts";
 
 /** The most users one `profile-update` request names (the endpoint's own bound, per list). */
@@ -46,72 +46,48 @@ export function createAccountNotices(deps: { federation: Federation; storage: St
   };
   /** Per destination, the newest notice of each user not yet given to it. */
   const waiting = new Map<string, Map<string, Notice>>();
-  const running = new Set<string>();
-  const failures = new Map<string, number>();
-  const timers = new Map<string, NodeJS.Timeout>();
-  let stopped = false;
-
-  function later(destination: string): void {
-    if (stopped || timers.has(destination)) return;
-    const n = (failures.get(destination) ?? 0) + 1;
-    failures.set(destination, n);
-    const t = setTimeout(() => {
-      timers.delete(destination);
-      void flush(destination);
-    }, Math.max(1000, retryDelay(n)));
-    t.unref();
-    timers.set(destination, t);
-  }
+  const retry = createRetryLoop(tell);
 
   function queue(destinations: Iterable<string>, userId: string, notice: Notice): void {
-    if (stopped || !federation.enabled) return;
+    if (retry.stopped || !federation.enabled) return;
     for (const destination of destinations) {
       if (destination === federation.self || !federation.policy.permits(destination)) continue;
       let m = waiting.get(destination);
       if (!m) waiting.set(destination, (m = new Map()));
       m.set(userId, notice);
-      void flush(destination);
+      void retry.flush(destination);
     }
   }
 
   /** Gives `destination` what waits for it, a request at a time; stops at the first failure. */
-  async function flush(destination: string): Promise<void> {
-    if (stopped || running.has(destination)) return;
-    running.add(destination);
-    try {
-      for (;;) {
-        const m = waiting.get(destination);
-        if (!m?.size) {
-          waiting.delete(destination);
-          failures.delete(destination);
-          return;
-        }
-        const sent = [...m].slice(0, perRequest);
-        const body = {
-          profiles: sent.flatMap(([, n]) => ("profile" in n ? [n.profile] : [])),
-          gone: sent.flatMap(([id, n]) => ("gone" in n ? [id] : [])),
-        };
-        let status: number;
-        try {
-          status = (await federation.request(destination, "POST", "/profile-update", body)).status;
-        } catch (err) {
-          log.info({ peer: destination, err: (err as Error).message }, "profile changes wait: the server is unreachable");
-          later(destination);
-          return;
-        }
-        if (stopped) return;
-        // 200 delivered; 400 or 404 (a server from before this endpoint) never will be: dropped
-        // either way. Anything else (its policy, a failure, 429) is tried again later.
-        if (status !== 200 && status !== 400 && status !== 404) {
-          log.info({ peer: destination, status }, "profile changes wait: the server refused them for now");
-          later(destination);
-          return;
-        }
-        // A newer state of a user that came meanwhile stays to be told.
-        for (const [id, n] of sent) if (m.get(id) === n) m.delete(id);
+  async function tell(destination: string): Promise<Outcome> {
+    for (;;) {
+      const m = waiting.get(destination);
+      if (!m?.size) {
+        waiting.delete(destination);
+        return "done";
       }
-    } finally {
-      running.delete(destination);
+      const sent = [...m].slice(0, perRequest);
+      const body = {
+        profiles: sent.flatMap(([, n]) => ("profile" in n ? [n.profile] : [])),
+        gone: sent.flatMap(([id, n]) => ("gone" in n ? [id] : [])),
+      };
+      let status: number;
+      try {
+        status = (await federation.request(destination, "POST", "/profile-update", body)).status;
+      } catch (err) {
+        log.info({ peer: destination, err: (err as Error).message }, "profile changes wait: the server is unreachable");
+        return "later";
+      }
+      if (retry.stopped) return "later";
+      // 200 delivered; 400 or 404 (a server from before this endpoint) never will be: dropped
+      // either way. Anything else (its policy, a failure, 429) is tried again later.
+      if (status !== 200 && status !== 400 && status !== 404) {
+        log.info({ peer: destination, status }, "profile changes wait: the server refused them for now");
+        return "later";
+      }
+      // A newer state of a user that came meanwhile stays to be told.
+      for (const [id, n] of sent) if (m.get(id) === n) m.delete(id);
     }
   }
 
@@ -129,7 +105,7 @@ export function createAccountNotices(deps: { federation: Federation; storage: St
      * that refuses it, keeps the account as a member).
      */
     tellPurged(userId: string, rooms: readonly string[], elsewhere: readonly string[]): void {
-      if (stopped || !federation.enabled) return;
+      if (retry.stopped || !federation.enabled) return;
       const servers = new Set<string>();
       for (const roomId of [...rooms, ...elsewhere]) for (const r of s.holding.all(roomId, roomId, roomId) as { server: string }[]) servers.add(r.server);
       queue(servers, userId, { gone: true });
@@ -141,17 +117,9 @@ export function createAccountNotices(deps: { federation: Federation; storage: St
       }
     },
     /** The peer is back (its wake): give it what waits. */
-    kick(destination: string): void {
-      const t = timers.get(destination);
-      if (t) {
-        clearTimeout(t);
-        timers.delete(destination);
-      }
-      void flush(destination);
-    },
+    kick: retry.kick,
     stop(): void {
-      stopped = true;
-      for (const t of timers.values()) clearTimeout(t);
+      retry.stop();
       waiting.clear();
     },
   };

@@ -16,13 +16,13 @@
  */
 import type { Logger } from "../server/logger.ts";
 import type { Storage } from "../server/storage/database.ts";
-import { ParleyError, errorCatalogue, type ErrorCode } from "../server/errors.ts";
+import { ParleyError } from "../server/errors.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import type { OpenInput, OpenResult, Quote, RemotePeople } from "../server/direct/service.ts";
 import type { Person } from "../server/direct/queries.ts";
-import type { Federation } from "./service.ts";
+import { refusalOf, type Federation } from "./service.ts";
 import type { RemoteProfiles } from "./profiles.ts";
-import { retryDelay } from "./outbox.ts";
+import { createRetryLoop, type Outcome } from "./retry.ts";
 import type { OpRegistry } from "../server/ws/ops.ts";
 
 /** Keeps the newest state of a pair's block for the blocked person's server, until it acknowledges it. */
@@ -62,56 +62,27 @@ export function createRemotePeople(deps: { federation: Federation; storage: Stor
     // Only the state that was sent: a newer one (an unblock meanwhile) stays to be told.
     drop: db.prepare("DELETE FROM federation_block_notices WHERE blocker = ? AND blocked = ? AND \"on\" = ? AND at = ?"),
   };
-  const running = new Set<string>();
-  const failures = new Map<string, number>();
-  const timers = new Map<string, NodeJS.Timeout>();
-  let stopped = false;
-
-  function later(destination: string): void {
-    if (stopped || timers.has(destination)) return;
-    const n = (failures.get(destination) ?? 0) + 1;
-    failures.set(destination, n);
-    const t = setTimeout(() => {
-      timers.delete(destination);
-      void flush(destination);
-    }, Math.max(1000, retryDelay(n)));
-    t.unref();
-    timers.set(destination, t);
-  }
+  const retry = createRetryLoop(tell);
 
   /** Tells `destination` the blocks it has not acknowledged, oldest first. */
-  async function flush(destination: string): Promise<void> {
-    if (stopped || running.has(destination)) return;
-    running.add(destination);
-    try {
-      for (;;) {
-        const rows = s.forDestination.all(destination) as { blocker: string; blocked: string; on: number; at: number }[];
-        if (!rows.length) {
-          failures.delete(destination);
-          return;
+  async function tell(destination: string): Promise<Outcome> {
+    for (;;) {
+      const rows = s.forDestination.all(destination) as { blocker: string; blocked: string; on: number; at: number }[];
+      if (!rows.length) return "done";
+      for (const r of rows) {
+        let status: number;
+        try {
+          status = (await federation.request(destination, "POST", "/block", { blocker: r.blocker, userId: r.blocked, blocked: r.on === 1, at: r.at })).status;
+        } catch (err) {
+          log.info({ peer: destination, err: (err as Error).message }, "block notice waits: the server is unreachable");
+          return "later";
         }
-        for (const r of rows) {
-          let status: number;
-          try {
-            status = (await federation.request(destination, "POST", "/block", { blocker: r.blocker, userId: r.blocked, blocked: r.on === 1, at: r.at })).status;
-          } catch (err) {
-            log.info({ peer: destination, err: (err as Error).message }, "block notice waits: the server is unreachable");
-            later(destination);
-            return;
-          }
-          if (stopped) return;
-          // Delivered, or refused for good (no such user there, a notice it cannot read): either
-          // way nothing to retry. Anything else (a refused signature, its policy, a failure) may
-          // pass later: kept and tried again.
-          if (status !== 200 && status !== 404 && status !== 400) {
-            later(destination);
-            return;
-          }
-          s.drop.run(r.blocker, r.blocked, r.on, r.at);
-        }
+        // Delivered, or refused for good (no such user there, a notice it cannot read): either
+        // way nothing to retry. Anything else (a refused signature, its policy, a failure) may
+        // pass later: kept and tried again.
+        if (retry.stopped || (status !== 200 && status !== 404 && status !== 400)) return "later";
+        s.drop.run(r.blocker, r.blocked, r.on, r.at);
       }
-    } finally {
-      running.delete(destination);
     }
   }
 
@@ -127,36 +98,24 @@ export function createRemotePeople(deps: { federation: Federation; storage: Stor
     tellBlock(blocker: string, blocked: string, on: boolean, at: number): void {
       const destination = originOf(blocked);
       s.keep.run(blocker, blocked, destination, on ? 1 : 0, at);
-      void flush(destination);
+      void retry.flush(destination);
     },
 
     async openAt(home: string, actor: string, input: OpenInput, quote: Quote): Promise<OpenResult> {
       const res = await federation.request(home, "POST", "/propose", { sender: actor, op: "direct.open", params: input, proposedAt: now(), quote });
       if (res.status === 200) return res.body?.result as OpenResult;
-      const code = res.body?.error?.code as string | undefined;
-      if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message);
-      throw new ParleyError("federation.unreachable", `${home} answered ${res.status}${code ? ` (${code})` : ""}.`);
+      throw refusalOf(home, res);
     },
   };
 
   return {
     remote,
     /** The peer is back (its wake): tell it now. */
-    kick(destination: string): void {
-      const t = timers.get(destination);
-      if (t) {
-        clearTimeout(t);
-        timers.delete(destination);
-      }
-      void flush(destination);
-    },
+    kick: retry.kick,
     start(): void {
-      for (const { destination } of s.destinations.all() as { destination: string }[]) void flush(destination);
+      for (const { destination } of s.destinations.all() as { destination: string }[]) void retry.flush(destination);
     },
-    stop(): void {
-      stopped = true;
-      for (const t of timers.values()) clearTimeout(t);
-    },
+    stop: retry.stop,
   };
 }
 

@@ -7,10 +7,10 @@
  * room.
  */
 import { randomBytes } from "node:crypto";
-import { errorCatalogue, ParleyError, type ErrorCode } from "../server/errors.ts";
+import { ParleyError } from "../server/errors.ts";
 import type { OpRegistry } from "../server/ws/ops.ts";
 import { originOf } from "../server/rooms/hash.ts";
-import type { Federation } from "./service.ts";
+import { refusalOf, type Federation } from "./service.ts";
 import { proposableOps } from "./routes.ts";
 import { keptWhenDown, type PendingSends } from "./pending.ts";
 import type { Outbox } from "./outbox.ts";
@@ -103,11 +103,8 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
         if (typeof roomId === "string" && originOf(roomId) === home) subscribe(roomId);
         return res.body?.result;
       }
-      const code = res.body?.error?.code as string | undefined;
       // The home's details travel with its refusal (room.replaced names the room to write in).
-      const details = res.body.error?.details && typeof res.body.error.details === "object" ? (res.body.error.details as Record<string, unknown>) : undefined;
-      if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) throw new ParleyError(code as ErrorCode, res.body.error.message, details);
-      throw new ParleyError("federation.unreachable", `${home} answered ${res.status}${code ? ` (${code})` : ""}.`);
+      throw refusalOf(home, res);
     };
   }
 }

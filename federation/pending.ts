@@ -12,7 +12,7 @@ import type { Storage } from "../server/storage/database.ts";
 import type { Hub } from "../server/ws/transport.ts";
 import { ParleyError } from "../server/errors.ts";
 import type { Federation } from "./service.ts";
-import { retryDelay } from "./outbox.ts";
+import { createRetryLoop, type Outcome } from "./retry.ts";
 
 /**
  * The ops kept when the home cannot be reached: what a person writes in a room (posts and their
@@ -102,10 +102,7 @@ export function createPendingSends(deps: {
   // in memory; this module alone adds and drops rows.
   const kept = new Map<string, number>();
   for (const r of db.prepare("SELECT home, count(*) AS n FROM federation_pending GROUP BY home").all() as { home: string; n: number }[]) kept.set(r.home, r.n);
-  const running = new Set<string>();
-  const failures = new Map<string, number>();
-  const timers = new Map<string, NodeJS.Timeout>();
-  let stopped = false;
+  const retry = createRetryLoop(propose);
 
   function tell(userId: string, data: Record<string, unknown>): void {
     const frame = JSON.stringify({ push: "message.outcome", data });
@@ -114,71 +111,45 @@ export function createPendingSends(deps: {
     else s.keep.run(userId, frame, now() + pendingMaxAgeMs, now());
   }
 
-  function later(home: string): void {
-    if (stopped || timers.has(home)) return;
-    const n = (failures.get(home) ?? 0) + 1;
-    failures.set(home, n);
-    const t = setTimeout(() => {
-      timers.delete(home);
-      void flush(home);
-    }, Math.max(1000, retryDelay(n)));
-    t.unref();
-    timers.set(home, t);
-  }
-
   /** Proposes the home's pending ops in order; stops at the first that cannot be delivered. */
-  async function flush(home: string): Promise<void> {
-    if (stopped || running.has(home)) return;
-    running.add(home);
-    try {
-      for (;;) {
-        const rows = s.forHome.all(home) as { id: number; sender: string; op: string; params: string; created_at: number; proposal_id: string | null }[];
-        if (!rows.length) {
-          failures.delete(home);
-          return;
-        }
-        for (const r of rows) {
-          const params = JSON.parse(r.params) as Record<string, unknown>;
-          let res;
+  async function propose(home: string): Promise<Outcome> {
+    for (;;) {
+      const rows = s.forHome.all(home) as { id: number; sender: string; op: string; params: string; created_at: number; proposal_id: string | null }[];
+      if (!rows.length) return "done";
+      for (const r of rows) {
+        const params = JSON.parse(r.params) as Record<string, unknown>;
+        let res;
+        try {
+          // A file gone meanwhile: proposed without it, the home refuses it (media.not_found).
+          let file: unknown;
           try {
-            // A file gone meanwhile: proposed without it, the home refuses it (media.not_found).
-            let file: unknown;
-            try {
-              file = deps.fileOf?.(r.sender, r.op, params);
-            } catch {
-              file = undefined;
-            }
-            res = await federation.propose(home, {
-              sender: r.sender,
-              op: r.op,
-              params,
-              proposedAt: r.created_at,
-              // The home answers a proposal it already applied with its first answer (proposals.ts).
-              ...(r.proposal_id ? { proposalId: r.proposal_id } : {}),
-              ...(file ? { file } : {}),
-            });
-          } catch (err) {
-            log.info({ peer: home, err: (err as Error).message }, "pending ops wait: the home is unreachable");
-            later(home);
-            return;
+            file = deps.fileOf?.(r.sender, r.op, params);
+          } catch {
+            file = undefined;
           }
-          if (stopped) return;
-          if (res.status >= 500 || res.status === 429) {
-            later(home);
-            return;
-          }
-          if (s.drop.run(r.id).changes) kept.set(home, (kept.get(home) ?? 1) - 1);
-          const base = { pendingId: r.id, op: r.op, roomId: params.roomId, ...(typeof params.txnId === "string" ? { txnId: params.txnId } : {}), ...(typeof params.seq === "number" ? { seq: params.seq } : {}) };
-          if (res.status === 200) tell(r.sender, { ...base, status: "accepted", event: res.body?.result?.event ?? null });
-          else {
-            const code = typeof res.body?.error?.code === "string" ? res.body.error.code : "federation.unreachable";
-            tell(r.sender, { ...base, status: "refused", error: { code, message: res.body?.error?.message ?? "The home server refused it." } });
-          }
-          log.info({ peer: home, room: params.roomId, pendingId: r.id, status: res.status }, "pending op delivered");
+          res = await federation.propose(home, {
+            sender: r.sender,
+            op: r.op,
+            params,
+            proposedAt: r.created_at,
+            // The home answers a proposal it already applied with its first answer (proposals.ts).
+            ...(r.proposal_id ? { proposalId: r.proposal_id } : {}),
+            ...(file ? { file } : {}),
+          });
+        } catch (err) {
+          log.info({ peer: home, err: (err as Error).message }, "pending ops wait: the home is unreachable");
+          return "later";
         }
+        if (retry.stopped || res.status >= 500 || res.status === 429) return "later";
+        if (s.drop.run(r.id).changes) kept.set(home, (kept.get(home) ?? 1) - 1);
+        const base = { pendingId: r.id, op: r.op, roomId: params.roomId, ...(typeof params.txnId === "string" ? { txnId: params.txnId } : {}), ...(typeof params.seq === "number" ? { seq: params.seq } : {}) };
+        if (res.status === 200) tell(r.sender, { ...base, status: "accepted", event: res.body?.result?.event ?? null });
+        else {
+          const code = typeof res.body?.error?.code === "string" ? res.body.error.code : "federation.unreachable";
+          tell(r.sender, { ...base, status: "refused", error: { code, message: res.body?.error?.message ?? "The home server refused it." } });
+        }
+        log.info({ peer: home, room: params.roomId, pendingId: r.id, status: res.status }, "pending op delivered");
       }
-    } finally {
-      running.delete(home);
     }
   }
 
@@ -196,7 +167,7 @@ export function createPendingSends(deps: {
     keep(home: string, sender: string, op: string, params: Record<string, unknown>, proposalId?: string): never {
       const id = Number(s.add.run(home, sender, op, JSON.stringify(params), now(), proposalId ?? null).lastInsertRowid);
       kept.set(home, (kept.get(home) ?? 0) + 1);
-      later(home);
+      retry.later(home);
       throw new ParleyError("message.pending", `${home} cannot be reached; your ${keptWords[op] ?? op} is kept and sent when it returns.`, {
         pendingId: id,
         op,
@@ -216,27 +187,17 @@ export function createPendingSends(deps: {
       this.kick(home);
       const until = Date.now() + withinMs;
       while (s.anyOf.get(home, sender) !== undefined) {
-        if (Date.now() >= until || stopped) return false;
+        if (Date.now() >= until || retry.stopped) return false;
         await new Promise((r) => setTimeout(r, 20));
       }
       return true;
     },
     /** The home is back (its wake) or may be: try now. */
-    kick(home: string): void {
-      const t = timers.get(home);
-      if (t) {
-        clearTimeout(t);
-        timers.delete(home);
-      }
-      void flush(home);
-    },
+    kick: retry.kick,
     start(): void {
-      for (const { home } of s.homes.all() as { home: string }[]) void flush(home);
+      for (const { home } of s.homes.all() as { home: string }[]) void retry.flush(home);
     },
-    stop(): void {
-      stopped = true;
-      for (const t of timers.values()) clearTimeout(t);
-    },
+    stop: retry.stop,
   };
 }
 

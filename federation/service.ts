@@ -6,7 +6,7 @@
 import type { Config } from "../server/config/load.ts";
 import type { Logger } from "../server/logger.ts";
 import type { Storage } from "../server/storage/database.ts";
-import { ParleyError } from "../server/errors.ts";
+import { errorCatalogue, ParleyError, type ErrorCode } from "../server/errors.ts";
 import type { ServerKeys } from "./keys.ts";
 import { createPeerDirectory, federationPrefix } from "./peers.ts";
 import { createServerPolicy } from "./policy.ts";
@@ -28,6 +28,21 @@ export interface PeerResponse {
   body: any;
   /** Seconds from Retry-After, when the peer sent one. */
   retryAfter: number | null;
+}
+
+/**
+ * What a client is told when a home refused a proposal made on its behalf: the home's own coded
+ * refusal (with its details) when it is one a client can meet, or federation.unreachable naming
+ * the answer (a failure of the home, or a refusal of this server rather than of the op).
+ */
+export function refusalOf(home: string, res: { status: number; body: any }): ParleyError {
+  const error = res.body?.error as { code?: unknown; message?: unknown; details?: unknown } | undefined;
+  const code = typeof error?.code === "string" ? error.code : undefined;
+  if (code && Object.hasOwn(errorCatalogue, code) && !code.startsWith("federation.")) {
+    const details = error!.details && typeof error!.details === "object" ? (error!.details as Record<string, unknown>) : undefined;
+    return new ParleyError(code as ErrorCode, typeof error!.message === "string" ? error!.message : undefined, details);
+  }
+  return new ParleyError("federation.unreachable", `${home} answered ${res.status}${code ? ` (${code})` : ""}.`);
 }
 
 export function createFederation(deps: FederationDeps) {
