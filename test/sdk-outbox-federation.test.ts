@@ -8,7 +8,7 @@
  */
 import t from "tap";
 import { Outbox, type KeyValueStore, type PendingSend } from "../clients/sdk/outbox.ts";
-import { startCluster } from "./federation/cluster.ts";
+import { mathsWithBob } from "./federation/cluster.ts";
 import { until, type TestServer } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -38,25 +38,8 @@ function entriesWhen(outbox: Outbox, check: (entries: readonly PendingSend[]) =>
   });
 }
 
-
-async function twoServers(t: Test) {
-  const servers = await startCluster(["a.test", "b.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
-  const { "a.test": a, "b.test": b } = servers;
-  const alice = await a.user("alice");
-  const bob = await b.user("bob");
-  const { roomId } = await alice.request("group.create", { name: "Maths" });
-  const { token } = await alice.request("link.create", { roomId });
-  await bob.request("link.join", { token, server: "a.test" });
-  const seq = (s: TestServer) => s.app.parley.rooms.state(roomId)?.seq ?? 0;
-  await until(t, "b caught up", () => seq(b) === seq(a));
-  return { servers, a, b, bob, roomId };
-}
-
 t.test("a send to a room whose home is down is held, then acknowledged with the home's event when it returns", async (t) => {
-  const { servers, a, bob, roomId } = await twoServers(t);
+  const { servers, a, bob, roomId } = await mathsWithBob(t);
   await a.stop(false);
   const outbox = new Outbox(bob, new MemoryStore());
   const acknowledged = new Promise<{ entry: PendingSend; seq: number; sender: string }>((resolve) => outbox.onAcknowledged((entry, r) => resolve({ entry, seq: r.event.seq, sender: r.event.sender })));
@@ -83,7 +66,7 @@ t.test("a send to a room whose home is down is held, then acknowledged with the 
 });
 
 t.test("a held send that the home refuses (bob was banned meanwhile) is marked failed with the home's error, also after a reload", async (t) => {
-  const { servers, a, b, bob, roomId } = await twoServers(t);
+  const { servers, a, b, bob, roomId } = await mathsWithBob(t);
   await a.stop(false);
   const store = new MemoryStore();
   const outbox = new Outbox(bob, store);

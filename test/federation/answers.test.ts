@@ -8,7 +8,7 @@
  *   alice  on a.test, owner of Maths     bob  on b.test, a member
  */
 import t from "tap";
-import { startCluster } from "./cluster.ts";
+import { mathsWithBob } from "./cluster.ts";
 import { until, type TestServer } from "../helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -20,20 +20,11 @@ const answersAt = (s: TestServer, id: string) =>
 const eventsOf = (s: TestServer, roomId: string, type: string) =>
   (s.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM room_events WHERE room_id = ? AND type = ?").get(roomId, type) as { n: number }).n;
 
-async function mathsWithBob(t: Test) {
-  const servers = await startCluster(["a.test", "b.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
-  const { "a.test": a, "b.test": b } = servers;
-  const alice = await a.user("alice");
-  const bob = await b.user("bob");
-  const { roomId } = await alice.request("group.create", { name: "Maths" });
-  const { token } = await alice.request("link.create", { roomId });
-  await bob.request("link.join", { token, server: "a.test" });
+async function mathsWithBobAndPoll(t: Test) {
+  const { servers, a, b, alice, bob, roomId, caughtUp } = await mathsWithBob(t);
   const poll = (await alice.request("poll.create", { roomId, txnId: "a1", question: "Which day for the trip?", options: ["Monday", "Friday"] })).event.seq;
   const mine = (await bob.request("message.send", { roomId, txnId: "b1", body: "Thanks!" })).event.seq;
-  await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  await caughtUp();
   /** Proposes as b does for a kept op (the same proposalId every time). */
   const propose = (op: string, params: Record<string, unknown>, proposalId: string) =>
     b.app.parley.federation.request("a.test", "POST", "/propose", { sender: "@bob:b.test", op, params, proposedAt: Date.now(), proposalId });
@@ -41,7 +32,7 @@ async function mathsWithBob(t: Test) {
 }
 
 t.test("when the home cannot write the answer of bob's kept edit, the edit is rolled back with it; proposed again, it is applied once", async (t) => {
-  const { a, roomId, mine, propose } = await mathsWithBob(t);
+  const { a, roomId, mine, propose } = await mathsWithBobAndPoll(t);
   const db = a.app.parley.storage.sqlite;
   const before = a.app.parley.rooms.state(roomId)!.seq;
   db.exec("CREATE TEMP TRIGGER refuse_answers BEFORE INSERT ON federation_proposals BEGIN SELECT RAISE(ABORT, 'injected: the answer cannot be written'); END");
@@ -65,7 +56,7 @@ t.test("when the home cannot write the answer of bob's kept edit, the edit is ro
 });
 
 t.test("when the home cannot store bob's kept reaction, no answer is recorded either; proposed again, it is applied once", async (t) => {
-  const { a, roomId, mine, propose } = await mathsWithBob(t);
+  const { a, roomId, mine, propose } = await mathsWithBobAndPoll(t);
   const db = a.app.parley.storage.sqlite;
   db.exec("CREATE TEMP TRIGGER refuse_reactions BEFORE INSERT ON room_events WHEN NEW.type = 'reaction' BEGIN SELECT RAISE(ABORT, 'injected: the event cannot be written'); END");
   const failed = await propose("message.react", { roomId, seq: mine, emoji: "👍" }, "kept-react-0001");
@@ -80,7 +71,7 @@ t.test("when the home cannot store bob's kept reaction, no answer is recorded ei
 });
 
 t.test("bob's kept vote proposed again after the home restarts is answered from the record made in the vote's transaction", async (t) => {
-  const { servers, roomId, poll, propose } = await mathsWithBob(t);
+  const { servers, roomId, poll, propose } = await mathsWithBobAndPoll(t);
   const first = await propose("poll.vote", { roomId, seq: poll, options: [1] }, "kept-vote-0001");
   t.equal(first.status, 200, JSON.stringify(first.body));
   t.same(first.body.result.counts, [0, 1]);
@@ -95,7 +86,7 @@ t.test("bob's kept vote proposed again after the home restarts is answered from 
 });
 
 t.test("a refused kept op is answered with the same refusal when proposed again, and a proposalId on an op that is never kept means nothing", async (t) => {
-  const { a, b, roomId, poll, propose } = await mathsWithBob(t);
+  const { a, b, roomId, poll, propose } = await mathsWithBobAndPoll(t);
   const alice = await a.login("alice");
   await alice.request("poll.close", { roomId, seq: poll });
   await until(t, "b holds the close", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);

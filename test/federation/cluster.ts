@@ -4,7 +4,7 @@
  * loopback by config.
  */
 import { createServer } from "node:net";
-import { startServer, type TestServer } from "../helpers.ts";
+import { startServer, until, type TestServer } from "../helpers.ts";
 import type { ConfigOverrides } from "../../server/config/load.ts";
 
 /** A free loopback port (the OS picks it; it is released before the server takes it). */
@@ -35,4 +35,27 @@ export async function startCluster(names: string[], overrides: (name: string) =>
     }, { now: opts.now });
   }
   return out;
+}
+
+type Test = Parameters<typeof until>[0];
+
+/**
+ * Two servers, a.test and b.test, stopped with the test: alice (of a) owns the group Maths, and
+ * bob (of b) has joined it by its link through his own server, which has caught up with a's log.
+ */
+export async function mathsWithBob(t: Test) {
+  const servers = await startCluster(["a.test", "b.test"]);
+  t.teardown(async () => {
+    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
+  });
+  const { "a.test": a, "b.test": b } = servers;
+  const alice = await a.user("alice");
+  const bob = await b.user("bob");
+  const { roomId } = await alice.request("group.create", { name: "Maths" });
+  const { token } = await alice.request("link.create", { roomId });
+  await bob.request("link.join", { token, server: "a.test" });
+  /** Waits until b holds a's log of the room up to its last event. */
+  const caughtUp = () => until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq, 60_000);
+  await caughtUp();
+  return { servers, a, b, alice, bob, roomId, token, caughtUp };
 }

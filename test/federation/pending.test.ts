@@ -6,7 +6,7 @@
  * not kept: they fail at once.
  */
 import t from "tap";
-import { startCluster } from "./cluster.ts";
+import { mathsWithBob } from "./cluster.ts";
 import { record, type TestServer, until as untilShared } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { setServerPolicy } from "../../federation/policy.ts";
@@ -30,21 +30,12 @@ const keptCount = (s: TestServer) => (s.app.parley.storage.sqlite.prepare("SELEC
 
 /** a hosts a group with alice's message, poll and calendar event and bob's message; bob (of b) is a member. */
 async function roomWithBob(t: Test) {
-  const servers = await startCluster(["a.test", "b.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
-  const { "a.test": a, "b.test": b } = servers;
-  const alice = await a.user("alice");
-  const bob = await b.user("bob");
-  const { roomId } = await alice.request("group.create", { name: "Maths" });
-  const { token } = await alice.request("link.create", { roomId });
-  await bob.request("link.join", { token, server: "a.test" });
+  const { servers, a, b, alice, bob, roomId, caughtUp } = await mathsWithBob(t);
   const hello = (await alice.request("message.send", { roomId, txnId: "a1", body: "Homework is on page 12" })).event.seq;
   const poll = (await alice.request("poll.create", { roomId, txnId: "a2", question: "Which day for the trip?", options: ["Monday", "Friday"] })).event.seq;
   const meeting = (await alice.request("event.create", { roomId, txnId: "a3", title: "Parents' evening", start: Date.now() + 86_400_000, timeZone: "Europe/London" })).event.seq;
   const mine = (await bob.request("message.send", { roomId, txnId: "b1", body: "Thanks!" })).event.seq;
-  await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
+  await caughtUp();
   return { servers, a, b, alice, bob, roomId, hello, poll, meeting, mine };
 }
 
