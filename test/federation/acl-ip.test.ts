@@ -7,7 +7,7 @@
  * refuse IP literals. The rule itself is checked on names of every shape.
  */
 import t from "tap";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { eventFor, ok, refusalOf, type TestServer, until } from "../helpers.ts";
 import { aclDenies, isIpLiteral } from "../../server/rooms/types.ts";
 
@@ -16,10 +16,7 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 const seqOf = (server: TestServer, roomId: string) => server.app.parley.rooms.state(roomId)?.seq ?? 0;
 
 async function hillside(t: Test) {
-  const servers = await startCluster(["school.test", "127.0.0.2", "b.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["school.test", "127.0.0.2", "b.test"]);
   const { "school.test": home, "127.0.0.2": ip, "b.test": b } = servers;
   const alice = await home.user("alice");
   const bob = await ip.user("bob");

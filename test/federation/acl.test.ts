@@ -7,7 +7,7 @@
  * a still accepts c's users. Then each refusal of `community.servers.set`.
  */
 import t from "tap";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { eventFor, nextFrame, ok, rawSocket, refusalOf, type TestServer, until } from "../helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -22,10 +22,7 @@ function logOf(server: TestServer, roomId: string) {
 const seqOf = (server: TestServer, roomId: string) => server.app.parley.rooms.state(roomId)?.seq ?? 0;
 
 async function hillside(t: Test) {
-  const servers = await startCluster(["a.test", "b.test", "c.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"]);
   const { "a.test": a, "b.test": b, "c.test": c } = servers;
   const [alice, dan] = await Promise.all([a.user("alice"), a.user("dan")]);
   const bob = await b.user("bob");

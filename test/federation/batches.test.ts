@@ -10,7 +10,7 @@
  *   mallory  on evil.test (a fake peer)
  */
 import t from "tap";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { startServer, unthrottled, type TestServer } from "../helpers.ts";
 import { startFakePeer, type FakePeer } from "./peer.ts";
 import { createProposer, JsonText, proposalsPerBatch } from "../../federation/proposer.ts";
@@ -25,10 +25,7 @@ function messagesOf(server: TestServer, roomId: string) {
 }
 
 async function twoServers(t: Test) {
-  const servers = await startCluster(["a.test", "b.test"], () => unthrottled);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test"], () => unthrottled);
   const { "a.test": a, "b.test": b } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob");

@@ -39,15 +39,21 @@ export async function startCluster(names: string[], overrides: (name: string) =>
 
 type Test = Parameters<typeof until>[0];
 
+/** startCluster, with every server stopped (and its data removed) when the test ends. */
+export async function startClusterFor(t: Test, names: string[], overrides?: (name: string) => ConfigOverrides, opts?: { now?: () => number }): Promise<Record<string, TestServer>> {
+  const servers = await startCluster(names, overrides, opts);
+  t.teardown(async () => {
+    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
+  });
+  return servers;
+}
+
 /**
  * Two servers, a.test and b.test, stopped with the test: alice (of a) owns the group Maths, and
  * bob (of b) has joined it by its link through his own server, which has caught up with a's log.
  */
 export async function mathsWithBob(t: Test) {
-  const servers = await startCluster(["a.test", "b.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test"]);
   const { "a.test": a, "b.test": b } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob");

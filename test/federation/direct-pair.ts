@@ -7,7 +7,7 @@
  * test/web-direct-pair.test.ts.
  */
 import type t from "tap";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { ok, type TestServer, until } from "../helpers.ts";
 import type { ConfigOverrides } from "../../server/config/load.ts";
 
@@ -15,10 +15,7 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 /** `more`: messages alice adds to her room while b is down (over 50, b begins its copy from a join snapshot). */
 export async function twoRoomsForOnePair(t: Test, overrides: (name: string) => ConfigOverrides = () => ({}), opts: { more?: number } = {}) {
-  const servers = await startCluster(["a.test", "b.test"], overrides);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test"], overrides);
   let a = servers["a.test"];
   let b = servers["b.test"];
   let alice = await a.user("alice");

@@ -6,7 +6,7 @@
  *   b.test: bob (a member of Maths through his server), dave (shares nothing with alice)
  */
 import t from "tap";
-import { startCluster } from "./cluster.ts";
+import { startCluster, startClusterFor } from "./cluster.ts";
 import { ok, refusalOf, nextEvent, schemaErrors, startServer, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import type { ConfigOverrides } from "../../server/config/load.ts";
@@ -25,10 +25,7 @@ const blockKnown = (s: TestServer, blocker: string, blocked: string) =>
 const seqOf = (s: TestServer, roomId: string) => s.app.parley.rooms.state(roomId)?.seq ?? 0;
 
 async function twoServers(t: Test, overrides: (name: string) => ConfigOverrides = () => ({})) {
-  const servers = await startCluster(["a.test", "b.test"], overrides);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test"], overrides);
   const { "a.test": a, "b.test": b } = servers;
   const alice = await a.user("alice");
   const carol = await a.user("carol");
@@ -75,10 +72,7 @@ t.test("alice of a opens a direct chat with bob of b: it is hosted at a, bob rec
 });
 
 t.test("a group hosted on a third server counts: alice of a and bob of b, both in c's group, may open a chat", async (t) => {
-  const servers = await startCluster(["a.test", "b.test", "c.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"]);
   const { "a.test": a, "b.test": b, "c.test": c } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob");

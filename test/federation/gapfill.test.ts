@@ -5,7 +5,7 @@
  * checks it like any batch, and wakes the home, which then delivers the rest: nothing is skipped.
  */
 import t from "tap";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { until, type TestServer } from "../helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -15,10 +15,7 @@ const chainOf = (server: TestServer, roomId: string) =>
   server.app.parley.storage.sqlite.prepare("SELECT seq, hash FROM room_events WHERE room_id = ? ORDER BY seq").all(roomId) as { seq: number; hash: string }[];
 
 t.test("b lost events a counts as delivered: a's next batch is refused for the gap, b fetches the range from a and then holds every event once, in order", async (t) => {
-  const servers = await startCluster(["a.test", "b.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test"]);
   const { "a.test": a, "b.test": b } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob"); // joins from b; b is then stopped and restarted under him

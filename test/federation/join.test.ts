@@ -6,7 +6,7 @@
  */
 import t from "tap";
 import { generateKeyPairSync } from "node:crypto";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { startServer, nextEvent, type TestServer, until } from "../helpers.ts";
 import { startFakePeer } from "./peer.ts";
 import { joinSnapshot, type WireEvent } from "../../federation/outbox.ts";
@@ -34,10 +34,7 @@ async function refusalOf(client: ParleyClient, op: string, params: Record<string
 }
 
 async function twoServers(t: Test) {
-  const servers = await startCluster(["a.test", "b.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test"]);
   const { "a.test": a, "b.test": b } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob");

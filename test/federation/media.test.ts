@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { startFakePeer } from "./peer.ts";
 import { nextEvent, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
@@ -46,10 +46,7 @@ const fetches = (server: TestServer, mediaId: string) => server.logs.filter((l) 
 async function setup(t: Test) {
   const evil = await startFakePeer("evil.test");
   t.teardown(() => evil.close());
-  const servers = await startCluster(["a.test", "b.test", "c.test"], () => ({ federation: { peers: { "evil.test": evil.baseUrl } } }));
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"], () => ({ federation: { peers: { "evil.test": evil.baseUrl } } }));
   const { "a.test": a, "b.test": b, "c.test": c } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob");

@@ -10,7 +10,7 @@
 import t from "tap";
 import { createHash } from "node:crypto";
 import sharp from "sharp";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { startFakePeer } from "./peer.ts";
 import { ok, refusalOf, type TestServer, until } from "../helpers.ts";
 
@@ -24,10 +24,7 @@ const storedProfile = (s: TestServer, userId: string) =>
     { displayName: string; avatar: string | null } | undefined;
 
 async function setup(t: Test, opts: { now?: () => number; evil?: string } = {}) {
-  const servers = await startCluster(["a.test", "b.test"], () => (opts.evil ? { federation: { peers: { "evil.test": opts.evil } } } : {}), { now: opts.now });
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test"], () => (opts.evil ? { federation: { peers: { "evil.test": opts.evil } } } : {}), { now: opts.now });
   const { "a.test": a, "b.test": b } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob");

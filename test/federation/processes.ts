@@ -148,6 +148,22 @@ export async function spawnCluster(names: string[]): Promise<{ servers: Record<s
   };
 }
 
+/**
+ * a.test and b.test as processes, killed when the test ends: alice (of a) owns the group Maths,
+ * which bob (of b) has joined by its link through his own server.
+ */
+export async function spawnMathsWithBob(t: { teardown(fn: () => Promise<void>): void }) {
+  const { servers, close } = await spawnCluster(["a.test", "b.test"]);
+  t.teardown(close);
+  const { "a.test": a, "b.test": b } = servers;
+  const alice = await a.user("alice");
+  const bob = await b.user("bob");
+  const { roomId } = await alice.request("group.create", { name: "Maths" });
+  const { token } = await alice.request("link.create", { roomId });
+  await bob.request("link.join", { token, server: "a.test" });
+  return { a, b, alice, bob, roomId };
+}
+
 export interface LogRow {
   seq: number;
   event_id: string;

@@ -8,7 +8,7 @@
 import t from "tap";
 import { createHash } from "node:crypto";
 import sharp from "sharp";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { startFakePeer } from "./peer.ts";
 import { post, record, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
@@ -30,10 +30,7 @@ const profileFetches = (s: TestServer) => s.logs.filter((l) => l.msg === "incomi
 async function setup(t: Test, opts: { now?: () => number } = {}) {
   const evil = await startFakePeer("evil.test");
   t.teardown(() => evil.close());
-  const servers = await startCluster(["a.test", "b.test", "c.test"], () => ({ federation: { peers: { "evil.test": evil.baseUrl } } }), opts);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"], () => ({ federation: { peers: { "evil.test": evil.baseUrl } } }), opts);
   const { "a.test": a, "b.test": b, "c.test": c } = servers;
   const [alice, bob, carol, dave] = await Promise.all([a.user("alice"), b.user("bob"), c.user("carol"), c.user("dave")]);
   const { roomId } = await alice.request("group.create", { name: "Maths", settings: { sendPolicy: "all" } });

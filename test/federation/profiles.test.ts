@@ -6,7 +6,7 @@
 import t from "tap";
 import { createHash } from "node:crypto";
 import sharp from "sharp";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { startFakePeer, type FakePeer } from "./peer.ts";
 import { delay, nextEvent, record, refusal, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
@@ -57,14 +57,11 @@ async function mediaAs(evil: FakePeer, target: TestServer, name: string, mediaId
 async function setup(t: Test, opts: { now?: () => number; blockedOnC?: string[] } = {}) {
   const evil = await startFakePeer("evil.test");
   t.teardown(() => evil.close());
-  const servers = await startCluster(
+  const servers = await startClusterFor(t, 
     ["a.test", "b.test", "c.test"],
     (name) => ({ federation: { peers: { "evil.test": evil.baseUrl } }, ...(name === "c.test" && opts.blockedOnC ? { media: { blocked_types: opts.blockedOnC } } : {}) }),
     { now: opts.now },
   );
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
   const { "a.test": a, "b.test": b, "c.test": c } = servers;
   const [alice, bob, carol, dave] = await Promise.all([a.user("alice"), b.user("bob"), c.user("carol"), c.user("dave")]);
   const community = await alice.request("community.create", { name: "Hillside School" });

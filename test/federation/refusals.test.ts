@@ -7,7 +7,7 @@
  *   alice  on a.test, owner of the group Maths    bob  on b.test    carol  on c.test
  */
 import t from "tap";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { until, type TestServer } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { setServerPolicy } from "../../federation/policy.ts";
@@ -29,10 +29,7 @@ function pendingCount(server: TestServer): number {
 }
 
 async function threeServers(t: Test) {
-  const servers = await startCluster(["a.test", "b.test", "c.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"]);
   const { "a.test": a, "b.test": b, "c.test": c } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob");

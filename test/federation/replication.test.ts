@@ -5,7 +5,7 @@
  * is down.
  */
 import t from "tap";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { nextEvent, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { retryDelay, backoff } from "../../federation/outbox.ts";
@@ -24,10 +24,7 @@ async function propose(from: TestServer, home: string, sender: string, op: strin
 }
 
 async function threeServers(t: Test) {
-  const servers = await startCluster(["a.test", "b.test", "c.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"]);
   const { "a.test": a, "b.test": b, "c.test": c } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob");

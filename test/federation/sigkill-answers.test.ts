@@ -7,7 +7,7 @@
  * told of each once. Everything waits for states, never for times.
  */
 import t from "tap";
-import { spawnCluster, until, type ServerProcess } from "./processes.ts";
+import { spawnMathsWithBob, until, type ServerProcess } from "./processes.ts";
 import { record } from "../helpers.ts";
 import type { ParleyRequestError } from "../../clients/sdk/index.ts";
 
@@ -19,14 +19,7 @@ const reactionsAt = (s: ServerProcess, roomId: string) =>
 const keptAt = (s: ServerProcess) => s.query<{ n: number }>("SELECT count(*) AS n FROM federation_pending")[0].n;
 
 t.test("a home killed while bob's kept reactions are proposed applies each exactly once, with its answer", async (t) => {
-  const { servers, close } = await spawnCluster(["a.test", "b.test"]);
-  t.teardown(close);
-  const { "a.test": a, "b.test": b } = servers;
-  const alice = await a.user("alice");
-  const bob = await b.user("bob");
-  const { roomId } = await alice.request("group.create", { name: "Maths" });
-  const { token } = await alice.request("link.create", { roomId });
-  await bob.request("link.join", { token, server: "a.test" });
+  const { a, b, alice, bob, roomId } = await spawnMathsWithBob(t);
   const seqs: number[] = [];
   for (let i = 0; i < count; i++) seqs.push((await alice.request("message.send", { roomId, txnId: `a${i}`, body: `Question ${i}` })).event.seq);
   const top = seqs[seqs.length - 1];

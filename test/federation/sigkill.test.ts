@@ -7,7 +7,7 @@
  * Everything waits for states, never for times.
  */
 import t from "tap";
-import { spawnCluster, until, logOf, chainBreak, type ServerProcess } from "./processes.ts";
+import { spawnCluster, spawnMathsWithBob, until, logOf, chainBreak, type ServerProcess } from "./processes.ts";
 import { record } from "../helpers.ts";
 import { ParleyRequestError, type ParleyClient } from "../../clients/sdk/index.ts";
 
@@ -55,18 +55,6 @@ async function sendKept(t: Test, bob: ParleyClient, roomId: string, txnIds: stri
   }
 }
 
-async function groupOfAliceWithBob(t: Test) {
-  const { servers, close } = await spawnCluster(["a.test", "b.test"]);
-  t.teardown(close);
-  const { "a.test": a, "b.test": b } = servers;
-  const alice = await a.user("alice");
-  const bob = await b.user("bob");
-  const { roomId } = await alice.request("group.create", { name: "Maths" });
-  const { token } = await alice.request("link.create", { roomId });
-  await bob.request("link.join", { token, server: "a.test" });
-  return { a, b, alice, bob, roomId };
-}
-
 /** Both hold the same log, whole and chained, with every txnId exactly once and bob's in order. */
 function checkLogs(t: Test, a: ServerProcess, b: ServerProcess, roomId: string, bobTxns: string[]): void {
   const home = logOf(a, roomId);
@@ -81,7 +69,7 @@ function checkLogs(t: Test, a: ServerProcess, b: ServerProcess, roomId: string, 
 }
 
 t.test("the home is killed while it delivers a stream to b: after it restarts b holds every event exactly once, in order, and bob's sends kept meanwhile are delivered", async (t) => {
-  const { a, b, alice, bob, roomId } = await groupOfAliceWithBob(t);
+  const { a, b, alice, bob, roomId } = await spawnMathsWithBob(t);
   const sending = sendStream(alice, roomId, "a", stream);
   await until("b received part of the stream", () => seqOf(b, roomId) >= 30);
   await a.kill();
@@ -97,7 +85,7 @@ t.test("the home is killed while it delivers a stream to b: after it restarts b 
 });
 
 t.test("the receiver is killed mid-batch, then holds sends kept for a killed home across its own SIGKILL: after the restarts everything arrives exactly once, in order", async (t) => {
-  const { a, b, alice, bob, roomId } = await groupOfAliceWithBob(t);
+  const { a, b, alice, bob, roomId } = await spawnMathsWithBob(t);
   const sending = sendStream(alice, roomId, "a", stream);
   await until("b received part of the stream", () => seqOf(b, roomId) >= 30);
   const back = new Promise<void>((resolve) => {

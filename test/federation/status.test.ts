@@ -7,7 +7,7 @@
 import t from "tap";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startCluster } from "./cluster.ts";
+import { startClusterFor } from "./cluster.ts";
 import { post, schemaErrors, type TestServer, until } from "../helpers.ts";
 import { runCli } from "../../server/cli.ts";
 
@@ -38,10 +38,7 @@ async function adminStatus(t: Test, server: TestServer, token: string) {
 }
 
 t.test("bob's sends kept while a.test is down are counted per home in `parley federation status` and on dana's Federation page, and are gone from both once a.test has them", async (t) => {
-  const servers = await startCluster(["a.test", "b.test"]);
-  t.teardown(async () => {
-    for (const s of Object.values(servers)) await s.stop(true).catch(() => undefined);
-  });
+  const servers = await startClusterFor(t, ["a.test", "b.test"]);
   const { "a.test": a, "b.test": b } = servers;
   const alice = await a.user("alice");
   const bob = await b.user("bob");
