@@ -73,15 +73,8 @@ export function firstBreak(run: Skeleton[], checkpoint: { roomId: string; seq: n
  * signed by the home like a checkpoint, over the canonical JSON of every field but the signature,
  * the state included. The chain ties the events sent with it to `hash`.
  */
-export interface Snapshot {
-  server: string;
-  roomId: string;
-  seq: number;
-  hash: string;
-  ts: number;
-  keyId: string;
+export interface Snapshot extends Checkpoint {
   state: SnapshotState;
-  signature: string;
 }
 
 export function signSnapshot(c: Omit<Snapshot, "signature" | "keyId">, key: { keyId: string; privateKey: KeyObject }): Snapshot {
