@@ -127,9 +127,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const accounts = createAccountService({ config, store: createAccountStore(storage), bus, log: log.child({ area: "accounts" }), now: options.now });
   const ops = new OpRegistry(protocol);
   const metrics = createMetrics();
+  const roomStore = createRoomStore(storage);
   const rooms = createRoomCore({
     observeCommit: metrics.observeCommit,
-    store: createRoomStore(storage),
+    store: roomStore,
     serverName: config.server.name,
     log: log.child({ area: "rooms" }),
     now: options.now,
@@ -187,7 +188,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const direct = createDirectService({ core: rooms, queries: createDirectQueries(storage), messages, openTo: config.direct.open_to, serverName: config.server.name, now: options.now });
   /** Names of users of other servers, as their servers answer: set once federation is composed (below). */
   let remoteNames: (ids: string[]) => Promise<Map<string, { displayName: string; avatar: string | null }>> = async () => new Map();
-  const search = createSearchService({ core: rooms, queries: createSearchQueries(storage), communities: communityQueries, openTo: config.direct.open_to, serverName: config.server.name, remoteNames: (ids) => remoteNames(ids) });
+  const search = createSearchService({ core: rooms, queries: createSearchQueries(storage), communities: communityQueries, openTo: config.direct.open_to, serverName: config.server.name, remoteNames: (ids) => remoteNames(ids), indexSearch: () => roomStore.indexSearch() });
   const invites = createInviteService({ storage, core: rooms, communities, publicUrl: config.server.public_url });
 
   const timeouts = config.timeouts;
@@ -399,6 +400,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     federation.close();
     // Commands accepted before the close still commit: nothing a user sent is dropped.
     rooms.close();
+    try {
+      // A clean stop leaves the search index whole (a crash leaves it to the next start's first batch).
+      roomStore.indexSearch();
+    } catch (err) {
+      log.warn({ err }, "could not bring the search index up to date before closing");
+    }
     storage.close();
   });
   return app;

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStorage, type Storage } from "../server/storage/database.ts";
 import { createRoomStore, type RoomStore } from "../server/rooms/store.ts";
-import { createRoomCore, type Committed, type RoomCore, type Tx } from "../server/rooms/core.ts";
+import { createRoomCore, sortableTime, type Committed, type RoomCore, type Tx } from "../server/rooms/core.ts";
 import { projectEvent } from "../server/rooms/project.ts";
 import { createLogger } from "../server/logger.ts";
 import { ParleyError } from "../server/errors.ts";
@@ -208,6 +208,32 @@ t.test("drain runs queued commands at once", async (t) => {
   core.drain();
   t.equal(core.pending(), 0);
   t.ok(store.loadState(await p));
+});
+
+t.test("event ids are unique and sort in the order they were made, across milliseconds", async (t) => {
+  const { storage, core } = openCore(t);
+  const roomId = await core.transact((tx) => tx.createRoom({ kind: "group", name: "Maths", settings: { ...defaultGroupSettings }, creator: alice }).id);
+  for (let round = 0; round < 5; round++) {
+    await Promise.all(Array.from({ length: 40 }, (_, i) => core.transact((tx) => say(tx, roomId, alice, `message ${round}.${i}`))));
+    // The next round falls in a later millisecond.
+    const until = Date.now() + 2;
+    while (Date.now() < until) await new Promise((r) => setImmediate(r));
+  }
+  const ids = (storage.sqlite.prepare("SELECT event_id FROM room_events WHERE room_id = ? ORDER BY pos").all(roomId) as { event_id: string }[]).map((r) => r.event_id);
+  t.equal(ids.length, 202, "the room's creation, its creator's join and 200 messages");
+  t.equal(new Set(ids).size, ids.length, "no id repeats");
+  for (const id of ids) t.match(id, /^\$[-0-9A-Za-z_]{23}$/);
+  // Within one millisecond the random part orders them; across milliseconds the time does.
+  const prefixes = ids.map((id) => id.slice(1, 9));
+  t.same([...prefixes].sort(), prefixes, "time prefixes never go back");
+  t.ok(new Set(prefixes).size >= 5, "the rounds fell in different milliseconds");
+});
+
+t.test("sortableTime writes times as strings that compare as the times do", async (t) => {
+  const times = [0, 1, 63, 64, 4095, 4096, 1_796_035_962_989, 1_796_035_962_990, 2 ** 47];
+  const written = times.map(sortableTime);
+  for (const w of written) t.equal(w.length, 8);
+  for (let i = 1; i < written.length; i++) t.ok(written[i - 1] < written[i], `${times[i - 1]} < ${times[i]}`);
 });
 
 /** A small deterministic PRNG, so that a failure replays exactly. */

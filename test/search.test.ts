@@ -152,7 +152,7 @@ t.test("search ops need authentication", async (t) => {
   }
 });
 
-t.test("the index follows the log in the same transaction: a rolled-back send leaves nothing to find", async (t) => {
+t.test("the index follows the log in batches: only committed text is indexed, edits and deletions before or after the batch", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "parley-fts-"));
   const storage = openStorage(dir);
   t.teardown(() => {
@@ -160,7 +160,8 @@ t.test("the index follows the log in the same transaction: a rolled-back send le
     rmSync(dir, { recursive: true, force: true });
   });
   const store = createRoomStore(storage);
-  const count = () => (storage.sqlite.prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH 'rollback'").get() as { n: number }).n;
+  const count = (word: string) => (storage.sqlite.prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ?").get(word) as { n: number }).n;
+  const mark = () => (storage.sqlite.prepare("SELECT indexed_pos AS pos FROM search_index_state").get() as { pos: number }).pos;
   const event = (seq: number, body: string) => {
     const base = { roomId: "!r:s", seq, eventId: `$e${seq}`, type: "message" as const, sender: "@a:s", ts: seq, content: { kind: "text", body } };
     return { ...base, pos: store.insertEvent(base, null, false, null) };
@@ -171,10 +172,13 @@ t.test("the index follows the log in the same transaction: a rolled-back send le
       throw new Error("refused");
     }),
   );
-  t.equal(count(), 0, "nothing indexed");
+  store.indexSearch();
+  t.equal(count("rollback"), 0, "a rolled-back send leaves nothing to index");
   store.transaction(() => store.insertMessage(event(1, "about the rollback")));
-  t.equal(count(), 1, "a committed send is indexed");
-  // A group commit: each command in its own savepoint; a refused one takes its index entry along.
+  t.equal(count("rollback"), 0, "a committed send waits for the next batch");
+  store.indexSearch();
+  t.equal(count("rollback"), 1, "the batch indexes it");
+  // A group commit: each command in its own savepoint; a refused one leaves nothing behind.
   store.transaction(() => {
     store.transaction(() => store.insertMessage(event(2, "rollback kept")));
     t.throws(() =>
@@ -184,12 +188,52 @@ t.test("the index follows the log in the same transaction: a rolled-back send le
       }),
     );
   });
-  t.equal(count(), 2, "the committed command's text is indexed, the refused one's is not");
-  t.equal((storage.sqlite.prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH 'refused'").get() as { n: number }).n, 0);
+  store.indexSearch();
+  t.equal(count("rollback"), 2, "the committed command's text is indexed, the refused one's is not");
+  t.equal(count("refused"), 0);
   store.transaction(() => store.editMessage("!r:s", 1, "about something else", 2));
-  t.equal(count(), 1, "an edit replaces the text (only message 2 still says it)");
+  t.equal(count("rollback"), 1, "an edit of an indexed message replaces its text at once (only message 2 still says it)");
+  t.equal(count("something"), 1);
   store.transaction(() => store.deleteMessage("!r:s", 1, 3, "@a:s"));
-  t.equal((storage.sqlite.prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH 'something'").get() as { n: number }).n, 0, "a deletion removes it");
+  t.equal(count("something"), 0, "a deletion removes it at once");
+
+  // Edited or deleted before the batch reaches them: the batch reads the text as it is then.
+  store.transaction(() => {
+    store.insertMessage(event(4, "first draft"));
+    store.insertMessage(event(5, "regrettable words"));
+  });
+  store.transaction(() => store.editMessage("!r:s", 4, "second draft", 4));
+  store.transaction(() => store.deleteMessage("!r:s", 5, 5, "@a:s"));
+  store.indexSearch();
+  t.equal(count("first"), 0, "the text before the edit was never indexed");
+  t.equal(count("second"), 1, "the edited text is");
+  t.equal(count("regrettable"), 0, "a message deleted before the batch is not indexed");
+  t.equal(mark(), (storage.sqlite.prepare("SELECT max(pos) AS pos FROM room_events").get() as { pos: number }).pos, "the mark is at the head of the log");
+});
+
+t.test("after a crash, what the last batch did not reach is indexed soon after the start", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "parley-fts-"));
+  const first = openStorage(dir);
+  const before = createRoomStore(first);
+  before.transaction(() => {
+    for (let seq = 1; seq <= 30; seq++) {
+      const base = { roomId: "!r:s", seq, eventId: `$e${seq}`, type: "message" as const, sender: "@a:s", ts: seq, content: { kind: "text", body: `lighthouse ${seq}` } };
+      before.insertMessage({ ...base, pos: before.insertEvent(base, null, false, null) });
+    }
+  });
+  // The process "dies" here: the connection closes with the batch not run.
+  first.close();
+  const storage = openStorage(dir);
+  t.teardown(() => {
+    storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const count = () => (storage.sqlite.prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH 'lighthouse'").get() as { n: number }).n;
+  t.equal(count(), 0, "nothing of them was indexed");
+  createRoomStore(storage);
+  // The store schedules its first batch when it opens on a log ahead of its index.
+  while (count() < 30) await new Promise((r) => setTimeout(r, 50));
+  t.equal(count(), 30);
 });
 
 t.test("queries are split into words; matches are marked in the snippet", async (t) => {

@@ -75,6 +75,11 @@ export function eventFromRow(r: EventRow): RoomEvent {
  * All SQL of the room core: the log and its projections. Raw prepared statements (made once) on
  * the write path, because every append runs several of them inside the group commit.
  */
+/** The search index's batches (see "The search index" in createRoomStore). */
+const indexDelayMs = 1_000;
+const indexBatchMessages = 5_000;
+const indexBatchPositions = 20_000;
+
 export function createRoomStore(storage: Storage) {
   const db = storage.sqlite;
   const s = {
@@ -129,11 +134,18 @@ export function createRoomStore(storage: Storage) {
     insertMessage: db.prepare(
       "INSERT INTO messages (room_id, seq, event_id, sender, kind, body, file, reply_to, quote, thread_root, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
-    // The search index (messages_fts, keyed by the message event's pos): kept in step with the
-    // messages table in the same transaction, by the same projection step.
+    // The search index (messages_fts, keyed by the message event's pos), written in batches
+    // behind the log (see "The search index" below).
+    indexedPos: db.prepare("SELECT indexed_pos AS pos FROM search_index_state WHERE id = 1"),
+    setIndexedPos: db.prepare("INSERT INTO search_index_state (id, indexed_pos) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET indexed_pos = excluded.indexed_pos"),
+    logHead: db.prepare("SELECT coalesce(max(pos), 0) AS pos FROM room_events"),
+    indexRange: db.prepare(`INSERT INTO messages_fts (rowid, body)
+      SELECT e.pos, m.body FROM room_events e JOIN messages m ON m.room_id = e.room_id AND m.seq = e.seq
+      WHERE e.pos > ? AND e.pos <= ? AND m.body IS NOT NULL AND m.body <> '' AND m.deleted_at IS NULL
+      ORDER BY e.pos`),
+    posOf: db.prepare("SELECT pos FROM room_events WHERE room_id = ? AND seq = ?"),
+    unindexText: db.prepare("DELETE FROM messages_fts WHERE rowid = ?"),
     indexText: db.prepare("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)"),
-    unindexText: db.prepare("DELETE FROM messages_fts WHERE rowid = (SELECT pos FROM room_events WHERE room_id = ? AND seq = ?)"),
-    reindexText: db.prepare("INSERT INTO messages_fts (rowid, body) SELECT pos, ? FROM room_events WHERE room_id = ? AND seq = ?"),
     directOf: db.prepare("SELECT room_id AS roomId FROM direct_chats WHERE user_a = ? AND user_b = ?"),
     // Two chats of one pair exist only when both people opened one from their own servers at
     // once: each server then keeps the room whose id sorts first, so both agree.
@@ -186,17 +198,77 @@ export function createRoomStore(storage: Storage) {
   };
 
   /**
-   * Changes to the search index (FTS5) wait for the end of the outermost transaction, in order,
-   * and are written inside it, just before COMMIT: the index still commits or rolls back with the
-   * log. Writing them where they happen would be the same transaction too, but FTS5 writes its
-   * pending terms out as a new segment at every savepoint, and the group commit opens one per
-   * command: that made each message cost a segment of its own (35–50 µs of CPU, against the 5–10
-   * of one segment per turn). Outside any transaction (none of the room core's callers) they run
-   * at once.
+   * The search index. FTS5 writes what a transaction indexed as a new segment of the index at its
+   * COMMIT and merges segments as they pile up, so its cost per message falls with the number of
+   * messages per commit: about 11 µs at the 50 of a busy group commit, 5 µs at 2,000
+   * (bench/index-cost.ts). New messages are therefore indexed in batches of their own, behind the
+   * log: `search_index_state` says up to which `pos` every message is indexed, and a batch indexes
+   * the messages after it, reading their text as it is then (an edit or a deletion before the
+   * batch needs no index change of its own), and moves the mark, in one transaction. A batch runs
+   * a second after the first message waiting, at once past `indexBatchMessages`, and before every
+   * search (`indexSearch`), so that a search finds everything committed before it. After a crash,
+   * the first batch indexes what the last one did not reach.
+   *
+   * An edit or a deletion of a message already indexed changes the index in its own transaction,
+   * at its end: FTS5 also writes its pending terms out as a segment at every savepoint, and the
+   * group commit opens one per command. A rolled-back command takes its index changes with it.
    */
   const indexOps: (() => void)[] = [];
   let depth = 0;
   const indexLater = (op: () => void) => (depth === 0 ? op() : void indexOps.push(op));
+  /** Messages with text committed (or maybe committed) since the last batch. */
+  let waiting = 0;
+  let batchTimer: NodeJS.Timeout | null = null;
+  /** Whether the message at (roomId, seq) is indexed already (else the next batch reads its text as it is then). */
+  function indexedAt(roomId: string, seq: number): number | null {
+    const row = s.posOf.get(roomId, seq) as { pos: number } | undefined;
+    if (!row) return null;
+    const mark = (s.indexedPos.get() as { pos: number } | undefined)?.pos ?? 0;
+    return row.pos <= mark ? row.pos : null;
+  }
+  /** Indexes every message after the mark, in transactions of at most `indexBatchPositions` log positions. */
+  function indexSearch(): void {
+    if (batchTimer) clearTimeout(batchTimer);
+    batchTimer = null;
+    waiting = 0;
+    if (!db.open) return;
+    for (;;) {
+      const done = storage.write(() => {
+        const from = (s.indexedPos.get() as { pos: number } | undefined)?.pos ?? 0;
+        const head = (s.logHead.get() as { pos: number }).pos;
+        if (head <= from) return true;
+        const to = Math.min(head, from + indexBatchPositions);
+        s.indexRange.run(from, to);
+        s.setIndexedPos.run(to);
+        return to === head;
+      });
+      if (done) return;
+    }
+  }
+  function messageWaiting(): void {
+    waiting++;
+    if (depth === 0) scheduleIndexing();
+  }
+  function scheduleIndexing(): void {
+    if (waiting >= indexBatchMessages) {
+      // After this turn's commit, not inside it.
+      if (!batchTimer) batchTimer = setTimeout(runBatch, 0);
+    } else if (waiting > 0 && !batchTimer) {
+      batchTimer = setTimeout(runBatch, indexDelayMs);
+      batchTimer.unref();
+    }
+  }
+  function runBatch(): void {
+    batchTimer = null;
+    try {
+      indexSearch();
+    } catch {
+      // The database is busy or closing: the messages stay after the mark, for the next batch
+      // (or the next search, which indexes them first).
+      waiting = Math.max(waiting, 1);
+      if (db.open) scheduleIndexing();
+    }
+  }
   function aclOf(row: { content: string } | undefined): ServerAcl | null {
     if (!row) return null;
     const c = JSON.parse(row.content) as ServerAcl;
@@ -208,6 +280,12 @@ export function createRoomStore(storage: Storage) {
   function lastOf(roomId: string): { seq: number; head: string | null } {
     const row = s.head.get(roomId) as { seq: number; hash: string | null } | undefined;
     return { seq: row?.seq ?? 0, head: row?.hash ?? null };
+  }
+
+  // What a crash left after the mark is indexed by the first batch, soon after the start.
+  if (((s.logHead.get() as { pos: number }).pos) > ((s.indexedPos.get() as { pos: number } | undefined)?.pos ?? 0)) {
+    waiting = 1;
+    scheduleIndexing();
   }
 
   return {
@@ -228,7 +306,10 @@ export function createRoomStore(storage: Storage) {
           throw err;
         } finally {
           depth--;
-          if (depth === 0) indexOps.length = 0;
+          if (depth === 0) {
+            indexOps.length = 0;
+            scheduleIndexing();
+          }
         }
       });
     },
@@ -331,20 +412,27 @@ export function createRoomStore(storage: Storage) {
       // question, an event's title. The same text is what search finds.
       const body = c.body ?? c.question ?? c.title ?? c.file?.name ?? null;
       s.insertMessage.run(e.roomId, e.seq, e.eventId, e.sender, c.kind ?? "text", body, c.file ? JSON.stringify(c.file) : null, c.replyTo ?? null, c.quote ? JSON.stringify(c.quote) : null, c.threadRoot ?? null, e.ts);
-      if (body) indexLater(() => s.indexText.run(e.pos, body));
+      if (body) messageWaiting();
       if (c.threadRoot != null) s.bumpReplies.run(e.roomId, c.threadRoot);
     },
     editMessage(roomId: string, seq: number, body: string, at: number): void {
       s.editMessage.run(body, at, roomId, seq);
       indexLater(() => {
-        s.unindexText.run(roomId, seq);
-        s.reindexText.run(body, roomId, seq);
+        const pos = indexedAt(roomId, seq);
+        if (pos === null) return;
+        s.unindexText.run(pos);
+        if (body) s.indexText.run(pos, body);
       });
     },
     deleteMessage(roomId: string, seq: number, at: number, by: string): void {
       s.deleteMessage.run(at, by, roomId, seq);
-      indexLater(() => s.unindexText.run(roomId, seq));
+      indexLater(() => {
+        const pos = indexedAt(roomId, seq);
+        if (pos !== null) s.unindexText.run(pos);
+      });
     },
+    /** Brings the search index up to the log (message.search calls it first). */
+    indexSearch,
     /** The direct room of a pair of users, if they have one. */
     findDirect(a: string, b: string): string | undefined {
       const [x, y] = a < b ? [a, b] : [b, a];

@@ -70,6 +70,8 @@ export function createSearchService(deps: {
    * when federation is on); a user whose server never answered is shown by their id.
    */
   remoteNames?: (userIds: string[]) => Promise<Map<string, { displayName: string; avatar: string | null }>>;
+  /** Brings the search index up to the log (it is written in batches behind it: RoomStore.indexSearch). */
+  indexSearch: () => void;
 }) {
   const { core, queries } = deps;
   const headPos = () => queries.head();
@@ -105,6 +107,8 @@ export function createSearchService(deps: {
         const st = core.state(input.roomId);
         if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
       }
+      // Long words go through the index: it finds everything committed before this search.
+      if (long.length) deps.indexSearch();
       const before = Math.min(input.before ?? Number.MAX_SAFE_INTEGER, headPos() + 1);
       const floor = long.length ? undefined : Math.max(0, before - fallbackWindow);
       const hits = queries.messages({ userId: actor, long, short, roomId: input.roomId, sender: input.sender, before, floor, limit: input.limit + 1 });

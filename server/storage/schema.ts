@@ -213,6 +213,16 @@ export const messages = sqliteTable(
  * what makes two concurrent opens (from both sides) end in one room: the second insert fails
  * inside its own transaction, which then finds the first one's room.
  */
+/**
+ * How far the search index (messages_fts) has caught up with the log: every message of an event
+ * up to `indexedPos` (room_events.pos) is indexed; later ones wait for the store's next indexing
+ * batch (server/rooms/store.ts, "The search index"). One row.
+ */
+export const searchIndexState = sqliteTable("search_index_state", {
+  id: integer("id").primaryKey(),
+  indexedPos: integer("indexed_pos").notNull(),
+});
+
 export const directChats = sqliteTable(
   "direct_chats",
   {
