@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { BenchClient, type Driver } from "./lib/client.ts";
 import { calibrate, CpuWindow, nowMs, percentiles, procCpuSec, waitMachineQuiet } from "./lib/metrics.ts";
-import { freePort, membersPerServer, parseOptions, placeMember, seedAccounts, startServerProcess, stopServerProcess, writeConfigs, type RunningServer, type ServerSpec } from "./lib/cluster.ts";
+import { counterDeltas, freePort, membersPerServer, scrapeCounters, parseOptions, placeMember, seedAccounts, startServerProcess, stopServerProcess, writeConfigs, type RunningServer, type ServerSpec } from "./lib/cluster.ts";
 
 const o = parseOptions(process.argv.slice(2), {
   members: "100",
@@ -241,6 +241,7 @@ try {
       done("send-error");
     };
   }
+  const counters0 = await Promise.all(servers.map((s) => scrapeCounters(s.spec.port)));
   const cpu = new CpuWindow(null);
   const cpu0 = servers.map((s) => procCpuSec(s.pid));
   cpu.start();
@@ -254,6 +255,8 @@ try {
   // CLOCK_MONOTONIC µs, the clock of V8 CPU profiles: bench/profile.ts --raw cuts each server's profile to it.
   res.mono_window_us = [monoStartUs, Number(process.hrtime.bigint() / 1000n)];
   const cpu1 = servers.map((s) => procCpuSec(s.pid));
+  // After the CPU readings, so that the scrape is not counted; the send phase is over.
+  const counters1 = await Promise.all(servers.map((s) => scrapeCounters(s.spec.port)));
   const dur = ((status === "complete" ? lastDelivery : nowMs()) - tStart) / 1000;
   const pc = (a: Float64Array, n: number) => {
     const p = percentiles(a.subarray(0, n), [50, 95, 99]);
@@ -284,6 +287,8 @@ try {
     client_cpu_us_per_delivery: deliveries ? (1e6 * cpuRes.client_cpu_s) / deliveries : null,
     machine_busy_pct: cpuRes.machine_busy_pct,
     machine_steal_pct: cpuRes.machine_steal_pct,
+    // Requests by route and group commits of each server during the send phase (GET /metrics).
+    server_counters: Object.fromEntries(servers.map((s, i) => [s.spec.name, counterDeltas(counters0[i], counters1[i])])),
   });
   if (status !== "complete") process.exitCode = 1;
 } catch (err) {

@@ -37,6 +37,37 @@ export function freePort(): Promise<number> {
 /** Quotes a TOML string. */
 const q = (s: string) => JSON.stringify(s);
 
+/** The bearer token of every benchmark server's GET /metrics (loopback only, a throwaway cluster). */
+export const benchMetricsToken = "bench-metrics-of-a-throwaway-cluster";
+
+/**
+ * Counters read from a server's GET /metrics: HTTP requests by route (federation's among them),
+ * group commits and the commands and events they carried. Two reads give a window's deltas.
+ */
+export async function scrapeCounters(port: number): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${benchMetricsToken}` } });
+  const text = await res.text();
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    let m = /^parley_http_requests_total\{method="(\w+)",route="([^"]+)",status="(\d+)"\} (\S+)$/.exec(line);
+    if (m) {
+      const key = `http ${m[1]} ${m[2]} ${m[3]}`;
+      out[key] = (out[key] ?? 0) + Number(m[4]);
+      continue;
+    }
+    m = /^(parley_group_commit_commands_(?:sum|count)|parley_room_events_total) (\S+)$/.exec(line);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/** What grew between two scrapes (counters only grow). */
+export function counterDeltas(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
 /**
  * The TOML of one server of the cluster: bench/server.toml's choices (a day's tokens, argon2id at
  * its lowest cost, rate limits off, log level warn), its own name, port and data directory, and
@@ -69,6 +100,8 @@ export function clusterToml(self: ServerSpec, all: ServerSpec[], rooms: { member
     "allow_plain_http = true",
     "[federation.peers]",
     ...all.filter((s) => s.name !== self.name).map((s) => `${q(s.name)} = ${q(`http://127.0.0.1:${s.port}`)}`),
+    "[metrics]",
+    `token = ${q(benchMetricsToken)}`,
     "[log]",
     'level = "warn"',
     "",
@@ -124,11 +157,14 @@ export interface RunningServer {
 /**
  * Starts a server as its own process and waits (at most 60 s) for its port. With `cpuProfDir`,
  * under `node --cpu-prof` (the profile is written there when the server stops; bench/profile.ts).
+ * `BENCH_SERVER_NODE_FLAGS` adds V8/Node flags that NODE_OPTIONS refuses (e.g. `--trace-deopt`).
  */
 export async function startServerProcess(spec: ServerSpec, logFile: string, cpuProfDir?: string): Promise<RunningServer> {
   if (await portOpen(spec.port)) throw new Error(`port ${spec.port} is already in use`);
   const log = openSync(logFile, "a");
-  const prof = cpuProfDir ? `--cpu-prof --cpu-prof-dir="${cpuProfDir}" --cpu-prof-name=${spec.name}-${Date.now()}.cpuprofile ` : "";
+  const prof =
+    (cpuProfDir ? `--cpu-prof --cpu-prof-dir="${cpuProfDir}" --cpu-prof-name=${spec.name}-${Date.now()}.cpuprofile ` : "") +
+    (process.env.BENCH_SERVER_NODE_FLAGS ? `${process.env.BENCH_SERVER_NODE_FLAGS} ` : "");
   // exec: the PID held is the node process itself (its CPU is read from /proc/PID/stat).
   const child = spawn("bash", ["-c", `ulimit -n 20000 2>/dev/null; exec "${process.execPath}" ${prof}--import tsx server/main.ts --config "${spec.config}"`], {
     cwd: root,
