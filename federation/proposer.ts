@@ -59,6 +59,8 @@ interface Waiting {
 export function createProposer(request: Request, now: () => number = Date.now) {
   const queues = new Map<string, Waiting[]>();
   const inFlight = new Set<string>();
+  /** Homes whose first batch leaves at the end of this turn. */
+  const starting = new Set<string>();
   /** Homes without `propose-batch`: until when they are sent single proposals. */
   const legacy = new Map<string, number>();
 
@@ -144,7 +146,15 @@ export function createProposer(request: Request, now: () => number = Date.now) {
         if (!queue) queues.set(home, (queue = []));
         const json = JSON.stringify(proposal);
         queue.push({ proposal, json, bytes: Buffer.byteLength(json), resolve, reject });
-        if (!inFlight.has(home)) void drain(home);
+        if (inFlight.has(home) || starting.has(home)) return;
+        // The first batch to an idle home leaves at the end of this turn, with every proposal
+        // the turn's frames made (a burst of sends read from several sockets at once), rather
+        // than the first alone and the rest a round trip later.
+        starting.add(home);
+        setImmediate(() => {
+          starting.delete(home);
+          if (!inFlight.has(home)) void drain(home);
+        });
       });
     },
   };
