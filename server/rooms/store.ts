@@ -422,7 +422,9 @@ export function createRoomStore(storage: Storage) {
     redactMessage(roomId: string, seq: number): void {
       const row = s.eventContent.get(roomId, seq) as { content: string } | undefined;
       if (!row) return;
-      const c = JSON.parse(row.content) as { kind?: string; replyTo?: number; threadRoot?: number };
+      const c = JSON.parse(row.content) as { kind?: string; replyTo?: number; threadRoot?: number; withheld?: boolean };
+      // A withheld event (a replica's, federation/withheld.ts) holds nothing to redact.
+      if (c.withheld === true) return;
       const redacted: Record<string, unknown> = { kind: c.kind ?? "text", redacted: true };
       if (c.replyTo !== undefined) redacted.replyTo = c.replyTo;
       if (c.threadRoot !== undefined) redacted.threadRoot = c.threadRoot;
