@@ -2,7 +2,8 @@
  * The inbox: batches of events from the home servers of rooms this server replicates. Each event
  * is answered on its own (`ok`, `duplicate`, `refused` with a code). An event is stored only when
  * the batch comes from the room's home, its hash is its skeleton's, its content matches its
- * content hash (or was redacted by a deletion for everyone), it follows the replica's last event
+ * content hash (or was redacted by a deletion for everyone; or it is a well-formed withheld event,
+ * without content: withheld.ts), it follows the replica's last event
  * (`prev` and `seq`), and the room's checkpoint in the batch is signed by the home with a key that
  * was current when it signed. Receipt is idempotent by seq and hash.
  */
