@@ -7,7 +7,7 @@
  * (`prev` and `seq`), and the room's checkpoint in the batch is signed by the home with a key that
  * was current when it signed. Receipt is idempotent by seq and hash.
  */
-import type { RoomCore } from "../server/rooms/core.ts";
+import { withheldContent, type RoomCore } from "../server/rooms/core.ts";
 import type { Storage } from "../server/storage/database.ts";
 import type { Logger } from "../server/logger.ts";
 import { eventHashOf, originOf } from "../server/rooms/hash.ts";
@@ -134,8 +134,7 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
             tx.installSnapshot(roomId, snap.seq, snap.hash, snap.state, tail.map((e) => replicaEventOf(roomId, e)), tx.now);
           }
           for (const e of snap ? accepted.filter((x) => x.seq > snap.seq) : accepted) {
-            const { contentHash, hash, withheld, prev: _prev, ...base } = replicaEventOf(roomId, e);
-            tx.appendReplica(base, { contentHash, hash, withheld });
+            tx.appendReplica({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content ?? withheldContent }, { contentHash: e.contentHash, hash: e.hash, withheld: e.withheld === true });
           }
         });
         for (const e of accepted) results.set(e.eventId, { eventId: e.eventId, status: "ok" });

@@ -71,7 +71,8 @@ export function readableAt(spans: Spans, seq: number): boolean {
   return false;
 }
 
-function mergeSpans(rows: { fromSeq: number | null; toSeq: number | null; open: number }[]): Spans {
+/** Merges member spans (their first and last seq; `open`: still a member) into Spans. */
+export function mergeSpans(rows: { fromSeq: number | null; toSeq: number | null; open: number }[]): Spans {
   const sorted = rows.filter((r) => r.fromSeq !== null).sort((a, b) => a.fromSeq! - b.fromSeq!);
   const out: Spans = [];
   for (const r of sorted) {
