@@ -41,6 +41,12 @@ const eventsOf = (server: TestServer, roomId: string) =>
 const headOf = (server: TestServer, roomId: string) => server.app.parley.rooms.state(roomId)?.seq ?? 0;
 const caughtUp = (t: Test, home: TestServer, copy: TestServer, roomId: string) => until(t, `${copy.config.server.name} holds the room up to its home's head`, () => headOf(copy, roomId) === headOf(home, roomId));
 
+/** What a member's room list says of the room: its last message and the counts of what is unread. */
+async function listedOf(client: ParleyClient, roomId: string) {
+  const r = (await client.request("room.list", {})).rooms.find((x) => x.roomId === roomId)!;
+  return { lastMessage: r.lastMessage, unread: r.unread, mentions: r.mentions };
+}
+
 /** What a member reads of the room: every message of their history with everything it shows. */
 async function readingOf(client: ParleyClient, roomId: string) {
   const page = await client.request("message.history", { roomId, limit: 100 });
@@ -89,6 +95,8 @@ t.test("carol of c joins alice's long group by link: c holds none of what was sa
   t.equal((sql(c).prepare("SELECT count(*) AS n FROM calendar_events WHERE room_id = ?").get(roomId) as { n: number }).n, 0, "no calendar event");
   t.notOk(dataHolds(c, "zebraquartz"), "no file of c's data directory holds a word of it");
   t.ok(dataHolds(b, "zebraquartz") && searchCount(b, "zebraquartz") > 0, "b, whose member bob was there, holds it");
+  t.same(await listedOf(erin, roomId), { lastMessage: null, unread: 0, mentions: 0 }, "erin's room list shows nothing from before her join");
+  t.same(await listedOf(carol, roomId), await listedOf(erin, roomId), "nor does carol's");
 
   // After the join, alice touches what was said before it, and says something new.
   await alice.request("message.edit", { roomId, seq: before[2], body: "the third, edited later" });
@@ -109,6 +117,8 @@ t.test("carol of c joins alice's long group by link: c holds none of what was sa
   const onA = await readingOf(erin, roomId);
   t.same(onC, onA, "the same messages, with the same edits, reactions and replies");
   t.same(onC.map((m) => m.body), ["a reply to an old one", "welcome carol"]);
+  t.same(await listedOf(carol, roomId), await listedOf(erin, roomId), "their room lists say the same");
+  t.equal((await listedOf(carol, roomId)).unread, 2);
   for (const seq of [before[0], before[2], poll, meeting]) {
     t.equal(await refusalOf(carol, "message.get", { roomId, seq }), "message.not_found", `carol cannot read seq ${seq}`);
     t.equal(await refusalOf(erin, "message.get", { roomId, seq }), "message.not_found", `nor can erin`);
