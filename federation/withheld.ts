@@ -19,13 +19,14 @@ import type { WireEvent } from "./outbox.ts";
  * The event types every replica receives whole, whenever they happened: the room's state
  * (creation, profile, settings, members, roles, bans, invitations, requests, groups, the server
  * access list, pins, deactivation, a tombstone), which a replica must project to answer who is in
- * the room and what they may do, and which the join snapshot carries anyway; and the events that
- * only point at a message to end it (a deletion for everyone, a poll's close, a calendar event's
- * cancellation), so that what a server held from an earlier membership is redacted, closed or
- * cancelled on its copy too (a deleted message must not survive on one server because its members
- * had left; a cancelled event must not remind). Their content names no text of anyone's.
- * Every other type (a message, an edit, a reaction, a vote, a tally, an RSVP, a calendar update)
- * carries what a member said or chose, and may be withheld. A type not listed here is withheld:
+ * the room and what they may do, and which the join snapshot carries anyway; and the two events
+ * that only point at a message to end it (a deletion for everyone, a calendar event's
+ * cancellation), so that what a server held from an earlier membership is redacted or cancelled on
+ * its copy too (a deleted message must not survive on one server because its members had left; a
+ * cancelled event must not remind a member who comes back). Their content names no text of
+ * anyone's. Every other type (a message, an edit, a reaction, a vote, a tally, a poll's close with
+ * its final tally, an RSVP, a calendar update) carries what members said or chose, and may be
+ * withheld. A type not listed here is withheld:
  * a new kind of content is private until it is listed.
  */
 export const alwaysWhole: ReadonlySet<string> = new Set([
@@ -52,7 +53,6 @@ export const alwaysWhole: ReadonlySet<string> = new Set([
   "message.pin",
   "message.unpin",
   "message.delete",
-  "poll.close",
   "event.cancel",
 ]);
 

@@ -123,6 +123,10 @@ t.test("carol of c joins alice's long group by link: c holds none of what was sa
     t.equal(await refusalOf(carol, "message.get", { roomId, seq }), "message.not_found", `carol cannot read seq ${seq}`);
     t.equal(await refusalOf(erin, "message.get", { roomId, seq }), "message.not_found", `nor can erin`);
   }
+  for (const reader of [carol, erin]) {
+    t.equal(await refusalOf(reader, "poll.get", { roomId, seq: poll }), "poll.not_found", `${reader.userId} cannot read the poll made before the join`);
+    t.equal(await refusalOf(reader, "event.get", { roomId, seq: meeting }), "event.not_found", `nor the calendar event`);
+  }
   const syncC = (await carol.request("sync", { since: 0, limit: 500 })).events.filter((e) => e.roomId === roomId && e.seq > joinedAt);
   const syncA = (await erin.request("sync", { since: 0, limit: 500 })).events.filter((e) => e.roomId === roomId && e.seq > joinedAt);
   t.same(syncC.map((e) => [e.seq, e.type, e.content]), syncA.map((e) => [e.seq, e.type, e.content]), "the same events in the sync stream");
