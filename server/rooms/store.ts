@@ -335,7 +335,8 @@ export function createRoomStore(storage: Storage) {
       if (c.threadRoot != null) s.bumpReplies.run(e.roomId, c.threadRoot);
     },
     editMessage(roomId: string, seq: number, body: string, at: number): void {
-      s.editMessage.run(body, at, roomId, seq);
+      // No message here (a replica's target it does not hold, or holds withheld): nothing to index.
+      if (s.editMessage.run(body, at, roomId, seq).changes === 0) return;
       indexLater(() => {
         s.unindexText.run(roomId, seq);
         s.reindexText.run(body, roomId, seq);

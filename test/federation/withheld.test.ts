@@ -99,7 +99,7 @@ t.test("carol of c joins alice's long group by link: c holds none of what was sa
   t.same(await listedOf(carol, roomId), await listedOf(erin, roomId), "nor does carol's");
 
   // After the join, alice touches what was said before it, and says something new.
-  await alice.request("message.edit", { roomId, seq: before[2], body: "the third, edited later" });
+  await alice.request("message.edit", { roomId, seq: before[4], body: "the fifth, editedgiraffe" });
   await alice.request("message.react", { roomId, seq: before[3], emoji: "🎉" });
   await alice.request("message.send", { roomId, txnId: "r1", body: "a reply to an old one", replyTo: before[4] });
   await alice.request("message.delete", { roomId, seq: before[5], forEveryone: true });
@@ -111,6 +111,8 @@ t.test("carol of c joins alice's long group by link: c holds none of what was sa
   await caughtUp(t, a, c, roomId);
   t.equal(eventsOf(c, roomId).filter((e) => e.seq > joinedAt).filter((e) => e.content === '{"withheld":true}').length, 0, "nothing after her join is withheld");
   t.notOk(dataHolds(c, "zebraquartz"), "nothing that targets an old message revealed it");
+  t.equal(searchCount(c, "editedgiraffe"), 0, "an edit of a message c holds withheld indexes nothing");
+  for (const reader of [carol, erin]) t.same((await reader.request("message.search", { query: "editedgiraffe" })).results, [], `${reader.userId} finds no old message by its new text`);
 
   // carol reads exactly what erin reads at home.
   const onC = await readingOf(carol, roomId);
