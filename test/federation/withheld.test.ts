@@ -6,7 +6,8 @@
  * by backfill. Each story reads the receiving server's SQLite files directly.
  */
 import t from "tap";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startClusterFor } from "./cluster.ts";
 import { startServer, until, nextEvent, refusalOf, type TestServer } from "../helpers.ts";
@@ -187,6 +188,51 @@ t.test("carol leaves, alice says more, dave of c joins: none of the gap reaches 
   t.ok(page.filter((e) => e.withheld).every((e) => e.content === undefined), "without content");
   t.equal(page.find((e) => e.seq === said)!.content!.body, "while carol is here", "what carol could read is whole");
   t.equal(page.find((e) => e.seq === after)!.content!.body, "hello dave");
+});
+
+t.test("c, restored from a backup taken while it had no member in the room, fills the gap from a's backfill: what was said while it had none arrives withheld, what followed dave's join whole", async (t) => {
+  const servers = await startClusterFor(t, ["a.test", "c.test"]);
+  const { "a.test": a } = servers;
+  let c = servers["c.test"];
+  const alice = await a.user("alice");
+  const carol = await c.user("carol");
+  await c.user("dave"); // his account is in the backup; he joins the room after it was taken
+  const { roomId } = await alice.request("group.create", { name: "Drama" });
+  const { token } = await alice.request("link.create", { roomId });
+  await carol.request("link.join", { token, server: "a.test" });
+  await alice.request("message.send", { roomId, txnId: "c1", body: "while carol is here" });
+  await carol.request("room.leave", { roomId });
+  const left = headOf(a, roomId);
+  await caughtUp(t, a, c, roomId);
+  // c's backup, taken now: it holds the room up to carol's leave.
+  const backup = mkdtempSync(join(tmpdir(), "parley-backup-"));
+  t.teardown(() => rmSync(backup, { recursive: true, force: true }));
+  await c.stop(false);
+  cpSync(c.dataDir, backup, { recursive: true });
+  c = await c.restart();
+  servers["c.test"] = c;
+  for (let i = 1; i <= 3; i++) await alice.request("message.send", { roomId, txnId: `g${i}`, body: `gapkoala ${i}` });
+  await (await c.login("dave")).request("link.join", { token, server: "a.test" });
+  await alice.request("message.send", { roomId, txnId: "d1", body: "hello dave" });
+  await caughtUp(t, a, c, roomId);
+  // c is restored from the backup: a's cursor says c has everything, c holds up to the leave.
+  await c.stop(false);
+  rmSync(c.dataDir, { recursive: true, force: true });
+  cpSync(backup, c.dataDir, { recursive: true });
+  c = await c.restart();
+  servers["c.test"] = c;
+  t.equal(headOf(c, roomId), left, "restored: c holds the room up to carol's leave");
+  const last = (await alice.request("message.send", { roomId, txnId: "d2", body: "are you there, dave" })).event.seq;
+  await until(t, "c filled the gap and holds the room up to a's head", () => headOf(c, roomId) === last);
+  t.ok(c.logs.some((l) => l.msg === "gap filled"), "by gap fill");
+  const held = eventsOf(c, roomId);
+  t.same(held.map((e) => e.hash), eventsOf(a, roomId).map((e) => e.hash), "c's chain is a's, whole");
+  const daveJoin = held.find((e) => e.type === "member.join" && JSON.parse(e.content).userId === "@dave:c.test")!.seq;
+  t.ok(held.filter((e) => e.seq > left && e.seq < daveJoin).every((e) => e.content === '{"withheld":true}'), "the gap arrived withheld");
+  t.notOk(dataHolds(c, "gapkoala"), "no file of c's data directory holds a word of it");
+  t.same(messageSeqs(c, roomId).filter((s) => s > left), held.filter((e) => e.type === "message" && e.seq > daveJoin).map((e) => e.seq), "the messages after dave's join are there, whole");
+  const dave2 = await c.login("dave");
+  t.same((await dave2.request("message.history", { roomId })).messages.map((m) => m.body), ["hello dave", "are you there, dave"]);
 });
 
 t.test("bob of b is invited into a group with a history, alice says more, then bob joins: b holds no content from before his join", async (t) => {
