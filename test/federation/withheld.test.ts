@@ -137,6 +137,29 @@ t.test("carol of c joins alice's long group by link: c holds none of what was sa
   t.same(found.results, [], "carol's search finds nothing of it");
 });
 
+t.test("bob of b joins alice's community: its announcements from before his join reach b withheld, its membership events whole, and bob reads what dave, joining on a, reads", async (t) => {
+  const servers = await startClusterFor(t, ["a.test", "b.test"]);
+  const { "a.test": a, "b.test": b } = servers;
+  const alice = await a.user("alice");
+  const bob = await b.user("bob");
+  const dave = await a.user("dave");
+  const { roomId } = await alice.request("community.create", { name: "Hillside School" });
+  for (let i = 1; i <= 10; i++) await alice.request("message.send", { roomId, txnId: `n${i}`, body: `secretotter notice ${i}` });
+  await alice.request("poll.create", { roomId, txnId: "p", question: "secretotter poll", options: ["yes", "no"] });
+  const { token } = await alice.request("link.create", { roomId });
+  await bob.request("link.join", { token, server: "a.test" });
+  await dave.request("link.join", { token, server: "a.test" });
+  await alice.request("message.send", { roomId, txnId: "w", body: "welcome, new parents" });
+  await caughtUp(t, a, b, roomId);
+  const held = eventsOf(b, roomId);
+  t.ok(held.some((e) => e.content === '{"withheld":true}'), "the snapshot's last announcements are withheld");
+  t.ok(held.filter((e) => e.type.startsWith("member.")).every((e) => e.content !== '{"withheld":true}'), "its membership events (restricted in a community) are whole");
+  t.notOk(dataHolds(b, "secretotter"), "no file of b's data directory holds a word said before bob's join");
+  t.same(await readingOf(bob, roomId), await readingOf(dave, roomId), "bob reads what dave reads");
+  t.same((await readingOf(bob, roomId)).map((m) => m.body), ["welcome, new parents"]);
+  t.same(await listedOf(bob, roomId), await listedOf(dave, roomId), "their room lists say the same");
+});
+
 t.test("carol leaves, alice says more, dave of c joins: none of the gap reaches c, a deletion in the gap still redacts c's copy, and after dave's join everything arrives whole", async (t) => {
   const servers = await startClusterFor(t, ["a.test", "c.test"]);
   const { "a.test": a, "c.test": c } = servers;
