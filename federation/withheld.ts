@@ -26,8 +26,8 @@ import type { WireEvent } from "./outbox.ts";
  * cancelled event must not remind a member who comes back). Their content names no text of
  * anyone's. Every other type (a message, an edit, a reaction, a vote, a tally, a poll's close with
  * its final tally, an RSVP, a calendar update) carries what members said or chose, and may be
- * withheld. A type not listed here is withheld:
- * a new kind of content is private until it is listed.
+ * withheld. A type not listed here is withheld: a new kind of content is private until it is
+ * listed.
  */
 export const alwaysWhole: ReadonlySet<string> = new Set([
   "room.create",
