@@ -14,9 +14,10 @@ import type { Logger } from "../server/logger.ts";
 import type { OpRegistry } from "../server/ws/ops.ts";
 import type { RoomCore, ReplicaEvent } from "../server/rooms/core.ts";
 import type { MessageQueries } from "../server/messages/queries.ts";
-import { contentHashOf, eventHashOf, originOf } from "../server/rooms/hash.ts";
+import { eventHashOf, originOf } from "../server/rooms/hash.ts";
 import type { Federation } from "./service.ts";
 import type { WireEvent } from "./outbox.ts";
+import { contentRefusal, replicaEventOf } from "./withheld.ts";
 
 /** Events asked per backfill request, and requests at most per read. */
 const pageEvents = 200;
@@ -31,13 +32,8 @@ export function linksBelow(roomId: string, page: WireEvent[], lowSeq: number, lo
     if (i > 0 && e.prev !== page[i - 1].hash) return false;
     const hash = eventHashOf({ roomId, seq: e.seq, eventId: e.eventId, type: e.type, sender: e.sender, origin: e.origin, ts: e.ts, contentHash: e.contentHash, prev: e.prev });
     if (hash !== e.hash) return false;
-    let contentOk = false;
-    try {
-      contentOk = e.content?.redacted === true || contentHashOf(e.content) === e.contentHash;
-    } catch {
-      contentOk = false;
-    }
-    if (!contentOk) return false;
+    // Its content matches its hash (or is a redaction), or it is well-formed withheld.
+    if (contentRefusal(e) !== null) return false;
   }
   return page[page.length - 1].hash === lowPrev;
 }
@@ -78,7 +74,7 @@ export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federa
         log.warn({ room: roomId, from, to }, "history refused: the page does not link to the events held");
         return "failed";
       }
-      const page: ReplicaEvent[] = events.map((e) => ({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content, contentHash: e.contentHash, hash: e.hash, prev: e.prev }));
+      const page: ReplicaEvent[] = events.map((e) => replicaEventOf(roomId, e));
       await rooms.transact((tx) => tx.appendHistory(roomId, page));
       return "ok";
     })().finally(() => inflight.delete(roomId));

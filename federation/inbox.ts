@@ -2,19 +2,21 @@
  * The inbox: batches of events from the home servers of rooms this server replicates. Each event
  * is answered on its own (`ok`, `duplicate`, `refused` with a code). An event is stored only when
  * the batch comes from the room's home, its hash is its skeleton's, its content matches its
- * content hash (or was redacted by a deletion for everyone), it follows the replica's last event
+ * content hash (or was redacted by a deletion for everyone; or it is a well-formed withheld event,
+ * without content: withheld.ts), it follows the replica's last event
  * (`prev` and `seq`), and the room's checkpoint in the batch is signed by the home with a key that
  * was current when it signed. Receipt is idempotent by seq and hash.
  */
-import type { RoomCore } from "../server/rooms/core.ts";
+import { withheldContent, type RoomCore } from "../server/rooms/core.ts";
 import type { Storage } from "../server/storage/database.ts";
 import type { Logger } from "../server/logger.ts";
-import { contentHashOf, eventHashOf, originOf } from "../server/rooms/hash.ts";
+import { eventHashOf, originOf } from "../server/rooms/hash.ts";
 import { ParleyError } from "../server/errors.ts";
 import { verifyCheckpoint, verifySnapshot, type Checkpoint, type Snapshot } from "./events.ts";
 import type { EphemeralEntry, WireEvent } from "./outbox.ts";
 import type { MessageService } from "../server/messages/service.ts";
 import type { PeerDirectory } from "./peers.ts";
+import { contentRefusal, replicaEventOf } from "./withheld.ts";
 
 export interface EventResult {
   eventId: string;
@@ -64,7 +66,7 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
       // A replica starts only for a room one of our users acted in, or whose batch names one.
       const ours = (u: unknown) => typeof u === "string" && originOf(u) === self;
       const inSnapshot = () => snapshots.some((x) => x.roomId === roomId && (x.state.members.some((m) => ours(m.userId)) || x.state.invites.some(ours)));
-      if (!state && !expected.get(roomId) && !run.some((e) => ours(e.sender) || ours((e.content as { userId?: unknown }).userId)) && !inSnapshot()) {
+      if (!state && !expected.get(roomId) && !run.some((e) => ours(e.sender) || ours(e.content?.userId)) && !inSnapshot()) {
         refuseAll("federation.not_subscribed");
         continue;
       }
@@ -108,14 +110,10 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
           refuseAll("federation.chain_broken", i);
           break;
         }
-        let contentOk = false;
-        try {
-          contentOk = contentHashOf(e.content) === e.contentHash || e.content?.redacted === true;
-        } catch {
-          contentOk = false;
-        }
-        if (!contentOk) {
-          results.set(e.eventId, { eventId: e.eventId, status: "refused", code: "federation.event_forged" });
+        // Its content matches its hash (or is a redaction), or it is well-formed withheld (withheld.ts).
+        const refusal = contentRefusal(e);
+        if (refusal) {
+          results.set(e.eventId, { eventId: e.eventId, status: "refused", code: refusal });
           refuseAll("federation.chain_broken", i + 1);
           break;
         }
@@ -133,10 +131,10 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
         await rooms.transact((tx) => {
           if (snap) {
             const tail = accepted.filter((e) => e.seq <= snap.seq);
-            tx.installSnapshot(roomId, snap.seq, snap.hash, snap.state, tail.map((e) => ({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content, contentHash: e.contentHash, hash: e.hash, prev: e.prev })), tx.now);
+            tx.installSnapshot(roomId, snap.seq, snap.hash, snap.state, tail.map((e) => replicaEventOf(roomId, e)), tx.now);
           }
           for (const e of snap ? accepted.filter((x) => x.seq > snap.seq) : accepted) {
-            tx.appendReplica({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content }, { contentHash: e.contentHash, hash: e.hash });
+            tx.appendReplica({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content ?? withheldContent }, { contentHash: e.contentHash, hash: e.hash, withheld: e.withheld === true });
           }
         });
         for (const e of accepted) results.set(e.eventId, { eventId: e.eventId, status: "ok" });

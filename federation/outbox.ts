@@ -21,6 +21,7 @@ import { signCheckpoint, signSnapshot, type Checkpoint, type Snapshot } from "./
 import type { SnapshotState } from "../server/rooms/core.ts";
 import type { Federation } from "./service.ts";
 import { JsonText } from "./proposer.ts";
+import { createWithholding } from "./withheld.ts";
 
 export const backoff = {
   initialMs: 2_000,
@@ -88,7 +89,10 @@ export interface WireEvent {
   sender: string;
   origin: string;
   ts: number;
-  content: Record<string, unknown>;
+  /** Absent when the event is withheld (federation/withheld.ts). */
+  content?: Record<string, unknown>;
+  /** The skeleton without its content: the destination had no member of the room at this event. */
+  withheld?: true;
   contentHash: string;
   prev: string | null;
   hash: string;
@@ -160,6 +164,8 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
   let wireNext = 0;
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
+  /** Which events each destination gets withheld: outside its members' spans (withheld.ts). */
+  const withholding = createWithholding(deps.storage);
 
   function serversOf(roomId: string): Set<string> {
     const st = rooms.state(roomId);
@@ -229,6 +235,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       const membership = event.type.startsWith("member.") || event.type === "room.create" || event.type === "room.server_acl";
       if (!servers || membership) {
         const before = servers ?? new Set<string>();
+        if (subject) withholding.forget(event.roomId, originOf(subject));
         servers = serversOf(event.roomId);
         remoteServers.set(event.roomId, servers);
         for (const d of servers) if (!before.has(d)) s.openCursor.run(d, event.roomId);
@@ -370,6 +377,8 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
             last = w;
           }
         }
+        // Content only from times the destination had a member of the room.
+        withholding.apply(destination, c.room_id, events, mark);
         if (snapshot) {
           if (!last || last.seq < snapshot.seq) {
             events.length = mark;

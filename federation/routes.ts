@@ -34,6 +34,7 @@ import type { DirectService, Quote } from "../server/direct/service.ts";
 import type { RemotePeopleService } from "./direct.ts";
 import type { RemoteProfiles } from "./profiles.ts";
 import type { AccountNotices } from "./accounts.ts";
+import { createWithholding } from "./withheld.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -136,6 +137,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
   const hashAt = deps.storage.sqlite.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?");
   const cursorOf = deps.storage.sqlite.prepare("SELECT 1 FROM federation_cursors WHERE destination = ? AND room_id = ?");
   const proposals = createProposalLog(deps.storage, rooms);
+  const withholding = createWithholding(deps.storage);
   // Where a member's reading begins: the seq of the join that began their current membership.
   const readsFrom = deps.storage.sqlite.prepare(
     "SELECT coalesce(s.from_seq, e.seq) AS seq FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.user_id = ? AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1",
@@ -309,11 +311,13 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
         const last = Math.min(to, from + 499, state!.seq);
         const rows = eventsRange.all(roomId, from, last) as { room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string }[];
         let prev = from > 1 ? ((hashAt.get(roomId, from - 1) as { hash: string | null } | undefined)?.hash ?? null) : null;
-        const events: WireEvent[] = rows.map((r) => {
+        const log: WireEvent[] = rows.map((r) => {
           const e = { roomId, seq: r.seq, eventId: r.event_id, type: r.type, sender: r.sender, origin: originOf(r.sender), ts: r.ts, content: JSON.parse(r.content), contentHash: r.content_hash, prev, hash: r.hash };
           prev = r.hash;
           return e;
         });
+        // As the outbox sends: content only from times the asking server had a member (withheld.ts).
+        const events = withholding.page(peer, roomId, log);
         const tail = rows[rows.length - 1];
         const checkpoint = tail ? signCheckpoint({ server: federation.self, roomId, seq: tail.seq, hash: tail.hash, ts: Date.now() }, keys.current()) : null;
         return { events, checkpoint };

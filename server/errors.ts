@@ -125,6 +125,7 @@ export const errorCatalogue = {
   "federation.gap": { status: 409, message: "Events before this one are missing." },
   "federation.not_subscribed": { status: 403, message: "None of this server's users is in that room: it does not replicate it." },
   "federation.conflict": { status: 409, message: "Another event is already held at this seq." },
+  "federation.withheld_malformed": { status: 400, message: "The event is neither whole (with its content) nor well-formed withheld (no content, marked withheld, of a type that may be withheld)." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

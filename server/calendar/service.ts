@@ -102,6 +102,8 @@ export function createCalendarService(core: RoomCore, messages: MessageService, 
 
     get(actor: string, roomId: string, seq: number): CalendarView {
       const st = memberState(core, roomId, actor);
+      // As its message: a calendar event from before the reader's join is not theirs to read.
+      if (seq < messages.readsFrom(actor, roomId)) throw new ParleyError("event.not_found");
       const { row, ctx } = context(core.storeView(), roomId, seq);
       // An event deleted for everyone is gone, its title and answers with it.
       if (ctx.target.deleted) throw new ParleyError("event.not_found");

@@ -15,21 +15,25 @@ export function createCommunityQueries(storage: Storage) {
     myRooms: db.prepare(`
       SELECT r.id AS roomId, r.kind, r.name, r.picture, r.community_id AS communityId, m.role,
              coalesce(rm.seq, 0) AS readSeq,
-             (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > coalesce(rm.seq, 0)
+             (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > coalesce(rm.seq, 0) AND x.seq >= m.since
                 AND x.sender <> m.user_id AND x.deleted_at IS NULL AND x.thread_root IS NULL) AS unread,
-             (SELECT max(seq) FROM messages x WHERE x.room_id = r.id AND x.thread_root IS NULL) AS lastSeq,
+             (SELECT max(seq) FROM messages x WHERE x.room_id = r.id AND x.seq >= m.since AND x.thread_root IS NULL) AS lastSeq,
              -- notify-moderation: mentions since the read marker, and the user's room settings
              (SELECT count(DISTINCT mm.seq) FROM message_mentions mm JOIN messages x ON x.room_id = mm.room_id AND x.seq = mm.seq
-                WHERE mm.room_id = r.id AND mm.user_id IN (m.user_id, '@all') AND mm.seq > coalesce(rm.seq, 0)
+                WHERE mm.room_id = r.id AND mm.user_id IN (m.user_id, '@all') AND mm.seq > coalesce(rm.seq, 0) AND mm.seq >= m.since
                 AND x.sender <> m.user_id AND x.deleted_at IS NULL) AS mentions,
              coalesce(p.level, 'all') AS level, p.muted_until AS mutedUntil, p.pinned_at AS pinnedAt, p.archived_at AS archivedAt
-      FROM room_members m JOIN rooms r ON r.id = m.room_id
+      -- Members read what was said since their current membership began (member_spans), not
+      -- before: neither the last message nor the unread counts reach back past it.
+      FROM (SELECT m.*, coalesce((SELECT coalesce(s.from_seq, e.seq) FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos
+                                  WHERE s.room_id = m.room_id AND s.user_id = m.user_id AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1), 0) AS since
+            FROM room_members m WHERE m.user_id = ?) m
+      JOIN rooms r ON r.id = m.room_id
       LEFT JOIN read_markers rm ON rm.room_id = m.room_id AND rm.user_id = m.user_id
       LEFT JOIN room_prefs p ON p.user_id = m.user_id AND p.room_id = m.room_id
-      WHERE m.user_id = ?
-        -- Of a pair's two direct rooms (opened at once from both servers), the pair's one; the
-        -- other is listed only if something was said in it meanwhile (words are never hidden).
-        AND (r.kind <> 'direct' OR EXISTS (SELECT 1 FROM direct_chats d WHERE d.room_id = r.id)
+      -- Of a pair's two direct rooms (opened at once from both servers), the pair's one; the
+      -- other is listed only if something was said in it meanwhile (words are never hidden).
+      WHERE (r.kind <> 'direct' OR EXISTS (SELECT 1 FROM direct_chats d WHERE d.room_id = r.id)
              OR EXISTS (SELECT 1 FROM messages x WHERE x.room_id = r.id))
       ORDER BY p.pinned_at IS NULL, p.pinned_at, r.kind, r.name`),
     lastMessage: db.prepare("SELECT seq, sender, body, ts, deleted_at AS deletedAt FROM messages WHERE room_id = ? AND seq = ?"),

@@ -123,6 +123,11 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       return { messages: rows, more };
     },
 
+    /** The seq from which `actor` reads the room: the join that began their current membership. */
+    readsFrom(actor: string, roomId: string): number {
+      return queries.visibleFrom(roomId, actor);
+    },
+
     get(actor: string, roomId: string, seq: number): MessageView {
       const st = core.state(roomId);
       if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");

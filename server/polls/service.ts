@@ -117,6 +117,8 @@ export function createPollService(core: RoomCore, messages: MessageService) {
 
     get(actor: string, roomId: string, seq: number): PollView {
       const st = memberState(core, roomId, actor);
+      // As its message: a poll from before the reader's join is not theirs to read.
+      if (seq < messages.readsFrom(actor, roomId)) throw new ParleyError("poll.not_found");
       return view(core.storeView(), st, seq, actor);
     },
   };

@@ -32,8 +32,19 @@ export interface SnapshotState {
   serverAcl: ServerAcl | null;
 }
 
-/** An event sequenced by the home, as a replica stores it (hashes verified by the caller). */
-export type ReplicaEvent = Omit<RoomEvent, "pos"> & { contentHash: string; hash: string; prev: string | null };
+/**
+ * An event sequenced by the home, as a replica stores it (hashes verified by the caller).
+ * `withheld`: the home sent its skeleton without its content, because this server had no member
+ * of the room then (federation/withheld.ts); its content is `withheldContent`.
+ */
+export type ReplicaEvent = Omit<RoomEvent, "pos"> & { contentHash: string; hash: string; prev: string | null; withheld?: boolean };
+
+/**
+ * What a replica stores as the content of a withheld event: it keeps the event's place in the log
+ * (seq, hashes) and nothing it said. Such an event is projected into nothing, published to no one
+ * and never in the sync stream (it is stored as history), and nothing targets it.
+ */
+export const withheldContent: Record<string, unknown> = Object.freeze({ withheld: true }) as Record<string, unknown>;
 
 /** An event as it leaves the core: sequenced, persisted, with its serialized push frame. */
 export interface Committed {
@@ -71,7 +82,7 @@ export interface Tx {
    * Stores an event sequenced by the room's home server (the federation inbox, after verifying its
    * hash chain): with the home's seq, id, time and hashes, projected and published like any other.
    */
-  appendReplica(e: Omit<RoomEvent, "pos">, chain: { contentHash: string; hash: string }): RoomEvent;
+  appendReplica(e: Omit<RoomEvent, "pos">, chain: { contentHash: string; hash: string; withheld?: boolean }): RoomEvent;
   /**
    * Begins a replica from its home's join snapshot: the room's state as of `seq` (hash `hash`),
    * and `tail`, the snapshot's last events (seqs up to `seq`, verified by the caller), stored and
@@ -113,6 +124,7 @@ interface Replica {
   ts: number;
   contentHash: string;
   hash: string;
+  withheld?: boolean;
 }
 
 interface Job {
@@ -253,6 +265,7 @@ export function createRoomCore(deps: {
       // replica keeps the home's hashes (the inbox verified them before).
       const contentHash = replica?.contentHash ?? contentHashOf(p.content);
       const hash = replica?.hash ?? eventHashOf({ roomId: state.id, seq, eventId: base.eventId, type: p.type, sender: p.sender, origin: originOf(p.sender), ts: at, contentHash, prev: state.head });
+      if (replica?.withheld) return storeWithheld(state, base, contentHash, hash);
       const pos = store.insertEvent(base, subject, restricted, p.txnId ?? null, { contentHash, hash });
       const prev = state.head;
       state.head = hash;
@@ -279,6 +292,18 @@ export function createRoomCore(deps: {
       }
       out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, members: null, subject, chain: { contentHash, hash, prev } });
       return event;
+    }
+
+    /**
+     * A withheld event of a replica (ReplicaEvent): stored in the log as history, with no content,
+     * projected into nothing and published to no one. The room's seq and head move on.
+     */
+    function storeWithheld(state: RoomState, base: Omit<RoomEvent, "pos">, contentHash: string, hash: string): RoomEvent {
+      const pos = store.insertEvent({ ...base, content: withheldContent }, null, false, null, { contentHash, hash }, true);
+      state.head = hash;
+      state.seq = base.seq;
+      touched.add(state.id);
+      return { ...base, content: withheldContent, pos };
     }
 
     /**
@@ -340,7 +365,7 @@ export function createRoomCore(deps: {
           cache.set(e.roomId, state);
         }
         if (e.seq !== state.seq + 1) throw new ParleyError("internal", `replica of ${e.roomId} expects seq ${state.seq + 1}, not ${e.seq}`);
-        const pair = directPairOf(e.type, e.sender, e.content);
+        const pair = chain.withheld ? null : directPairOf(e.type, e.sender, e.content);
         const before = pair && store.findDirect(...pair);
         const event = commit(state, { roomId: e.roomId, type: e.type, sender: e.sender, content: e.content }, { eventId: e.eventId, ts: e.ts, ...chain });
         if (pair) closeSecondDirect(before ?? undefined, store.findDirect(...pair));
@@ -358,16 +383,21 @@ export function createRoomCore(deps: {
         }
         const posOf = new Map<number, number>();
         const tailEvents: RoomEvent[] = [];
+        let firstPos = Number.MAX_SAFE_INTEGER;
         for (const e of tail) {
-          const { contentHash, hash: h, prev: _prev, ...base } = e;
-          const subject = typeof base.content.userId === "string" ? base.content.userId : null;
-          const pos = store.insertEvent(base, subject, isRestricted(state, base.type), null, { contentHash, hash: h });
+          const { contentHash, hash: h, prev: _prev, withheld, ...base } = e;
+          const subject = !withheld && typeof base.content.userId === "string" ? base.content.userId : null;
+          // A withheld event keeps its place and is history: projected into nothing, pushed to no one.
+          const pos = withheld
+            ? store.insertEvent({ ...base, content: withheldContent }, null, false, null, { contentHash, hash: h }, true)
+            : store.insertEvent(base, subject, isRestricted(state, base.type), null, { contentHash, hash: h });
+          posOf.set(e.seq, pos);
+          firstPos = Math.min(firstPos, pos);
+          if (withheld) continue;
           const event: RoomEvent = { ...base, pos };
           projectEvent(store, state, event, true);
-          posOf.set(e.seq, pos);
           tailEvents.push(event);
         }
-        const firstPos = tailEvents[0]?.pos ?? Number.MAX_SAFE_INTEGER;
         // A replaced room's tombstone among the last events (the tail is projected as history only).
         for (const e of tail) if (e.type === "room.tombstone") state.replacedBy = (e.content as { replacement: string }).replacement;
         // The home's system user stands for who banned, invited or pinned (the snapshot says what, not who).
@@ -423,7 +453,11 @@ export function createRoomCore(deps: {
         const top = sorted[sorted.length - 1].seq;
         if (top !== floor.lowSeq - 1) throw new ParleyError("internal", `history of ${roomId} must end at seq ${floor.lowSeq - 1}`);
         for (const e of sorted) {
-          const { contentHash, hash: h, prev: _prev, ...base } = e;
+          const { contentHash, hash: h, prev: _prev, withheld, ...base } = e;
+          if (withheld) {
+            store.insertEvent({ ...base, content: withheldContent }, null, false, null, { contentHash, hash: h }, true);
+            continue;
+          }
           const subject = typeof base.content.userId === "string" ? base.content.userId : null;
           const pos = store.insertEvent(base, subject, isRestricted(state, base.type), null, { contentHash, hash: h }, true);
           projectEvent(store, state, { ...base, pos }, true);
@@ -432,7 +466,7 @@ export function createRoomCore(deps: {
         // close) came first but found nothing to change, and a newer reaction, vote or answer must
         // stand over an older one of the page: applied again, in order, now.
         for (const e of sorted) {
-          if (e.type !== "message") continue;
+          if (e.type !== "message" || e.withheld) continue;
           for (const later of store.eventsTargeting(roomId, e.seq, top)) projectEvent(store, state, later, true);
         }
         store.recountReplies(roomId, sorted[0].seq, top);

@@ -416,7 +416,8 @@ export function createRoomStore(storage: Storage) {
       if (c.threadRoot != null) s.bumpReplies.run(e.roomId, c.threadRoot);
     },
     editMessage(roomId: string, seq: number, body: string, at: number): void {
-      s.editMessage.run(body, at, roomId, seq);
+      // No message here (a replica's target it does not hold, or holds withheld): nothing to index.
+      if (s.editMessage.run(body, at, roomId, seq).changes === 0) return;
       indexLater(() => {
         const pos = indexedAt(roomId, seq);
         if (pos === null) return;
@@ -510,7 +511,9 @@ export function createRoomStore(storage: Storage) {
     redactMessage(roomId: string, seq: number): void {
       const row = s.eventContent.get(roomId, seq) as { content: string } | undefined;
       if (!row) return;
-      const c = JSON.parse(row.content) as { kind?: string; replyTo?: number; threadRoot?: number };
+      const c = JSON.parse(row.content) as { kind?: string; replyTo?: number; threadRoot?: number; withheld?: boolean };
+      // A withheld event (a replica's, federation/withheld.ts) holds nothing to redact.
+      if (c.withheld === true) return;
       const redacted: Record<string, unknown> = { kind: c.kind ?? "text", redacted: true };
       if (c.replyTo !== undefined) redacted.replyTo = c.replyTo;
       if (c.threadRoot !== undefined) redacted.threadRoot = c.threadRoot;
