@@ -36,7 +36,11 @@ function dataHolds(server: TestServer, word: string): boolean {
 
 const sql = (server: TestServer) => server.app.parley.storage.sqlite;
 const messageSeqs = (server: TestServer, roomId: string) => (sql(server).prepare("SELECT seq FROM messages WHERE room_id = ? ORDER BY seq").all(roomId) as { seq: number }[]).map((r) => r.seq);
-const searchCount = (server: TestServer, word: string) => (sql(server).prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ?").get(word) as { n: number }).n;
+/** Matches in the server's search index, brought up to its log first (it is written in batches behind it). */
+const searchCount = (server: TestServer, word: string) => {
+  server.app.parley.rooms.storeView().store.indexSearch();
+  return (sql(server).prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ?").get(word) as { n: number }).n;
+};
 const eventsOf = (server: TestServer, roomId: string) =>
   sql(server).prepare("SELECT seq, type, content, hash FROM room_events WHERE room_id = ? ORDER BY seq").all(roomId) as { seq: number; type: string; content: string; hash: string }[];
 const headOf = (server: TestServer, roomId: string) => server.app.parley.rooms.state(roomId)?.seq ?? 0;
