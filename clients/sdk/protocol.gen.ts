@@ -8,7 +8,7 @@
  */
 export type RoomId = string;
 /**
- * A user's id: '@', the username, ':', and the name of the user's home server.
+ * A user's id: '@', the username, ':', and the name of the user's home server (a DNS name, optionally with ':port', or a bracketed IPv6 address in its canonical form, e.g. '@alice:[2001:db8::1]:8443').
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "UserId".
@@ -202,7 +202,7 @@ export interface Protocol {
          *
          * @maxItems 100
          *
-         * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+         * Items: A server name (a bracketed IPv6 address included), or a pattern of them with `*` (any run of characters) and `?` (one character).
          */
         allow?: string[];
         /**
@@ -210,7 +210,7 @@ export interface Protocol {
          *
          * @maxItems 100
          *
-         * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+         * Items: A server name (a bracketed IPv6 address included), or a pattern of them with `*` (any run of characters) and `?` (one character).
          */
         deny: string[];
         /**
@@ -1571,7 +1571,7 @@ export interface Protocol {
     "admin.federation.servers.set": {
       request?: {
         /**
-         * A server name as in user ids: host name, optionally `:port`.
+         * A server name as in user ids: host name or bracketed IPv6 address (canonical form), optionally `:port`.
          */
         server: string;
         /**
@@ -2186,7 +2186,7 @@ export interface Protocol {
        *
        * @maxItems 100
        *
-       * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+       * Items: A server name (a bracketed IPv6 address included), or a pattern of them with `*` (any run of characters) and `?` (one character).
        */
       allow?: string[];
       /**
@@ -2194,7 +2194,7 @@ export interface Protocol {
        *
        * @maxItems 100
        *
-       * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+       * Items: A server name (a bracketed IPv6 address included), or a pattern of them with `*` (any run of characters) and `?` (one character).
        */
       deny: string[];
       /**
