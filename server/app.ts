@@ -283,7 +283,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params) });
   const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
   const remoteProfiles = createRemoteProfiles({ federation, media, storage, log: log.child({ area: "federation" }), now: options.now, hub: () => hubRef! });
-  const accountNotices = createAccountNotices({ federation, storage, log: log.child({ area: "federation" }), now: options.now });
+  const accountNotices = createAccountNotices({ federation, storage, log: log.child({ area: "federation" }), now: options.now, state: (roomId) => rooms.state(roomId) });
   const remotePeople = createRemotePeople({ federation, storage, profiles: remoteProfiles, log: log.child({ area: "federation" }), now: options.now });
   if (federation.enabled) {
     direct.useRemote(remotePeople.remote);
@@ -359,6 +359,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       pending.start();
       remotePeople.start();
       remoteProfiles.start();
+      accountNotices.start();
     }
   });
   // Unreferenced files are collected hourly (and once shortly after start).

@@ -1741,9 +1741,13 @@ export interface Protocol {
       response: {
         userId: UserId;
         /**
-         * The rooms hosted on this server it was removed from (rooms hosted elsewhere are left by a proposal to their home, not listed).
+         * The rooms hosted on this server it was removed from (rooms hosted elsewhere are left by a proposal to their home: `leaving`).
          */
         removedFrom: RoomId[];
+        /**
+         * The rooms hosted on other servers it is a member of: its leave of each is kept and proposed to their homes (at once through a running server, else at its next start; retried until each home answers). Where it owns the room there, the ownership passes first to the room's first admin, else its first member.
+         */
+        leaving?: RoomId[];
         revokedDevices: number;
       };
     };
