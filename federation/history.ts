@@ -8,6 +8,13 @@
  * through the room core (`appendHistory`: the next reader does not fetch it again) and answers.
  * A home that cannot be reached, or a page that does not link, leaves what is held: `message.history`
  * answers it with `incomplete: true`, `message.get` of an event not held with `federation.unreachable`.
+ *
+ * Reads the replica's copy cannot answer are asked of the home on the reader's behalf (a
+ * `propose` of the read, run there by the op's own handler with the reader as the actor):
+ * `audit.list` on a replica begun from a snapshot (its audit log here starts there; with the home
+ * away, what is held, `incomplete: true`), `message.reactions` and `receipt.get` of a message
+ * older than what is held and that the reader may read (with the home away,
+ * `federation.unreachable`, as `message.get`), and `community.groups`.
  */
 import { ParleyError } from "../server/errors.ts";
 import type { Logger } from "../server/logger.ts";
@@ -15,7 +22,7 @@ import type { OpRegistry } from "../server/ws/ops.ts";
 import type { RoomCore, ReplicaEvent } from "../server/rooms/core.ts";
 import type { MessageQueries } from "../server/messages/queries.ts";
 import { contentHashOf, eventHashOf, originOf } from "../server/rooms/hash.ts";
-import type { Federation } from "./service.ts";
+import { refusalOf, type Federation } from "./service.ts";
 import type { WireEvent } from "./outbox.ts";
 
 /** Events asked per backfill request, and requests at most per read. */
@@ -154,6 +161,59 @@ export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federa
         if (!(await holdDownTo(params.roomId, reader, seq))) throw new ParleyError("federation.unreachable", "The room's home server could not give this older message now.");
       }
       return local(ctx, params);
+    };
+  }
+
+  /**
+   * Asks the room's home to run the read `op` on `reader`'s behalf (a `propose` of a read: the
+   * home runs the op's own handler with the reader as the actor, so its rules and the reader's
+   * reading span apply there). The home's result, or its coded refusal; null when it could not
+   * answer (unreachable, a failure, a refusal of this server rather than of the read).
+   */
+  async function askHome(roomId: string, reader: string, op: string, params: Record<string, unknown>): Promise<unknown | null> {
+    let res;
+    try {
+      res = await federation.request(originOf(roomId), "POST", "/propose", { sender: reader, op, params });
+    } catch (err) {
+      log.info({ room: roomId, op, err: (err as Error).message }, "read answered from what is held: home unreachable");
+      return null;
+    }
+    if (res.status === 200 && res.body?.result) return res.body.result;
+    const refusal = refusalOf(originOf(roomId), res);
+    if (refusal.code === "federation.unreachable") {
+      log.info({ room: roomId, op, status: res.status }, "read answered from what is held: the home did not answer it");
+      return null;
+    }
+    throw refusal;
+  }
+
+  // The reactions and receipts of a message older than what a replica begun from a snapshot holds:
+  // the home holds the message, every reaction to it and the read markers of every server's users.
+  for (const name of ["message.reactions", "receipt.get"]) {
+    const def = ops.get(name);
+    if (!def) continue;
+    const local = def.handler;
+    def.handler = async (ctx, params: { roomId: string; seq: number }) => {
+      const reader = ctx.actor.userId;
+      const gap = missing(params.roomId, reader);
+      // Held here, or before what the reader may read (refused here as at home): answered here.
+      if (!gap || params.seq >= store().replicaFloor(params.roomId)!.lowSeq || params.seq < gap.from) return local(ctx, params);
+      const answer = await askHome(params.roomId, reader, name, params);
+      if (answer === null) throw new ParleyError("federation.unreachable", "The room's home server could not be asked about this older message now.");
+      return answer;
+    };
+  }
+
+  // The audit log of a replica begun from a snapshot starts at the snapshot: the home's holds
+  // every entry. Asked after the local handler has authorized the reader (a member, an admin);
+  // with the home away, the entries held here, marked incomplete.
+  const audit = ops.get("audit.list");
+  if (audit) {
+    const local = audit.handler;
+    audit.handler = async (ctx, params: { roomId: string; before?: number; limit?: number }) => {
+      const held = (await local(ctx, params)) as { scopeId: string };
+      if (originOf(params.roomId) === federation.self || (!store().replicaFloor(params.roomId) && !store().replicaFloor(held.scopeId))) return held;
+      return (await askHome(params.roomId, ctx.actor.userId, "audit.list", params)) ?? { ...held, incomplete: true };
     };
   }
 

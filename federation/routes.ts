@@ -103,10 +103,15 @@ export const proposableOps = new Set([
 ]);
 
 /**
- * Reads a remote member's server asks the home for, because the answer needs rooms it does not
- * replicate: a community's groups list (its groups the member's server holds no copy of).
+ * Reads a remote member's server asks the home for, on the member's behalf, because its own copy
+ * cannot answer them: a community's groups list (its groups the member's server holds no copy
+ * of); and, on a copy begun from a join snapshot, the audit log (which begins at the snapshot
+ * there) and the reactions and receipts of a message older than the copy
+ * (federation/history.ts). They run the op's own handler with the member as the actor, so the
+ * home applies the same rules: membership, role, and what the member may read (nothing before
+ * their membership began).
  */
-export const proposableReads = new Set(["community.groups"]);
+export const proposableReads = new Set(["community.groups", "audit.list", "message.reactions", "receipt.get"]);
 
 export interface FederationRouteDeps {
   federation: Federation;

@@ -138,6 +138,10 @@ export interface Protocol {
           at: Timestamp;
         }[];
         more: boolean;
+        /**
+         * Present (true) when the room is hosted on another server, its copy here began from a join snapshot, and its home could not be asked now: the page has the entries this server holds (from the snapshot on); ask again later.
+         */
+        incomplete?: true;
       };
     };
     auth: {
