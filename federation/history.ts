@@ -24,6 +24,7 @@ import type { MessageQueries } from "../server/messages/queries.ts";
 import { contentHashOf, eventHashOf, originOf } from "../server/rooms/hash.ts";
 import { refusalOf, type Federation } from "./service.ts";
 import type { WireEvent } from "./outbox.ts";
+import type { Storage } from "../server/storage/database.ts";
 
 /** Events asked per backfill request, and requests at most per read. */
 const pageEvents = 200;
@@ -49,7 +50,7 @@ export function linksBelow(roomId: string, page: WireEvent[], lowSeq: number, lo
   return page[page.length - 1].hash === lowPrev;
 }
 
-export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federation; rooms: RoomCore; queries: MessageQueries; log: Logger }): void {
+export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federation; rooms: RoomCore; queries: MessageQueries; storage: Storage; log: Logger }): void {
   const { ops, federation, rooms, queries, log } = deps;
   const store = () => rooms.storeView().store;
   /** One fetch at a time per room: concurrent readers wait for the same page. */
@@ -218,7 +219,20 @@ export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federa
   }
 
   // A community's groups list on a replica: the home knows every group, also those this server
-  // replicates none of; asked on the reader's behalf, with what is held here when it is down.
+  // replicates none of; asked on the reader's behalf. Its answer is kept (remote_groups), so that
+  // with the home away the list still shows those groups (as the home last described them, if the
+  // replicated log still names them), beside the groups held here, also after a restart.
+  const db = deps.storage.sqlite;
+  const g = {
+    forget: db.prepare("DELETE FROM remote_groups WHERE community_id = ?"),
+    keep: db.prepare("INSERT INTO remote_groups (community_id, group_id, name, description, picture, member_count, join_approval, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+    kept: db.prepare("SELECT group_id AS roomId, name, description, picture, member_count AS memberCount, join_approval AS joinApproval FROM remote_groups WHERE community_id = ?"),
+  };
+  type GroupRow = { roomId: string; name: string; description: string; picture: string | null; memberCount: number; joined: boolean; joinApproval: boolean; requested: boolean };
+  const keepGroups = db.transaction((communityId: string, list: GroupRow[], at: number) => {
+    g.forget.run(communityId);
+    for (const r of list) g.keep.run(communityId, r.roomId, r.name, r.description ?? "", r.picture ?? null, r.memberCount, r.joinApproval ? 1 : 0, at);
+  });
   const groups = ops.get("community.groups");
   if (groups) {
     const local = groups.handler;
@@ -227,11 +241,28 @@ export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federa
       if (!st || !st.members.has(ctx.actor.userId)) return local(ctx, params);
       try {
         const res = await federation.request(originOf(params.roomId), "POST", "/propose", { sender: ctx.actor.userId, op: "community.groups", params });
-        if (res.status === 200 && res.body?.result) return res.body.result;
+        if (res.status === 200 && res.body?.result) {
+          const answer = res.body.result as { groups: GroupRow[] };
+          try {
+            if (Array.isArray(answer.groups)) keepGroups(params.roomId, answer.groups, Date.now());
+          } catch (err) {
+            log.warn({ room: params.roomId, err: (err as Error).message }, "the home's groups list was not kept");
+          }
+          return answer;
+        }
       } catch (err) {
         log.info({ room: params.roomId, err: (err as Error).message }, "groups list from what is held: home unreachable");
       }
-      return local(ctx, params);
+      // The groups held here (as they are now), then those the home last described that the
+      // community's log still names; a reader is in none of those (this server would hold it).
+      const held = (await local(ctx, params)) as { communityId: string; groups: GroupRow[] };
+      const shown = new Set(held.groups.map((r) => r.roomId));
+      const named = rooms.state(params.roomId)?.groups ?? new Set<string>();
+      const kept = (g.kept.all(params.roomId) as (Omit<GroupRow, "joined" | "requested" | "joinApproval"> & { joinApproval: number })[])
+        .filter((r) => named.has(r.roomId) && !shown.has(r.roomId))
+        .map((r) => ({ ...r, joinApproval: r.joinApproval === 1, joined: false, requested: false }));
+      if (!kept.length) return held;
+      return { ...held, groups: [...held.groups, ...kept].sort((x, y) => x.name.localeCompare(y.name)) };
     };
   }
 }

@@ -314,7 +314,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     relayEphemeralOps(ops, outbox);
     forwardRemoteProfiles(ops, federation, remoteProfiles);
     nameRemotePeers(ops, config.server.name, remoteProfiles.names);
-    fetchHistoryOnDemand({ ops, federation, rooms, queries: messageQueries, log: log.child({ area: "federation" }) });
+    fetchHistoryOnDemand({ ops, federation, rooms, queries: messageQueries, storage, log: log.child({ area: "federation" }) });
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;

@@ -660,6 +660,26 @@ export const federationBlockNotices = sqliteTable(
 );
 
 /**
+ * A replicated community's groups list as its home last answered it (`community.groups`, asked on
+ * a member's behalf): what the member's server shows of the groups it holds no copy of when the
+ * home cannot be reached, also after a restart (federation/history.ts).
+ */
+export const remoteGroups = sqliteTable(
+  "remote_groups",
+  {
+    communityId: text("community_id").notNull(),
+    groupId: text("group_id").notNull(),
+    name: text("name").notNull(),
+    description: text("description").notNull(),
+    picture: text("picture"),
+    memberCount: integer("member_count").notNull(),
+    joinApproval: integer("join_approval", { mode: "boolean" }).notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.communityId, t.groupId] })],
+);
+
+/**
  * A purged account's leaves of rooms hosted elsewhere (federation/accounts.ts), kept until their
  * home answers: a purge at the command line with the server stopped, or while a home cannot be
  * reached, still leaves those rooms (at the next start, when the home wakes, or after backoff).

@@ -111,3 +111,59 @@ t.test("with a down, bob's audit log is what b holds, marked incomplete, and an 
   t.ok(again.entries.some((e: { action: string; target: string }) => e.action === "member.role" && e.target === bob.userId), "the home's entries again");
   t.equal((await ok(t, bob, "message.reactions", { roomId, seq: said[0] })).reactions.length, 1);
 });
+
+/**
+ * alice's community Hillside on a with the groups Maths and Art, which bob (of b) is in none of:
+ * `long` makes its log longer than a join snapshot's tail before bob joins (b begins it from a
+ * snapshot); otherwise bob joins first and the groups are made after (b holds the whole log).
+ */
+async function hillside(t: Test, long: boolean) {
+  const servers = await startClusterFor(t, ["a.test", "b.test"]);
+  const { "a.test": a, "b.test": b } = servers;
+  const [alice, bob] = await Promise.all([a.user("alice"), b.user("bob")]);
+  const school = (await ok(t, alice, "community.create", { name: "Hillside School" })).roomId as string;
+  const { token } = await ok(t, alice, "link.create", { roomId: school });
+  if (!long) await ok(t, bob, "link.join", { token, server: "a.test" });
+  const maths = (await ok(t, alice, "group.create", { name: "Maths", communityId: school })).roomId as string;
+  const art = (await ok(t, alice, "group.create", { name: "Art", communityId: school })).roomId as string;
+  if (long) {
+    for (let i = 1; i <= 6; i++) await ok(t, alice, "message.send", { roomId: school, txnId: `n${i}`, body: `Notice ${i}` });
+    await ok(t, bob, "link.join", { token, server: "a.test" });
+  }
+  await until(t, "b holds Hillside", () => b.app.parley.rooms.state(school)?.seq === a.app.parley.rooms.state(school)!.seq, 60_000);
+  t.equal(b.app.parley.rooms.state(maths), undefined, "b holds no copy of Maths");
+  t.equal(b.app.parley.storage.sqlite.prepare("SELECT 1 FROM replica_floors WHERE room_id = ?").get(school) !== undefined, long, long ? "b began Hillside from a snapshot" : "b holds Hillside's whole log");
+  return { servers, a, b, alice, bob, school, maths, art };
+}
+
+for (const long of [true, false]) {
+  t.test(`b keeps a's groups list of Hillside (${long ? "begun from a snapshot" : "its whole log"}): with a down and b restarted, bob still sees Maths and Art`, async (t) => {
+    const { servers, a, b, bob, school, maths, art } = await hillside(t, long);
+    const list = await ok(t, bob, "community.groups", { roomId: school });
+    t.same(list.groups.map((g: { name: string; joined: boolean }) => [g.name, g.joined]), [["Art", false], ["Maths", false]], "a answers");
+    await a.stop(false);
+    const b2 = await b.restart();
+    servers["b.test"] = b2;
+    t.same([...b2.app.parley.rooms.state(school)!.groups].sort(), [maths, art].sort(), "b's copy of Hillside still names both groups");
+    const bob2 = await b2.login("bob");
+    const held = await ok(t, bob2, "community.groups", { roomId: school });
+    t.same(held, list, "the list as a last gave it");
+  });
+}
+
+t.test("with a down, the kept list shows only the groups Hillside's log still names, and groups b holds as they are now", async (t) => {
+  const { servers, a, b, alice, bob, school, art } = await hillside(t, false);
+  await ok(t, bob, "community.groups", { roomId: school });
+  // Art leaves the community, and bob joins a new group.
+  const music = (await ok(t, alice, "group.create", { name: "Music", communityId: school })).roomId as string;
+  await ok(t, bob, "group.join", { roomId: music });
+  await ok(t, alice, "community.unlink", { roomId: school, groupId: art });
+  await until(t, "b holds Music", () => b.app.parley.rooms.state(music)?.members.has(bob.userId) === true && b.app.parley.rooms.state(school)?.seq === a.app.parley.rooms.state(school)!.seq);
+  await a.stop(false);
+  const b2 = await b.restart();
+  servers["b.test"] = b2;
+  const bob2 = await b2.login("bob");
+  const held = await ok(t, bob2, "community.groups", { roomId: school });
+  t.match(held.groups.find((g: { name: string }) => g.name === "Music"), { joined: true }, "Music, held by b, as it is now");
+  t.same(held.groups.map((g: { name: string }) => g.name), ["Maths", "Music"], "Maths as a last gave it; not Art, which the log says left");
+});
