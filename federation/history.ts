@@ -14,7 +14,9 @@
  * `audit.list` on a replica begun from a snapshot (its audit log here starts there; with the home
  * away, what is held, `incomplete: true`), `message.reactions` and `receipt.get` of a message
  * older than what is held and that the reader may read (with the home away,
- * `federation.unreachable`, as `message.get`), and `community.groups`.
+ * `federation.unreachable`, as `message.get`), `message.search` in one such room while some of
+ * what the reader may read is not held (with the home away, what is held, `incomplete: true`),
+ * and `community.groups`.
  */
 import { ParleyError } from "../server/errors.ts";
 import type { Logger } from "../server/logger.ts";
@@ -202,6 +204,25 @@ export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federa
       const answer = await askHome(params.roomId, reader, name, params);
       if (answer === null) throw new ParleyError("federation.unreachable", "The room's home server could not be asked about this older message now.");
       return answer;
+    };
+  }
+
+  // A search in one room hosted elsewhere, part of whose history the reader may read is not held
+  // here: the home holds all of it and searches it on the reader's behalf (their reading span
+  // applied there). Its answer, and its `next`, are the home's; messages the reader hid here
+  // (delete for me) are left out, as a local search leaves them. With the home away, what is
+  // held here, marked incomplete. A search across rooms stays local.
+  const search = ops.get("message.search");
+  if (search) {
+    const local = search.handler;
+    search.handler = async (ctx, params: { query: string; roomId?: string; before?: number; limit?: number }) => {
+      const reader = ctx.actor.userId;
+      if (typeof params.roomId !== "string" || !missing(params.roomId, reader)) return local(ctx, params);
+      // The local search checks the query and the reader's membership, and is the answer if the home cannot give one.
+      const held = (await local(ctx, params)) as { results: unknown[]; next: number | null };
+      const answer = (await askHome(params.roomId, reader, "message.search", params)) as { results: { roomId: string; seq: number }[]; next: number | null } | null;
+      if (answer === null) return { ...held, incomplete: true };
+      return { ...answer, results: answer.results.filter((r) => !queries.isHidden(reader, r.roomId, r.seq)) };
     };
   }
 

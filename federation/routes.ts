@@ -106,12 +106,12 @@ export const proposableOps = new Set([
  * Reads a remote member's server asks the home for, on the member's behalf, because its own copy
  * cannot answer them: a community's groups list (its groups the member's server holds no copy
  * of); and, on a copy begun from a join snapshot, the audit log (which begins at the snapshot
- * there) and the reactions and receipts of a message older than the copy
- * (federation/history.ts). They run the op's own handler with the member as the actor, so the
+ * there), the reactions and receipts of a message older than the copy, and a search of one room
+ * whose copy lacks history the member may read (federation/history.ts). Each names its room. They run the op's own handler with the member as the actor, so the
  * home applies the same rules: membership, role, and what the member may read (nothing before
  * their membership began).
  */
-export const proposableReads = new Set(["community.groups", "audit.list", "message.reactions", "receipt.get"]);
+export const proposableReads = new Set(["community.groups", "audit.list", "message.reactions", "receipt.get", "message.search"]);
 
 export interface FederationRouteDeps {
   federation: Federation;
@@ -186,6 +186,8 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
     if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
     const def = ops.get(op);
     if (!def || !(proposableOps.has(op) || proposableReads.has(op))) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
+    // A read is of one room hosted here (a search across every room of the user is not asked).
+    if (proposableReads.has(op) && typeof params.roomId !== "string") throw new ParleyError("invalid_params", `${op} is proposed for one room: params.roomId.`);
     // Only for rooms hosted here: this server relays nobody's proposals to a third one.
     if ((typeof params.roomId === "string" && originOf(params.roomId) !== federation.self) || "server" in params) throw new ParleyError("room.not_found");
     // A community's server access list refuses its denied servers' users before anything runs

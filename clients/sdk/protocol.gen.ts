@@ -754,6 +754,10 @@ export interface Protocol {
           snippet: string;
           highlights: [number, number][];
         }[];
+        /**
+         * Present (true) when `roomId` is a room hosted on another server, part of whose history you may read is not held by your server, and its home could not be asked now: the results are of what your server holds; search again later.
+         */
+        incomplete?: true;
         next: number | null;
       };
     };

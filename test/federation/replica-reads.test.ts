@@ -167,3 +167,30 @@ t.test("with a down, the kept list shows only the groups Hillside's log still na
   t.match(held.groups.find((g: { name: string }) => g.name === "Music"), { joined: true }, "Music, held by b, as it is now");
   t.same(held.groups.map((g: { name: string }) => g.name), ["Maths", "Music"], "Maths as a last gave it; not Art, which the log says left");
 });
+
+t.test("bob searches Maths for what alice said to him before b held it: a searches all he may read, on his behalf; a search across rooms is b's", async (t) => {
+  const { b, bob, roomId, said } = await mathsBehind(t);
+  const seqs = (page: { results: { seq: number }[] }) => page.results.map((r) => r.seq);
+  const found = await ok(t, bob, "message.search", { query: "after bob", roomId, limit: 50 });
+  t.same(seqs(found), [...said].reverse(), "all twenty, newest first, also those b does not hold");
+  t.notOk("incomplete" in found);
+  t.same((await ok(t, bob, "message.search", { query: "before bob", roomId })).results, [], "nothing said before he joined: a applies his reading span");
+  const first = await ok(t, bob, "message.search", { query: "after bob", roomId, limit: 5 });
+  const second = await ok(t, bob, "message.search", { query: "after bob", roomId, limit: 5, before: first.next });
+  t.same([...seqs(first), ...seqs(second)], said.slice(10).reverse(), "paged with a's cursor");
+  const across = await ok(t, bob, "message.search", { query: "after bob", limit: 50 });
+  t.same(seqs(across), said.filter((s) => s >= heldFrom(b, roomId)).reverse(), "a search across rooms finds what b holds");
+  const erin = await b.user("erin");
+  t.equal(await refusalOf(erin, "message.search", { query: "after bob", roomId }), "room.not_found", "erin is in no room");
+  t.equal(await refusalOf(bob, "message.search", { query: '" "', roomId }), "search.invalid_query", "a query with no word");
+  const everywhere = await b.app.parley.federation.request("a.test", "POST", "/propose", { sender: bob.userId, op: "message.search", params: { query: "after bob" } });
+  t.equal(everywhere.body?.error?.code, "invalid_params", "a refuses a search of every room of bob's: a read names its room");
+});
+
+t.test("with a down, bob's search of Maths finds what b holds, marked incomplete", async (t) => {
+  const { a, b, bob, roomId, said } = await mathsBehind(t);
+  await a.stop(false);
+  const page = await ok(t, bob, "message.search", { query: "after bob", roomId, limit: 50 });
+  t.equal(page.incomplete, true);
+  t.same(page.results.map((r: { seq: number }) => r.seq), said.filter((s) => s >= heldFrom(b, roomId)).reverse());
+});
