@@ -8,7 +8,7 @@
  */
 import t from "tap";
 import { createServer } from "node:net";
-import { eventFor, nextEvent, ok, refusalOf, startServer, until, type TestServer } from "../helpers.ts";
+import { eventFor, nextEvent, ok, post, refusalOf, startServer, until, type TestServer } from "../helpers.ts";
 import { isIpLiteral, isServerName, parseServerName } from "../../server/names.ts";
 import { originOf } from "../../server/rooms/hash.ts";
 import { aclDenies } from "../../server/rooms/types.ts";
@@ -120,4 +120,11 @@ t.test("names that are not canonical are refused where they arrive: a link's ser
   t.equal(res.status, 401);
   t.equal(((await res.json()) as { error: { code: string } }).error.code, "federation.signature_missing", "a request whose origin is no server name is refused before its body is read");
   t.equal(await refusalOf(alice, "member.invite", { roomId, userId: `@carol:[::0:1]:${port}` }), "federation.unreachable", "an invitation to a user of no server name reaches no one");
+  // The server lists take bracketed names, in their one spelling.
+  a.app.parley.storage.sqlite.prepare("UPDATE accounts SET is_admin = 1 WHERE id = ?").run(alice.userId);
+  const listed = await post(a, "/api/v1/admin/federation.servers.set", { server: "[2001:db8::7]:8448", list: "deny" }, alice.session.accessToken);
+  t.equal(listed.status, 200, "a server admin denies [2001:db8::7]:8448");
+  t.notOk(a.app.parley.federation.policy.permits("[2001:db8::7]:8448"), "and it is refused from then on");
+  const misspelt = await post(a, "/api/v1/admin/federation.servers.set", { server: "[2001:0db8::7]:8448", list: "deny" }, alice.session.accessToken);
+  t.equal(misspelt.body?.error?.code, "bad_request", "another spelling of it is no server name");
 });
