@@ -201,6 +201,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
     // A file the proposing server holds: usable by its user for this proposal, and recorded
     // as held there (the message's file `origin`); its bytes stay there.
     let forget: (() => void) | undefined;
+    let fetched: string | undefined;
     if (file && op === "room.update") {
       // A new room picture held by the proposing server: fetched from it now (it grants this
       // server the file while its user's proposal runs), checked against its hash, sniffed
@@ -211,6 +212,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
       if (rooms.state(roomId)?.members.has(sender) && !media.canRead(sender, file.mediaId)) {
         const held = await remoteMedia.fetchProposed(peer, file.mediaId);
         forget = media.vouch(sender, { ...held, origin: peer });
+        fetched = file.mediaId;
       }
     } else if (file) {
       if (op !== "message.send" || (params.file as { mediaId?: string } | undefined)?.mediaId !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no file of the proposed message.");
@@ -225,6 +227,14 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
       // the name means nothing on other ops, which are never kept.
       const run = () => def.handler({ actor, connection: null as never }, params);
       return proposalId && keptWhenDown.has(op) ? await proposals.once(peer, proposalId, run) : await run();
+    } catch (err) {
+      // A picture fetched for an update that was then refused: the copy is not kept for nothing.
+      if (fetched) {
+        forget?.();
+        forget = undefined;
+        await remoteMedia.dropUnused(fetched, "room.update refused").catch(() => false);
+      }
+      throw err;
     } finally {
       forget?.();
       unvouch?.();

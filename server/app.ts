@@ -330,6 +330,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     publisher.subscribe("federation", outbox.onBatch);
     // A remote user joining a room held here: their profile is fetched ahead (people search).
     publisher.subscribe("remote-profiles", remoteProfiles.onBatch);
+    // A message deleted for everyone: a copy of its file fetched from another server goes at once.
+    publisher.subscribe("remote-media", remoteMedia.onBatch);
     metrics.addPeerSource(() => federationStatus(storage).map((p) => ({ peer: p.server, backlog: p.backlog, failures: p.failures })));
   }
   bus.on("device.revoked", ({ userId, deviceId }) => push.dropDevice(userId, deviceId));
