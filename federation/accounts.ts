@@ -80,8 +80,12 @@ export function createAccountNotices(deps: { federation: Federation; storage: St
   const retry = createRetryLoop(tell);
   const departures = createRetryLoop(depart);
 
-  /** Whether a home's answer to a proposal is a failure to try again (it may pass later), rather than its word. */
-  const failed = (status: number) => status >= 500 || status === 429;
+  /**
+   * Whether a home's answer to a proposal is a failure to try again (it may pass later), rather
+   * than its word on the op: its failures and rate limits, and its refusals of the request's
+   * signature (401: a clock out of step, a key rotation not yet seen), which say nothing of the op.
+   */
+  const failed = (status: number) => status >= 500 || status === 429 || status === 401;
 
   /**
    * Proposes the kept leaves of purged accounts to `home`, oldest first; stops at the first the
