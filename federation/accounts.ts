@@ -8,7 +8,7 @@
  *   by the command line with the server stopped): proposed to each home in order, at once on a
  *   running server, else at the next start; a home that cannot be reached is tried again with the
  *   outbox's backoff and on its `wake`. A row goes once the home answered anything but a failure
- *   (5xx, 429, no answer). Where the account owns the room there, its server first hands the
+ *   (5xx, 429, a refused signature, no answer). Where the account owns the room there, its server first hands the
  *   ownership on, as a purge does at home (`member.role` to the first admin, else the first
  *   member, in join order), then leaves; alone in the room, it stays (there is no one to hand it to).
  *
