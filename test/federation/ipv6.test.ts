@@ -16,28 +16,35 @@ import { resolveConfig } from "../../server/config/load.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-/** The machine's IPv6 loopback answers (checked once: without it the cluster tests are skipped). */
-function ipv6Port(): Promise<number | null> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(null));
-    s.listen(0, "::1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
+/**
+ * Two free ports on the IPv6 loopback (held open together, so that they differ), or null when
+ * the machine has no IPv6 loopback: the cluster tests are then skipped.
+ */
+async function ipv6Ports(): Promise<[number, number] | null> {
+  const listen = () =>
+    new Promise<ReturnType<typeof createServer> | null>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(null));
+      s.listen(0, "::1", () => resolve(s));
     });
+  const held = [await listen(), await listen()];
+  const ports = held.map((s) => {
+    const a = s?.address();
+    return typeof a === "object" && a ? a.port : null;
   });
+  await Promise.all(held.map((s) => new Promise((r) => (s ? s.close(r) : r(undefined)))));
+  return ports[0] && ports[1] ? [ports[0], ports[1]] : null;
 }
 
 /** Two servers on ::1, named `[::1]:<port>` after their ports, each in the other's peers table. */
 async function twoOnIpv6(t: Test): Promise<{ a: TestServer; b: TestServer; nameA: string; nameB: string } | null> {
-  const ports = [await ipv6Port(), await ipv6Port()];
-  if (ports.includes(null) || ports[0] === ports[1]) return null;
+  const ports = await ipv6Ports();
+  if (!ports) return null;
   const names = ports.map((p) => `[::1]:${p}`);
   const peers = Object.fromEntries(names.map((n, i) => [n, `http://[::1]:${ports[i]}`]));
   const servers: TestServer[] = [];
   for (const [i, name] of names.entries()) {
-    servers.push(await startServer({ server: { name }, listen: { host: "::1", port: ports[i]! }, federation: { allow_plain_http: true, peers } }));
+    servers.push(await startServer({ server: { name }, listen: { host: "::1", port: ports[i] }, federation: { allow_plain_http: true, peers } }));
   }
   t.teardown(async () => {
     for (const s of servers) await s.stop(true).catch(() => undefined);
