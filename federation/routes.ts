@@ -107,9 +107,9 @@ export const proposableOps = new Set([
  * cannot answer them: a community's groups list (its groups the member's server holds no copy
  * of); and, on a copy begun from a join snapshot, the audit log (which begins at the snapshot
  * there), the reactions and receipts of a message older than the copy, and a search of one room
- * whose copy lacks history the member may read (federation/history.ts). Each names its room. They run the op's own handler with the member as the actor, so the
- * home applies the same rules: membership, role, and what the member may read (nothing before
- * their membership began).
+ * whose copy lacks history the member may read (federation/history.ts). Each names its room. They
+ * run the op's own handler with the member as the actor, so the home applies the same rules:
+ * membership, role, and what the member may read (nothing before their membership began).
  */
 export const proposableReads = new Set(["community.groups", "audit.list", "message.reactions", "receipt.get", "message.search"]);
 
