@@ -4,6 +4,14 @@
  * once instead of at the next fetch; and the end of an account (a purge), so that they drop its
  * profile, with its leave proposed to the home of each room hosted elsewhere it is in.
  *
+ * - The leaves are durable (`federation_departures`, written in the purge's own transaction, also
+ *   by the command line with the server stopped): proposed to each home in order, at once on a
+ *   running server, else at the next start; a home that cannot be reached is tried again with the
+ *   outbox's backoff and on its `wake`. A row goes once the home answered anything but a failure
+ *   (5xx, 429, a refused signature, no answer). Where the account owns the room there, its server first hands the
+ *   ownership on, as a purge does at home (`member.role` to the first admin, else the first
+ *   member, in join order), then leaves; alone in the room, it stays (there is no one to hand it to).
+ *
  * - Who is told: the servers of every member of every room the user is in, and the homes of those
  *   rooms (a replica's home keeps the profile of a member it hosts). This server and servers its
  *   policy does not federate with are not.
@@ -21,6 +29,23 @@ import type { Profile } from "../server/accounts/service.ts";
 import type { Federation } from "./service.ts";
 import { createRetryLoop, type Outcome } from "./retry.ts";
 import { originOf } from "../server/rooms/hash.ts";
+import type { RoomState } from "../server/rooms/types.ts";
+
+/**
+ * A local account ends (a purge): keeps its leave of each room hosted elsewhere (`rooms`), to be
+ * proposed to their homes (createAccountNotices' departures: at once on a running server, else at
+ * its next start). Runs on the caller's transaction when there is one.
+ */
+export function keepDepartures(storage: Storage, userId: string, rooms: readonly string[], at: number): void {
+  const keep = storage.sqlite.prepare("INSERT INTO federation_departures (user_id, room_id, home, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, room_id) DO NOTHING");
+  for (const roomId of rooms) keep.run(userId, roomId, originOf(roomId), at);
+}
+
+/** Who takes a room over from an owner who leaves: its first admin, else its first member (join order), not the owner. */
+export function successorOf(state: RoomState, owner: string): string | null {
+  const others = [...state.members].filter(([u]) => u !== owner);
+  return (others.find(([, role]) => role === "admin") ?? others[0])?.[0] ?? null;
+}
 
 /** The most users one `profile-update` request names (the endpoint's own bound, per list). */
 const perRequest = 100;
@@ -28,7 +53,7 @@ const perRequest = 100;
 /** What a destination is to be told of a user: their profile now, or null (the account ended). */
 type Notice = { profile: Profile } | { gone: true };
 
-export function createAccountNotices(deps: { federation: Federation; storage: Storage; log: Logger; now?: () => number }) {
+export function createAccountNotices(deps: { federation: Federation; storage: Storage; log: Logger; now?: () => number; state?: (roomId: string) => RoomState | undefined }) {
   const { federation, log } = deps;
   const now = deps.now ?? Date.now;
   const db = deps.storage.sqlite;
@@ -44,9 +69,64 @@ export function createAccountNotices(deps: { federation: Federation; storage: St
        UNION SELECT substr(?, instr(?, ':') + 1)`,
     ),
   };
+  const d = {
+    forHome: db.prepare("SELECT id, user_id AS userId, room_id AS roomId FROM federation_departures WHERE home = ? ORDER BY id LIMIT 100"),
+    homes: db.prepare("SELECT DISTINCT home FROM federation_departures"),
+    users: db.prepare("SELECT user_id AS userId, json_group_array(room_id) AS rooms FROM federation_departures GROUP BY user_id"),
+    drop: db.prepare("DELETE FROM federation_departures WHERE id = ?"),
+  };
   /** Per destination, the newest notice of each user not yet given to it. */
   const waiting = new Map<string, Map<string, Notice>>();
   const retry = createRetryLoop(tell);
+  const departures = createRetryLoop(depart);
+
+  /**
+   * Whether a home's answer to a proposal is a failure to try again (it may pass later), rather
+   * than its word on the op: its failures and rate limits, and its refusals of the request's
+   * signature (401: a clock out of step, a key rotation not yet seen), which say nothing of the op.
+   */
+  const failed = (status: number) => status >= 500 || status === 429 || status === 401;
+
+  /**
+   * Proposes the kept leaves of purged accounts to `home`, oldest first; stops at the first the
+   * home does not answer. An owner hands the room on first (its server speaks for it, as a purge
+   * at home does); the leave's answer decides whether the row goes.
+   */
+  async function depart(home: string): Promise<Outcome> {
+    for (;;) {
+      const rows = d.forHome.all(home) as { id: number; userId: string; roomId: string }[];
+      if (!rows.length) return "done";
+      for (const r of rows) {
+        const state = deps.state?.(r.roomId);
+        // Out already (its leave applied and replicated, or an admin removed it there).
+        if (state && !state.members.has(r.userId)) {
+          d.drop.run(r.id);
+          continue;
+        }
+        try {
+          if (state?.members.get(r.userId) === "owner") {
+            const successor = successorOf(state, r.userId);
+            if (successor) {
+              const handed = await federation.propose(home, { sender: r.userId, op: "member.role", params: { roomId: r.roomId, userId: successor, role: "owner" }, proposedAt: now() });
+              if (failed(handed.status)) return "later";
+              log.info({ userId: r.userId, room: r.roomId, successor, status: handed.status }, "purged account's room handed on");
+            }
+          }
+          const res = await federation.propose(home, { sender: r.userId, op: "room.leave", params: { roomId: r.roomId }, proposedAt: now() });
+          if (failed(res.status)) return "later";
+          if (res.status === 200) log.info({ userId: r.userId, room: r.roomId }, "purged account left a room hosted elsewhere");
+          // A refusal retrying cannot change (the home has no such member or room; an owner alone
+          // in the room, with no one to hand it to): the home's word, kept in the log.
+          else log.warn({ userId: r.userId, room: r.roomId, status: res.status, code: res.body?.error?.code }, "purged account's leave refused by the home");
+        } catch (err) {
+          log.info({ userId: r.userId, room: r.roomId, err: (err as Error).message }, "purged account's leave waits: the home is unreachable");
+          return "later";
+        }
+        if (departures.stopped) return "later";
+        d.drop.run(r.id);
+      }
+    }
+  }
 
   function queue(destinations: Iterable<string>, userId: string, notice: Notice): void {
     if (retry.stopped || !federation.enabled) return;
@@ -91,6 +171,13 @@ export function createAccountNotices(deps: { federation: Federation; storage: St
     }
   }
 
+  /** Tells the servers of `rooms` (their members' and their homes) to drop `userId`'s profile. */
+  function tellGone(userId: string, rooms: readonly string[]): void {
+    const servers = new Set<string>();
+    for (const roomId of rooms) for (const r of s.holding.all(roomId, roomId, roomId) as { server: string }[]) servers.add(r.server);
+    queue(servers, userId, { gone: true });
+  }
+
   return {
     /** A local user's profile changed: tell every server sharing a room with them. */
     tellChanged(profile: Profile): void {
@@ -99,27 +186,33 @@ export function createAccountNotices(deps: { federation: Federation; storage: St
     },
     /**
      * A local account ended (purged; `rooms`: those hosted here it was removed from, `elsewhere`:
-     * those hosted on other servers it is still in). The servers of all of them (their members'
-     * and their homes) are told to drop its profile, and its `room.leave` is proposed to the home
-     * of each room elsewhere, once (a leave is not a kept op: a home that cannot be reached, or
-     * that refuses it, keeps the account as a member).
+     * those hosted on other servers it is still in, whose leaves the purge kept). The servers of
+     * all of them (their members' and their homes) are told to drop its profile, and the kept
+     * leaves are proposed to their homes now.
      */
     tellPurged(userId: string, rooms: readonly string[], elsewhere: readonly string[]): void {
       if (retry.stopped || !federation.enabled) return;
-      const servers = new Set<string>();
-      for (const roomId of [...rooms, ...elsewhere]) for (const r of s.holding.all(roomId, roomId, roomId) as { server: string }[]) servers.add(r.server);
-      queue(servers, userId, { gone: true });
-      for (const roomId of elsewhere) {
-        federation.propose(originOf(roomId), { sender: userId, op: "room.leave", params: { roomId }, proposedAt: now() }).then(
-          (res) => log.info({ userId, room: roomId, status: res.status }, "purged account's leave proposed"),
-          (err) => log.warn({ userId, room: roomId, err: (err as Error).message }, "purged account's leave not proposed"),
-        );
-      }
+      tellGone(userId, [...rooms, ...elsewhere]);
+      for (const home of new Set(elsewhere.map(originOf))) void departures.flush(home);
+    },
+    /**
+     * At start: the leaves kept by purges not yet answered (a purge at the command line with the
+     * server stopped, a home that was down) are proposed, and the servers of those rooms told
+     * again to drop the accounts' profiles (they were not, with the server stopped).
+     */
+    start(): void {
+      if (departures.stopped || !federation.enabled) return;
+      for (const { userId, rooms } of d.users.all() as { userId: string; rooms: string }[]) tellGone(userId, JSON.parse(rooms) as string[]);
+      for (const { home } of d.homes.all() as { home: string }[]) void departures.flush(home);
     },
     /** The peer is back (its wake): give it what waits. */
-    kick: retry.kick,
+    kick(destination: string): void {
+      retry.kick(destination);
+      departures.kick(destination);
+    },
     stop(): void {
       retry.stop();
+      departures.stop();
       waiting.clear();
     },
   };

@@ -8,6 +8,15 @@
  * through the room core (`appendHistory`: the next reader does not fetch it again) and answers.
  * A home that cannot be reached, or a page that does not link, leaves what is held: `message.history`
  * answers it with `incomplete: true`, `message.get` of an event not held with `federation.unreachable`.
+ *
+ * Reads the replica's copy cannot answer are asked of the home on the reader's behalf (a
+ * `propose` of the read, run there by the op's own handler with the reader as the actor):
+ * `audit.list` on a replica begun from a snapshot (its audit log here starts there; with the home
+ * away, what is held, `incomplete: true`), `message.reactions` and `receipt.get` of a message
+ * older than what is held and that the reader may read (with the home away,
+ * `federation.unreachable`, as `message.get`), `message.search` in one such room while some of
+ * what the reader may read is not held (with the home away, what is held, `incomplete: true`),
+ * and `community.groups`.
  */
 import { ParleyError } from "../server/errors.ts";
 import type { Logger } from "../server/logger.ts";
@@ -15,8 +24,9 @@ import type { OpRegistry } from "../server/ws/ops.ts";
 import type { RoomCore, ReplicaEvent } from "../server/rooms/core.ts";
 import type { MessageQueries } from "../server/messages/queries.ts";
 import { eventHashOf, originOf } from "../server/rooms/hash.ts";
-import type { Federation } from "./service.ts";
+import { refusalOf, type Federation } from "./service.ts";
 import type { WireEvent } from "./outbox.ts";
+import type { Storage } from "../server/storage/database.ts";
 import { contentRefusal, replicaEventOf } from "./withheld.ts";
 
 /** Events asked per backfill request, and requests at most per read. */
@@ -38,7 +48,7 @@ export function linksBelow(roomId: string, page: WireEvent[], lowSeq: number, lo
   return page[page.length - 1].hash === lowPrev;
 }
 
-export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federation; rooms: RoomCore; queries: MessageQueries; log: Logger }): void {
+export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federation; rooms: RoomCore; queries: MessageQueries; storage: Storage; log: Logger }): void {
   const { ops, federation, rooms, queries, log } = deps;
   const store = () => rooms.storeView().store;
   /** One fetch at a time per room: concurrent readers wait for the same page. */
@@ -153,8 +163,93 @@ export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federa
     };
   }
 
+  /**
+   * Asks the room's home to run the read `op` on `reader`'s behalf (a `propose` of a read: the
+   * home runs the op's own handler with the reader as the actor, so its rules and the reader's
+   * reading span apply there). The home's result, or its coded refusal; null when it could not
+   * answer (unreachable, a failure, a refusal of this server rather than of the read).
+   */
+  async function askHome(roomId: string, reader: string, op: string, params: Record<string, unknown>): Promise<unknown | null> {
+    let res;
+    try {
+      res = await federation.request(originOf(roomId), "POST", "/propose", { sender: reader, op, params });
+    } catch (err) {
+      log.info({ room: roomId, op, err: (err as Error).message }, "read answered from what is held: home unreachable");
+      return null;
+    }
+    if (res.status === 200 && res.body?.result) return res.body.result;
+    const refusal = refusalOf(originOf(roomId), res);
+    if (refusal.code === "federation.unreachable") {
+      log.info({ room: roomId, op, status: res.status }, "read answered from what is held: the home did not answer it");
+      return null;
+    }
+    throw refusal;
+  }
+
+  // The reactions and receipts of a message older than what a replica begun from a snapshot holds:
+  // the home holds the message, every reaction to it and the read markers of every server's users.
+  for (const name of ["message.reactions", "receipt.get"]) {
+    const def = ops.get(name);
+    if (!def) continue;
+    const local = def.handler;
+    def.handler = async (ctx, params: { roomId: string; seq: number }) => {
+      const reader = ctx.actor.userId;
+      const gap = missing(params.roomId, reader);
+      // Held here, or before what the reader may read (refused here as at home): answered here.
+      if (!gap || params.seq >= store().replicaFloor(params.roomId)!.lowSeq || params.seq < gap.from) return local(ctx, params);
+      const answer = await askHome(params.roomId, reader, name, params);
+      if (answer === null) throw new ParleyError("federation.unreachable", "The room's home server could not be asked about this older message now.");
+      return answer;
+    };
+  }
+
+  // A search in one room hosted elsewhere, part of whose history the reader may read is not held
+  // here: the home holds all of it and searches it on the reader's behalf (their reading span
+  // applied there). Its answer, and its `next`, are the home's; messages the reader hid here
+  // (delete for me) are left out, as a local search leaves them. With the home away, what is
+  // held here, marked incomplete. A search across rooms stays local.
+  const search = ops.get("message.search");
+  if (search) {
+    const local = search.handler;
+    search.handler = async (ctx, params: { query: string; roomId?: string; before?: number; limit?: number }) => {
+      const reader = ctx.actor.userId;
+      if (typeof params.roomId !== "string" || !missing(params.roomId, reader)) return local(ctx, params);
+      // The local search checks the query and the reader's membership, and is the answer if the home cannot give one.
+      const held = (await local(ctx, params)) as { results: unknown[]; next: number | null };
+      const answer = (await askHome(params.roomId, reader, "message.search", params)) as { results: { roomId: string; seq: number }[]; next: number | null } | null;
+      if (answer === null) return { ...held, incomplete: true };
+      return { ...answer, results: answer.results.filter((r) => !queries.isHidden(reader, r.roomId, r.seq)) };
+    };
+  }
+
+  // The audit log of a replica begun from a snapshot starts at the snapshot: the home's holds
+  // every entry. Asked after the local handler has authorized the reader (a member, an admin);
+  // with the home away, the entries held here, marked incomplete.
+  const audit = ops.get("audit.list");
+  if (audit) {
+    const local = audit.handler;
+    audit.handler = async (ctx, params: { roomId: string; before?: number; limit?: number }) => {
+      const held = (await local(ctx, params)) as { scopeId: string };
+      if (originOf(params.roomId) === federation.self || (!store().replicaFloor(params.roomId) && !store().replicaFloor(held.scopeId))) return held;
+      return (await askHome(params.roomId, ctx.actor.userId, "audit.list", params)) ?? { ...held, incomplete: true };
+    };
+  }
+
   // A community's groups list on a replica: the home knows every group, also those this server
-  // replicates none of; asked on the reader's behalf, with what is held here when it is down.
+  // replicates none of; asked on the reader's behalf. Its answer is kept (remote_groups), so that
+  // with the home away the list still shows those groups (as the home last described them, if the
+  // replicated log still names them), beside the groups held here, also after a restart.
+  const db = deps.storage.sqlite;
+  const g = {
+    forget: db.prepare("DELETE FROM remote_groups WHERE community_id = ?"),
+    keep: db.prepare("INSERT INTO remote_groups (community_id, group_id, name, description, picture, member_count, join_approval, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+    kept: db.prepare("SELECT group_id AS roomId, name, description, picture, member_count AS memberCount, join_approval AS joinApproval FROM remote_groups WHERE community_id = ?"),
+  };
+  type GroupRow = { roomId: string; name: string; description: string; picture: string | null; memberCount: number; joined: boolean; joinApproval: boolean; requested: boolean };
+  const keepGroups = db.transaction((communityId: string, list: GroupRow[], at: number) => {
+    g.forget.run(communityId);
+    for (const r of list) g.keep.run(communityId, r.roomId, r.name, r.description ?? "", r.picture ?? null, r.memberCount, r.joinApproval ? 1 : 0, at);
+  });
   const groups = ops.get("community.groups");
   if (groups) {
     const local = groups.handler;
@@ -163,11 +258,28 @@ export function fetchHistoryOnDemand(deps: { ops: OpRegistry; federation: Federa
       if (!st || !st.members.has(ctx.actor.userId)) return local(ctx, params);
       try {
         const res = await federation.request(originOf(params.roomId), "POST", "/propose", { sender: ctx.actor.userId, op: "community.groups", params });
-        if (res.status === 200 && res.body?.result) return res.body.result;
+        if (res.status === 200 && res.body?.result) {
+          const answer = res.body.result as { groups: GroupRow[] };
+          try {
+            if (Array.isArray(answer.groups)) keepGroups(params.roomId, answer.groups, Date.now());
+          } catch (err) {
+            log.warn({ room: params.roomId, err: (err as Error).message }, "the home's groups list was not kept");
+          }
+          return answer;
+        }
       } catch (err) {
         log.info({ room: params.roomId, err: (err as Error).message }, "groups list from what is held: home unreachable");
       }
-      return local(ctx, params);
+      // The groups held here (as they are now), then those the home last described that the
+      // community's log still names; a reader is in none of those (this server would hold it).
+      const held = (await local(ctx, params)) as { communityId: string; groups: GroupRow[] };
+      const shown = new Set(held.groups.map((r) => r.roomId));
+      const named = rooms.state(params.roomId)?.groups ?? new Set<string>();
+      const kept = (g.kept.all(params.roomId) as (Omit<GroupRow, "joined" | "requested" | "joinApproval"> & { joinApproval: number })[])
+        .filter((r) => named.has(r.roomId) && !shown.has(r.roomId))
+        .map((r) => ({ ...r, joinApproval: r.joinApproval === 1, joined: false, requested: false }));
+      if (!kept.length) return held;
+      return { ...held, groups: [...held.groups, ...kept].sort((x, y) => x.name.localeCompare(y.name)) };
     };
   }
 }

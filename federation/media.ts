@@ -15,7 +15,9 @@
  * Room pictures set by a remote admin: while the admin's server proposes the `room.update`, it
  * grants the room's home the file; the home fetches it from there at once and keeps its own copy.
  */
+import { rm } from "node:fs/promises";
 import { ParleyError } from "../server/errors.ts";
+import type { Committed } from "../server/rooms/core.ts";
 import type { Logger } from "../server/logger.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import type { Storage } from "../server/storage/database.ts";
@@ -44,6 +46,37 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
     claimants: db.prepare("SELECT user_id FROM remote_profiles WHERE avatar = ? ORDER BY fetched_at DESC LIMIT 20"),
     claims: db.prepare("SELECT 1 FROM remote_profiles WHERE user_id = ? AND avatar = ?"),
   };
+  const d = {
+    // The file a message shared (kept in its row when the message is deleted for everyone).
+    fileOf: db.prepare("SELECT json_extract(file, '$.mediaId') AS mediaId FROM messages WHERE room_id = ? AND seq = ?"),
+    // A copy held for no local user (no upload of it here) that nothing here uses any more.
+    unused: db.prepare(
+      "SELECT 1 FROM media m WHERE m.id = ? AND NOT EXISTS (SELECT 1 FROM media_refs r WHERE r.media_id = m.id) AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.media_id = m.id)",
+    ),
+    forget: db.prepare("DELETE FROM media WHERE id = ?"),
+  };
+
+  /**
+   * Deletes a copy of a file that this server holds for no user of its own (fetched from the
+   * server holding it for a download, or a room picture fetched for a proposal) once nothing here
+   * uses it any more: its row and its bytes now, not at the next hourly collection. The row first,
+   * checked and deleted in one transaction (a message that took the file up meanwhile keeps it),
+   * then the bytes, as the collection does. A local user's upload is left to the collection (its
+   * grace period lets the uploader use it again).
+   */
+  async function dropUnused(mediaId: string, why: string): Promise<boolean> {
+    const gone = deps.storage.write(() => {
+      if (d.unused.get(mediaId) === undefined) return false;
+      d.forget.run(mediaId);
+      return true;
+    });
+    if (!gone) return false;
+    await rm(media.pathOf(mediaId), { force: true });
+    await rm(media.previewPathOf(mediaId), { force: true });
+    log.info({ mediaId, why }, "copy of a file of another server dropped: nothing here uses it");
+    return true;
+  }
+
   /** Files granted to a server for a proposal under way (`mediaId server` -> how many). */
   const grants = new Map<string, number>();
   /** Fetches under way, by mediaId: concurrent downloads of one file fetch it once. */
@@ -88,6 +121,25 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
   }
 
   return {
+    dropUnused,
+
+    /**
+     * A publish subscriber: a message deleted for everyone (here or at its home, replicated)
+     * re-checks the file it shared. A copy this server fetched for its users, that no other
+     * message, picture or avatar here uses, is deleted at once: the file was withdrawn from the
+     * room, and a copy held only for that room has no reason to stay on disk until the next
+     * collection.
+     */
+    onBatch(batch: readonly Committed[]): void {
+      for (const c of batch) {
+        if (c.event.type !== "message.delete") continue;
+        const target = (c.event.content as { target?: unknown }).target;
+        if (typeof target !== "number") continue;
+        const mediaId = (d.fileOf.get(c.event.roomId, target) as { mediaId: string | null } | undefined)?.mediaId;
+        if (mediaId) dropUnused(mediaId, "message deleted").catch((err) => log.warn({ mediaId, err: (err as Error).message }, "dropping a file's copy failed"));
+      }
+    },
+
     /**
      * Whether this server serves a file to a peer: the peer has a member in a room where the file
      * was shared (or is the picture), the file is a local user's avatar, or a proposal of a local

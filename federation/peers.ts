@@ -7,12 +7,12 @@
  * fetch, not one per request.
  */
 import type { Logger } from "../server/logger.ts";
+import { isServerName, serverOf } from "../server/names.ts";
 import { ParleyError } from "../server/errors.ts";
 import { importPublishedKey, type PublishedKey } from "./keys.ts";
 import type { KnownKey } from "./signatures.ts";
 
 export const federationPrefix = "/_parley/federation/v1";
-const serverNamePattern = /^[a-z0-9.-]+(:[0-9]{1,5})?$/;
 
 export interface PeerEndpoints {
   /** Base URL of the peer's federation API, e.g. https://school.example/_parley/federation/v1 */
@@ -31,14 +31,8 @@ export interface PeerDirectoryDeps {
   fetch?: typeof fetch;
 }
 
-export function isServerName(name: string): boolean {
-  return serverNamePattern.test(name) && name.length <= 255;
-}
-
-export function serverOf(userId: string): string {
-  const i = userId.indexOf(":");
-  return i < 0 ? "" : userId.slice(i + 1);
-}
+/** Server names are parsed in one place (server/names.ts): DNS names, IPv4 and bracketed IPv6 literals. */
+export { isServerName, serverOf };
 
 export function createPeerDirectory(deps: PeerDirectoryDeps) {
   const doFetch = deps.fetch ?? fetch;

@@ -104,10 +104,15 @@ export const proposableOps = new Set([
 ]);
 
 /**
- * Reads a remote member's server asks the home for, because the answer needs rooms it does not
- * replicate: a community's groups list (its groups the member's server holds no copy of).
+ * Reads a remote member's server asks the home for, on the member's behalf, because its own copy
+ * cannot answer them: a community's groups list (its groups the member's server holds no copy
+ * of); and, on a copy begun from a join snapshot, the audit log (which begins at the snapshot
+ * there), the reactions and receipts of a message older than the copy, and a search of one room
+ * whose copy lacks history the member may read (federation/history.ts). Each names its room. They
+ * run the op's own handler with the member as the actor, so the home applies the same rules:
+ * membership, role, and what the member may read (nothing before their membership began).
  */
-export const proposableReads = new Set(["community.groups"]);
+export const proposableReads = new Set(["community.groups", "audit.list", "message.reactions", "receipt.get", "message.search"]);
 
 export interface FederationRouteDeps {
   federation: Federation;
@@ -183,6 +188,8 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
     if (proposedAt !== undefined && Date.now() - proposedAt > pendingMaxAgeMs) throw new ParleyError("federation.proposal_expired");
     const def = ops.get(op);
     if (!def || !(proposableOps.has(op) || proposableReads.has(op))) throw new ParleyError("unknown_op", `${op} cannot be proposed by another server.`);
+    // A read is of one room hosted here (a search across every room of the user is not asked).
+    if (proposableReads.has(op) && typeof params.roomId !== "string") throw new ParleyError("invalid_params", `${op} is proposed for one room: params.roomId.`);
     // Only for rooms hosted here: this server relays nobody's proposals to a third one.
     if ((typeof params.roomId === "string" && originOf(params.roomId) !== federation.self) || "server" in params) throw new ParleyError("room.not_found");
     // A community's server access list refuses its denied servers' users before anything runs
@@ -196,6 +203,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
     // A file the proposing server holds: usable by its user for this proposal, and recorded
     // as held there (the message's file `origin`); its bytes stay there.
     let forget: (() => void) | undefined;
+    let fetched: string | undefined;
     if (file && op === "room.update") {
       // A new room picture held by the proposing server: fetched from it now (it grants this
       // server the file while its user's proposal runs), checked against its hash, sniffed
@@ -206,6 +214,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
       if (rooms.state(roomId)?.members.has(sender) && !media.canRead(sender, file.mediaId)) {
         const held = await remoteMedia.fetchProposed(peer, file.mediaId);
         forget = media.vouch(sender, { ...held, origin: peer });
+        fetched = file.mediaId;
       }
     } else if (file) {
       if (op !== "message.send" || (params.file as { mediaId?: string } | undefined)?.mediaId !== file.mediaId) throw new ParleyError("media.not_found", "`file` describes no file of the proposed message.");
@@ -220,6 +229,14 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
       // the name means nothing on other ops, which are never kept.
       const run = () => def.handler({ actor, connection: null as never }, params);
       return proposalId && keptWhenDown.has(op) ? await proposals.once(peer, proposalId, run) : await run();
+    } catch (err) {
+      // A picture fetched for an update that was then refused: the copy is not kept for nothing.
+      if (fetched) {
+        forget?.();
+        forget = undefined;
+        await remoteMedia.dropUnused(fetched, "room.update refused").catch(() => false);
+      }
+      throw err;
     } finally {
       forget?.();
       unvouch?.();

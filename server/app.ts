@@ -284,7 +284,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params) });
   const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
   const remoteProfiles = createRemoteProfiles({ federation, media, storage, log: log.child({ area: "federation" }), now: options.now, hub: () => hubRef! });
-  const accountNotices = createAccountNotices({ federation, storage, log: log.child({ area: "federation" }), now: options.now });
+  const accountNotices = createAccountNotices({ federation, storage, log: log.child({ area: "federation" }), now: options.now, state: (roomId) => rooms.state(roomId) });
   const remotePeople = createRemotePeople({ federation, storage, profiles: remoteProfiles, log: log.child({ area: "federation" }), now: options.now });
   if (federation.enabled) {
     direct.useRemote(remotePeople.remote);
@@ -315,7 +315,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     relayEphemeralOps(ops, outbox);
     forwardRemoteProfiles(ops, federation, remoteProfiles);
     nameRemotePeers(ops, config.server.name, remoteProfiles.names);
-    fetchHistoryOnDemand({ ops, federation, rooms, queries: messageQueries, log: log.child({ area: "federation" }) });
+    fetchHistoryOnDemand({ ops, federation, rooms, queries: messageQueries, storage, log: log.child({ area: "federation" }) });
   }
   const hub = await registerWebSocketTransport(app, { config, protocol, ops, accounts, bus, log, metrics, now: options.now, recordError });
   hubRef = hub;
@@ -331,6 +331,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     publisher.subscribe("federation", outbox.onBatch);
     // A remote user joining a room held here: their profile is fetched ahead (people search).
     publisher.subscribe("remote-profiles", remoteProfiles.onBatch);
+    // A message deleted for everyone: a copy of its file fetched from another server goes at once.
+    publisher.subscribe("remote-media", remoteMedia.onBatch);
     metrics.addPeerSource(() => federationStatus(storage).map((p) => ({ peer: p.server, backlog: p.backlog, failures: p.failures })));
   }
   bus.on("device.revoked", ({ userId, deviceId }) => push.dropDevice(userId, deviceId));
@@ -360,6 +362,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       pending.start();
       remotePeople.start();
       remoteProfiles.start();
+      accountNotices.start();
     }
   });
   // Unreferenced files are collected hourly (and once shortly after start).

@@ -53,9 +53,11 @@ export async function startServer(overrides: ConfigOverrides = {}, opts: { dataD
     },
   });
   const app = await buildApp(config, { logStream, now: opts.now, checkEvents: true });
-  const address = await app.listen({ host: "127.0.0.1", port: overrides.listen?.port ?? 0 });
+  // Loopback: IPv4 unless the test asks for another host (`::1` for servers named by IPv6 literals).
+  const host = overrides.listen?.host ?? "127.0.0.1";
+  const address = await app.listen({ host, port: overrides.listen?.port ?? 0 });
   const port = Number(new URL(address).port);
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const clients: ParleyClient[] = [];
   const clientOptions = { baseUrl, WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { initialMs: 50, maxMs: 500 } };
 

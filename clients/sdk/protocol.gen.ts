@@ -8,7 +8,7 @@
  */
 export type RoomId = string;
 /**
- * A user's id: '@', the username, ':', and the name of the user's home server.
+ * A user's id: '@', the username, ':', and the name of the user's home server (a DNS name, optionally with ':port', or a bracketed IPv6 address in its canonical form, e.g. '@alice:[2001:db8::1]:8443').
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "UserId".
@@ -138,6 +138,10 @@ export interface Protocol {
           at: Timestamp;
         }[];
         more: boolean;
+        /**
+         * Present (true) when the room is hosted on another server, its copy here began from a join snapshot, and its home could not be asked now: the page has the entries this server holds (from the snapshot on); ask again later.
+         */
+        incomplete?: true;
       };
     };
     auth: {
@@ -202,7 +206,7 @@ export interface Protocol {
          *
          * @maxItems 100
          *
-         * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+         * Items: A server name (a bracketed IPv6 address included), or a pattern of them with `*` (any run of characters) and `?` (one character).
          */
         allow?: string[];
         /**
@@ -210,7 +214,7 @@ export interface Protocol {
          *
          * @maxItems 100
          *
-         * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+         * Items: A server name (a bracketed IPv6 address included), or a pattern of them with `*` (any run of characters) and `?` (one character).
          */
         deny: string[];
         /**
@@ -750,6 +754,10 @@ export interface Protocol {
           snippet: string;
           highlights: [number, number][];
         }[];
+        /**
+         * Present (true) when `roomId` is a room hosted on another server, part of whose history you may read is not held by your server, and its home could not be asked now: the results are of what your server holds; search again later.
+         */
+        incomplete?: true;
         next: number | null;
       };
     };
@@ -1571,7 +1579,7 @@ export interface Protocol {
     "admin.federation.servers.set": {
       request?: {
         /**
-         * A server name as in user ids: host name, optionally `:port`.
+         * A server name as in user ids: host name or bracketed IPv6 address (canonical form), optionally `:port`.
          */
         server: string;
         /**
@@ -1741,9 +1749,13 @@ export interface Protocol {
       response: {
         userId: UserId;
         /**
-         * The rooms hosted on this server it was removed from (rooms hosted elsewhere are left by a proposal to their home, not listed).
+         * The rooms hosted on this server it was removed from (rooms hosted elsewhere are left by a proposal to their home: `leaving`).
          */
         removedFrom: RoomId[];
+        /**
+         * The rooms hosted on other servers it is a member of: its leave of each is kept and proposed to their homes (at once through a running server, else at its next start; retried until each home answers). Where it owns the room there, the ownership passes first to the room's first admin, else its first member.
+         */
+        leaving?: RoomId[];
         revokedDevices: number;
       };
     };
@@ -2186,7 +2198,7 @@ export interface Protocol {
        *
        * @maxItems 100
        *
-       * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+       * Items: A server name (a bracketed IPv6 address included), or a pattern of them with `*` (any run of characters) and `?` (one character).
        */
       allow?: string[];
       /**
@@ -2194,7 +2206,7 @@ export interface Protocol {
        *
        * @maxItems 100
        *
-       * Items: A server name, or a pattern of them with `*` (any run of characters) and `?` (one character).
+       * Items: A server name (a bracketed IPv6 address included), or a pattern of them with `*` (any run of characters) and `?` (one character).
        */
       deny: string[];
       /**

@@ -12,6 +12,7 @@ import type { Config } from "../config/load.ts";
 import type { ServerKeys } from "../../federation/keys.ts";
 import { withdrawBlocks } from "../../federation/direct.ts";
 import { dropKeptOps } from "../../federation/pending.ts";
+import { keepDepartures } from "../../federation/accounts.ts";
 import type { Bus } from "../core/bus.ts";
 import { originOf } from "../rooms/hash.ts";
 
@@ -124,9 +125,10 @@ export function createAdminService(deps: {
      * the first member) as owner. All rooms change in one transaction, with the audit entry, the
      * end of the account's blocks (withdrawn from other servers by kept notices) and of its ops
      * kept for homes that could not be reached. Rooms
-     * hosted elsewhere are not this server's to change: the running server proposes the
-     * account's leave to their homes and tells other servers to drop its profile
-     * (`account.purged`, docs/federation.md).
+     * hosted elsewhere are not this server's to change: the same transaction keeps the account's
+     * leave of each (`federation_departures`), which the running server proposes to their homes
+     * (at once, or at its next start when the purge ran with it stopped), and it tells other
+     * servers to drop its profile (`account.purged`, docs/federation.md).
      */
     async purgeUser(op: Operator, p: { userId: string }) {
       const a = findAccount(p.userId);
@@ -150,13 +152,16 @@ export function createAdminService(deps: {
         }
         withdrawBlocks(deps.federation.storage, a.id, serverName, tx.now);
         dropKeptOps(deps.federation.storage, a.id);
+        // Its leaves of rooms hosted elsewhere, kept until their homes answer (also when the
+        // server is stopped: proposed at its next start).
+        keepDepartures(deps.federation.storage, a.id, elsewhere, tx.now);
         store.audit(actorOf(op), "user.purge", a.id, { rooms: removed }, tx.now);
         return removed;
       });
       const { revokedDevices } = accounts.setDisabled(a.id, true);
       deps.bus?.emit("account.purged", { userId: a.id, rooms: removedFrom, elsewhere });
       log.info({ actor: actorOf(op), action: "user.purge", target: a.id, rooms: removedFrom.length }, "server-admin action");
-      return { userId: a.id, removedFrom, revokedDevices };
+      return { userId: a.id, removedFrom, leaving: elsewhere, revokedDevices };
     },
 
     listRegistrationTokens() {

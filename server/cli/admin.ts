@@ -154,7 +154,9 @@ export async function runUserAdmin(call: AdminCall, sub: string, user: string, v
     case "purge": {
       if (!values.yes) throw new CliError(`user purge removes ${user} from every community and group on this server and disables the account; add --yes to do it`);
       const r = await call("user.purge", { userId: user });
-      out(`purged ${r.userId}: removed from ${r.removedFrom.length} room(s), disabled, ${r.revokedDevices} session(s) ended`);
+      // Rooms hosted elsewhere are left by proposals to their homes, kept until each answers.
+      const leaving = r.leaving?.length ? `, leaving ${r.leaving.length} room(s) hosted on other servers (told to their homes by the running server, or at its next start)` : "";
+      out(`purged ${r.userId}: removed from ${r.removedFrom.length} room(s)${leaving}, disabled, ${r.revokedDevices} session(s) ended`);
       return 0;
     }
   }

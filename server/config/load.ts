@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Ajv, type ErrorObject } from "ajv";
 import { parse as parseToml } from "smol-toml";
 import { configSchema, type Config } from "./schema.ts";
+import { isServerName } from "../names.ts";
 
 export type { Config } from "./schema.ts";
 
@@ -50,6 +51,11 @@ export function resolveConfig(raw: unknown, source = "configuration"): Config {
     throw new ConfigError(`${source}: ${describeError(first)}`);
   }
   const config = copy as unknown as Config;
+  // The schema's pattern is the shape; a bracketed IPv6 address must also be in its one canonical form.
+  if (!isServerName(config.server.name)) throw new ConfigError(`${source}: "server.name" is not a server name (a DNS name, or a bracketed IPv6 address written as a URL writes it, e.g. "[::1]:8443"), got "${config.server.name}"`);
+  for (const name of [...Object.keys(config.federation.peers), ...config.federation.allow, ...config.federation.deny]) {
+    if (!isServerName(name)) throw new ConfigError(`${source}: "${name}" in [federation] is not a server name`);
+  }
   if (!config.server.public_url) {
     const host = config.listen.host === "0.0.0.0" || config.listen.host === "::" ? "127.0.0.1" : config.listen.host;
     config.server.public_url = `http://${host.includes(":") ? `[${host}]` : host}:${config.listen.port}`;

@@ -3,6 +3,8 @@
  * missing section means "the embedded default". config.example.toml documents the same keys; a
  * test checks that the two agree.
  */
+import { serverNamePattern } from "../names.ts";
+
 export const configSchema = {
   type: "object",
   additionalProperties: false,
@@ -12,7 +14,7 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        name: { type: "string", pattern: "^[a-z0-9.-]+(:[0-9]{1,5})?$", minLength: 1, maxLength: 255, default: "localhost" },
+        name: { type: "string", pattern: serverNamePattern, minLength: 1, maxLength: 255, default: "localhost" },
         public_url: { type: "string", pattern: "^(https?://.+)?$", default: "" },
         trust_proxy: { type: "boolean", default: false },
       },
@@ -156,8 +158,8 @@ export const configSchema = {
         enabled: { type: "boolean", default: true },
         peers: { type: "object", additionalProperties: { type: "string", pattern: "^https?://[^/]+(/.*)?$" }, default: {} },
         allow_plain_http: { type: "boolean", default: false },
-        allow: { type: "array", items: { type: "string", pattern: "^[a-z0-9.-]+(:[0-9]{1,5})?$" }, default: [] },
-        deny: { type: "array", items: { type: "string", pattern: "^[a-z0-9.-]+(:[0-9]{1,5})?$" }, default: [] },
+        allow: { type: "array", items: { type: "string", pattern: serverNamePattern }, default: [] },
+        deny: { type: "array", items: { type: "string", pattern: serverNamePattern }, default: [] },
         clock_skew_seconds: { type: "integer", minimum: 10, maximum: 3600, default: 300 },
         key_cache_seconds: { type: "integer", minimum: 1, maximum: 86400, default: 3600 },
         unknown_key_cache_seconds: { type: "integer", minimum: 0, maximum: 3600, default: 60 },

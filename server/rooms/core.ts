@@ -212,7 +212,7 @@ export function createRoomCore(deps: {
   function loadState(roomId: string): RoomState | undefined {
     let st = cache.get(roomId);
     if (!st) {
-      st = store.loadState(roomId);
+      st = store.loadState(roomId, originOf(roomId) !== serverName);
       if (st) cache.set(roomId, st);
     }
     return st;
@@ -428,7 +428,7 @@ export function createRoomCore(deps: {
         state.serverAcl = snap.serverAcl;
         state.seq = seq;
         state.head = hash;
-        store.setReplicaFloor(roomId, seq, tail[0]?.seq ?? seq + 1, tail.length ? tail[0].prev : hash, snap.kind === "community" ? snap.serverAcl : null);
+        store.setReplicaFloor(roomId, seq, tail[0]?.seq ?? seq + 1, tail.length ? tail[0].prev : hash, snap.kind === "community" ? snap.serverAcl : null, snap.kind === "community" ? snap.groups : null);
         cache.set(roomId, state);
         touched.add(roomId);
         // The snapshot's events go to the local members who may read them (those whose reading

@@ -116,7 +116,13 @@ export function createRoomStore(storage: Storage) {
     openSpan: db.prepare("INSERT INTO member_spans (room_id, user_id, from_pos, from_seq) VALUES (?, ?, ?, ?)"),
     floor: db.prepare("SELECT snapshot_seq AS snapshotSeq, low_seq AS lowSeq, low_prev AS lowPrev FROM replica_floors WHERE room_id = ?"),
     putFloor: db.prepare(
-      "INSERT INTO replica_floors (room_id, snapshot_seq, low_seq, low_prev, server_acl) VALUES (?, ?, ?, ?, ?) ON CONFLICT (room_id) DO UPDATE SET low_seq = excluded.low_seq, low_prev = excluded.low_prev",
+      "INSERT INTO replica_floors (room_id, snapshot_seq, low_seq, low_prev, server_acl, groups) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (room_id) DO UPDATE SET low_seq = excluded.low_seq, low_prev = excluded.low_prev",
+    ),
+    // A replicated community's groups: those its join snapshot listed (if it began from one), then
+    // its log's additions and removals since (the log names groups this server holds no copy of).
+    snapshotGroups: db.prepare("SELECT snapshot_seq AS seq, groups FROM replica_floors WHERE room_id = ?"),
+    groupChanges: db.prepare(
+      "SELECT type, json_extract(content, '$.groupId') AS groupId FROM room_events WHERE room_id = ? AND seq > ? AND type IN ('community.group.add', 'community.group.remove') ORDER BY seq",
     ),
     targeting: db.prepare(
       "SELECT * FROM room_events WHERE room_id = ? AND seq > ? AND type IN ('message.edit', 'message.delete', 'reaction', 'poll.vote', 'poll.close', 'event.update', 'event.cancel', 'event.rsvp') AND coalesce(json_extract(content, '$.target'), json_extract(content, '$.poll')) = ? ORDER BY seq",
@@ -282,6 +288,20 @@ export function createRoomStore(storage: Storage) {
     return { seq: row?.seq ?? 0, head: row?.hash ?? null };
   }
 
+  /** A community's groups: those held here, and for a replica those its snapshot and log name. */
+  function groupsOf(roomId: string, replica: boolean): Set<string> {
+    const groups = new Set((s.groupsOf.all(roomId) as { id: string }[]).map((r) => r.id));
+    if (!replica) return groups;
+    const snap = s.snapshotGroups.get(roomId) as { seq: number; groups: string | null } | undefined;
+    const named = new Set<string>(snap?.groups ? (JSON.parse(snap.groups) as string[]) : []);
+    for (const c of s.groupChanges.all(roomId, snap?.seq ?? 0) as { type: string; groupId: string }[]) {
+      if (c.type === "community.group.add") named.add(c.groupId);
+      else named.delete(c.groupId);
+    }
+    for (const g of named) groups.add(g);
+    return groups;
+  }
+
   // What a crash left after the mark is indexed by the first batch, soon after the start.
   if (((s.logHead.get() as { pos: number }).pos) > ((s.indexedPos.get() as { pos: number } | undefined)?.pos ?? 0)) {
     waiting = 1;
@@ -330,8 +350,13 @@ export function createRoomStore(storage: Storage) {
       const row = s.eventByTxn.get(roomId, sender, txnId) as EventRow | undefined;
       return row ? eventFromRow(row) : undefined;
     },
-    /** Loads a room's state from the projections; undefined when the room does not exist. */
-    loadState(roomId: string): RoomState | undefined {
+    /**
+     * Loads a room's state from the projections; undefined when the room does not exist.
+     * `replica`: the room is hosted on another server, so a community's groups are also those its
+     * replicated log (and join snapshot) names, held here or not: `rooms.community_id` knows only
+     * the groups held here.
+     */
+    loadState(roomId: string, replica = false): RoomState | undefined {
       const room = s.room.get(roomId) as
         | { id: string; kind: RoomKind; name: string; description: string; picture: string | null; rules: string; community_id: string | null; settings: string; deactivated: number; created_by: string; created_at: number }
         | undefined;
@@ -351,7 +376,7 @@ export function createRoomStore(storage: Storage) {
         picture: room.picture,
         rules: room.rules,
         communityId: room.community_id,
-        groups: room.kind === "community" ? new Set((s.groupsOf.all(roomId) as { id: string }[]).map((r) => r.id)) : new Set(),
+        groups: room.kind === "community" ? groupsOf(roomId, replica) : new Set(),
         settings: JSON.parse(room.settings) as RoomSettings,
         members,
         bans: ids(s.bans),
@@ -522,8 +547,9 @@ export function createRoomStore(storage: Storage) {
     },
     /** A replica begun from a join snapshot: its snapshot's seq and the lowest event it holds (undefined: held from seq 1). */
     replicaFloor: (roomId: string) => s.floor.get(roomId) as { snapshotSeq: number; lowSeq: number; lowPrev: string | null } | undefined,
-    setReplicaFloor(roomId: string, snapshotSeq: number, lowSeq: number, lowPrev: string | null, acl: ServerAcl | null = null): void {
-      s.putFloor.run(roomId, snapshotSeq, lowSeq, lowPrev, acl ? JSON.stringify(acl) : null);
+    /** `groups`: a community's groups as its join snapshot listed them (kept: the log after it names only changes). */
+    setReplicaFloor(roomId: string, snapshotSeq: number, lowSeq: number, lowPrev: string | null, acl: ServerAcl | null = null, groups: readonly string[] | null = null): void {
+      s.putFloor.run(roomId, snapshotSeq, lowSeq, lowPrev, acl ? JSON.stringify(acl) : null, groups ? JSON.stringify(groups) : null);
     },
     /**
      * Held events after `afterSeq` that change the message at `target` (re-applied in order when

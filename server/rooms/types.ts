@@ -1,5 +1,5 @@
 /** The vocabulary of rooms: roles, settings, events and the in-memory state they project to. */
-import { isIP } from "node:net";
+import { isIpLiteral } from "../names.ts";
 
 export type Role = "owner" | "admin" | "member";
 /** A direct room is a one-to-one chat: two members, no community, no admins. */
@@ -164,16 +164,8 @@ export interface ServerAcl {
   allowIpLiterals?: false;
 }
 
-/**
- * Whether a server name is an IP literal: a dotted IPv4 address or a bracketed IPv6 one, either
- * with a `:port`. Such a server has no DNS name an operator vouches for: anyone who controls an
- * address can stand one up, so a community may refuse them all at once.
- */
-export function isIpLiteral(server: string): boolean {
-  const v6 = /^\[([^\]]+)\](?::[0-9]{1,5})?$/.exec(server);
-  if (v6) return isIP(v6[1]) === 6;
-  return isIP(server.replace(/:[0-9]{1,5}$/, "")) === 4;
-}
+/** Whether a server name is an IP literal (server/names.ts, where server names are parsed). */
+export { isIpLiteral };
 
 const globCache = new Map<string, RegExp>();
 function matchesGlob(glob: string, server: string): boolean {

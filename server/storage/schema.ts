@@ -642,6 +642,8 @@ export const replicaFloors = sqliteTable("replica_floors", {
   lowSeq: integer("low_seq").notNull(),
   lowPrev: text("low_prev"),
   serverAcl: text("server_acl"),
+  /** A community's groups as its join snapshot listed them (JSON array; null: not a community). */
+  groups: text("groups"),
 });
 
 export const federationRooms = sqliteTable("federation_rooms", {
@@ -665,6 +667,43 @@ export const federationBlockNotices = sqliteTable(
     at: integer("at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.blocker, t.blocked] }), index("federation_block_notices_destination").on(t.destination)],
+);
+
+/**
+ * A replicated community's groups list as its home last answered it (`community.groups`, asked on
+ * a member's behalf): what the member's server shows of the groups it holds no copy of when the
+ * home cannot be reached, also after a restart (federation/history.ts).
+ */
+export const remoteGroups = sqliteTable(
+  "remote_groups",
+  {
+    communityId: text("community_id").notNull(),
+    groupId: text("group_id").notNull(),
+    name: text("name").notNull(),
+    description: text("description").notNull(),
+    picture: text("picture"),
+    memberCount: integer("member_count").notNull(),
+    joinApproval: integer("join_approval", { mode: "boolean" }).notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.communityId, t.groupId] })],
+);
+
+/**
+ * A purged account's leaves of rooms hosted elsewhere (federation/accounts.ts), kept until their
+ * home answers: a purge at the command line with the server stopped, or while a home cannot be
+ * reached, still leaves those rooms (at the next start, when the home wakes, or after backoff).
+ */
+export const federationDepartures = sqliteTable(
+  "federation_departures",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: text("user_id").notNull(),
+    roomId: text("room_id").notNull(),
+    home: text("home").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("federation_departures_user_room").on(t.userId, t.roomId), index("federation_departures_home").on(t.home)],
 );
 
 /**

@@ -191,3 +191,21 @@ t.test("a proposed send whose `file` is not the message's file, or that names a 
   t.equal(notASend.body.error.code, "media.not_found");
   t.equal(a.app.parley.rooms.state(roomId)!.seq, before);
 });
+
+t.test("when bob deletes his photo for everyone, c drops the copy it fetched for carol at once, unless another message there still shares it; b keeps bob's upload", async (t) => {
+  const { b, c, bob, carol, roomId, share } = await setup(t);
+  const { mediaId, sent } = await share(5);
+  t.equal((await download(c, carol, mediaId)).status, 200, "carol downloads it through c");
+  const onDisk = () => existsSync(c.app.parley.media.pathOf(mediaId));
+  t.ok(stored(c, mediaId) && onDisk(), "c holds a copy, on no one's quota");
+  const again = await bob.request("message.send", { roomId, txnId: "photo-5-again", file: { mediaId, name: "photo-5.png" } });
+  await until(t, "c holds the second message", () => c.app.parley.rooms.state(roomId)!.seq >= again.event.seq);
+  await bob.request("message.delete", { roomId, seq: sent.event.seq, forEveryone: true });
+  await until(t, "c holds the first deletion", () => c.app.parley.storage.sqlite.prepare("SELECT 1 FROM messages WHERE room_id = ? AND seq = ? AND deleted_at IS NOT NULL").get(roomId, sent.event.seq) !== undefined);
+  t.ok(stored(c, mediaId) && onDisk(), "the second message still shares it: c keeps it");
+  t.equal((await download(c, carol, mediaId)).status, 200);
+  await bob.request("message.delete", { roomId, seq: again.event.seq, forEveryone: true });
+  await until(t, "c drops its copy", () => !stored(c, mediaId) && !onDisk());
+  t.equal((await download(c, carol, mediaId)).status, 404, "carol can no longer get it");
+  t.ok(stored(b, mediaId), "b keeps bob's upload (the hourly collection decides, with its grace period)");
+});

@@ -229,6 +229,7 @@ t.test("a remote room picture is refused to a member who may not edit, for a fil
   const before = a.app.parley.rooms.state(roomId)!.seq;
   const mine = await upload(b, bob, await picture(7), "mine.png");
   t.equal(await refusal(bob.request("room.update", { roomId, picture: mine.mediaId })), "room.forbidden", "bob is no admin");
+  t.notOk(stored(a, mine.mediaId), "the picture a fetched for the refused update is not kept");
   const text = await upload(b, bob, Buffer.from("just some words\n"), "notes.txt");
   t.equal(await refusal(bob.request("room.update", { roomId, picture: text.mediaId })), "media.not_image");
   const carols = await upload(c, carol, await picture(8), "carol.png");

@@ -418,6 +418,8 @@ function Settings({ room, onChange }: { room: RoomSummary; onChange: () => void 
 function AuditLog({ roomId }: { roomId: string }) {
   const entries = useSignal<Audit>([]);
   const more = useSignal(false);
+  /** The community's home could not be asked: the entries are those this server holds. */
+  const incomplete = useSignal(false);
   const actor = useSignal("");
   const action = useSignal("");
   const since = useSignal("");
@@ -426,6 +428,7 @@ function AuditLog({ roomId }: { roomId: string }) {
       const page = await call("audit.list", { roomId, limit: 100, ...(before ? { before } : {}) });
       entries.value = before ? [...entries.value, ...page.entries] : page.entries;
       more.value = page.more;
+      incomplete.value = page.incomplete === true;
     });
   }
   useEffect(() => void load(), [roomId]);
@@ -445,6 +448,7 @@ function AuditLog({ roomId }: { roomId: string }) {
         </label>
         <label>{a("since")}<input type="date" value={since.value} onInput={(e) => (since.value = (e.currentTarget as HTMLInputElement).value)} /></label>
       </div>
+      {incomplete.value ? <p class="muted x-incomplete">{a("auditIncomplete")}</p> : null}
       <table class="audit">
         <caption class="sr">{a("audit")}</caption>
         <thead><tr><th scope="col">{a("when")}</th><th scope="col">{a("actor")}</th><th scope="col">{a("action")}</th><th scope="col">{a("target")}</th></tr></thead>

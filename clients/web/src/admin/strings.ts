@@ -25,6 +25,7 @@ const en = {
   aclDeniesHome: "This list would shut out {server}, the community's own server, which keeps its history: leave it off the refused list and, with an allow list, include it.",
   aclForbidden: "Only the community's admins may change its server list.", aclReadOnly: "Only the community's admins may change this.",
   aclIpLiterals: "Refuse servers named by an IP address (such as 203.0.113.7 or [2001:db8::7])", aclNoIpLiterals: "Servers named by an IP address are refused.",
+  auditIncomplete: "The server hosting this room cannot be reached now: these are the entries this server holds, and older ones may be missing.",
 } as const;
 type K = keyof typeof en;
 const zh: Record<K, string> = {
@@ -51,6 +52,7 @@ const zh: Record<K, string> = {
   aclDeniesHome: "此名单会把社区自己的服务器 {server} 排除在外，而它保存着社区的记录：不要拒绝它；使用允许名单时请包含它。",
   aclForbidden: "只有社区管理员可以更改服务器名单。", aclReadOnly: "只有社区管理员可以更改此项。",
   aclIpLiterals: "拒绝以 IP 地址命名的服务器（例如 203.0.113.7 或 [2001:db8::7]）", aclNoIpLiterals: "以 IP 地址命名的服务器已被拒绝。",
+  auditIncomplete: "暂时无法连接这个房间所在的服务器：以下是本服务器保存的条目，可能缺少较早的条目。",
 };
 
 export function a(key: K, vars: Record<string, string | number> = {}): string {

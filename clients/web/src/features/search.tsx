@@ -31,6 +31,8 @@ export function MessageSearch() {
   const sender = useSignal("");
   const results = useSignal<Result[] | null>(null);
   const next = useSignal<number | null>(null);
+  /** The room's home could not be asked: the results are of what this server holds. */
+  const incomplete = useSignal(false);
   const error = useSignal<string | null>(null);
   async function search(before?: number) {
     try {
@@ -43,6 +45,7 @@ export function MessageSearch() {
       });
       results.value = before ? [...(results.value ?? []), ...r.results] : r.results;
       next.value = r.next;
+      incomplete.value = r.incomplete === true;
       error.value = null;
     } catch (err) {
       error.value = words(err);
@@ -86,6 +89,7 @@ export function MessageSearch() {
       </form>
       {error.value ? <p class="error" role="alert">{error.value}</p> : null}
       {results.value ? <p role="status">{results.value.length ? f("results", { n: results.value.length }) : f("noResults")}</p> : null}
+      {results.value && incomplete.value ? <p class="muted x-incomplete">{f("searchIncomplete")}</p> : null}
       <ul class="cards">
         {(results.value ?? []).map((r) => (
           <li key={`${r.roomId}/${r.seq}`} class="card x-hit" data-hit={`${r.roomId}/${r.seq}`}>
