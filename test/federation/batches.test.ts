@@ -63,23 +63,25 @@ t.test("many concurrent sends of bob and dave on b reach a's group in order, eac
   t.notOk(log.some((m) => m.sender === "@carol:b.test"), "carol's send left no trace");
 });
 
-t.test("proposals made while one request is in flight go together in the next, within the bound, in order", async (t) => {
+t.test("proposals of one turn leave together at its end; those made while a request is in flight go together in the next; within the bound, in order", async (t) => {
   const { a, b, roomId } = await twoServers(t);
   const bodies: number[] = [];
+  const late: Promise<{ status: number; body: any }>[] = [];
+  const propose = (i: number) =>
+    proposer.propose("a.test", { sender: i % 2 ? "@bob:b.test" : "@dave:b.test", op: "message.send", params: { roomId, txnId: `p-${i}`, body: `p ${i}` }, proposedAt: Date.now() });
+  const count = proposalsPerBatch + 50;
   const proposer = createProposer((home, method, path, body) => {
     bodies.push((JSON.parse((body as JsonText).text) as { proposals: unknown[] }).proposals.length);
     t.equal(path, "/propose-batch");
+    // While the first request is out, seven more are made: they wait for it, then go together.
+    if (bodies.length === 1) for (let i = count; i < count + 7; i++) late.push(propose(i));
     return b.app.parley.federation.request(home, method, path, body);
   });
-  const count = proposalsPerBatch + 50;
-  const answers = await Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      proposer.propose("a.test", { sender: i % 2 ? "@bob:b.test" : "@dave:b.test", op: "message.send", params: { roomId, txnId: `p-${i}`, body: `p ${i}` }, proposedAt: Date.now() }),
-    ),
-  );
-  t.same(bodies, [1, proposalsPerBatch, count - 1 - proposalsPerBatch], "one request in flight: the first alone, then the rest in batches of at most the bound");
+  const answers = await Promise.all(Array.from({ length: count }, (_, i) => propose(i)));
+  answers.push(...(await Promise.all(late)));
+  t.same(bodies, [proposalsPerBatch, 57], "the turn's proposals in batches of at most the bound, one request in flight; the seven made meanwhile join the 50 waiting");
   t.ok(answers.every((x, i) => x.status === 200 && x.body.result.event.content.body === `p ${i}`), "each caller gets its own answer");
-  t.same(messagesOf(a, roomId).map((m) => m.body), Array.from({ length: count }, (_, i) => `p ${i}`), "the home ran them in the order they were proposed");
+  t.same(messagesOf(a, roomId).map((m) => m.body), Array.from({ length: count + 7 }, (_, i) => `p ${i}`), "the home ran them in the order they were proposed");
 });
 
 t.test("when the home cannot be reached, the proposals queued behind the batch fail with it, without a request of their own", async (t) => {
