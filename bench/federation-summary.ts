@@ -1,6 +1,6 @@
 /**
  * The summary of bench/federation.sh's session: reads a1-base-raw.jsonl, a1-head-raw.jsonl,
- * f1.jsonl, f2.jsonl and f3.jsonl from --dir (missing files count as no runs) and writes
+ * f1.jsonl, f2.jsonl and f3.jsonl (and, with STEADY=1, a1-steady-raw.jsonl and f1-steady.jsonl) from --dir (missing files count as no runs) and writes
  * Markdown (bench/lib/federation-report.ts), with the session's env.txt at the end, to --md and
  * to stdout.
  *
@@ -23,6 +23,15 @@ const read = (name: string) => {
 };
 const env = join(values.dir, "env.txt");
 const session = existsSync(env) ? `\n## Session\n\n\`\`\`\n${readFileSync(env, "utf8").trim()}\n\`\`\`\n` : "";
-const md = renderSummary({ a1Base: read("a1-base-raw.jsonl"), a1Head: read("a1-head-raw.jsonl"), f1: read("f1.jsonl"), f2: read("f2.jsonl"), f3: read("f3.jsonl") }) + session;
+const md =
+  renderSummary({
+    a1Base: read("a1-base-raw.jsonl"),
+    a1Head: read("a1-head-raw.jsonl"),
+    f1: read("f1.jsonl"),
+    f2: read("f2.jsonl"),
+    f3: read("f3.jsonl"),
+    a1Steady: read("a1-steady-raw.jsonl"),
+    f1Steady: read("f1-steady.jsonl"),
+  }) + session;
 if (values.md) writeFileSync(values.md, md);
 process.stdout.write(md);

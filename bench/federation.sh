@@ -17,7 +17,9 @@
 # Overrides: A1=0 skips the A1 rounds; A1_SCENARIO (A1) is bench/run.ts's scenario; F1_ARGS,
 # F2_ARGS, F3_ARGS are passed to each harness (SMALL=1 sets A1_SCENARIO=A1SMALL, 20 members and
 # 10 x 20 messages, and F1 "--members 20 --msgs 20", F2 "--members 500 --joins 3", F3 "--events 500").
-# F1, F2 and F3 run from the copy of $HEAD_REV.
+# F1, F2 and F3 run from the copy of $HEAD_REV. STEADY=1 adds, per round, the steady state:
+# A1 thirty times longer (bench/run.ts --scenario A1XL) and F1 with --msgs 6000, one after the
+# other on the copy of $HEAD_REV (about 40 s a round).
 # Results: $OUT/a1-{base,head}-round<N>/ (bench/run.ts's output), $OUT/f{1,2,3}.jsonl, and
 # $OUT/summary.md (bench/federation-summary.ts). Every step is bounded by `timeout`; servers are
 # stopped by PID by their harnesses.
@@ -30,6 +32,7 @@ PORT=${PORT:-18391}
 QUIET_PCT=${QUIET_PCT:-20}
 A1=${A1:-1}
 SMALL=${SMALL:-0}
+STEADY=${STEADY:-0}
 if [ "$SMALL" = 1 ]; then
   A1_SCENARIO=${A1_SCENARIO:-A1SMALL}
   F1_ARGS=${F1_ARGS:-"--members 20 --msgs 20"}; F2_ARGS=${F2_ARGS:-"--members 500 --joins 3"}; F3_ARGS=${F3_ARGS:-"--events 500"}
@@ -82,6 +85,18 @@ if [ "$A1" = 1 ]; then
   done
 fi
 
+if [ "$STEADY" = 1 ]; then
+  for r in $(seq 1 "$ROUNDS"); do
+    quiet
+    log "round $r: the steady state, A1XL single server"
+    run env -C "$HEAD_DIR" timeout 1800 node --import tsx bench/run.ts --scenario A1XL --reps 1 --port "$PORT" --data-dir "$OUT/a1-steady-data" \
+      --quiet-machine-pct "$QUIET_PCT" --out "$OUT/a1-steady-round$r" >> "$OUT/a1.out" 2>&1 || log "  A1XL round $r failed (see $OUT/a1.out)"
+    quiet
+    log "round $r: the steady state, F1 --msgs 6000"
+    run env -C "$HEAD_DIR" timeout 2400 node --import tsx bench/federation-f1.ts --msgs 6000 --label F1-steady --quiet-machine-pct "$QUIET_PCT" --out "$OUT/f1-steady.jsonl" >> "$OUT/f1.out" 2>&1 || log "  F1 steady round $r failed (see $OUT/f1.out)"
+  done
+fi
+
 for r in $(seq 1 "$ROUNDS"); do
   quiet
   log "round $r: F1 $F1_ARGS"
@@ -101,6 +116,7 @@ done
 
 cat "$OUT"/a1-base-round*/raw.jsonl > "$OUT/a1-base-raw.jsonl" 2>/dev/null
 cat "$OUT"/a1-head-round*/raw.jsonl > "$OUT/a1-head-raw.jsonl" 2>/dev/null
+cat "$OUT"/a1-steady-round*/raw.jsonl > "$OUT/a1-steady-raw.jsonl" 2>/dev/null
 (cd "$ROOT" && node --import tsx bench/federation-summary.ts --dir "$OUT" --md "$OUT/summary.md")
 log "took $(( $(date +%s) - T0 )) s; summary: $OUT/summary.md"
 cat "$OUT/summary.md"

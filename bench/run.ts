@@ -56,6 +56,9 @@ const fanouts: Record<string, Fanout> = {
   // Not an anchor scenario: A1's pattern at a tenth of its size, to check a script (bench/federation.sh SMALL=1), not to measure.
   // A1 ten times longer (10 x 2,000): a window of several seconds, for CPU per delivery that a half-second A1 measures too coarsely.
   A1LONG: { label: "A1-long", args: ["--members", "100", "--senders", "10", "--msgs", "2000", "--mode", "window", "--window", "10"] },
+  // A1 thirty times longer (10 x 6,000, some ten seconds): the steady state, past the warm-up
+  // (JIT) that dominates the half-second A1, beside F1 with --msgs 6000.
+  A1XL: { label: "A1-xl", args: ["--members", "100", "--senders", "10", "--msgs", "6000", "--mode", "window", "--window", "10", "--timeout-s", "600"] },
   A1SMALL: { label: "A1-small-check", args: ["--members", "20", "--senders", "10", "--msgs", "20", "--mode", "window", "--window", "10"] },
   // Not an anchor scenario: B with the A1 window of 10 un-echoed announcements.
   BW: { label: "B-window10", args: ["--members", "1000", "--senders", "1", "--msgs", "100", "--mode", "window", "--window", "10", "--room", "community", "--timeout-s", "300"] },
@@ -125,7 +128,10 @@ function portOpen(): Promise<boolean> {
 async function startServer(tag: string): Promise<number> {
   if (aborted) throw new Error("interrupted");
   if (await portOpen()) throw new Error(`port ${port} is already in use`);
-  const prof = values["cpu-prof"] ? `--cpu-prof --cpu-prof-dir=${join(out, "prof")} --cpu-prof-name=server-${tag}-${Date.now()}.cpuprofile ` : "";
+  const prof =
+    (values["cpu-prof"] ? `--cpu-prof --cpu-prof-dir=${join(out, "prof")} --cpu-prof-name=server-${tag}-${Date.now()}.cpuprofile ` : "") +
+    // V8/Node flags for the server that NODE_OPTIONS refuses (as bench/lib/cluster.ts).
+    (process.env.BENCH_SERVER_NODE_FLAGS ? `${process.env.BENCH_SERVER_NODE_FLAGS} ` : "");
   const serverLog = openSync(join(out, "server.log"), "a");
   // exec: the PID we hold is the node process itself; ulimit as the anchor's start scripts.
   const child = spawn("bash", ["-c", `ulimit -n 20000 2>/dev/null; exec "${node}" ${prof}--import tsx server/main.ts --config "${values.config}"`], {

@@ -73,4 +73,23 @@ t.test("the summary checks each target against the measured medians and marks sm
   t.match(md, /F1 ≥ 50 % of single-server A1 now \| 0\.20× \| \*\*missed\*\* \(not at the issue's scale/);
   t.match(md, /F2 join p95 < 1 s \| 1,200\.0 ms \| \*\*missed\*\* \|/);
   t.match(md, /F3 catch-up of 10,000 events < 10 s \| n\/a \| not measured/);
+  t.notMatch(md, /steady state/, "no steady-state section without its runs");
+});
+
+t.test("the steady-state pair, when measured, is shown side by side with its ratio", async (t) => {
+  const md = renderSummary({
+    a1Base: [],
+    a1Head: [],
+    f1: [],
+    f2: [],
+    f3: [],
+    a1Steady: [{ cmd: "fanout", status: "complete", deliveries_per_s: 800000, latency_ms: { p50: 10, p99: 30 }, server_cpu_us_per_delivery: 1, client_cpu_us_per_delivery: 1.1 }],
+    f1Steady: [
+      { status: "complete", deliveries_per_s: 390000, latency_ms: { p50: 20, p99: 60 }, servers_cpu_us_per_delivery: 3.2, client_cpu_us_per_delivery: 1.2 },
+      { status: "complete", deliveries_per_s: 410000, latency_ms: { p50: 22, p99: 64 }, servers_cpu_us_per_delivery: 3.4, client_cpu_us_per_delivery: 1.2 },
+      { status: "timeout" },
+    ],
+  });
+  t.match(md, /\| F1 \(10 × 6,000\), three servers \| 2 \| 400,000 \[390,000–410,000\]/);
+  t.match(md, /F1 \/ A1 in the steady state \(deliveries\/s, medians\): 0\.50×/);
 });

@@ -13,6 +13,9 @@ export interface SessionRows {
   f1: Row[];
   f2: Row[];
   f3: Row[];
+  /** The steady state (STEADY=1): A1 thirty times longer (A1XL) and F1 with --msgs 6000. */
+  a1Steady?: Row[];
+  f1Steady?: Row[];
 }
 
 const fmt = (x: number, digits: number) => x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -72,6 +75,17 @@ export function renderSummary(s: SessionRows): string {
     );
   } else out.push("| 0 | not measured | | | | | | |");
   out.push("", `F1 / single-server A1 now (deliveries/s, medians): ${ratio(f1Dps, headDps)}.`, "");
+  const a1Steady = a1Runs(s.a1Steady ?? []);
+  const f1Steady = done(s.f1Steady ?? []);
+  if (a1Steady.length || f1Steady.length) {
+    out.push("## The steady state: A1 and F1 thirty times longer", "");
+    out.push("Past the warm-up (the JIT compiling the hot paths, three times over in F1) that dominates the half-second runs above.", "");
+    out.push("| run | runs | deliveries/s | p50 / p99 ms | servers µs per delivery | load generator µs per delivery |");
+    out.push("|---|---|---|---|---|---|");
+    out.push(`| A1 (10 × 6,000), single server | ${a1Steady.length} | ${medianRange(a1Steady.map((r) => r.deliveries_per_s))} | ${medianRange(a1Steady.map((r) => r.latency_ms?.p50), 1)} / ${medianRange(a1Steady.map((r) => r.latency_ms?.p99), 1)} | ${medianRange(a1Steady.map((r) => r.server_cpu_us_per_delivery), 2)} | ${medianRange(a1Steady.map((r) => r.client_cpu_us_per_delivery), 2)} |`);
+    out.push(`| F1 (10 × 6,000), three servers | ${f1Steady.length} | ${medianRange(f1Steady.map((r) => r.deliveries_per_s))} | ${medianRange(f1Steady.map((r) => r.latency_ms?.p50), 1)} / ${medianRange(f1Steady.map((r) => r.latency_ms?.p99), 1)} | ${medianRange(f1Steady.map((r) => r.servers_cpu_us_per_delivery), 2)} | ${medianRange(f1Steady.map((r) => r.client_cpu_us_per_delivery), 2)} |`);
+    out.push("", `F1 / A1 in the steady state (deliveries/s, medians): ${ratio(med(f1Steady.map((r) => r.deliveries_per_s)), med(a1Steady.map((r) => r.deliveries_per_s)))}.`, "");
+  }
   out.push("## F2: a user of b joins a 5,000-member community of a (one at a time)", "");
   out.push("| runs | members | joins per run | join (request to reply) p50 / p95 / max ms | b holds the room: first join ms | b holds the room: later joins p50 / p95 ms |");
   out.push("|---|---|---|---|---|---|");
