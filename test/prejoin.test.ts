@@ -65,6 +65,7 @@ t.test("erin, who joined after them, cannot react to, reply to, vote on or answe
   t.equal(await refusalOf(erin, "poll.vote", { roomId: year5, seq: old.poll, options: [] }), "poll.not_found", "nor withdrawing one");
   t.equal(await refusalOf(erin, "event.rsvp", { roomId: year5, seq: old.calendar, answer: "going" }), "event.not_found", "no answer to an older calendar event");
   t.equal(await refusalOf(erin, "message.delete", { roomId: year5, seq: old.message, forEveryone: true }), "message.not_found", "a member's deletion finds nothing");
+  t.equal(await refusalOf(erin, "message.delete", { roomId: year5, seq: old.message, forEveryone: false }), "message.not_found", "nor her deletion for herself (its answer would tell a message is there)");
 
   const view = await ok(t, alice, "poll.get", { roomId: year5, seq: old.poll });
   t.equal(view.voters, 0, "the poll's tally did not change");

@@ -107,11 +107,15 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       });
     },
 
-    /** Delete for me: hides the message from the actor's own history only. */
+    /**
+     * Delete for me: hides the message from the actor's own history only. Only one they can read:
+     * one from before their current membership is refused as one that does not exist (else the
+     * answer would tell which seqs before their join are messages).
+     */
     deleteForMe(actor: string, roomId: string, seq: number): { roomId: string; seq: number } {
       const st = core.state(roomId);
       if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
-      if (!queries.findMessage(roomId, seq)) throw new ParleyError("message.not_found");
+      if (seq < queries.visibleFrom(roomId, actor) || !queries.findMessage(roomId, seq)) throw new ParleyError("message.not_found");
       queries.hide(actor, roomId, seq);
       return { roomId, seq };
     },

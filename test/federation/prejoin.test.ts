@@ -3,7 +3,8 @@
  * is in it from the start; carol of c joins later. A file shared before carol's join is served
  * (`media`) to no server whose members all joined after it: c is refused it as a file that does
  * not exist, while b, whose bob was there, still gets it, and a file shared after her join reaches
- * c. A message, poll or calendar event from before her join does not exist for carol at the home
+ * c. Entitlement follows the members' current joins: a server whose member was there at the
+ * sharing gets the file for that member only, and not once that member has left. A message, poll or calendar event from before her join does not exist for carol at the home
  * either: her reaction, reply, vote or answer, proposed by c, is refused there with the same code
  * as for a local member, and what is said after her join she may act on.
  */
@@ -113,4 +114,25 @@ t.test("what is said after carol's join, she may react to, reply to, vote on and
   t.equal((await ok(t, carol, "event.rsvp", { roomId, seq: calendar, answer: "going" })).event.type, "event.rsvp");
   t.equal((await ok(t, alice, "event.get", { roomId, seq: calendar })).counts.going, 1, "the home counts her answer");
   t.ok(headOf(a, roomId) > calendar);
+});
+
+t.test("c, whose dave was there when alice shared a photo, gets it for him, but carol of c, who joined later, cannot download c's copy; once dave leaves, a refuses c the photo", async (t) => {
+  const servers = await startClusterFor(t, ["a.test", "c.test"]);
+  const { "a.test": a, "c.test": c } = servers;
+  const alice = await a.user("alice");
+  const dave = await c.user("dave");
+  const carol = await c.user("carol");
+  const { roomId } = await alice.request("group.create", { name: "Art" });
+  const { token } = await alice.request("link.create", { roomId });
+  await dave.request("link.join", { token, server: "a.test" });
+  const photo = await upload(a, alice, await picture(21));
+  await alice.request("message.send", { roomId, txnId: next(), file: { mediaId: photo, name: "still-life.png" } });
+  await carol.request("link.join", { token, server: "a.test" });
+  await until(t, "c holds the room up to carol's join", () => headOf(c, roomId) === headOf(a, roomId));
+  t.equal((await fetchAs(c, "a.test", photo)).status, 200, "a serves c the photo: dave reads its message");
+  t.equal((await download(c, dave, photo)).status, 200, "dave downloads it through c");
+  t.same(await download(c, carol, photo), { status: 404, code: "media.not_found" }, "carol cannot, though c holds it now");
+  await dave.request("room.leave", { roomId });
+  await until(t, "a knows dave left", () => !a.app.parley.rooms.state(roomId)!.members.has(dave.userId));
+  t.same(await fetchAs(c, "a.test", photo), { status: 404, code: "media.not_found" }, "with dave gone, no member of c reads the message: a refuses c");
 });
