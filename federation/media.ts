@@ -1,7 +1,8 @@
 /**
  * Files across servers. A file stays on the server that holds it (its uploader's, or one that
- * fetched and stored it). That server serves it (`media`) to a server with a member in a room
- * where the file was shared; a server whose local user downloads a file of a replicated room
+ * fetched and stored it). That server serves it (`media`) to a server with a member who reads a
+ * message that shared it (from the join that began their current membership) or is in a room
+ * whose picture it is; a server whose local user downloads a file of a replicated room
  * that it does not hold fetches it once from the file's origin, checks its SHA-256 against the
  * mediaId, stores it content-addressed (on no user's quota), then serves it like its own.
  *
@@ -24,21 +25,31 @@ import type { Storage } from "../server/storage/database.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import type { Federation } from "./service.ts";
 
+/**
+ * SQL: the seq from which the member `m.user_id` reads the room `r.room_id` (the join that began
+ * their current membership, as `message.get` and history use it); null when they have no open span.
+ */
+const readsFromSql = `(SELECT coalesce(sp.from_seq, e.seq) FROM member_spans sp LEFT JOIN room_events e ON e.pos = sp.from_pos
+      WHERE sp.room_id = r.room_id AND sp.user_id = m.user_id AND sp.to_pos IS NULL ORDER BY sp.id DESC LIMIT 1)`;
+
 export function createRemoteMedia(deps: { federation: Federation; media: MediaService; storage: Storage; maxBytes: number; log: Logger }) {
   const { federation, media, log } = deps;
   const db = deps.storage.sqlite;
   const s = {
-    // The rooms where the user may see the file (messages and room pictures), with the message.
+    // The rooms where the user may see the file (messages from their current membership's join
+    // on, and room pictures), with the message.
     refsFor: db.prepare(`
-      SELECT r.kind, r.room_id, r.seq FROM media_refs r
-      WHERE r.media_id = ? AND r.kind IN ('message', 'room')
-        AND EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.user_id = ?)
+      SELECT r.kind, r.room_id, r.seq FROM media_refs r JOIN room_members m ON m.room_id = r.room_id AND m.user_id = @user
+      WHERE r.media_id = @media AND r.kind IN ('message', 'room') AND (r.kind = 'room' OR r.seq >= ${readsFromSql})
       ORDER BY r.seq DESC`),
     contentAt: db.prepare("SELECT content FROM room_events WHERE room_id = ? AND seq = ?"),
-    // Whether a server has a member (the server part of the user id) in a room using the file.
+    // Whether a server has a member (the server part of the user id) who may see the file: in a
+    // room whose picture it is, or who reads a message that shared it (their current membership
+    // began at or before it).
     sharedWith: db.prepare(`
       SELECT 1 FROM media_refs r JOIN room_members m ON m.room_id = r.room_id
-      WHERE r.media_id = ? AND r.kind IN ('message', 'room') AND substr(m.user_id, instr(m.user_id, ':') + 1) = ?
+      WHERE r.media_id = @media AND r.kind IN ('message', 'room') AND substr(m.user_id, instr(m.user_id, ':') + 1) = @server
+        AND (r.kind = 'room' OR r.seq >= ${readsFromSql})
       LIMIT 1`),
     // Whether the file is the current avatar of a user of this server.
     ownAvatar: db.prepare("SELECT 1 FROM media_refs WHERE media_id = ? AND kind = 'avatar' AND substr(user_id, instr(user_id, ':') + 1) = ? LIMIT 1"),
@@ -88,7 +99,7 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
    */
   function originsFor(userId: string, mediaId: string): string[] {
     const out = new Set<string>();
-    for (const r of s.refsFor.all(mediaId, userId) as { kind: string; room_id: string; seq: number | null }[]) {
+    for (const r of s.refsFor.all({ media: mediaId, user: userId }) as { kind: string; room_id: string; seq: number | null }[]) {
       let origin = originOf(r.room_id);
       if (r.kind === "message" && r.seq !== null) {
         const row = s.contentAt.get(r.room_id, r.seq) as { content: string } | undefined;
@@ -141,12 +152,14 @@ export function createRemoteMedia(deps: { federation: Federation; media: MediaSe
     },
 
     /**
-     * Whether this server serves a file to a peer: the peer has a member in a room where the file
-     * was shared (or is the picture), the file is a local user's avatar, or a proposal of a local
-     * user to the peer grants it.
+     * Whether this server serves a file to a peer: the peer has a member who reads a message that
+     * shared the file (their current membership began at or before it) or is in a room whose
+     * picture it is, the file is a local user's avatar, or a proposal of a local user to the peer
+     * grants it. A file shared only before every member of the peer joined is refused as one that
+     * does not exist.
      */
     sharedWith: (mediaId: string, server: string) =>
-      s.sharedWith.get(mediaId, server) !== undefined || s.ownAvatar.get(mediaId, federation.self) !== undefined || grants.has(`${mediaId} ${server}`),
+      s.sharedWith.get({ media: mediaId, server }) !== undefined || s.ownAvatar.get(mediaId, federation.self) !== undefined || grants.has(`${mediaId} ${server}`),
 
     /**
      * Grants a server a file while a local user's proposal to it runs (a room picture the user

@@ -47,7 +47,13 @@ export function checkTimes(timeZone: string | undefined, start: number, end: num
  * those events (see rooms/project.ts); the scheduler in reminders.ts sends them.
  */
 export function createCalendarService(core: RoomCore, messages: MessageService, queries: { rsvps(roomId: string, seq: number): { userId: string; answer: Answer }[] }, now: () => number = Date.now) {
-  function context(tx: Pick<Tx, "store">, roomId: string, seq: number) {
+  /**
+   * The calendar event at `seq` with what the rules need. `actor`, when acting on it (an update,
+   * a cancellation, an answer): an event from before their current membership's join is not
+   * theirs to see, nor to act on.
+   */
+  function context(tx: Pick<Tx, "store">, roomId: string, seq: number, actor?: string) {
+    if (actor !== undefined && seq < messages.readsFrom(actor, roomId)) throw new ParleyError("event.not_found");
     const row = tx.store.findCalendarEvent(roomId, seq);
     const message = tx.store.findMessage(roomId, seq);
     if (!row || !message) throw new ParleyError("event.not_found");
@@ -78,7 +84,7 @@ export function createCalendarService(core: RoomCore, messages: MessageService, 
     update(actor: string, roomId: string, seq: number, patch: Partial<CalendarFieldsInput>): Promise<RoomEvent> {
       return core.transact((tx) => {
         memberState(tx, roomId, actor);
-        const { row, ctx } = context(tx, roomId, seq);
+        const { row, ctx } = context(tx, roomId, seq, actor);
         checkTimes(patch.timeZone, patch.start ?? row.starts_at, patch.end !== undefined ? patch.end : row.ends_at);
         return tx.append({ roomId, type: "event.update", sender: actor, content: { target: seq, ...patch } }, ctx);
       });
@@ -88,7 +94,7 @@ export function createCalendarService(core: RoomCore, messages: MessageService, 
     cancel(actor: string, roomId: string, seq: number): Promise<RoomEvent> {
       return core.transact((tx) => {
         memberState(tx, roomId, actor);
-        return tx.append({ roomId, type: "event.cancel", sender: actor, content: { target: seq } }, context(tx, roomId, seq).ctx);
+        return tx.append({ roomId, type: "event.cancel", sender: actor, content: { target: seq } }, context(tx, roomId, seq, actor).ctx);
       });
     },
 
@@ -96,7 +102,7 @@ export function createCalendarService(core: RoomCore, messages: MessageService, 
     rsvp(actor: string, roomId: string, seq: number, answer: Answer | null): Promise<RoomEvent> {
       return core.transact((tx) => {
         memberState(tx, roomId, actor);
-        return tx.append({ roomId, type: "event.rsvp", sender: actor, content: { target: seq, answer } }, context(tx, roomId, seq).ctx);
+        return tx.append({ roomId, type: "event.rsvp", sender: actor, content: { target: seq, answer } }, context(tx, roomId, seq, actor).ctx);
       });
     },
 

@@ -19,10 +19,15 @@ export function createMediaStore(storage: Storage) {
     upload: db.prepare("INSERT INTO uploads (user_id, media_id, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, media_id) DO UPDATE SET name = excluded.name, created_at = excluded.created_at"),
     uploaded: db.prepare("SELECT 1 FROM uploads WHERE user_id = ? AND media_id = ?"),
     usage: db.prepare("SELECT coalesce(sum(m.size), 0) AS bytes FROM uploads u JOIN media m ON m.id = u.media_id WHERE u.user_id = ?"),
+    // An avatar; a room's picture, for its members; a file shared in a message, for the members
+    // who read that message: their current membership began at or before it (member_spans, as
+    // history), so that a member who joined later cannot download what they cannot see.
     readable: db.prepare(`
       SELECT 1 FROM media_refs r WHERE r.media_id = @media AND (
         r.kind = 'avatar'
-        OR (r.kind IN ('message', 'room') AND EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.user_id = @user)))
+        OR (r.kind = 'room' AND EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.user_id = @user))
+        OR (r.kind = 'message' AND r.seq >= (SELECT coalesce(sp.from_seq, e.seq) FROM member_spans sp LEFT JOIN room_events e ON e.pos = sp.from_pos
+              WHERE sp.room_id = r.room_id AND sp.user_id = @user AND sp.to_pos IS NULL ORDER BY sp.id DESC LIMIT 1)))
       LIMIT 1`),
     addRef: db.prepare("INSERT INTO media_refs (media_id, kind, room_id, seq, user_id) VALUES (?, ?, ?, ?, ?)"),
     dropMessageRef: db.prepare("DELETE FROM media_refs WHERE kind = 'message' AND room_id = ? AND seq = ?"),

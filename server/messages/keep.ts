@@ -41,11 +41,15 @@ export function createKeepService(deps: { storage: Storage; core: RoomCore; mess
   }
 
   return {
-    /** message.pin: an admin pins a message for every member (at most three per room). */
+    /**
+     * message.pin: an admin pins a message for every member (at most three per room); only one
+     * they can read (from their current membership's join on), as `message.get` would show it.
+     */
     pin(actor: string, roomId: string, seq: number): Promise<RoomEvent> {
       return core.transact((tx) => {
         memberState(tx, roomId, actor);
-        return tx.append({ roomId, type: "message.pin", sender: actor, content: { target: seq } }, { target: targetOf(roomId, seq) });
+        const target = seq < queries.visibleFrom(roomId, actor) ? null : targetOf(roomId, seq);
+        return tx.append({ roomId, type: "message.pin", sender: actor, content: { target: seq } }, { target });
       });
     },
 

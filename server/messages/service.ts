@@ -14,6 +14,17 @@ function targetOf(tx: Tx, roomId: string, seq: number | undefined | null) {
 }
 
 /**
+ * The message an act of `actor` points at (a reply, a quote, a thread's root, an edit, a
+ * reaction), as they may see it: none when it is from before the join that began their current
+ * membership, which they cannot read (`message.get` refuses it), so that acting on it is refused
+ * as on a message that does not exist. At the home, for local members and remote ones alike.
+ */
+function visibleTarget(tx: Tx, queries: MessageQueries, actor: string, roomId: string, seq: number | undefined | null) {
+  if (seq === undefined || seq === null || seq < queries.visibleFrom(roomId, actor)) return null;
+  return targetOf(tx, roomId, seq);
+}
+
+/**
  * Messages: sends, replies, announcement threads, reactions, edits, deletions, history, receipts
  * and typing. Writes go through the room core; receipts and typing are not room events (they
  * are not room state and need no ordering), so they are kept and pushed here.
@@ -50,11 +61,11 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
       }
       if (input.replyTo !== undefined) content.replyTo = input.replyTo;
       if (input.threadRoot !== undefined) content.threadRoot = input.threadRoot;
-      const target = targetOf(tx, input.roomId, input.threadRoot ?? input.replyTo);
+      const target = visibleTarget(tx, queries, actor, input.roomId, input.threadRoot ?? input.replyTo);
       if (input.threadRoot !== undefined && input.replyTo !== undefined && input.replyTo !== input.threadRoot) {
         // Authorization sees only the thread's root; a quote inside a thread must also exist and
         // belong to the same thread, or clients would render a quote of nothing.
-        const quoted = targetOf(tx, input.roomId, input.replyTo);
+        const quoted = visibleTarget(tx, queries, actor, input.roomId, input.replyTo);
         if (!quoted || quoted.deleted || quoted.threadRoot !== input.threadRoot) throw new ParleyError("message.not_found");
       }
       const event = tx.append({ roomId: input.roomId, type: "message", sender: actor, content, txnId: input.txnId }, { target });
@@ -78,24 +89,33 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
     edit(actor: string, roomId: string, seq: number, body: string): Promise<RoomEvent> {
       return core.transact((tx) => {
         memberState(tx, roomId, actor);
-        return tx.append({ roomId, type: "message.edit", sender: actor, content: { target: seq, body } }, { target: targetOf(tx, roomId, seq) });
+        return tx.append({ roomId, type: "message.edit", sender: actor, content: { target: seq, body } }, { target: visibleTarget(tx, queries, actor, roomId, seq) });
       });
     },
 
-    /** Delete for everyone: the sender within the window, admins at any time; leaves a marker. */
+    /**
+     * Delete for everyone: the sender within the window, admins at any time; leaves a marker. An
+     * admin may delete a message from before their join (moderation: a report shows it to them,
+     * and `report.resolve` deletes it likewise); a sender may not delete one of their own from an
+     * earlier membership, which they no longer see.
+     */
     deleteForEveryone(actor: string, roomId: string, seq: number): Promise<RoomEvent> {
       return core.transact((tx) => {
-        memberState(tx, roomId, actor);
-        const target = targetOf(tx, roomId, seq);
+        const st = memberState(tx, roomId, actor);
+        const target = isAdminRole(st.members.get(actor)) ? targetOf(tx, roomId, seq) : visibleTarget(tx, queries, actor, roomId, seq);
         return tx.append({ roomId, type: "message.delete", sender: actor, content: { target: seq, bySender: target?.sender === actor } }, { target });
       });
     },
 
-    /** Delete for me: hides the message from the actor's own history only. */
+    /**
+     * Delete for me: hides the message from the actor's own history only. Only one they can read:
+     * one from before their current membership is refused as one that does not exist (else the
+     * answer would tell which seqs before their join are messages).
+     */
     deleteForMe(actor: string, roomId: string, seq: number): { roomId: string; seq: number } {
       const st = core.state(roomId);
       if (!st || !st.members.has(actor)) throw new ParleyError("room.not_found");
-      if (!queries.findMessage(roomId, seq)) throw new ParleyError("message.not_found");
+      if (seq < queries.visibleFrom(roomId, actor) || !queries.findMessage(roomId, seq)) throw new ParleyError("message.not_found");
       queries.hide(actor, roomId, seq);
       return { roomId, seq };
     },
@@ -104,7 +124,7 @@ export function createMessageService(core: RoomCore, queries: MessageQueries, hu
     react(actor: string, roomId: string, seq: number, emoji: string | null): Promise<RoomEvent> {
       return core.transact((tx) => {
         memberState(tx, roomId, actor);
-        return tx.append({ roomId, type: "reaction", sender: actor, content: { target: seq, emoji } }, { target: targetOf(tx, roomId, seq) });
+        return tx.append({ roomId, type: "reaction", sender: actor, content: { target: seq, emoji } }, { target: visibleTarget(tx, queries, actor, roomId, seq) });
       });
     },
 

@@ -20,7 +20,12 @@ export interface PollView {
   myVote: number[];
 }
 
-function pollContext(tx: Tx, roomId: string, seq: number) {
+/**
+ * The poll an act points at (a vote, a close). `readsFrom`: the seq from which the actor reads the
+ * room (their current membership's join); a poll before it is not theirs to see, nor to act on.
+ */
+function pollContext(tx: Tx, roomId: string, seq: number, readsFrom: number) {
+  if (seq < readsFrom) throw new ParleyError("poll.not_found");
   const poll = tx.store.findPoll(roomId, seq);
   const message = tx.store.findMessage(roomId, seq);
   if (!poll || !message) throw new ParleyError("poll.not_found");
@@ -85,7 +90,7 @@ export function createPollService(core: RoomCore, messages: MessageService) {
     vote(actor: string, roomId: string, seq: number, options: number[]): Promise<PollView> {
       return core.transact((tx) => {
         const st = memberState(tx, roomId, actor);
-        const { row, options: labels, ctx } = pollContext(tx, roomId, seq);
+        const { row, options: labels, ctx } = pollContext(tx, roomId, seq, messages.readsFrom(actor, roomId));
         const chosen = [...options].sort((a, b) => a - b);
         const proposal = { roomId, type: "poll.vote" as const, sender: actor, content: { poll: seq, options: chosen } };
         const others = tx.store.votes(roomId, seq).filter((v) => v.userId !== actor);
@@ -108,7 +113,7 @@ export function createPollService(core: RoomCore, messages: MessageService) {
     close(actor: string, roomId: string, seq: number): Promise<PollView> {
       return core.transact((tx) => {
         const st = memberState(tx, roomId, actor);
-        const { options: labels, ctx } = pollContext(tx, roomId, seq);
+        const { options: labels, ctx } = pollContext(tx, roomId, seq, messages.readsFrom(actor, roomId));
         const final = tally(labels.length, tx.store.votes(roomId, seq));
         tx.append({ roomId, type: "poll.close", sender: actor, content: { poll: seq, ...final } }, ctx);
         return view(tx, st, seq, actor);
