@@ -484,6 +484,8 @@ async function story(): Promise<void> {
 
     await a.getByRole("tab", { name: "Members" }).click();
     await a.getByLabel("Search members").fill("bo");
+    // The members tab loads its list, then filters it: wait for bob's row, then count.
+    await a.getByRole("button", { name: "Make admin: Bob" }).waitFor();
     t.equal(await a.locator("li[data-member]").count(), 1, "search narrows the list");
     await a.getByRole("button", { name: "Make admin: Bob" }).click();
     await a.getByRole("button", { name: "Remove admin: Bob" }).waitFor();
