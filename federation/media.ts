@@ -24,13 +24,13 @@ import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import type { Storage } from "../server/storage/database.ts";
 import { originOf } from "../server/rooms/hash.ts";
 import type { Federation } from "./service.ts";
+import { readingStartSql } from "../server/rooms/reading.ts";
 
 /**
  * SQL: the seq from which the member `m.user_id` reads the room `r.room_id` (the join that began
  * their current membership, as `message.get` and history use it); null when they have no open span.
  */
-const readsFromSql = `(SELECT coalesce(sp.from_seq, e.seq) FROM member_spans sp LEFT JOIN room_events e ON e.pos = sp.from_pos
-      WHERE sp.room_id = r.room_id AND sp.user_id = m.user_id AND sp.to_pos IS NULL ORDER BY sp.id DESC LIMIT 1)`;
+const readsFromSql = readingStartSql("r.room_id", "m.user_id");
 
 export function createRemoteMedia(deps: { federation: Federation; media: MediaService; storage: Storage; maxBytes: number; log: Logger }) {
   const { federation, media, log } = deps;

@@ -35,6 +35,7 @@ import type { RemotePeopleService } from "./direct.ts";
 import type { RemoteProfiles } from "./profiles.ts";
 import type { AccountNotices } from "./accounts.ts";
 import { createWithholding } from "./withheld.ts";
+import { readingStartSql } from "../server/rooms/reading.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -144,9 +145,7 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
   const proposals = createProposalLog(deps.storage, rooms);
   const withholding = createWithholding(deps.storage);
   // Where a member's reading begins: the seq of the join that began their current membership.
-  const readsFrom = deps.storage.sqlite.prepare(
-    "SELECT coalesce(s.from_seq, e.seq) AS seq FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.user_id = ? AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1",
-  );
+  const readsFrom = deps.storage.sqlite.prepare(`SELECT ${readingStartSql("?", "?")} AS seq`);
   // The error contract (npm test): each refused proposal of a batch is an answer of `propose`.
   const recordError = createErrorRecorder();
 

@@ -303,3 +303,23 @@ export async function until(t: Test, what: string, check: () => boolean | Promis
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Uploads `bytes` as `client` (POST /api/v1/media); returns the new media id. */
+export async function uploadMedia(server: TestServer, client: ParleyClient, bytes: Buffer, name = "photo.png"): Promise<string> {
+  const res = await fetch(`${server.baseUrl}/api/v1/media?name=${encodeURIComponent(name)}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${client.session.accessToken}`, "content-type": "application/octet-stream" },
+    body: new Uint8Array(bytes),
+  });
+  return ((await res.json()) as { mediaId: string }).mediaId;
+}
+
+/** Downloads a file (or its preview) as `client`: 200, or the status and error code of the refusal. */
+export async function downloadMedia(server: TestServer, client: ParleyClient, mediaId: string, preview = false): Promise<{ status: number; code?: string }> {
+  const res = await fetch(`${server.baseUrl}/api/v1/media/${mediaId}${preview ? "/preview" : ""}`, { headers: { authorization: `Bearer ${client.session.accessToken}` } });
+  if (res.status === 200) {
+    await res.arrayBuffer();
+    return { status: 200 };
+  }
+  return { status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code };
+}

@@ -11,30 +11,11 @@
  */
 import t from "tap";
 import sharp from "sharp";
-import type { ParleyClient } from "../clients/sdk/index.ts";
-import { ok, openSchool, refusalOf, type TestServer } from "./helpers.ts";
+import { downloadMedia as download, ok, openSchool, refusalOf, uploadMedia as upload } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const picture = (seed: number) => sharp({ create: { width: 20, height: 20, channels: 3, background: { r: seed % 256, g: 40, b: 90 } } }).png().toBuffer();
-
-async function upload(server: TestServer, client: ParleyClient, bytes: Buffer): Promise<string> {
-  const res = await fetch(`${server.baseUrl}/api/v1/media?name=photo.png`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${client.session.accessToken}`, "content-type": "application/octet-stream" },
-    body: new Uint8Array(bytes),
-  });
-  return ((await res.json()) as { mediaId: string }).mediaId;
-}
-
-async function download(server: TestServer, client: ParleyClient, mediaId: string, preview = false): Promise<{ status: number; code?: string }> {
-  const res = await fetch(`${server.baseUrl}/api/v1/media/${mediaId}${preview ? "/preview" : ""}`, { headers: { authorization: `Bearer ${client.session.accessToken}` } });
-  if (res.status === 200) {
-    await res.arrayBuffer();
-    return { status: 200 };
-  }
-  return { status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code };
-}
 
 let txn = 0;
 const next = () => `pj${++txn}`;

@@ -1,4 +1,5 @@
 import type { Storage } from "../storage/database.ts";
+import { readingStartSql } from "../rooms/reading.ts";
 
 /** Read-side SQL of the communities area (lists, audit log, common groups). */
 export function createCommunityQueries(storage: Storage) {
@@ -25,8 +26,7 @@ export function createCommunityQueries(storage: Storage) {
              coalesce(p.level, 'all') AS level, p.muted_until AS mutedUntil, p.pinned_at AS pinnedAt, p.archived_at AS archivedAt
       -- Members read what was said since their current membership began (member_spans), not
       -- before: neither the last message nor the unread counts reach back past it.
-      FROM (SELECT m.*, coalesce((SELECT coalesce(s.from_seq, e.seq) FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos
-                                  WHERE s.room_id = m.room_id AND s.user_id = m.user_id AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1), 0) AS since
+      FROM (SELECT m.*, coalesce(${readingStartSql("m.room_id", "m.user_id")}, 0) AS since
             FROM room_members m WHERE m.user_id = ?) m
       JOIN rooms r ON r.id = m.room_id
       LEFT JOIN read_markers rm ON rm.room_id = m.room_id AND rm.user_id = m.user_id

@@ -1,4 +1,5 @@
 import type { Storage } from "../storage/database.ts";
+import { readingStartSql } from "../rooms/reading.ts";
 
 export interface MediaRow {
   id: string;
@@ -26,8 +27,7 @@ export function createMediaStore(storage: Storage) {
       SELECT 1 FROM media_refs r WHERE r.media_id = @media AND (
         r.kind = 'avatar'
         OR (r.kind = 'room' AND EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.user_id = @user))
-        OR (r.kind = 'message' AND r.seq >= (SELECT coalesce(sp.from_seq, e.seq) FROM member_spans sp LEFT JOIN room_events e ON e.pos = sp.from_pos
-              WHERE sp.room_id = r.room_id AND sp.user_id = @user AND sp.to_pos IS NULL ORDER BY sp.id DESC LIMIT 1)))
+        OR (r.kind = 'message' AND r.seq >= ${readingStartSql("r.room_id", "@user")}))
       LIMIT 1`),
     addRef: db.prepare("INSERT INTO media_refs (media_id, kind, room_id, seq, user_id) VALUES (?, ?, ?, ?, ?)"),
     dropMessageRef: db.prepare("DELETE FROM media_refs WHERE kind = 'message' AND room_id = ? AND seq = ?"),

@@ -6,6 +6,7 @@ import type { OpRegistry } from "../ws/ops.ts";
 import { memberState } from "../communities/service.ts";
 import type { MessageQueries, MessageView } from "./queries.ts";
 import type { MessageService } from "./service.ts";
+import { readingStartSql } from "../rooms/reading.ts";
 
 type Target = { roomId: string; seq: number };
 
@@ -28,8 +29,7 @@ export function createKeepService(deps: { storage: Storage; core: RoomCore; mess
       JOIN room_members rm ON rm.room_id = sm.room_id AND rm.user_id = sm.user_id
       JOIN messages x ON x.room_id = sm.room_id AND x.seq = sm.seq
       WHERE sm.user_id = ? AND sm.rowid < ? AND x.deleted_at IS NULL
-        AND sm.seq >= (SELECT coalesce(sp.from_seq, e.seq) FROM member_spans sp LEFT JOIN room_events e ON e.pos = sp.from_pos
-                       WHERE sp.room_id = sm.room_id AND sp.user_id = sm.user_id AND sp.to_pos IS NULL ORDER BY sp.id DESC LIMIT 1)
+        AND sm.seq >= ${readingStartSql("sm.room_id", "sm.user_id")}
         AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = sm.user_id AND h.room_id = sm.room_id AND h.seq = sm.seq)
       ORDER BY sm.rowid DESC LIMIT ?`),
     content: db.prepare("SELECT content FROM room_events WHERE room_id = ? AND seq = ? AND type = 'message'"),

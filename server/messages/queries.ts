@@ -1,5 +1,6 @@
 import type { Storage } from "../storage/database.ts";
 import type { MessageRow } from "../rooms/store.ts";
+import { readingStartSql } from "../rooms/reading.ts";
 
 export interface MessageView {
   roomId: string;
@@ -41,9 +42,7 @@ export function createMessageQueries(storage: Storage) {
       "SELECT * FROM messages m WHERE room_id = ? AND thread_root = ? AND seq > ? AND seq >= ? AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ? AND h.room_id = m.room_id AND h.seq = m.seq) ORDER BY seq ASC LIMIT ?",
     ),
     one: db.prepare("SELECT * FROM messages WHERE room_id = ? AND seq = ?"),
-    visibleFrom: db.prepare(
-      "SELECT coalesce(s.from_seq, e.seq) AS seq FROM member_spans s LEFT JOIN room_events e ON e.pos = s.from_pos WHERE s.room_id = ? AND s.user_id = ? AND s.to_pos IS NULL ORDER BY s.id DESC LIMIT 1",
-    ),
+    visibleFrom: db.prepare(`SELECT ${readingStartSql("?", "?")} AS seq`),
     hidden: db.prepare("SELECT 1 FROM hidden_messages WHERE user_id = ? AND room_id = ? AND seq = ?"),
     hide: db.prepare("INSERT OR IGNORE INTO hidden_messages (user_id, room_id, seq) VALUES (?, ?, ?)"),
     reactionCounts: db.prepare("SELECT target, emoji, count(*) AS n FROM reactions WHERE room_id = ? AND target BETWEEN ? AND ? GROUP BY target, emoji ORDER BY n DESC, emoji"),
@@ -121,7 +120,7 @@ export function createMessageQueries(storage: Storage) {
 
   return {
     /** The first seq a member may read: where their current membership began (as in WhatsApp). */
-    visibleFrom: (roomId: string, userId: string) => (s.visibleFrom.get(roomId, userId) as { seq: number } | undefined)?.seq ?? Number.MAX_SAFE_INTEGER,
+    visibleFrom: (roomId: string, userId: string) => (s.visibleFrom.get(roomId, userId) as { seq: number | null }).seq ?? Number.MAX_SAFE_INTEGER,
     findMessage: (roomId: string, seq: number) => s.one.get(roomId, seq) as MessageRow | undefined,
     isHidden: (userId: string, roomId: string, seq: number) => s.hidden.get(userId, roomId, seq) !== undefined,
     hide: (userId: string, roomId: string, seq: number) => void s.hide.run(userId, roomId, seq),

@@ -49,6 +49,21 @@ export async function startClusterFor(t: Test, names: string[], overrides?: (nam
 }
 
 /**
+ * Three servers, a.test, b.test and c.test, stopped with the test: alice (of a) owns the group
+ * Maths and has made its invite link; bob (of b) and carol (of c) are signed in, not joined.
+ */
+export async function mathsOnThree(t: Test) {
+  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"]);
+  const { "a.test": a, "b.test": b, "c.test": c } = servers;
+  const alice = await a.user("alice");
+  const bob = await b.user("bob");
+  const carol = await c.user("carol");
+  const { roomId } = await alice.request("group.create", { name: "Maths" });
+  const { token } = await alice.request("link.create", { roomId });
+  return { servers, a, b, c, alice, bob, carol, roomId, token };
+}
+
+/**
  * Two servers, a.test and b.test, stopped with the test: alice (of a) owns the group Maths, and
  * bob (of b) has joined it by its link through his own server, which has caught up with a's log.
  */

@@ -10,31 +10,12 @@
  */
 import t from "tap";
 import sharp from "sharp";
-import { startClusterFor } from "./cluster.ts";
-import { ok, refusalOf, until, type TestServer } from "../helpers.ts";
-import type { ParleyClient } from "../../clients/sdk/index.ts";
+import { mathsOnThree, startClusterFor } from "./cluster.ts";
+import { downloadMedia as download, ok, refusalOf, until, uploadMedia as upload, type TestServer } from "../helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const picture = (seed: number) => sharp({ create: { width: 24, height: 24, channels: 3, background: { r: seed % 256, g: 120, b: 30 } } }).png().toBuffer();
-
-async function upload(server: TestServer, client: ParleyClient, bytes: Buffer): Promise<string> {
-  const res = await fetch(`${server.baseUrl}/api/v1/media?name=photo.png`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${client.session.accessToken}`, "content-type": "application/octet-stream" },
-    body: new Uint8Array(bytes),
-  });
-  return ((await res.json()) as { mediaId: string }).mediaId;
-}
-
-async function download(server: TestServer, client: ParleyClient, mediaId: string): Promise<{ status: number; code?: string }> {
-  const res = await fetch(`${server.baseUrl}/api/v1/media/${mediaId}`, { headers: { authorization: `Bearer ${client.session.accessToken}` } });
-  if (res.status === 200) {
-    await res.arrayBuffer();
-    return { status: 200 };
-  }
-  return { status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code };
-}
 
 /** What `from` is answered when it asks `holder` for a file over the federation `media` endpoint. */
 async function fetchAs(from: TestServer, holder: string, mediaId: string): Promise<{ status: number; code?: string }> {
@@ -50,13 +31,7 @@ const next = () => `fp${++txn}`;
 
 /** Maths on a with bob of b; before carol of c joins: a message, a poll, a calendar event, a photo held by a and one held by b. */
 async function setup(t: Test) {
-  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"]);
-  const { "a.test": a, "b.test": b, "c.test": c } = servers;
-  const alice = await a.user("alice");
-  const bob = await b.user("bob");
-  const carol = await c.user("carol");
-  const { roomId } = await alice.request("group.create", { name: "Maths" });
-  const { token } = await alice.request("link.create", { roomId });
+  const { a, b, c, alice, bob, carol, roomId, token } = await mathsOnThree(t);
   await bob.request("link.join", { token, server: "a.test" });
   const message = (await alice.request("message.send", { roomId, txnId: next(), body: "Homework is on page 12" })).event.seq;
   const poll = (await alice.request("poll.create", { roomId, txnId: next(), question: "Quiz on Friday?", options: ["Yes", "No"] })).event.seq;

@@ -7,14 +7,11 @@
  *   alice  on a.test, owner of the group Maths    bob  on b.test    carol  on c.test
  */
 import t from "tap";
-import { startClusterFor } from "./cluster.ts";
+import { mathsOnThree } from "./cluster.ts";
 import { until, type TestServer } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { setServerPolicy } from "../../federation/policy.ts";
 import { openStorage } from "../../server/storage/database.ts";
-
-type Test = Parameters<Parameters<typeof t.test>[0]>[0];
-
 
 /** The code the op was refused with, or "(accepted)". */
 function refusal(client: ParleyClient, op: string, params: Record<string, unknown>): Promise<string> {
@@ -28,19 +25,8 @@ function pendingCount(server: TestServer): number {
   return (server.app.parley.storage.sqlite.prepare("SELECT count(*) AS n FROM federation_pending").get() as { n: number }).n;
 }
 
-async function threeServers(t: Test) {
-  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"]);
-  const { "a.test": a, "b.test": b, "c.test": c } = servers;
-  const alice = await a.user("alice");
-  const bob = await b.user("bob");
-  const carol = await c.user("carol");
-  const { roomId } = await alice.request("group.create", { name: "Maths" });
-  const { token } = await alice.request("link.create", { roomId });
-  return { a, b, c, alice, bob, carol, roomId, token };
-}
-
 t.test("bob cannot join by a link of a server that is down: federation.unreachable, and he is in no new room", async (t) => {
-  const { b, c, bob, carol } = await threeServers(t);
+  const { b, c, bob, carol } = await mathsOnThree(t);
   const { roomId } = await carol.request("group.create", { name: "Chess" });
   const { token } = await carol.request("link.create", { roomId });
   await c.stop(false);
@@ -52,14 +38,14 @@ t.test("bob cannot join by a link of a server that is down: federation.unreachab
 });
 
 t.test("bob cannot see the profile of a user whose server is down: federation.unreachable", async (t) => {
-  const { c, bob, carol } = await threeServers(t);
+  const { c, bob, carol } = await mathsOnThree(t);
   const { userId } = await carol.request("profile.get", {});
   await c.stop(false);
   t.equal(await refusal(bob, "profile.get", { userId }), "federation.unreachable");
 });
 
 t.test("when a stops federating with b, bob's send in a's room is refused with federation.unreachable and neither kept nor sequenced", async (t) => {
-  const { a, b, bob, roomId, token } = await threeServers(t);
+  const { a, b, bob, roomId, token } = await mathsOnThree(t);
   await bob.request("link.join", { token, server: "a.test" });
   await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
   setServerPolicy(a.app.parley.storage, "b.test", "deny");
@@ -71,7 +57,7 @@ t.test("when a stops federating with b, bob's send in a's room is refused with f
 });
 
 t.test("once b denies a, bob's join by a's link, send in a's room and look at alice's profile are refused with federation.server_denied", async (t) => {
-  const { a, b, bob, alice, roomId, token } = await threeServers(t);
+  const { a, b, bob, alice, roomId, token } = await mathsOnThree(t);
   await bob.request("link.join", { token, server: "a.test" });
   await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
   const { userId } = await alice.request("profile.get", {});
@@ -87,7 +73,7 @@ t.test("once b denies a, bob's join by a's link, send in a's room and look at al
 });
 
 t.test("a deny written by another connection (the CLI, while the server runs) takes effect at b's next check, and unlisting lifts it", async (t) => {
-  const { b, bob, alice } = await threeServers(t);
+  const { b, bob, alice } = await mathsOnThree(t);
   const { userId } = await alice.request("profile.get", {});
   t.equal(await refusal(bob, "profile.get", { userId }), "(accepted)", "b reads its lists once before the edit");
   // `parley federation deny a.test` opens its own connection to b's database.

@@ -5,12 +5,10 @@
  * is down.
  */
 import t from "tap";
-import { startClusterFor } from "./cluster.ts";
+import { mathsOnThree } from "./cluster.ts";
 import { nextEvent, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { retryDelay, backoff } from "../../federation/outbox.ts";
-
-type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 
 function logOf(server: TestServer, roomId: string) {
@@ -23,19 +21,8 @@ async function propose(from: TestServer, home: string, sender: string, op: strin
   return from.app.parley.federation.request(home, "POST", "/propose", { sender, op, params });
 }
 
-async function threeServers(t: Test) {
-  const servers = await startClusterFor(t, ["a.test", "b.test", "c.test"]);
-  const { "a.test": a, "b.test": b, "c.test": c } = servers;
-  const alice = await a.user("alice");
-  const bob = await b.user("bob");
-  const carol = await c.user("carol");
-  const { roomId } = await alice.request("group.create", { name: "Maths" });
-  const { token } = await alice.request("link.create", { roomId });
-  return { a, b, c, alice, bob, carol, roomId, token, servers };
-}
-
 t.test("a user of b joins a group of a by link through a signed proposal, and b holds the room's log with a's seqs", async (t) => {
-  const { a, b, bob, roomId, token } = await threeServers(t);
+  const { a, b, bob, roomId, token } = await mathsOnThree(t);
   const joined = await propose(b, "a.test", "@bob:b.test", "link.join", { token });
   t.equal(joined.status, 200, JSON.stringify(joined.body));
   t.ok(a.app.parley.rooms.state(roomId)!.members.has("@bob:b.test"), "bob is a member at home");
@@ -47,7 +34,7 @@ t.test("a user of b joins a group of a by link through a signed proposal, and b 
 });
 
 t.test("a message on a reaches the members on b and c exactly once, with the same seq", async (t) => {
-  const { a, b, c, alice, bob, carol, roomId, token } = await threeServers(t);
+  const { a, b, c, alice, bob, carol, roomId, token } = await mathsOnThree(t);
   await propose(b, "a.test", "@bob:b.test", "link.join", { token });
   await propose(c, "a.test", "@carol:c.test", "link.join", { token });
   await until(t, "b and c caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq && c.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
@@ -77,7 +64,7 @@ t.test("a message on a reaches the members on b and c exactly once, with the sam
 });
 
 t.test("a proposal for a user of another server, or of an op that cannot be proposed, is refused and changes nothing", async (t) => {
-  const { a, b, roomId, token } = await threeServers(t);
+  const { a, b, roomId, token } = await mathsOnThree(t);
   const before = a.app.parley.rooms.state(roomId)!.seq;
   const forged = await propose(b, "a.test", "@carol:c.test", "link.join", { token });
   t.equal(forged.status, 401);
@@ -92,7 +79,7 @@ t.test("a proposal for a user of another server, or of an op that cannot be prop
 });
 
 t.test("over the real client protocol, bob on b joins a's group by its link, sends, reacts, edits and deletes; a sequences it all and b's copy does not fork", async (t) => {
-  const { a, b, alice, bob, roomId, token } = await threeServers(t);
+  const { a, b, alice, bob, roomId, token } = await mathsOnThree(t);
   const joined = await bob.request("link.join", { token, server: "a.test" });
   t.equal(joined.status, "joined");
   await until(t, "b holds the room", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
@@ -120,7 +107,7 @@ t.test("over the real client protocol, bob on b joins a's group by its link, sen
 });
 
 t.test("c is down while events are sent; after it returns it has all of them, in order", async (t) => {
-  const { a, c, alice, roomId, token, servers } = await threeServers(t);
+  const { a, c, alice, roomId, token, servers } = await mathsOnThree(t);
   await propose(c, "a.test", "@carol:c.test", "link.join", { token });
   await until(t, "c caught up", () => c.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
   await c.stop(false);
@@ -148,7 +135,7 @@ t.test("backoff: full jitter over 2 s doubling, capped at an hour", async (t) =>
 });
 
 t.test("an admin on b removes a member on c from a's group: the removal is sequenced at a, reaches c, is audited with the remote actor, and c hears nothing after it", async (t) => {
-  const { a, b, c, alice, bob, carol, roomId, token } = await threeServers(t);
+  const { a, b, c, alice, bob, carol, roomId, token } = await mathsOnThree(t);
   t.equal((await bob.request("link.join", { token, server: "a.test" })).status, "joined");
   t.equal((await carol.request("link.join", { token, server: "a.test" })).status, "joined");
   await alice.request("member.role", { roomId, userId: "@bob:b.test", role: "admin" });
@@ -168,7 +155,7 @@ t.test("an admin on b removes a member on c from a's group: the removal is seque
 });
 
 t.test("a is down while bob on b sends: the send is pending, then delivered when a returns, and bob is told", async (t) => {
-  const { a, b, bob, roomId, token, servers } = await threeServers(t);
+  const { a, b, bob, roomId, token, servers } = await mathsOnThree(t);
   await bob.request("link.join", { token, server: "a.test" });
   await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
   await a.stop(false);
@@ -192,7 +179,7 @@ t.test("a is down while bob on b sends: the send is pending, then delivered when
 });
 
 t.test("a pending send from a user banned meanwhile is refused at home, and the user is told when they come back", async (t) => {
-  const { a, b, bob, roomId, token, servers } = await threeServers(t);
+  const { a, b, bob, roomId, token, servers } = await mathsOnThree(t);
   await bob.request("link.join", { token, server: "a.test" });
   await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
   await a.stop(false);
@@ -217,7 +204,7 @@ t.test("a pending send from a user banned meanwhile is refused at home, and the 
 });
 
 t.test("typing and read receipts of a user of b reach the members on a and c, and 'seen by N of M' at home counts the remote reader", async (t) => {
-  const { a, b, c, alice, bob, carol, roomId, token } = await threeServers(t);
+  const { a, b, c, alice, bob, carol, roomId, token } = await mathsOnThree(t);
   await bob.request("link.join", { token, server: "a.test" });
   await carol.request("link.join", { token, server: "a.test" });
   const sent = await alice.request("message.send", { roomId, txnId: "r1", body: "read me" });
@@ -236,7 +223,7 @@ t.test("typing and read receipts of a user of b reach the members on a and c, an
 });
 
 t.test("alice on a invites @bob:b.test directly; bob, on b, is told and accepts with the same op as for a local invitation", async (t) => {
-  const { a, b, alice, bob, roomId } = await threeServers(t);
+  const { a, b, alice, bob, roomId } = await mathsOnThree(t);
   const invited = nextEvent(bob, (e) => e.roomId === roomId && e.type === "member.invite", 30_000);
   await alice.request("member.invite", { roomId, userId: "@bob:b.test" });
   t.equal((await invited).sender, "@alice:a.test", "bob's own server pushed the invitation");
@@ -249,7 +236,7 @@ t.test("alice on a invites @bob:b.test directly; bob, on b, is told and accepts 
 });
 
 t.test("bob on b asks to join a group of a that needs approval; an admin of a approves; bob is in", async (t) => {
-  const { a, b, alice, bob, roomId, token } = await threeServers(t);
+  const { a, b, alice, bob, roomId, token } = await mathsOnThree(t);
   await alice.request("room.settings.update", { roomId, joinApproval: true });
   const asked = await bob.request("link.join", { token, server: "a.test" });
   t.equal(asked.status, "requested");
@@ -260,7 +247,7 @@ t.test("bob on b asks to join a group of a that needs approval; an admin of a ap
 });
 
 t.test("keys rotate on the home while it sends, and no delivery is lost", async (t) => {
-  const { a, b, alice, bob, roomId, token } = await threeServers(t);
+  const { a, b, alice, bob, roomId, token } = await mathsOnThree(t);
   await bob.request("link.join", { token, server: "a.test" });
   await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
   const { rotateServerKey } = await import("../../federation/keys.ts");
@@ -278,7 +265,7 @@ t.test("keys rotate on the home while it sends, and no delivery is lost", async 
 });
 
 t.test("bob on b votes in an anonymous poll of a's group: the vote is counted at home and enters no log", async (t) => {
-  const { a, b, alice, bob, roomId, token } = await threeServers(t);
+  const { a, b, alice, bob, roomId, token } = await mathsOnThree(t);
   await bob.request("link.join", { token, server: "a.test" });
   const poll = await alice.request("poll.create", { roomId, txnId: "p1", question: "Which day?", options: ["Monday", "Friday"], anonymous: true });
   await until(t, "b caught up", () => b.app.parley.rooms.state(roomId)?.seq === a.app.parley.rooms.state(roomId)!.seq);
