@@ -1,4 +1,5 @@
-import { randomBytes, randomFillSync } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { createEventIds } from "./ids.ts";
 import { isDatabaseBusy, ParleyError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { authorize, type AuthContext } from "./authorize.ts";
@@ -173,19 +174,6 @@ function emptyRoom(
  * savepoint: its refusal rolls the transaction back). After the commit, listeners
  * (the WebSocket fan-out, later the federation outbox) receive the batch in order.
  */
-/** 64 URL-safe characters in ASCII order: strings of them compare as the numbers they write. */
-const sortableDigits = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
-
-/** A time in milliseconds as 8 digits base 64 that sort as the times do (until the year 10889). */
-export function sortableTime(ms: number): string {
-  let out = "";
-  for (let i = 0; i < 8; i++) {
-    out = sortableDigits[ms % 64] + out;
-    ms = Math.floor(ms / 64);
-  }
-  return out;
-}
-
 export function createRoomCore(deps: {
   store: RoomStore;
   serverName: string;
@@ -218,22 +206,8 @@ export function createRoomCore(deps: {
     return st;
   }
 
-  // Event ids: `$`, the time in milliseconds as 8 digits of an alphabet in ASCII order, then 11
-  // random bytes (84 bits, base64url). Ids made one after another sort together, so the unique
-  // index on event ids grows at its right edge: a batch of events dirties a page or two of it
-  // instead of one random page per event (each a 4 KiB write to the WAL and again at checkpoint).
-  // The random bytes come from a pool refilled 3 KiB at a time: one call into the CSPRNG per 279
-  // events instead of one per event (that call was 4 % of a busy server's time).
-  const idPool = Buffer.alloc(11 * 279);
-  let idOffset = idPool.length;
-  function newEventId(): string {
-    if (idOffset === idPool.length) {
-      randomFillSync(idPool);
-      idOffset = 0;
-    }
-    idOffset += 11;
-    return `$${sortableTime(Date.now())}${idPool.toString("base64url", idOffset - 11, idOffset)}`;
-  }
+  const newEventId = createEventIds();
+
 
   function blockBetween(state: RoomState, sender: string): "by_sender" | "by_other" | null {
     for (const other of state.members.keys()) {
