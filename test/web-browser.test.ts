@@ -147,7 +147,9 @@ async function story(): Promise<void> {
     await page.getByRole("heading", { name: "You are invited" }).waitFor();
     await signIn(page, "bob");
     await page.getByRole("button", { name: "Join", exact: true }).click();
-    await page.getByRole("heading", { name: "Hillside School" }).waitFor();
+    // The community's own page (its h2), where the client goes once link.join is answered; the
+    // invitation's preview names it too, as an h3, before the click.
+    await page.getByRole("heading", { name: "Hillside School", level: 2 }).waitFor();
     t.equal((await bobSdk.request("room.get", { roomId: school })).myRole, "member", "bob is a member of the community");
     await page.getByText("Groups you can join").waitFor();
     await page.getByText("2 members").first().waitFor();
