@@ -1,8 +1,8 @@
 /**
  * The summary of bench/federation.sh's session: reads a1-base-raw.jsonl, a1-head-raw.jsonl,
- * f1.jsonl, f2.jsonl and f3.jsonl (and, with STEADY=1, a1-steady-raw.jsonl and f1-steady.jsonl) from --dir (missing files count as no runs) and writes
- * Markdown (bench/lib/federation-report.ts), with the session's env.txt at the end, to --md and
- * to stdout.
+ * f1.jsonl, f2.jsonl and f3.jsonl (and, with STEADY=1, a1-steady-raw.jsonl and f1-steady.jsonl)
+ * from --dir (missing files count as no runs) and writes Markdown (bench/lib/federation-report.ts),
+ * with the session's env.txt at the end, to --md and to stdout.
  *
  *   node --import tsx bench/federation-summary.ts --dir /tmp/parley-federation/<run> [--md summary.md]
  */

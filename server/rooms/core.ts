@@ -172,7 +172,8 @@ function emptyRoom(
  * one event-loop turn run in one SQLite transaction (group commit), each in its own savepoint so
  * that a refused command leaves no trace while the others commit (a lone command needs no
  * savepoint: its refusal rolls the transaction back). After the commit, listeners
- * (the WebSocket fan-out, later the federation outbox) receive the batch in order.
+ * (server/core/publish.ts: the WebSocket fan-out, the reminder scheduler, the federation outbox)
+ * receive the batch in order.
  */
 export function createRoomCore(deps: {
   store: RoomStore;
@@ -207,7 +208,6 @@ export function createRoomCore(deps: {
   }
 
   const newEventId = createEventIds();
-
 
   function blockBetween(state: RoomState, sender: string): "by_sender" | "by_other" | null {
     for (const other of state.members.keys()) {

@@ -10,7 +10,6 @@ import { nextEvent, type TestServer, until } from "../helpers.ts";
 import type { ParleyClient } from "../../clients/sdk/index.ts";
 import { retryDelay, backoff } from "../../federation/outbox.ts";
 
-
 function logOf(server: TestServer, roomId: string) {
   return server.app.parley.storage.sqlite.prepare("SELECT seq, event_id, type, sender, hash FROM room_events WHERE room_id = ? ORDER BY seq").all(roomId) as {
     seq: number; event_id: string; type: string; sender: string; hash: string;
