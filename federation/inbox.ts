@@ -134,7 +134,9 @@ export function createInbox(deps: { rooms: RoomCore; storage: Storage; peers: Pe
             tx.installSnapshot(roomId, snap.seq, snap.hash, snap.state, tail.map((e) => replicaEventOf(roomId, e)), tx.now);
           }
           for (const e of snap ? accepted.filter((x) => x.seq > snap.seq) : accepted) {
-            tx.appendReplica({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content ?? withheldContent }, { contentHash: e.contentHash, hash: e.hash, withheld: e.withheld === true });
+            // A txnId is taken only for our own users' events (the sender's sessions are told it).
+            const txnId = typeof e.txnId === "string" && !e.withheld && originOf(e.sender) === self ? e.txnId : undefined;
+            tx.appendReplica({ roomId, seq: e.seq, eventId: e.eventId, type: e.type as never, sender: e.sender, ts: e.ts, content: e.content ?? withheldContent }, { contentHash: e.contentHash, hash: e.hash, withheld: e.withheld === true, txnId });
           }
         });
         for (const e of accepted) results.set(e.eventId, { eventId: e.eventId, status: "ok" });

@@ -96,6 +96,11 @@ export interface WireEvent {
   contentHash: string;
   prev: string | null;
   hash: string;
+  /**
+   * The txnId of the op that made it, sent only to the sender's own server (which tells the
+   * sender's sessions, Committed.txnId); not covered by the hash, a hint for clients only.
+   */
+  txnId?: string;
 }
 
 /**
@@ -121,6 +126,14 @@ interface WireEntry {
   eventId: string;
   hash: string;
   json: string;
+  /** The sender's server and the op's txnId: added to `json` for that destination only (withTxnId). */
+  origin?: string;
+  txnId?: string;
+}
+
+/** An event's wire JSON with its txnId as the last field (spliced: the JSON ends with the event's `}`). */
+function withTxnId(json: string, txnId: string): string {
+  return `${json.slice(0, -1)},"txnId":${JSON.stringify(txnId)}}`;
 }
 
 export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federation: Federation; keys: ServerKeys; log: Logger; now?: () => number }) {
@@ -134,7 +147,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     backlog: db.prepare(`
       SELECT c.room_id, c.acked_seq, c.until_seq FROM federation_cursors c
       WHERE c.destination = ? AND c.acked_seq < coalesce(c.until_seq, (SELECT max(seq) FROM room_events e WHERE e.room_id = c.room_id))`),
-    events: db.prepare("SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
+    events: db.prepare("SELECT room_id, seq, event_id, type, sender, ts, content, content_hash, hash, txn_id FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
     hashAt: db.prepare("SELECT hash FROM room_events WHERE room_id = ? AND seq = ?"),
     // Where each current member reads from: the seq of the join that began their membership.
     since: db.prepare(
@@ -255,7 +268,8 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
         const { contentHash, hash, prev } = batch[i].chain!;
         const wire: WireEvent = { roomId: event.roomId, seq: event.seq, eventId: event.eventId, type: event.type, sender: event.sender, origin: originOf(event.sender), ts: event.ts, content: event.content, contentHash, prev, hash };
         const key = wireKey(event.roomId, event.seq);
-        wireCache.set(key, { roomId: event.roomId, seq: event.seq, eventId: event.eventId, hash, json: JSON.stringify(wire) });
+        const txnId = batch[i].txnId;
+        wireCache.set(key, { roomId: event.roomId, seq: event.seq, eventId: event.eventId, hash, json: JSON.stringify(wire), ...(txnId === undefined ? {} : { origin: wire.origin, txnId }) });
         // The oldest entry goes (a ring of keys: deleting a Map's first key again and again makes
         // V8 skip ever more deleted slots to find the next one).
         const old = wireOrder[wireNext];
@@ -363,14 +377,14 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
         }
         if (seq <= until && events.length < batchEvents && bytes < batchBytes) {
           const rows = s.events.all(c.room_id, seq - 1, until, batchEvents - events.length) as {
-            room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string;
+            room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string; txn_id: string | null;
           }[];
           let prev = last ? last.hash : seq > 1 ? ((s.hashAt.get(c.room_id, seq - 1) as { hash: string | null } | undefined)?.hash ?? null) : null;
           for (const r of rows) {
             if (bytes >= batchBytes) break;
             // The stored content is JSON already: spliced in as it is, not parsed and serialised again.
             const json = `{"roomId":${JSON.stringify(r.room_id)},"seq":${r.seq},"eventId":${JSON.stringify(r.event_id)},"type":${JSON.stringify(r.type)},"sender":${JSON.stringify(r.sender)},"origin":${JSON.stringify(originOf(r.sender))},"ts":${r.ts},"content":${r.content},"contentHash":${JSON.stringify(r.content_hash)},"prev":${JSON.stringify(prev)},"hash":${JSON.stringify(r.hash)}}`;
-            const w = { roomId: r.room_id, seq: r.seq, eventId: r.event_id, hash: r.hash, json };
+            const w: WireEntry = { roomId: r.room_id, seq: r.seq, eventId: r.event_id, hash: r.hash, json, ...(r.txn_id === null ? {} : { origin: originOf(r.sender), txnId: r.txn_id }) };
             events.push(w);
             bytes += json.length;
             prev = r.hash;
@@ -397,7 +411,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
       };
       let res;
       try {
-        const body = `{"events":[${events.map((w) => w.json).join(",")}],"checkpoints":${JSON.stringify(checkpoints)},"ephemeral":${JSON.stringify(entries)}${snapshots.length ? `,"snapshots":${JSON.stringify(snapshots)}` : ""}}`;
+        const body = `{"events":[${events.map((w) => (w.txnId !== undefined && w.origin === destination ? withTxnId(w.json, w.txnId) : w.json)).join(",")}],"checkpoints":${JSON.stringify(checkpoints)},"ephemeral":${JSON.stringify(entries)}${snapshots.length ? `,"snapshots":${JSON.stringify(snapshots)}` : ""}}`;
         res = await federation.request(destination, "POST", "/send", new JsonText(body));
       } catch (err) {
         if (!stopped) {

@@ -5,6 +5,10 @@
  * being stored twice. Entries are persisted (browsers pass localStorage) and survive a reload;
  * they are sent in order, one room after another, whenever the client (re)connects.
  *
+ * An entry is acknowledged by the send's reply or by its event, whichever comes first: the server
+ * tells the sender's own sessions the txnId of their events (the event's `txnId` in the
+ * `room.event` push), so the person never sees a message twice, as sent and as sending.
+ *
  * A send to a room hosted on another server that cannot be reached is answered `message.pending`:
  * the person's server holds it and proposes it again when the home returns. The entry stays,
  * marked `held` (not sent again from here), until the `message.outcome` push says what became of
@@ -75,6 +79,20 @@ export class Outbox {
     this.entries = Array.isArray(loaded) ? loaded : [];
     client.on("connected", () => void this.flush());
     client.on("message.outcome", (data) => this.settle(data as Outcome));
+    // The server tells the sender's sessions the txnId of their own events: an entry whose event
+    // is here is acknowledged, even when the event arrives before the send's reply.
+    client.on("room.event", (event) => {
+      if (event.txnId !== undefined) this.echoed(event as OpResult<"message.send">["event"]);
+    });
+  }
+
+  /** The pushed event of an entry (matched by room and txnId): acknowledged as its reply would. */
+  private echoed(event: OpResult<"message.send">["event"] & { txnId?: string }): void {
+    const entry = this.entries.find((e) => e.txnId === event.txnId && e.params.roomId === event.roomId);
+    if (!entry) return;
+    this.entries = this.entries.filter((e) => e !== entry);
+    this.save();
+    for (const fn of this.acked) fn(entry, { event, duplicate: false });
   }
 
   /** A held send's outcome: acknowledged like any send, or marked failed with the home's refusal. */
@@ -136,6 +154,8 @@ export class Outbox {
           if (!entry || !this.client.connected) return;
           try {
             const result = await this.client.request("message.send", { ...entry.params, txnId: entry.txnId } as OpParams<"message.send">);
+            // Acknowledged already when its event came first (echoed).
+            if (!this.entries.some((e) => e.txnId === entry.txnId)) continue;
             this.entries = this.entries.filter((e) => e.txnId !== entry.txnId);
             this.save();
             for (const fn of this.acked) fn(entry, result);

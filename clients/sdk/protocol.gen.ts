@@ -2356,6 +2356,10 @@ export interface RoomEvent {
   ts: Timestamp;
   content: {};
   pos: number;
+  /**
+   * Only in a `room.event` push to the event's sender's own sessions, when the op that made it had a `txnId` (`message.send`, `message.forward`, `poll.create`, `event.create`, `direct.open`): that txnId, so that a client replaces what it shows as sending with the event, even when the event arrives before the op's reply. Never in history, search or sync.
+   */
+  txnId?: string;
 }
 /**
  * An invite link. `url` opens a landing page; `token` is what link.join takes.

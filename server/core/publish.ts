@@ -1,5 +1,5 @@
 import type { Logger } from "../logger.ts";
-import type { Committed, RoomCore } from "../rooms/core.ts";
+import { ownFrame, type Committed, type RoomCore } from "../rooms/core.ts";
 import type { Hub } from "../ws/transport.ts";
 import type { ReminderScheduler } from "../calendar/reminders.ts";
 
@@ -39,19 +39,22 @@ export function createPublisher(rooms: RoomCore, log: Logger): Publisher {
 
 /**
  * The WebSocket fan-out: each event was serialized once by the core; the same bytes go to every
- * connection of every recipient (see architecture.md, "Fan-out").
+ * connection of every recipient (see architecture.md, "Fan-out"), but for the sender's own
+ * sessions when the op had a txnId: they get it with the event (docs/protocol.md, "Local echo").
  */
 export function fanOutToSockets(hub: Hub, rooms: RoomCore): BatchSubscriber {
   return (batch) => {
     for (let i = 0; i < batch.length; i++) {
-      const { event, frame, audience, members: batchMembers, subject } = batch[i];
+      const { event, frame, audience, members: batchMembers, subject, txnId } = batch[i];
+      // The sender's own sessions also learn the txnId of their op (made only if one is online).
+      const own = txnId === undefined ? undefined : { userId: event.sender, frame: () => ownFrame(frame, txnId) };
       if (audience) {
-        hub.sendToUsers(audience, frame);
+        hub.sendToUsers(audience, frame, own);
         continue;
       }
       const members = batchMembers ?? rooms.state(event.roomId)?.members;
-      if (members) hub.sendToUsers(members.keys(), frame);
-      if (subject && !members?.has(subject)) hub.sendToUsers([subject], frame);
+      if (members) hub.sendToUsers(members.keys(), frame, own);
+      if (subject && !members?.has(subject)) hub.sendToUsers([subject], frame, own);
     }
   };
 }

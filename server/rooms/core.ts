@@ -63,6 +63,21 @@ export interface Committed {
   subject: string | null;
   /** Its place in the room's hash chain (rooms/hash.ts): what federation sends with it, known at commit. */
   chain?: { contentHash: string; hash: string; prev: string | null };
+  /**
+   * The txnId of the op that made it (a send's, for instance), when its sender gave one: told to
+   * the sender's own sessions with the push (ownFrame), and to the sender's server when the room
+   * is replicated there, so that a client matches the event to what it is still showing as sending.
+   */
+  txnId?: string;
+}
+
+/**
+ * The push of an event to its sender's own sessions: the shared frame with `txnId` added as the
+ * event's last field (spliced, not serialized again: the frame ends with the event's `}` and the
+ * frame's own).
+ */
+export function ownFrame(frame: Buffer, txnId: string): Buffer {
+  return Buffer.concat([frame.subarray(0, frame.length - 2), Buffer.from(`,"txnId":${JSON.stringify(txnId)}}}`)]);
 }
 
 /** Event types that change who is in a room. */
@@ -83,7 +98,7 @@ export interface Tx {
    * Stores an event sequenced by the room's home server (the federation inbox, after verifying its
    * hash chain): with the home's seq, id, time and hashes, projected and published like any other.
    */
-  appendReplica(e: Omit<RoomEvent, "pos">, chain: { contentHash: string; hash: string; withheld?: boolean }): RoomEvent;
+  appendReplica(e: Omit<RoomEvent, "pos">, chain: { contentHash: string; hash: string; withheld?: boolean; txnId?: string }): RoomEvent;
   /**
    * Begins a replica from its home's join snapshot: the room's state as of `seq` (hash `hash`),
    * and `tail`, the snapshot's last events (seqs up to `seq`, verified by the caller), stored and
@@ -126,6 +141,8 @@ interface Replica {
   contentHash: string;
   hash: string;
   withheld?: boolean;
+  /** The txnId the home sent with an event of one of this server's users (Committed.txnId). */
+  txnId?: string;
 }
 
 interface Job {
@@ -240,7 +257,7 @@ export function createRoomCore(deps: {
       const contentHash = replica?.contentHash ?? contentHashOf(p.content);
       const hash = replica?.hash ?? eventHashOf({ roomId: state.id, seq, eventId: base.eventId, type: p.type, sender: p.sender, origin: originOf(p.sender), ts: at, contentHash, prev: state.head });
       if (replica?.withheld) return storeWithheld(state, base, contentHash, hash);
-      const pos = store.insertEvent(base, subject, restricted, p.txnId ?? null, { contentHash, hash });
+      const pos = store.insertEvent(base, subject, restricted, p.txnId ?? replica?.txnId ?? null, { contentHash, hash });
       const prev = state.head;
       state.head = hash;
       const event: RoomEvent = { ...base, pos };
@@ -264,7 +281,8 @@ export function createRoomCore(deps: {
         if (subject) audience.add(subject);
         for (const [user, role] of state.members) if (isAdminRole(role)) audience.add(user);
       }
-      out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, members: null, subject, chain: { contentHash, hash, prev } });
+      const txnId = p.txnId ?? replica?.txnId;
+      out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, members: null, subject, chain: { contentHash, hash, prev }, txnId });
       return event;
     }
 

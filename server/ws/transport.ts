@@ -24,8 +24,11 @@ function isClientFault(code: string | undefined): boolean {
 export interface Hub {
   /** Every authenticated connection of a user (all their devices). */
   connectionsOf(userId: string): ReadonlySet<Connection> | undefined;
-  /** Sends one pre-serialized frame to every connection of each user. */
-  sendToUsers(userIds: Iterable<string>, frame: string | Buffer): void;
+  /**
+   * Sends one pre-serialized frame to every connection of these users; `own.userId`'s connections get
+   * `own.frame()` instead (made once, when that user has a connection).
+   */
+  sendToUsers(userIds: Iterable<string>, frame: string | Buffer, own?: { userId: string; frame: () => Buffer }): void;
   count(): number;
   /** Connections that have authenticated. */
   authenticatedCount(): number;
@@ -277,18 +280,18 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
 
   const hub: Hub = {
     connectionsOf: (userId) => byUser.get(userId),
-    sendToUsers(userIds, frame) {
+    sendToUsers(userIds, frame, own) {
       // Encoded for the wire once, at the first recipient online; the same bytes go to all.
       let wire: Buffer | undefined;
       for (const userId of userIds) {
         const set = byUser.get(userId);
         if (!set) continue;
-        wire ??= textFrame(typeof frame === "string" ? Buffer.from(frame) : frame);
+        const bytes = own !== undefined && userId === own.userId ? textFrame(own.frame()) : (wire ??= textFrame(typeof frame === "string" ? Buffer.from(frame) : frame));
         for (const conn of set) {
-          if (conn.sendWire(wire)) {
+          if (conn.sendWire(bytes)) {
             // Plain additions, read only when /metrics is scraped (see TransportStats).
             stats.fanoutFrames++;
-            stats.fanoutBytes += wire.length;
+            stats.fanoutBytes += bytes.length;
           }
         }
       }

@@ -112,3 +112,22 @@ t.test("a room none of the server's users is in is not replicated: a server cann
   t.same(res.body.results.map((r: { code?: string }) => r.code), log.map(() => "federation.not_subscribed"));
   t.equal(count(server, log[0].roomId), 0);
 });
+
+t.test("a txnId is taken only for this server's users' events; a malformed one refuses the batch", async (t) => {
+  const { server, evil, send } = await setup(t);
+  const log = roomOf(evil, "echo", 2);
+  // The home (here the fake peer) names a txnId on its own user's event: not this server's user,
+  // so it is stored without it (only a sender's own server is told, and tells its sessions).
+  const withTxn = log.map((e) => (e.seq === 3 ? { ...e, txnId: "t_not_ours_0001" } : e));
+  t.same(await send(withTxn), ["ok", "ok", "ok", "ok"]);
+  const txn = server.app.parley.storage.sqlite.prepare("SELECT txn_id FROM room_events WHERE event_id = ?").get(log[2].eventId) as { txn_id: string | null };
+  t.equal(txn.txn_id, null, "not stored");
+
+  const more = roomOf(evil, "echo", 3).slice(4);
+  for (const bad of ["x".repeat(65), "", 42]) {
+    const res = await evil.call({ baseUrl: server.baseUrl, name: "school.test" }, "/send", { events: more.map((e) => ({ ...e, txnId: bad })), checkpoints: checkpointFor(evil, more), ephemeral: [] });
+    t.equal(res.status, 400, `txnId ${JSON.stringify(bad).slice(0, 12)} refused`);
+    t.equal(res.body.error.code, "bad_request");
+  }
+  t.equal(count(server, log[0].roomId), 4, "nothing of them stored");
+});
