@@ -14,7 +14,8 @@
  *   node --import tsx bench/federation-f1.ts --members 20 --msgs 20  # a small check
  *
  * Options: --members N (100), --senders S (10), --msgs M (200), --window W (10), --servers K (3),
- * --join-concurrency J (10), --timeout-s T (300, the send phase), --quiet-machine-pct P (20; 0
+ * --join-concurrency J (10), --timeout-s T (300, the send phase), --warmup-msgs M (0: a round of
+ * M messages per sender in the same pattern before the measured one, bench/lib/warmup.ts), --quiet-machine-pct P (20; 0
  * turns the wait off) and --quiet-machine-max-s S (300), --driver raw|ws, --label L, --out FILE
  * (appends the result as one JSON line), --cpu-prof (each server under node --cpu-prof, profiles in
  * DIR/prof, kept; `bench/profile.ts DIR/prof/a.test-*.cpuprofile --raw FILE` keeps the send
@@ -27,6 +28,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { BenchClient, type Driver } from "./lib/client.ts";
+import { warmUp } from "./lib/warmup.ts";
 import { calibrate, CpuWindow, nowMs, percentiles, procCpuSec, waitMachineQuiet } from "./lib/metrics.ts";
 import { counterDeltas, freePort, membersPerServer, scrapeCounters, parseOptions, placeMember, seedAccounts, startServerProcess, stopServerProcess, writeConfigs, type RunningServer, type ServerSpec } from "./lib/cluster.ts";
 
@@ -46,6 +48,7 @@ const o = parseOptions(process.argv.slice(2), {
   dir: "",
   keep: "false",
   "cpu-prof": "false",
+  "warmup-msgs": "0",
 });
 const N = Number(o.members);
 const S = Number(o.senders);
@@ -185,6 +188,12 @@ try {
   conns[0].sendMessage(roomId, marker, "f1-ready");
   if (!(await allMarked)) throw new Error(`replication did not settle: ${markers} of ${N} members saw the marker in 120 s`);
   res.replicated_s = (nowMs() - tr) / 1000;
+  const warm = Number(o["warmup-msgs"]);
+  if (warm > 0) {
+    res.warmup = await warmUp(conns, roomId, { senders: S, msgs: warm, window: W, timeoutS: Number(o["timeout-s"]), tag: `${roomName}w` });
+    log(`warm-up: ${warm} x ${S} in ${res.warmup.seconds.toFixed(1)} s (${res.warmup.status})`);
+    if (res.warmup.status !== "complete") throw new Error(`warm-up ${res.warmup.status}`);
+  }
   // A server under --cpu-prof uses about 10 % of a core idle (the sampler), as in bench/run.ts.
   res.waited_for_idle_servers_s = await waitServersIdle(profDir ? 25 : 5);
   if (Number(o["quiet-machine-pct"]) > 0) res.machine_quiet_wait = await waitMachineQuiet(Number(o["quiet-machine-pct"]), Number(o["quiet-machine-max-s"]));

@@ -17,6 +17,7 @@
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { BenchClient, type Driver } from "./lib/client.ts";
+import { warmUp } from "./lib/warmup.ts";
 import { calibrate, CpuWindow, nowMs, percentiles, procCpuSec, procStatusKb, rssKb, waitMachineQuiet } from "./lib/metrics.ts";
 
 function parseArgs(argv: string[]): Record<string, string> & { _: string[] } {
@@ -235,6 +236,19 @@ async function cmdFanout(): Promise<void> {
   res.presences_received = conns.reduce((a, x) => a + x.stats.events, 0); // membership events
   await sleep(settleS * 1000);
   log(`joined ${N - 1} in ${res.join_s.toFixed(3)}s; room ${roomId}`);
+  const warm = num("warmup-msgs", 0);
+  if (warm > 0) {
+    // Not measured: the same pattern first, so that the measured round finds the server warm (bench/lib/warmup.ts).
+    res.warmup = await warmUp(conns.slice(0, N), roomId, { senders: S, msgs: warm, window: mode === "window" ? W : 10, timeoutS: runTimeoutS, tag: `${roomName}w` });
+    log(`warm-up: ${warm} x ${S} in ${res.warmup.seconds.toFixed(1)} s (${res.warmup.status})`);
+    if (res.warmup.status !== "complete") {
+      res.status = `warmup-${res.warmup.status}`;
+      emit(res);
+      await closeMany(conns);
+      return;
+    }
+    await sleep(settleS * 1000);
+  }
 
   // 3. measurement
   const lat = new Float64Array(expected);

@@ -59,6 +59,9 @@ const fanouts: Record<string, Fanout> = {
   // A1 thirty times longer (10 x 6,000, some ten seconds): the steady state, past the warm-up
   // (JIT) that dominates the half-second A1, beside F1 with --msgs 6000.
   A1XL: { label: "A1-xl", args: ["--members", "100", "--senders", "10", "--msgs", "6000", "--mode", "window", "--window", "10", "--timeout-s", "600"] },
+  // A1 after a warm-up round of 10 x 6,000 (bench/lib/warmup.ts): the half-second A1 on a server
+  // that has run long enough for V8 to optimize what it runs (beside F1 --warmup-msgs 6000).
+  A1WARM: { label: "A1-warm", args: ["--members", "100", "--senders", "10", "--msgs", "200", "--mode", "window", "--window", "10", "--warmup-msgs", "6000", "--timeout-s", "600"] },
   A1SMALL: { label: "A1-small-check", args: ["--members", "20", "--senders", "10", "--msgs", "20", "--mode", "window", "--window", "10"] },
   // Not an anchor scenario: B with the A1 window of 10 un-echoed announcements.
   BW: { label: "B-window10", args: ["--members", "1000", "--senders", "1", "--msgs", "100", "--mode", "window", "--window", "10", "--room", "community", "--timeout-s", "300"] },

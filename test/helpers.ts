@@ -13,6 +13,7 @@ import { buildApp } from "../server/app.ts";
 import { resolveConfig, mergeConfig, type ConfigOverrides, type Config } from "../server/config/load.ts";
 import { ParleyClient, type OpName, type OpParams, type OpResult, type RoomEvent, type WebSocketConstructor } from "../clients/sdk/index.ts";
 import { loadProtocol } from "../protocol/index.ts";
+import type { KeyValueStore } from "../clients/sdk/outbox.ts";
 
 export interface TestServer {
   app: FastifyInstance;
@@ -322,4 +323,18 @@ export async function downloadMedia(server: TestServer, client: ParleyClient, me
     return { status: 200 };
   }
   return { status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code };
+}
+
+/** Web Storage in memory, for the SDK's outbox in Node (a browser passes localStorage). */
+export class MemoryStore implements KeyValueStore {
+  readonly map = new Map<string, string>();
+  getItem(k: string) {
+    return this.map.get(k) ?? null;
+  }
+  setItem(k: string, v: string) {
+    this.map.set(k, v);
+  }
+  removeItem(k: string) {
+    this.map.delete(k);
+  }
 }

@@ -7,23 +7,10 @@
  * by its event, once.
  */
 import t from "tap";
-import { nextEvent, startServer, unthrottled, until, type TestServer } from "./helpers.ts";
+import { MemoryStore, nextEvent, startServer, unthrottled, until, type TestServer } from "./helpers.ts";
 import { mathsOnThree } from "./federation/cluster.ts";
-import { Outbox, type KeyValueStore } from "../clients/sdk/outbox.ts";
+import { Outbox } from "../clients/sdk/outbox.ts";
 import type { ParleyClient } from "../clients/sdk/index.ts";
-
-class MemoryStore implements KeyValueStore {
-  readonly map = new Map<string, string>();
-  getItem(k: string) {
-    return this.map.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    this.map.set(k, v);
-  }
-  removeItem(k: string) {
-    this.map.delete(k);
-  }
-}
 
 const txnOf = (server: TestServer, eventId: string) =>
   (server.app.parley.storage.sqlite.prepare("SELECT txn_id FROM room_events WHERE event_id = ?").get(eventId) as { txn_id: string | null } | undefined)?.txn_id;

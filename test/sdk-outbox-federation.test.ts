@@ -7,24 +7,11 @@
  * alice banned bob meanwhile.
  */
 import t from "tap";
-import { Outbox, type KeyValueStore, type PendingSend } from "../clients/sdk/outbox.ts";
+import { Outbox, type PendingSend } from "../clients/sdk/outbox.ts";
 import { mathsWithBob } from "./federation/cluster.ts";
-import { until, type TestServer } from "./helpers.ts";
+import { MemoryStore, until, type TestServer } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
-
-class MemoryStore implements KeyValueStore {
-  readonly map = new Map<string, string>();
-  getItem(k: string) {
-    return this.map.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    this.map.set(k, v);
-  }
-  removeItem(k: string) {
-    this.map.delete(k);
-  }
-}
 
 /** Resolves with the outbox's entries once `check` holds for them (no time assertion). */
 function entriesWhen(outbox: Outbox, check: (entries: readonly PendingSend[]) => boolean): Promise<readonly PendingSend[]> {

@@ -5,21 +5,8 @@
  * a new outbox over the same storage (a reload) finds what was pending.
  */
 import t from "tap";
-import { Outbox, type KeyValueStore } from "../clients/sdk/outbox.ts";
-import { startServer, unthrottled } from "./helpers.ts";
-
-class MemoryStore implements KeyValueStore {
-  readonly map = new Map<string, string>();
-  getItem(k: string) {
-    return this.map.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    this.map.set(k, v);
-  }
-  removeItem(k: string) {
-    this.map.delete(k);
-  }
-}
+import { Outbox } from "../clients/sdk/outbox.ts";
+import { MemoryStore, startServer, unthrottled } from "./helpers.ts";
 
 t.test("the outbox", async (t) => {
   const server = await startServer(unthrottled);
