@@ -81,6 +81,41 @@ async function story(): Promise<void> {
     await message.locator(".sender", { hasText: "Alice" }).waitFor();
     await axe(t, page, "a room of another server");
 
+    // bob answers from b.test, in a second tab whose socket holds back the replies to his sends
+    // for a second, so that the replicated event certainly comes first: his message is shown once
+    // at every moment, as sending and then as sent, never both (the event carries his txnId:
+    // "Local echo" in docs/protocol.md). The page counts the copies it shows.
+    const tab = await bob.context.newPage();
+    const sends = new Set<number>();
+    await tab.routeWebSocket(/\/api\/v1\/ws/, (ws) => {
+      const upstream = ws.connectToServer();
+      ws.onMessage((m) => {
+        const frame = JSON.parse(String(m)) as { id?: number; op?: string };
+        if (frame.op === "message.send" && typeof frame.id === "number") sends.add(frame.id);
+        upstream.send(m);
+      });
+      upstream.onMessage((m) => {
+        const id = (JSON.parse(String(m)) as { id?: number }).id;
+        if (typeof id === "number" && sends.has(id)) setTimeout(() => ws.send(m), 1000);
+        else ws.send(m);
+      });
+    });
+    await tab.goto(`${b.baseUrl}/r/${encodeURIComponent(maths)}`);
+    await tab.getByRole("heading", { name: "Maths" }).waitFor();
+    // (A string: tsx would name a function passed to the page, with a helper the page lacks.)
+    await tab.evaluate(`window.maxCopies = 0;
+      new MutationObserver(() => {
+        const n = [...document.querySelectorAll("[role=log] li.message p.body")].filter((p) => p.textContent === "Done, thanks").length;
+        window.maxCopies = Math.max(window.maxCopies, n);
+      }).observe(document.body, { childList: true, subtree: true, characterData: true });`);
+    await tab.getByLabel("Message", { exact: true }).fill("Done, thanks");
+    await tab.keyboard.press("Enter");
+    await acked(tab, "Done, thanks").waitFor();
+    t.equal(await tab.locator("[data-pending]").count(), 0, "not shown as sending once the event is in, a second before the reply");
+    t.equal(sends.size, 1, "the send went through the tab's socket");
+    t.equal(await tab.evaluate("window.maxCopies"), 1, "never shown twice");
+    await tab.close();
+
     // alice renames herself on a.test: a.test tells b.test (profile-update), which pushes
     // profile.updated to bob's open page: her messages show the new name without a reload.
     await alice.request("profile.update", { displayName: "Alice Moreau" });
