@@ -283,10 +283,14 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     sendToUsers(userIds, frame, own) {
       // Encoded for the wire once, at the first recipient online; the same bytes go to all.
       let wire: Buffer | undefined;
+      // The own user's connections are told apart by their set (one comparison of references per
+      // recipient), and only when that user is online here.
+      const ownSet = own === undefined ? undefined : byUser.get(own.userId);
+      let ownWire: Buffer | undefined;
       for (const userId of userIds) {
         const set = byUser.get(userId);
         if (!set) continue;
-        const bytes = own !== undefined && userId === own.userId ? textFrame(own.frame()) : (wire ??= textFrame(typeof frame === "string" ? Buffer.from(frame) : frame));
+        const bytes = set === ownSet ? (ownWire ??= textFrame(own!.frame())) : (wire ??= textFrame(typeof frame === "string" ? Buffer.from(frame) : frame));
         for (const conn of set) {
           if (conn.sendWire(bytes)) {
             // Plain additions, read only when /metrics is scraped (see TransportStats).
