@@ -18,6 +18,7 @@ import type { Storage } from "../server/storage/database.ts";
 import type { MediaInfo, MediaService } from "../server/media/service.ts";
 import type { RemoteMedia } from "./media.ts";
 import type { RemoteProfiles } from "./profiles.ts";
+import type { Arrivals } from "./arrivals.ts";
 
 /**
  * The file a proposal carries, described as this server holds it (the proposal's `file`):
@@ -44,7 +45,7 @@ export function proposedFile(media: MediaService, sender: string, op: string, pa
   return { mediaId, size, mime, width, height, hasPreview };
 }
 
-export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage, media: MediaService, remoteMedia?: RemoteMedia): void {
+export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pending: PendingSends, storage: Storage, media: MediaService, arrivals: Arrivals, remoteMedia?: RemoteMedia): void {
   const insertSubscription = storage.sqlite.prepare("INSERT INTO federation_rooms (room_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING");
   // Recorded once per room and process, not written again (a transaction of its own) on every op.
   const subscribed = new Set<string>();
@@ -101,7 +102,16 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
         // The room (the op's, or the one a link joined) is one this server now replicates.
         const roomId = typeof params.roomId === "string" ? params.roomId : res.body?.result?.roomId;
         if (typeof roomId === "string" && originOf(roomId) === home) subscribe(roomId);
-        return res.body?.result;
+        const result = res.body?.result;
+        // The home's event has the home's stream position: the reply carries this server's copy's,
+        // once replication has brought it (arrivals.ts). Without it in time, this server's
+        // position now: the client has had every push up to it, and the event follows as a push.
+        const event = result?.event as { eventId?: unknown; roomId?: unknown; sender?: unknown } | undefined;
+        if (event && typeof event.eventId === "string" && typeof event.roomId === "string" && originOf(event.roomId) === home && event.sender === ctx.actor.userId) {
+          const pos = await arrivals.pos(event.eventId);
+          return { ...result, event: { ...event, pos: pos ?? arrivals.head() } };
+        }
+        return result;
       }
       // The home's details travel with its refusal (room.replaced names the room to write in).
       throw refusalOf(home, res);

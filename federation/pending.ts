@@ -13,6 +13,7 @@ import type { Hub } from "../server/ws/transport.ts";
 import { ParleyError } from "../server/errors.ts";
 import type { Federation } from "./service.ts";
 import { createRetryLoop, type Outcome } from "./retry.ts";
+import type { Arrivals } from "./arrivals.ts";
 
 /**
  * The ops kept when the home cannot be reached: what a person writes in a room (posts and their
@@ -85,6 +86,8 @@ export function createPendingSends(deps: {
   now?: () => number;
   /** The proposal's `file` for a send with a file this server holds (forward.ts proposedFile). */
   fileOf?: (sender: string, op: string, params: Record<string, unknown>) => unknown;
+  /** This server's copies of events sequenced elsewhere (an outcome's event is told as held here). */
+  arrivals: Arrivals;
 }) {
   const { federation, log } = deps;
   const now = deps.now ?? Date.now;
@@ -103,6 +106,16 @@ export function createPendingSends(deps: {
   const kept = new Map<string, number>();
   for (const r of db.prepare("SELECT home, count(*) AS n FROM federation_pending GROUP BY home").all() as { home: string; n: number }[]) kept.set(r.home, r.n);
   const retry = createRetryLoop(propose);
+
+  /**
+   * An accepted op's event as this server holds it (its own stream position, not the home's), or
+   * null when replication has not brought it yet: it follows as a `room.event` push.
+   */
+  function localCopy(event: { eventId?: unknown } | null | undefined): Record<string, unknown> | null {
+    if (!event || typeof event.eventId !== "string") return null;
+    const pos = deps.arrivals.held(event.eventId);
+    return pos === undefined ? null : { ...event, pos };
+  }
 
   function tell(userId: string, data: Record<string, unknown>): void {
     const frame = JSON.stringify({ push: "message.outcome", data });
@@ -143,7 +156,7 @@ export function createPendingSends(deps: {
         if (retry.stopped || res.status >= 500 || res.status === 429) return "later";
         if (s.drop.run(r.id).changes) kept.set(home, (kept.get(home) ?? 1) - 1);
         const base = { pendingId: r.id, op: r.op, roomId: params.roomId, ...(typeof params.txnId === "string" ? { txnId: params.txnId } : {}), ...(typeof params.seq === "number" ? { seq: params.seq } : {}) };
-        if (res.status === 200) tell(r.sender, { ...base, status: "accepted", event: res.body?.result?.event ?? null });
+        if (res.status === 200) tell(r.sender, { ...base, status: "accepted", event: localCopy(res.body?.result?.event) });
         else {
           const code = typeof res.body?.error?.code === "string" ? res.body.error.code : "federation.unreachable";
           tell(r.sender, { ...base, status: "refused", error: { code, message: res.body?.error?.message ?? "The home server refused it." } });

@@ -13,6 +13,7 @@ import { forwardRemoteOps, forwardRemoteProfiles, proposedFile, relayEphemeralOp
 import { fetchHistoryOnDemand } from "../federation/history.ts";
 import { createRemoteMedia } from "../federation/media.ts";
 import { createPendingSends } from "../federation/pending.ts";
+import { createArrivals } from "../federation/arrivals.ts";
 import { createRemotePeople, nameRemotePeers } from "../federation/direct.ts";
 import { createRemoteProfiles, type RemoteProfiles } from "../federation/profiles.ts";
 import { createAccountNotices } from "../federation/accounts.ts";
@@ -281,7 +282,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerDiscoveryRoutes(app, { config, keys, storage });
   registerApiDocumentRoutes(app, protocol, config.server.public_url);
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
-  const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params) });
+  // This server's copies of events sequenced elsewhere, for the replies and outcomes of its users' ops there.
+  const arrivals = createArrivals(storage);
+  const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params), arrivals });
   const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
   const remoteProfiles = createRemoteProfiles({ federation, media, storage, log: log.child({ area: "federation" }), now: options.now, hub: () => hubRef! });
   const accountNotices = createAccountNotices({ federation, storage, log: log.child({ area: "federation" }), now: options.now, state: (roomId) => rooms.state(roomId) });
@@ -311,7 +314,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   defineSearchOps(ops, search);
   // Ops on rooms hosted elsewhere go to their home as signed proposals.
   if (federation.enabled) {
-    forwardRemoteOps(ops, federation, pending, storage, media, remoteMedia);
+    forwardRemoteOps(ops, federation, pending, storage, media, arrivals, remoteMedia);
     relayEphemeralOps(ops, outbox);
     forwardRemoteProfiles(ops, federation, remoteProfiles);
     nameRemotePeers(ops, config.server.name, remoteProfiles.names);
@@ -329,6 +332,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   publisher.subscribe("push", (batch) => push.dispatch(batch));
   if (federation.enabled) {
     publisher.subscribe("federation", outbox.onBatch);
+    publisher.subscribe("arrivals", arrivals.onBatch);
     // A remote user joining a room held here: their profile is fetched ahead (people search).
     publisher.subscribe("remote-profiles", remoteProfiles.onBatch);
     // A message deleted for everyone: a copy of its file fetched from another server goes at once.

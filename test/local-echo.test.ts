@@ -8,7 +8,7 @@
  */
 import t from "tap";
 import { MemoryStore, nextEvent, startServer, unthrottled, until, type TestServer } from "./helpers.ts";
-import { mathsOnThree } from "./federation/cluster.ts";
+import { mathsOnThree, mathsWithBob } from "./federation/cluster.ts";
 import { Outbox } from "../clients/sdk/outbox.ts";
 import type { ParleyClient } from "../clients/sdk/index.ts";
 
@@ -108,4 +108,45 @@ t.test("the SDK's outbox: an entry is acknowledged by its event or its reply, wh
   const history = await alice.request("message.history", { roomId, limit: 10 });
   t.equal(history.messages.filter((m) => m.body === "Homework is on the board").length, 1, "stored once");
   t.ok(entry.txnId.startsWith("t_"));
+});
+
+t.test("a reply in a room hosted elsewhere carries this server's stream position, after the event's push", async (t) => {
+  const { a, b, bob, roomId } = await mathsWithBob(t);
+  // Local activity on b, so that its stream positions and a's differ.
+  await bob.request("group.create", { name: "Only on b" });
+  await bob.request("group.create", { name: "Also only on b" });
+  const order: string[] = [];
+  const pushed = nextEvent(bob, (e) => e.roomId === roomId && e.type === "message", 30_000).then((e) => {
+    order.push("push");
+    return e;
+  });
+  const sent = await bob.request("message.send", { roomId, txnId: "t_pos_0001", body: "Where is page 12?" });
+  order.push("reply");
+  const e = await pushed;
+  const atHome = a.app.parley.storage.sqlite.prepare("SELECT pos FROM room_events WHERE event_id = ?").get(sent.event.eventId) as { pos: number };
+  const onB = b.app.parley.storage.sqlite.prepare("SELECT pos FROM room_events WHERE event_id = ?").get(sent.event.eventId) as { pos: number };
+  t.not(atHome.pos, onB.pos, "the two servers gave it different positions");
+  t.equal(sent.event.pos, onB.pos, "the reply's pos is b's");
+  t.equal(e.pos, onB.pos, "as the push's is");
+  t.same(order, ["push", "reply"], "the push came first, as in a room hosted here");
+  t.equal(sent.event.eventId, e.eventId);
+
+  // A repeated txnId: the stored event, with b's position too.
+  const again = await bob.request("message.send", { roomId, txnId: "t_pos_0001", body: "Where is page 12?" });
+  t.equal(again.duplicate, true);
+  t.equal(again.event.pos, onB.pos);
+});
+
+t.test("a reply whose event the home does not replicate in time carries this server's position at that moment", async (t) => {
+  const { a, b, bob, roomId } = await mathsWithBob(t);
+  await bob.request("group.create", { name: "Only on b" });
+  // a stops delivering to b (its outbox stopped): the proposal is answered, the event never comes.
+  a.app.parley.outbox.stop();
+  const head = () => (b.app.parley.storage.sqlite.prepare("SELECT max(pos) AS pos FROM room_events").get() as { pos: number }).pos;
+  const before = head();
+  const sent = await bob.request("message.send", { roomId, txnId: "t_slow_0001", body: "Anyone there?" });
+  t.equal(sent.event.pos, before, "the reply goes without it, with b's position then: nothing b holds for bob lies past it");
+  t.notOk(b.app.parley.storage.sqlite.prepare("SELECT 1 FROM room_events WHERE event_id = ?").get(sent.event.eventId), "b does not hold the event yet");
+  const atHome = a.app.parley.storage.sqlite.prepare("SELECT pos FROM room_events WHERE event_id = ?").get(sent.event.eventId) as { pos: number };
+  t.ok(atHome, "the home stored it");
 });

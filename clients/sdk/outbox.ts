@@ -62,6 +62,8 @@ export class Outbox {
   private readonly listeners = new Set<(entries: readonly PendingSend[]) => void>();
   private readonly acked = new Set<(entry: PendingSend, result: OpResult<"message.send">) => void>();
   private flushing: Promise<void> | null = null;
+  /** Held entries the home accepted before this server held their event (acknowledged when it comes). */
+  private readonly awaitingEvent = new Map<string, PendingSend>();
   private readonly key: string;
 
   constructor(
@@ -88,6 +90,12 @@ export class Outbox {
 
   /** The pushed event of an entry (matched by room and txnId): acknowledged as its reply would. */
   private echoed(event: OpResult<"message.send">["event"] & { txnId?: string }): void {
+    const accepted = this.awaitingEvent.get(event.txnId!);
+    if (accepted && accepted.params.roomId === event.roomId) {
+      this.awaitingEvent.delete(event.txnId!);
+      for (const fn of this.acked) fn(accepted, { event, duplicate: false });
+      return;
+    }
     const entry = this.entries.find((e) => e.txnId === event.txnId && e.params.roomId === event.roomId);
     if (!entry) return;
     this.entries = this.entries.filter((e) => e !== entry);
@@ -103,6 +111,8 @@ export class Outbox {
       this.entries = this.entries.filter((e) => e !== entry);
       this.save();
       if (o.event) for (const fn of this.acked) fn(entry, { event: o.event, duplicate: false });
+      // Accepted before this server held the event: it comes as a push with the txnId (echoed).
+      else this.awaitingEvent.set(entry.txnId, entry);
       return;
     }
     const error = o.error ?? { code: "federation.unreachable", message: "The other server could not be reached." };

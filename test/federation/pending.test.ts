@@ -66,13 +66,20 @@ t.test("while a is down bob's send, edit, reaction, poll, vote, calendar event, 
   t.equal(keptCount(b), ops.length, "nothing else was kept");
 
   const outcomes = record<any>(bob, "message.outcome");
+  const events = record<any>(bob, "room.event");
   const a2 = await a.restart();
   servers["a.test"] = a2;
   await until(t, "bob told of every op", () => outcomes.length === ops.length);
   t.same(outcomes.map((o) => o.op), ops.map(([op]) => op), "told in the order the ops were made, each naming its op");
   t.same(outcomes.map((o) => o.pendingId), kept);
   for (const o of outcomes) t.equal(o.status, "accepted", `${o.op} accepted${o.error ? `: ${o.error.code}` : ""}`);
-  t.match(outcomes[0], { txnId: "s1", event: { type: "message", sender: "@bob:b.test" } });
+  t.match(outcomes[0], { txnId: "s1" });
+  // An outcome's event is b's copy (b's stream position) when b holds it already, else null: it
+  // comes as a room.event push, with the send's txnId (local echo).
+  const posOnB = (eventId: string) => (b.app.parley.storage.sqlite.prepare("SELECT pos FROM room_events WHERE event_id = ?").get(eventId) as { pos: number } | undefined)?.pos;
+  for (const o of outcomes.filter((o) => o.event)) t.equal(o.event.pos, posOnB(o.event.eventId), `${o.op}: the event as b holds it`);
+  await until(t, "the send's event pushed with its txnId", () => events.some((e) => e.txnId === "s1"));
+  t.match(events.find((e) => e.txnId === "s1"), { type: "message", sender: "@bob:b.test", roomId });
   t.match(outcomes[1], { seq: mine });
   const seqs = outcomes.filter((o) => o.event).map((o) => o.event.seq as number);
   t.same(seqs, [...seqs].sort((x, y) => x - y), "sequenced at a in the order they were made");
