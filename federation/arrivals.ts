@@ -12,9 +12,9 @@ import type { Committed } from "../server/rooms/core.ts";
 /** How long a reply waits for the replicated event before it goes without it. */
 export const arrivalWaitMs = 5_000;
 
-export function createArrivals(storage: Storage, waitMs = arrivalWaitMs) {
+/** `head`: this server's stream position now, as the sync stream gives it (server/rooms/sync.ts). */
+export function createArrivals(storage: Storage, head: () => number, waitMs = arrivalWaitMs) {
   const posOf = storage.sqlite.prepare("SELECT pos FROM room_events WHERE event_id = ?").pluck();
-  const headOf = storage.sqlite.prepare("SELECT coalesce(max(pos), 0) FROM room_events").pluck();
   /** eventId -> the replies waiting for it. */
   const waiting = new Map<string, Set<(pos: number) => void>>();
 
@@ -55,9 +55,7 @@ export function createArrivals(storage: Storage, waitMs = arrivalWaitMs) {
       });
     },
     /** This server's stream position now (the last event it stored, in any room). */
-    head(): number {
-      return headOf.get() as number;
-    },
+    head,
   };
 }
 

@@ -283,7 +283,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerApiDocumentRoutes(app, protocol, config.server.public_url);
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
   // This server's copies of events sequenced elsewhere, for the replies and outcomes of its users' ops there.
-  const arrivals = createArrivals(storage);
+  const sync = createSync(storage);
+  const arrivals = createArrivals(storage, sync.head);
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params), arrivals });
   const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
   const remoteProfiles = createRemoteProfiles({ federation, media, storage, log: log.child({ area: "federation" }), now: options.now, hub: () => hubRef! });
@@ -302,7 +303,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await registerWebClient(app);
   defineAccountOps(ops, accounts, config.server.name, media);
   defineCommunityOps(ops, communities, communityQueries, rooms);
-  defineMessageOps(ops, messages, createSync(storage));
+  defineMessageOps(ops, messages, sync);
   defineInviteOps(ops, invites);
   definePollOps(ops, polls);
   defineCalendarOps(ops, calendar);

@@ -1,5 +1,5 @@
 import type { Logger } from "../logger.ts";
-import { ownFrame, type Committed, type RoomCore } from "../rooms/core.ts";
+import type { Committed, RoomCore } from "../rooms/core.ts";
 import type { Hub } from "../ws/transport.ts";
 import type { ReminderScheduler } from "../calendar/reminders.ts";
 
@@ -35,6 +35,15 @@ export function createPublisher(rooms: RoomCore, log: Logger): Publisher {
     },
     names: () => subscribers.map((s) => s.name),
   };
+}
+
+/**
+ * The push of an event to its sender's own sessions: the core's shared frame,
+ * `{"push":"room.event","data":{…}}`, with `txnId` added as the event's last field (spliced, not
+ * serialized again: the frame ends with the event's `}` and its own).
+ */
+export function ownFrame(frame: Buffer, txnId: string): Buffer {
+  return Buffer.concat([frame.subarray(0, frame.length - 2), Buffer.from(`,"txnId":${JSON.stringify(txnId)}}}`)]);
 }
 
 /**

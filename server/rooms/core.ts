@@ -65,19 +65,10 @@ export interface Committed {
   chain?: { contentHash: string; hash: string; prev: string | null };
   /**
    * The txnId of the op that made it (a send's, for instance), when its sender gave one: told to
-   * the sender's own sessions with the push (ownFrame), and to the sender's server when the room
+   * the sender's own sessions with the push (publish.ts ownFrame), and to the sender's server when the room
    * is replicated there, so that a client matches the event to what it is still showing as sending.
    */
   txnId?: string;
-}
-
-/**
- * The push of an event to its sender's own sessions: the shared frame with `txnId` added as the
- * event's last field (spliced, not serialized again: the frame ends with the event's `}` and the
- * frame's own).
- */
-export function ownFrame(frame: Buffer, txnId: string): Buffer {
-  return Buffer.concat([frame.subarray(0, frame.length - 2), Buffer.from(`,"txnId":${JSON.stringify(txnId)}}}`)]);
 }
 
 /** Event types that change who is in a room. */
@@ -257,7 +248,8 @@ export function createRoomCore(deps: {
       const contentHash = replica?.contentHash ?? contentHashOf(p.content);
       const hash = replica?.hash ?? eventHashOf({ roomId: state.id, seq, eventId: base.eventId, type: p.type, sender: p.sender, origin: originOf(p.sender), ts: at, contentHash, prev: state.head });
       if (replica?.withheld) return storeWithheld(state, base, contentHash, hash);
-      const pos = store.insertEvent(base, subject, restricted, p.txnId ?? replica?.txnId ?? null, { contentHash, hash });
+      const txnId = p.txnId ?? replica?.txnId;
+      const pos = store.insertEvent(base, subject, restricted, txnId ?? null, { contentHash, hash });
       const prev = state.head;
       state.head = hash;
       const event: RoomEvent = { ...base, pos };
@@ -281,7 +273,6 @@ export function createRoomCore(deps: {
         if (subject) audience.add(subject);
         for (const [user, role] of state.members) if (isAdminRole(role)) audience.add(user);
       }
-      const txnId = p.txnId ?? replica?.txnId;
       out.push({ event, frame: Buffer.from(JSON.stringify({ push: "room.event", data: event })), audience, members: null, subject, chain: { contentHash, hash, prev }, txnId });
       return event;
     }
