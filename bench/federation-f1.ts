@@ -13,7 +13,9 @@
  *   node --import tsx bench/federation-f1.ts                       # the issue's F1 (100 members, 10 x 200)
  *   node --import tsx bench/federation-f1.ts --members 20 --msgs 20  # a small check
  *
- * Options: --members N (100), --senders S (10), --msgs M (200), --window W (10), --servers K (3),
+ * Options: --members N (100), --senders S (10), --senders-on all|home|remote (all: members 0..S-1 as
+ * above; home: the first S members on a, no proposals; remote: the first S on the other servers,
+ * every send a proposal), --msgs M (200), --window W (10), --servers K (3),
  * --join-concurrency J (10), --timeout-s T (300, the send phase), --warmup-msgs M (0: a round of
  * M messages per sender in the same pattern before the measured one, bench/lib/warmup.ts), --quiet-machine-pct P (20; 0
  * turns the wait off) and --quiet-machine-max-s S (300), --driver raw|ws, --label L, --out FILE
@@ -49,6 +51,7 @@ const o = parseOptions(process.argv.slice(2), {
   keep: "false",
   "cpu-prof": "false",
   "warmup-msgs": "0",
+  "senders-on": "all",
 });
 const N = Number(o.members);
 const S = Number(o.senders);
@@ -57,6 +60,12 @@ const W = Number(o.window);
 const K = Number(o.servers);
 const driver = o.driver as Driver;
 if (S > N || K < 1 || K > 26 || !(N > 0 && M > 0 && W > 0)) throw new Error("need 0 < senders <= members, msgs > 0, window > 0, 1 <= servers <= 26");
+// The senders' member indices (--senders-on): the first S members (all), or the first S on the home (home), or not on it (remote).
+const on = o["senders-on"];
+const senderMember = Array.from({ length: N }, (_, i) => i).filter((i) => on === "all" || (on === "home") === (placeMember(i, K).server === 0)).slice(0, S);
+if (senderMember.length < S) throw new Error(`--senders-on ${on}: fewer than ${S} members to send`);
+const senderOf = new Int32Array(N).fill(-1);
+senderMember.forEach((m, s) => (senderOf[m] = s));
 
 const globalTimeoutS = Number(o["timeout-s"]) + 900;
 const watchdog = setTimeout(() => {
@@ -129,7 +138,7 @@ try {
   const tokens = await Promise.all(specs.map((s, i) => seedAccounts(s, perServer[i], logFile)));
   res.seed_s = (Date.now() - t0) / 1000;
   res.members_per_server = Object.fromEntries(names.map((n, i) => [n, perServer[i]]));
-  res.senders_per_server = Object.fromEntries(names.map((n, k) => [n, Array.from({ length: S }, (_, i) => placeMember(i, K).server).filter((x) => x === k).length]));
+  res.senders_per_server = Object.fromEntries(names.map((n, k) => [n, senderMember.map((i) => placeMember(i, K).server).filter((x) => x === k).length]));
   // 2. the servers, each its own process
   const profDir = o["cpu-prof"] === "true" ? join(dir, "prof") : undefined;
   if (profDir) o.keep = "true";
@@ -190,7 +199,8 @@ try {
   res.replicated_s = (nowMs() - tr) / 1000;
   const warm = Number(o["warmup-msgs"]);
   if (warm > 0) {
-    res.warmup = await warmUp(conns, roomId, { senders: S, msgs: warm, window: W, timeoutS: Number(o["timeout-s"]), tag: `${roomName}w` });
+    // The senders first: warmUp's senders are its first S connections.
+    res.warmup = await warmUp([...senderMember.map((i) => conns[i]), ...conns.filter((_, i) => senderOf[i] < 0)], roomId, { senders: S, msgs: warm, window: W, timeoutS: Number(o["timeout-s"]), tag: `${roomName}w` });
     log(`warm-up: ${warm} x ${S} in ${res.warmup.seconds.toFixed(1)} s (${res.warmup.status})`);
     if (res.warmup.status !== "complete") throw new Error(`warm-up ${res.warmup.status}`);
   }
@@ -214,19 +224,22 @@ try {
   let lastDelivery = 0;
   let sendErrors = 0;
   const sent = new Int32Array(S);
+  const echoes = new Int32Array(S);
+  const finishedAt = new Float64Array(S);
+  const echoLat: number[][] = [];
   const prefix = `${roomName}|`;
   let done!: (s: string) => void;
   const finished = new Promise<string>((r) => (done = r));
   // A body is `<room>|<sender's server as a letter><sender>|<seq>|<sent at>`. The load generator's
   // own cost per delivery is kept near A1's (bench/load.ts): the sender's server is one character
   // code, and the sender is parsed only where the recipient is a sender (its own echo).
-  const serverOfSender = Int32Array.from({ length: S }, (_, i) => placeMember(i, K).server);
+  const serverOfSender = Int32Array.from({ length: S }, (_, i) => placeMember(senderMember[i], K).server);
   const sendOne = (s: number) => {
     const seq = sent[s]++;
-    conns[s].sendMessage(roomId, `${prefix}${String.fromCharCode(97 + serverOfSender[s])}${s}|${seq}|${nowMs().toFixed(3)}`, `m${s}-${seq}`);
+    conns[senderMember[s]].sendMessage(roomId, `${prefix}${String.fromCharCode(97 + serverOfSender[s])}${s}|${seq}|${nowMs().toFixed(3)}`, `m${s}-${seq}`);
   };
   for (let r = 0; r < N; r++) {
-    const rIdx = r;
+    const rIdx = senderOf[r];
     const rServer = placeMember(r, K).server;
     conns[r].onGroupMessage = (body) => {
       const t = nowMs();
@@ -242,7 +255,12 @@ try {
       deliveries++;
       lastDelivery = t;
       // A send is in flight until its own echo arrives.
-      if (rIdx < S && sent[rIdx] < M && Number(body.slice(prefix.length + 1, body.indexOf("|", prefix.length))) === rIdx) sendOne(rIdx);
+      if (rIdx >= 0 && Number(body.slice(prefix.length + 1, body.indexOf("|", prefix.length))) === rIdx) {
+        echoes[rIdx]++;
+        (echoLat[rServer] ??= []).push(l);
+        if (echoes[rIdx] === M) finishedAt[rIdx] = t;
+        if (sent[rIdx] < M) sendOne(rIdx);
+      }
       if (deliveries === expected) done("complete");
     };
     conns[r].onSendError = (id, frame) => {
@@ -287,6 +305,10 @@ try {
     duration_s: dur,
     deliveries_per_s: deliveries / dur,
     latency_ms: pc(lat, nLat),
+    // A sender's own echo (what paces it: at most W without one), by the sender's server.
+    echo_latency_by_sender_server: Object.fromEntries(names.map((n, i) => [n, pc(Float64Array.from(echoLat[i] ?? []), echoLat[i]?.length ?? 0)])),
+    // When each sender had its last echo, seconds into the send phase.
+    sender_finish_s: Array.from(finishedAt, (t) => Math.round(t - tStart) / 1000),
     latency_by_recipient_server: Object.fromEntries(names.map((n, i) => [n, pc(latByRecipient[i], nByRecipient[i])])),
     latency_by_sender_server: Object.fromEntries(names.map((n, i) => [n, pc(latBySender[i], nBySender[i])])),
     server_cpu: serverCpu,
