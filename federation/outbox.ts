@@ -326,6 +326,138 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     schedule(destination, delay);
   }
 
+  /** A batch for a destination: what it lacks, as the body of a `send`. */
+  interface Prepared {
+    events: WireEntry[];
+    /** The ephemeral entries it carries (taken off the queue; `requeue` puts them back). */
+    entries: EphemeralEntry[];
+    /** The body of the `send` request. */
+    body: string;
+  }
+
+  /** Takes the next batch for `destination` off its cursors and queue; null when it lacks nothing. */
+  function prepare(destination: string): Prepared | null {
+    const cursors = s.backlog.all(destination) as { room_id: string; acked_seq: number; until_seq: number | null }[];
+    for (const c of cursors) {
+      const key = `${destination} ${c.room_id}`;
+      const mem = acked.get(key);
+      if (mem === undefined) continue;
+      // Written since: forgotten here; not yet: the cursor is where the peer acknowledged.
+      if (mem <= c.acked_seq) acked.delete(key);
+      else c.acked_seq = mem;
+    }
+    const entries = ephemeral.get(destination) ?? [];
+    if (!cursors.length && !entries.length) return null;
+    ephemeral.delete(destination);
+    const events: WireEntry[] = [];
+    const checkpoints: Checkpoint[] = [];
+    const snapshots: Snapshot[] = [];
+    let bytes = 0;
+    for (const c of cursors) {
+      if (events.length >= batchEvents || bytes >= batchBytes) break;
+      // A destination beginning a long room gets a snapshot and the last events, not the whole log
+      // (not when its cursor stops before the room's end: the snapshot would say what follows).
+      const head = rooms.state(c.room_id)?.seq ?? 0;
+      const beginsLong = c.acked_seq === 0 && head > joinSnapshot.tailEvents && (c.until_seq === null || c.until_seq >= head);
+      // The snapshot and its events travel together, or wait for the next batch.
+      if (beginsLong && (batchEvents - events.length <= joinSnapshot.tailEvents || bytes >= batchBytes / 2)) continue;
+      const snapshot = beginsLong ? snapshotOf(c.room_id) : null;
+      const start = snapshot ? snapshot.seq - joinSnapshot.tailEvents : c.acked_seq;
+      // Nothing past the room's last event (a replica's head: the cursor stops there anyway).
+      const until = Math.min(c.until_seq ?? Number.MAX_SAFE_INTEGER, head);
+      const mark = events.length;
+      let last: WireEntry | undefined;
+      // Recent events from the cache, in order, while it has them; the rest from the log.
+      let seq = start + 1;
+      for (; seq <= until && events.length < batchEvents && bytes < batchBytes; seq++) {
+        const w = wireCache.get(wireKey(c.room_id, seq));
+        if (!w) break;
+        events.push(w);
+        bytes += w.json.length;
+        last = w;
+      }
+      if (seq <= until && events.length < batchEvents && bytes < batchBytes) {
+        const rows = s.events.all(c.room_id, seq - 1, until, batchEvents - events.length) as {
+          room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string; txn_id: string | null;
+        }[];
+        let prev = last ? last.hash : seq > 1 ? ((s.hashAt.get(c.room_id, seq - 1) as { hash: string | null } | undefined)?.hash ?? null) : null;
+        for (const r of rows) {
+          if (bytes >= batchBytes) break;
+          // The stored content is JSON already: spliced in as it is, not parsed and serialised again.
+          const json = `{"roomId":${JSON.stringify(r.room_id)},"seq":${r.seq},"eventId":${JSON.stringify(r.event_id)},"type":${JSON.stringify(r.type)},"sender":${JSON.stringify(r.sender)},"origin":${JSON.stringify(originOf(r.sender))},"ts":${r.ts},"content":${r.content},"contentHash":${JSON.stringify(r.content_hash)},"prev":${JSON.stringify(prev)},"hash":${JSON.stringify(r.hash)}}`;
+          const w: WireEntry = { roomId: r.room_id, seq: r.seq, eventId: r.event_id, hash: r.hash, json, ...(r.txn_id === null ? {} : { origin: originOf(r.sender), txnId: r.txn_id }) };
+          events.push(w);
+          bytes += json.length;
+          prev = r.hash;
+          last = w;
+        }
+      }
+      // Content only from times the destination had a member of the room.
+      withholding.apply(destination, c.room_id, events, mark);
+      if (snapshot) {
+        if (!last || last.seq < snapshot.seq) {
+          events.length = mark;
+          continue;
+        }
+        snapshots.push(snapshot);
+      }
+      // One signature per room per batch: the chain proves every event before it.
+      if (last) checkpoints.push(checkpointAt(last));
+    }
+    if (!events.length && !entries.length) return null;
+    const body = `{"events":[${events.map((w) => (w.txnId !== undefined && w.origin === destination ? withTxnId(w.json, w.txnId) : w.json)).join(",")}],"checkpoints":${JSON.stringify(checkpoints)},"ephemeral":${JSON.stringify(entries)}${snapshots.length ? `,"snapshots":${JSON.stringify(snapshots)}` : ""}}`;
+    return { events, entries, body };
+  }
+
+  /** Entries not delivered go back to the front of the queue (bounded: the newest 1,000 kept). */
+  function requeue(destination: string, entries: EphemeralEntry[]): void {
+    if (!entries.length) return;
+    const merged = [...entries, ...(ephemeral.get(destination) ?? [])];
+    ephemeral.set(destination, merged.slice(-1000));
+  }
+
+  /**
+   * A destination's answer to a batch (a result per event): each room's cursor moves over the
+   * leading run of accepted events; the next batch is scheduled while there is more.
+   */
+  function settle(destination: string, events: WireEntry[], results: { eventId: string; status: string; code?: string }[]): void {
+    const row = peerRow(destination);
+    const byId = new Map(results.map((r) => [r.eventId, r]));
+    const advanced = new Map<string, number>();
+    const blocked = new Set<string>();
+    for (const e of events) {
+      if (blocked.has(e.roomId)) continue;
+      const r = byId.get(e.eventId);
+      if (r && (r.status === "ok" || r.status === "duplicate")) advanced.set(e.roomId, e.seq);
+      else {
+        blocked.add(e.roomId);
+        log.warn({ peer: destination, room: e.roomId, seq: e.seq, result: r?.status ?? "missing", code: r?.code }, "peer did not accept an event");
+      }
+    }
+    const at = now();
+    if (row && row.failures === 0 && row.next_attempt_at === 0 && row.failing_since === null) {
+      // A healthy peer: the cursors and the time of success ride along with the next commit
+      // (storage.defer), one transaction fewer per batch. Until then `acked` holds them; a
+      // crash before loses only acknowledgements (the events are sent again, answered
+      // `duplicate`), and the conditional update cannot undo a failure recorded meanwhile.
+      for (const [roomId, seq] of advanced) acked.set(`${destination} ${roomId}`, Math.max(seq, acked.get(`${destination} ${roomId}`) ?? 0));
+      deps.storage.defer(() => {
+        for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
+        s.touchSuccess.run(at, destination);
+      });
+      row.last_success_at = at;
+    } else {
+      db.transaction(() => {
+        for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
+        upsertPeer({ server: destination, failures: 0, next: 0, success: at, since: null, error: null });
+      })();
+    }
+    log.debug({ peer: destination, events: events.length, rooms: advanced.size }, "federation batch delivered");
+    // More to send: go on at once (unless everything was refused, which waits like a failure).
+    if (advanced.size || ephemeral.has(destination)) schedule(destination, 0);
+    else if (blocked.size) fail(destination, "every event of the batch was refused");
+  }
+
   /** One request to `destination` with what it lacks; then again while there is more. */
   async function deliver(destination: string): Promise<void> {
     if (stopped || inflight.has(destination)) return;
@@ -336,93 +468,21 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
     }
     inflight.add(destination);
     try {
-      const cursors = s.backlog.all(destination) as { room_id: string; acked_seq: number; until_seq: number | null }[];
-      for (const c of cursors) {
-        const key = `${destination} ${c.room_id}`;
-        const mem = acked.get(key);
-        if (mem === undefined) continue;
-        // Written since: forgotten here; not yet: the cursor is where the peer acknowledged.
-        if (mem <= c.acked_seq) acked.delete(key);
-        else c.acked_seq = mem;
-      }
-      const entries = ephemeral.get(destination) ?? [];
-      if (!cursors.length && !entries.length) return;
-      ephemeral.delete(destination);
-      const events: WireEntry[] = [];
-      const checkpoints: Checkpoint[] = [];
-      const snapshots: Snapshot[] = [];
-      let bytes = 0;
-      for (const c of cursors) {
-        if (events.length >= batchEvents || bytes >= batchBytes) break;
-        // A destination beginning a long room gets a snapshot and the last events, not the whole log
-        // (not when its cursor stops before the room's end: the snapshot would say what follows).
-        const head = rooms.state(c.room_id)?.seq ?? 0;
-        const beginsLong = c.acked_seq === 0 && head > joinSnapshot.tailEvents && (c.until_seq === null || c.until_seq >= head);
-        // The snapshot and its events travel together, or wait for the next batch.
-        if (beginsLong && (batchEvents - events.length <= joinSnapshot.tailEvents || bytes >= batchBytes / 2)) continue;
-        const snapshot = beginsLong ? snapshotOf(c.room_id) : null;
-        const start = snapshot ? snapshot.seq - joinSnapshot.tailEvents : c.acked_seq;
-        // Nothing past the room's last event (a replica's head: the cursor stops there anyway).
-        const until = Math.min(c.until_seq ?? Number.MAX_SAFE_INTEGER, head);
-        const mark = events.length;
-        let last: WireEntry | undefined;
-        // Recent events from the cache, in order, while it has them; the rest from the log.
-        let seq = start + 1;
-        for (; seq <= until && events.length < batchEvents && bytes < batchBytes; seq++) {
-          const w = wireCache.get(wireKey(c.room_id, seq));
-          if (!w) break;
-          events.push(w);
-          bytes += w.json.length;
-          last = w;
-        }
-        if (seq <= until && events.length < batchEvents && bytes < batchBytes) {
-          const rows = s.events.all(c.room_id, seq - 1, until, batchEvents - events.length) as {
-            room_id: string; seq: number; event_id: string; type: string; sender: string; ts: number; content: string; content_hash: string; hash: string; txn_id: string | null;
-          }[];
-          let prev = last ? last.hash : seq > 1 ? ((s.hashAt.get(c.room_id, seq - 1) as { hash: string | null } | undefined)?.hash ?? null) : null;
-          for (const r of rows) {
-            if (bytes >= batchBytes) break;
-            // The stored content is JSON already: spliced in as it is, not parsed and serialised again.
-            const json = `{"roomId":${JSON.stringify(r.room_id)},"seq":${r.seq},"eventId":${JSON.stringify(r.event_id)},"type":${JSON.stringify(r.type)},"sender":${JSON.stringify(r.sender)},"origin":${JSON.stringify(originOf(r.sender))},"ts":${r.ts},"content":${r.content},"contentHash":${JSON.stringify(r.content_hash)},"prev":${JSON.stringify(prev)},"hash":${JSON.stringify(r.hash)}}`;
-            const w: WireEntry = { roomId: r.room_id, seq: r.seq, eventId: r.event_id, hash: r.hash, json, ...(r.txn_id === null ? {} : { origin: originOf(r.sender), txnId: r.txn_id }) };
-            events.push(w);
-            bytes += json.length;
-            prev = r.hash;
-            last = w;
-          }
-        }
-        // Content only from times the destination had a member of the room.
-        withholding.apply(destination, c.room_id, events, mark);
-        if (snapshot) {
-          if (!last || last.seq < snapshot.seq) {
-            events.length = mark;
-            continue;
-          }
-          snapshots.push(snapshot);
-        }
-        // One signature per room per batch: the chain proves every event before it.
-        if (last) checkpoints.push(checkpointAt(last));
-      }
-      if (!events.length && !entries.length) return;
-      // Entries not delivered go back to the front of the queue (bounded: the newest 1,000 kept).
-      const requeue = () => {
-        const merged = [...entries, ...(ephemeral.get(destination) ?? [])];
-        ephemeral.set(destination, merged.slice(-1000));
-      };
+      const batch = prepare(destination);
+      if (!batch) return;
       let res;
       try {
-        const body = `{"events":[${events.map((w) => (w.txnId !== undefined && w.origin === destination ? withTxnId(w.json, w.txnId) : w.json)).join(",")}],"checkpoints":${JSON.stringify(checkpoints)},"ephemeral":${JSON.stringify(entries)}${snapshots.length ? `,"snapshots":${JSON.stringify(snapshots)}` : ""}}`;
-        res = await federation.request(destination, "POST", "/send", new JsonText(body));
+        res = await federation.request(destination, "POST", "/send", new JsonText(batch.body));
       } catch (err) {
         if (!stopped) {
-          requeue();
+          requeue(destination, batch.entries);
           fail(destination, (err as Error).message);
         }
         return;
       }
       // The server may have begun closing while the request was out: the database is closing.
       if (stopped) return;
-      if (res.status !== 200) requeue();
+      if (res.status !== 200) requeue(destination, batch.entries);
       if ((res.status === 429 || res.status === 503) && res.retryAfter !== null) {
         // Honoured, and not a failure: the peer asked for time.
         const at = now();
@@ -435,42 +495,7 @@ export function createOutbox(deps: { storage: Storage; rooms: RoomCore; federati
         fail(destination, `HTTP ${res.status}${res.body?.error?.code ? ` ${res.body.error.code}` : ""}`);
         return;
       }
-      // Each room's cursor moves over the leading run of accepted events.
-      const results = res.body.results as { eventId: string; status: string; code?: string }[];
-      const byId = new Map(results.map((r) => [r.eventId, r]));
-      const advanced = new Map<string, number>();
-      const blocked = new Set<string>();
-      for (const e of events) {
-        if (blocked.has(e.roomId)) continue;
-        const r = byId.get(e.eventId);
-        if (r && (r.status === "ok" || r.status === "duplicate")) advanced.set(e.roomId, e.seq);
-        else {
-          blocked.add(e.roomId);
-          log.warn({ peer: destination, room: e.roomId, seq: e.seq, result: r?.status ?? "missing", code: r?.code }, "peer did not accept an event");
-        }
-      }
-      const at = now();
-      if (row && row.failures === 0 && row.next_attempt_at === 0 && row.failing_since === null) {
-        // A healthy peer: the cursors and the time of success ride along with the next commit
-        // (storage.defer), one transaction fewer per batch. Until then `acked` holds them; a
-        // crash before loses only acknowledgements (the events are sent again, answered
-        // `duplicate`), and the conditional update cannot undo a failure recorded meanwhile.
-        for (const [roomId, seq] of advanced) acked.set(`${destination} ${roomId}`, Math.max(seq, acked.get(`${destination} ${roomId}`) ?? 0));
-        deps.storage.defer(() => {
-          for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
-          s.touchSuccess.run(at, destination);
-        });
-        row.last_success_at = at;
-      } else {
-        db.transaction(() => {
-          for (const [roomId, seq] of advanced) s.ack.run(seq, destination, roomId);
-          upsertPeer({ server: destination, failures: 0, next: 0, success: at, since: null, error: null });
-        })();
-      }
-      log.debug({ peer: destination, events: events.length, rooms: advanced.size }, "federation batch delivered");
-      // More to send: go on at once (unless everything was refused, which waits like a failure).
-      if (advanced.size || ephemeral.has(destination)) schedule(destination, 0);
-      else if (blocked.size) fail(destination, "every event of the batch was refused");
+      settle(destination, batch.events, res.body.results);
     } catch (err) {
       if (stopped) return;
       log.error({ peer: destination, err }, "federation delivery failed");
