@@ -4,8 +4,9 @@ import type { MessageView, RoomSummary } from "../../../sdk/index.ts";
 import { t, plural, formatTime, formatList, formatBytes, errorWords } from "../i18n.ts";
 import {
   call, me, nameOf, openRoom, loadOlder, loadUntil, timelines, pending, send, discardPending, hideForMe, markRead, typing,
-  receiptsVersion, changed, draftOf, saveDraft, upload, mediaUrl, toast, connection, refreshRooms, forgetRoom, replaced,
+  receiptsVersion, changed, draftOf, saveDraft, toast, connection, refreshRooms, forgetRoom, replaced,
 } from "../state.ts";
+import { upload, mediaUrl } from "../files.ts";
 import { navigate, routes, onLink } from "../router.ts";
 import { PollCard, EventCard, PollForm, EventForm } from "./Cards.tsx";
 // web-extra: mentions, pinned/saved/forwarded messages, reports, room settings (features/).

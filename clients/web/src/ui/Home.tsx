@@ -2,7 +2,8 @@ import { useEffect } from "preact/hooks";
 import { useSignal } from "@preact/signals";
 import type { OpResult, RoomSummary } from "../../../sdk/index.ts";
 import { t, plural, errorWords, formatTime } from "../i18n.ts";
-import { call, rooms, refreshRooms, toast, upload, connection, invitations, answerInvitation, nameOf } from "../state.ts";
+import { call, rooms, refreshRooms, toast, connection, invitations, answerInvitation, nameOf } from "../state.ts";
+import { upload } from "../files.ts";
 import { navigate, routes, onLink } from "../router.ts";
 // web-extra: unread mentions beside the unread counts.
 import { MentionBadge } from "../features/rooms.tsx";

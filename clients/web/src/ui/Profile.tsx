@@ -2,7 +2,9 @@ import { useEffect } from "preact/hooks";
 import { useSignal } from "@preact/signals";
 import type { OpResult } from "../../../sdk/index.ts";
 import { t, errorWords, formatTime } from "../i18n.ts";
-import { call, me, profiles, upload, mediaUrl, toast, connection, pushState, enableNotifications, disableNotifications, readPushState } from "../state.ts";
+import { call, me, profiles, toast, connection } from "../state.ts";
+import { upload, mediaUrl } from "../files.ts";
+import { pushState, enableNotifications, disableNotifications, readPushState } from "../push.ts";
 import { routes, onLink } from "../router.ts";
 // web-extra: report a person (and, with the direct-search ops, direct chats and blocks).
 import { PersonActions } from "../features/people.tsx";
