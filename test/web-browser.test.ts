@@ -272,6 +272,48 @@ async function story(): Promise<void> {
     await page.getByLabel("Message", { exact: true }).fill("");
   });
 
+  await t.test("the connection drops while a screen is loading: it stays, composer and all, and loads once back", async (t) => {
+    // A tab whose first socket holds back the answers to `ops` and then drops; later sockets pass
+    // everything. (Going offline at that moment did the same, by chance.)
+    async function droppingTab(ops: string[]): Promise<{ tab: Page; sockets: () => number }> {
+      const tab = await bob.context.newPage();
+      t.teardown(() => tab.close());
+      let sockets = 0;
+      await tab.routeWebSocket(/\/api\/v1\/ws/, (ws) => {
+        const first = ++sockets === 1;
+        const upstream = ws.connectToServer();
+        const held = new Set<number>();
+        ws.onMessage((m) => {
+          const frame = JSON.parse(String(m)) as { id?: number; op?: string };
+          if (first && ops.includes(frame.op ?? "") && typeof frame.id === "number") {
+            held.add(frame.id);
+            if (held.size === ops.length) setTimeout(() => void ws.close({ code: 4000, reason: "dropped" }), 100);
+          }
+          upstream.send(m);
+        });
+        upstream.onMessage((m) => {
+          const id = (JSON.parse(String(m)) as { id?: number }).id;
+          if (!(typeof id === "number" && held.has(id))) ws.send(m);
+        });
+      });
+      return { tab, sockets: () => sockets };
+    }
+
+    const room = await droppingTab(["room.get", "message.history"]);
+    await room.tab.goto(`${server.baseUrl}/r/${encodeURIComponent(year5)}`);
+    await room.tab.getByRole("heading", { name: "Year 5" }).waitFor();
+    t.ok(room.sockets() >= 2, "the first socket dropped and the app connected again");
+    await acked(room.tab, "Sent while offline").waitFor();
+    t.equal(await room.tab.getByLabel("Message", { exact: true }).count(), 1, "the conversation's composer is there");
+    t.equal(await room.tab.locator("main p.error[role=alert]").count(), 0, "no error in place of the conversation");
+
+    const home = await droppingTab(["room.get"]);
+    await home.tab.goto(`${server.baseUrl}/c/${encodeURIComponent(school)}`);
+    await home.tab.getByRole("heading", { name: "Hillside School", level: 2 }).waitFor();
+    t.ok(home.sockets() >= 2, "the community home's first socket dropped too");
+    t.equal(await home.tab.locator("main p.error[role=alert]").count(), 0, "no error in place of the community home");
+  });
+
   await t.test("an input method's Enter picks a candidate and does not send", async (t) => {
     const { page, context } = bob;
     await page.goto(`${server.baseUrl}/r/${encodeURIComponent(year5)}`);

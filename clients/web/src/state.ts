@@ -83,6 +83,15 @@ export function call<K extends OpName>(op: K, params: OpParams<K>): Promise<OpRe
   return sdk().request(op, params);
 }
 
+/**
+ * Whether a request failed only because the connection dropped while it was out: a screen keeps
+ * what it shows (and its composer) and asks again when the connection is back, rather than
+ * replacing itself with an error.
+ */
+export function lostConnection(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === "disconnected";
+}
+
 export async function loadDiscovery(): Promise<Discovery> {
   const d = await httpRequest<Discovery>(base(), "GET", "/.well-known/parley");
   discovery.value = d;

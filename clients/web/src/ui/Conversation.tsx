@@ -4,7 +4,7 @@ import type { MessageView, RoomSummary } from "../../../sdk/index.ts";
 import { t, plural, formatTime, formatList, formatBytes, errorWords } from "../i18n.ts";
 import {
   call, me, nameOf, openRoom, loadOlder, loadUntil, timelines, pending, send, discardPending, hideForMe, markRead, typing,
-  receiptsVersion, changed, draftOf, saveDraft, toast, connection, refreshRooms, forgetRoom, replaced,
+  receiptsVersion, changed, draftOf, saveDraft, toast, connection, refreshRooms, forgetRoom, replaced, lostConnection,
 } from "../state.ts";
 import { upload, mediaUrl } from "../files.ts";
 import { navigate, routes, onLink } from "../router.ts";
@@ -28,8 +28,13 @@ export function Conversation({ roomId }: { roomId: string }) {
 
   useEffect(() => {
     if (connection.value !== "online") return; // offline: keep showing what is loaded
-    call("room.get", { roomId }).then((r) => (room.value = r), (err) => (error.value = errorWords(err)));
-    openRoom(roomId).catch((err) => (error.value = errorWords(err)));
+    error.value = null;
+    // Cut off while loading: asked again when the connection is back (this effect runs again).
+    const fail = (err: unknown) => {
+      if (!lostConnection(err)) error.value = errorWords(err);
+    };
+    call("room.get", { roomId }).then((r) => (room.value = r), fail);
+    openRoom(roomId).catch(fail);
   }, [roomId, connection.value === "online"]);
 
   const tl = timelines.value[roomId];

@@ -2,7 +2,7 @@ import { useEffect } from "preact/hooks";
 import { useSignal } from "@preact/signals";
 import type { OpResult, RoomSummary } from "../../../sdk/index.ts";
 import { t, plural, errorWords, formatTime } from "../i18n.ts";
-import { call, rooms, refreshRooms, toast, connection, invitations, answerInvitation, nameOf } from "../state.ts";
+import { call, rooms, refreshRooms, toast, connection, invitations, answerInvitation, nameOf, lostConnection } from "../state.ts";
 import { upload } from "../files.ts";
 import { navigate, routes, onLink } from "../router.ts";
 // web-extra: unread mentions beside the unread counts.
@@ -21,8 +21,10 @@ export function CommunityHome({ roomId }: { roomId: string }) {
     try {
       room.value = await call("room.get", { roomId });
       groups.value = (await call("community.groups", { roomId })).groups;
+      error.value = null;
     } catch (err) {
-      error.value = errorWords(err);
+      // Cut off while loading: asked again when the connection is back.
+      if (!lostConnection(err)) error.value = errorWords(err);
     }
   }
   useEffect(() => void load(), [roomId, connection.value === "online", rooms.value.length]);
