@@ -62,6 +62,7 @@ const driver = o.driver as Driver;
 if (S > N || K < 1 || K > 26 || !(N > 0 && M > 0 && W > 0)) throw new Error("need 0 < senders <= members, msgs > 0, window > 0, 1 <= servers <= 26");
 // The senders' member indices (--senders-on): the first S members (all), or the first S on the home (home), or not on it (remote).
 const on = o["senders-on"];
+if (on !== "all" && on !== "home" && on !== "remote") throw new Error(`--senders-on ${on}: all, home or remote`);
 const senderMember = Array.from({ length: N }, (_, i) => i).filter((i) => on === "all" || (on === "home") === (placeMember(i, K).server === 0)).slice(0, S);
 if (senderMember.length < S) throw new Error(`--senders-on ${on}: fewer than ${S} members to send`);
 const senderOf = new Int32Array(N).fill(-1);

@@ -47,6 +47,7 @@ t.test("--senders-on home: both senders on a, no proposals", async (t) => {
   t.notOk(res.server_counters["a.test"]["http POST /_parley/federation/v1/propose-batch 200"], "no proposal reached the home");
 });
 
-t.test("--senders-on refuses a placement with too few members", async (t) => {
+t.test("--senders-on refuses a placement with too few members, and a value it does not know", async (t) => {
   await t.rejects(f1(["--senders-on", "home", "--members", "3"]), /fewer than 2 members to send/);
+  await t.rejects(f1(["--senders-on", "remot"]), /--senders-on remot: all, home or remote/);
 });
