@@ -106,9 +106,9 @@ export function forwardRemoteOps(ops: OpRegistry, federation: Federation, pendin
         // The home's event has the home's stream position: the reply carries this server's copy's,
         // once replication has brought it (arrivals.ts). Without it in time, this server's
         // position now: the client has had every push up to it, and the event follows as a push.
-        const event = result?.event as { eventId?: unknown; roomId?: unknown; sender?: unknown } | undefined;
-        if (event && typeof event.eventId === "string" && typeof event.roomId === "string" && originOf(event.roomId) === home && event.sender === ctx.actor.userId) {
-          const pos = await arrivals.pos(event.eventId);
+        const event = result?.event as { eventId?: unknown; roomId?: unknown; seq?: unknown; sender?: unknown } | undefined;
+        if (event && typeof event.eventId === "string" && typeof event.roomId === "string" && typeof event.seq === "number" && originOf(event.roomId) === home && event.sender === ctx.actor.userId) {
+          const pos = await arrivals.pos(event.eventId, event.roomId, event.seq);
           return { ...result, event: { ...event, pos: pos ?? arrivals.head() } };
         }
         return result;

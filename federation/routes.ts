@@ -226,8 +226,8 @@ export async function registerFederationRoutes(app: FastifyInstance, deps: Feder
     try {
       // A kept op named by its server (proposed again until answered) runs once (proposals.ts);
       // the name means nothing on other ops, which are never kept.
-      const run = () => def.handler({ actor, connection: null as never }, params);
-      return proposalId && keptWhenDown.has(op) ? await proposals.once(peer, proposalId, run) : await run();
+      const ctx = { actor, connection: null as never };
+      return proposalId && keptWhenDown.has(op) ? await proposals.once(peer, proposalId, () => def.handler(ctx, params)) : await def.handler(ctx, params);
     } catch (err) {
       // A picture fetched for an update that was then refused: the copy is not kept for nothing.
       if (fetched) {

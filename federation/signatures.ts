@@ -9,9 +9,10 @@
  * checks Parley adds (required components and parameters, destination, time window, nonce,
  * digest, key validity) are here, each with its own error code.
  */
-import { createHash, randomBytes, sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
+import { createHash, sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
 import { parseDictionary, serializeList, isInnerList, type Dictionary, type InnerList } from "structured-headers";
 import { ParleyError } from "../server/errors.ts";
+import { randomToken } from "../server/random.ts";
 
 /** The label of Parley's signature in Signature-Input and Signature. */
 export const signatureLabel = "parley";
@@ -67,7 +68,7 @@ export async function signRequest(req: OutgoingRequest, key: { keyId: string; pr
   const params = new Map<string, string | number>([
     ["created", Math.floor(at / 1000)],
     ["expires", Math.floor((at + signatureLifetimeSeconds * 1000) / 1000)],
-    ["nonce", randomBytes(16).toString("base64url")],
+    ["nonce", randomToken(16)],
     ["keyid", key.keyId],
     ["alg", "ed25519"],
     ["tag", signatureTag],

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import rateLimit from "@fastify/rate-limit";
 import type { DestinationStream } from "pino";
 import { loadProtocol } from "../protocol/index.ts";
+import { randomToken } from "./random.ts";
 import { loadServerKeys, type ServerKeys } from "../federation/keys.ts";
 import { createFederation, type Federation } from "../federation/service.ts";
 import { registerFederationRoutes } from "../federation/routes.ts";
@@ -204,7 +204,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       headersTimeout: Math.min(timeouts.headers_seconds, timeouts.request_seconds) * 1000,
       connectionsCheckingInterval: Math.min(5000, Math.max(250, (Math.min(timeouts.headers_seconds, timeouts.request_seconds) * 1000) / 4)),
     },
-    genReqId: () => `rq_${randomBytes(6).toString("base64url")}`,
+    genReqId: () => `rq_${randomToken(6)}`,
     bodyLimit: Math.max(config.limits.frame_bytes, 65536),
     // Behind a reverse proxy the client's address is in X-Forwarded-For; rate limits and login
     // throttling need it, or every client would share the proxy's address.
@@ -284,7 +284,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const outbox = createOutbox({ storage, rooms, federation, keys, log: log.child({ area: "federation" }), now: options.now });
   // This server's copies of events sequenced elsewhere, for the replies and outcomes of its users' ops there.
   const sync = createSync(storage);
-  const arrivals = createArrivals(storage, sync.head);
+  const arrivals = createArrivals(storage, sync.head, (roomId) => rooms.state(roomId)?.seq ?? 0);
   const pending = createPendingSends({ storage, federation, hub: () => hubRef!, log: log.child({ area: "federation" }), now: options.now, fileOf: (sender, op, params) => proposedFile(media, sender, op, params), arrivals });
   const remoteMedia = createRemoteMedia({ federation, media, storage, maxBytes: config.limits.upload_bytes, log: log.child({ area: "federation" }) });
   const remoteProfiles = createRemoteProfiles({ federation, media, storage, log: log.child({ area: "federation" }), now: options.now, hub: () => hubRef! });

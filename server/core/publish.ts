@@ -55,8 +55,9 @@ export function fanOutToSockets(hub: Hub, rooms: RoomCore): BatchSubscriber {
   return (batch) => {
     for (let i = 0; i < batch.length; i++) {
       const { event, frame, audience, members: batchMembers, subject, txnId } = batch[i];
-      // The sender's own sessions also learn the txnId of their op (made only if one is online).
-      const own = txnId === undefined ? undefined : { userId: event.sender, frame: () => ownFrame(frame, txnId) };
+      // The sender's own sessions also learn the txnId of their op (made only if one is online
+      // here: a remote sender's event at its home, or another server's at a replica, has none).
+      const own = txnId === undefined || !hub.connectionsOf(event.sender)?.size ? undefined : { userId: event.sender, frame: () => ownFrame(frame, txnId) };
       if (audience) {
         hub.sendToUsers(audience, frame, own);
         continue;

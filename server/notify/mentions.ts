@@ -31,6 +31,8 @@ export function resolveMentions(input: {
   requestAll?: boolean;
 }): { mentions: string[]; mentionAll: boolean } {
   const { state, sender } = input;
+  // Most messages mention no one: nothing asked for and no "@" in the text.
+  if (!input.requestAll && !input.requested?.length && !input.body?.includes("@")) return { mentions: [], mentionAll: false };
   const senderIsAdmin = isAdminRole(state.members.get(sender));
   if (input.requestAll && !senderIsAdmin) throw new ParleyError("room.forbidden", "Only admins may mention everyone.");
   let mentionAll = input.requestAll === true;
