@@ -5,7 +5,7 @@
  */
 import t from "tap";
 import type { ParleyClient, RoomEvent } from "../clients/sdk/index.ts";
-import { delay, nextEvent, ok, record, refusal, openSchool } from "./helpers.ts";
+import { delay, nextEvent, ok, record, refusal, openSchool, startServer, unthrottled } from "./helpers.ts";
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -268,4 +268,24 @@ t.test("in the announcement group, members do not learn who voted (its member li
     synced.some((e) => e.sender === carol.userId || e.sender === dave.userId),
     "nor does bob's sync",
   );
+});
+
+t.test("votes cast in one millisecond are listed in the order of each voter's latest vote", async (t) => {
+  // The server's clock stands still: every vote has the same `at`.
+  const at = Date.now();
+  const server = await startServer(unthrottled, { now: () => at });
+  t.teardown(() => server.stop(true));
+  const [bob, carol, dave] = await Promise.all(["bob", "carol", "dave"].map((n) => server.user(n)));
+  const { roomId } = await bob.request("group.create", { name: "Trip" });
+  const { token } = await bob.request("link.create", { roomId });
+  for (const c of [carol, dave]) await c.request("link.join", { token });
+  const seq = await createPoll(t, bob, roomId, "Where to?", ["Beach", "Hills"], { multiple: true });
+  await ok(t, carol, "poll.vote", { roomId, seq, options: [0] });
+  await ok(t, dave, "poll.vote", { roomId, seq, options: [1] });
+  await ok(t, carol, "poll.vote", { roomId, seq, options: [0, 1] });
+  const view = await ok(t, bob, "poll.get", { roomId, seq });
+  t.same(view.votes, [
+    { userId: dave.userId, options: [1] },
+    { userId: carol.userId, options: [0, 1] },
+  ], "carol changed her vote last");
 });

@@ -14,16 +14,20 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** utime+stime (seconds) of a process, all threads included; null when it is gone. */
-export function procCpuSec(pid: number | null): number | null {
-  if (!pid) return null;
+/** utime+stime (seconds) from a /proc stat file; null when it is gone. */
+function statCpuSec(path: string): number | null {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const s = readFileSync(path, "utf8");
     const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
     return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
   } catch {
     return null;
   }
+}
+
+/** utime+stime (seconds) of a process, all threads included; null when it is gone. */
+export function procCpuSec(pid: number | null): number | null {
+  return pid ? statCpuSec(`/proc/${pid}/stat`) : null;
 }
 
 /** [utime, stime] (seconds) of a process, all threads; null when it is gone. */
@@ -74,15 +78,7 @@ export function calibrate(): { js_loop_ms: number; sha256_64MiB_ms: number; _sin
 }
 
 /** utime+stime (seconds) of one thread of this process (the main thread's id is the PID). */
-function taskCpuSec(tid: number): number | null {
-  try {
-    const s = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-    const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
+const taskCpuSec = (tid: number) => statCpuSec(`/proc/self/task/${tid}/stat`);
 
 export interface CpuResult {
   wall_s: number;

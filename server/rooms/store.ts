@@ -167,11 +167,11 @@ export function createRoomStore(storage: Storage) {
     insertPoll: db.prepare("INSERT INTO polls (room_id, seq, question, options, multiple, anonymous, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)"),
     poll: db.prepare("SELECT * FROM polls WHERE room_id = ? AND seq = ?"),
     closePoll: db.prepare("UPDATE polls SET closed_at = ? WHERE room_id = ? AND seq = ?"),
-    putVote: db.prepare(
-      "INSERT INTO poll_votes (room_id, poll_seq, user_id, options, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (room_id, poll_seq, user_id) DO UPDATE SET options = excluded.options, at = excluded.at",
-    ),
+    // Votes are listed in the order of each voter's latest vote: a changed vote is a new row (REPLACE
+    // gives it a new rowid), and the rowid breaks ties of `at` (two votes in one millisecond).
+    putVote: db.prepare("INSERT OR REPLACE INTO poll_votes (room_id, poll_seq, user_id, options, at) VALUES (?, ?, ?, ?, ?)"),
     dropVote: db.prepare("DELETE FROM poll_votes WHERE room_id = ? AND poll_seq = ? AND user_id = ?"),
-    votes: db.prepare("SELECT user_id, options FROM poll_votes WHERE room_id = ? AND poll_seq = ? ORDER BY at"),
+    votes: db.prepare("SELECT user_id, options FROM poll_votes WHERE room_id = ? AND poll_seq = ? ORDER BY at, rowid"),
     insertCalendar: db.prepare(
       "INSERT INTO calendar_events (room_id, seq, title, description, starts_at, ends_at, time_zone, place, link, reminders, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
