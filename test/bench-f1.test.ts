@@ -37,6 +37,8 @@ t.test("--senders-on remote: every sender on b or c, every message delivered to 
   t.equal(res.sender_finish_s.length, 2);
   t.ok(res.sender_finish_s.every((s: number) => s > 0 && s <= res.duration_s + 0.001), "each sender's last echo inside the send phase");
   t.ok(res.server_counters["a.test"]["http POST /_parley/federation/v1/propose-batch 200"] >= 1, "the sends went to the home as proposals");
+  const frames = Object.values(res.server_counters as Record<string, Record<string, number>>).reduce((n, c) => n + (c.parley_fanout_frames_total ?? 0), 0);
+  t.equal(frames, res.deliveries, "the servers' fan-out frames, scraped around the send phase, are the deliveries");
 });
 
 t.test("--senders-on home: both senders on a, no proposals", async (t) => {
