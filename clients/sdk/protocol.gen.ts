@@ -910,7 +910,7 @@ export interface Protocol {
         counts: number[];
         voters: number;
         /**
-         * Who chose what; always null for anonymous polls.
+         * Who chose what, one entry per voter in the order of their latest vote (a changed vote moves its voter to the end); always null for anonymous polls.
          */
         votes:
           | {
