@@ -205,6 +205,9 @@ try {
     log(`warm-up: ${warm} x ${S} in ${res.warmup.seconds.toFixed(1)} s (${res.warmup.status})`);
     if (res.warmup.status !== "complete") throw new Error(`warm-up ${res.warmup.status}`);
   }
+  // The counters before the send phase, read before the servers are waited idle: the scrape's
+  // own work (prom-client building the text) then ends before the measurement starts.
+  const counters0 = await Promise.all(servers.map((s) => scrapeCounters(s.spec.port)));
   // A server under --cpu-prof uses about 10 % of a core idle (the sampler), as in bench/run.ts.
   res.waited_for_idle_servers_s = await waitServersIdle(profDir ? 25 : 5);
   if (Number(o["quiet-machine-pct"]) > 0) res.machine_quiet_wait = await waitMachineQuiet(Number(o["quiet-machine-pct"]), Number(o["quiet-machine-max-s"]));
@@ -273,7 +276,6 @@ try {
       done("send-error");
     };
   }
-  const counters0 = await Promise.all(servers.map((s) => scrapeCounters(s.spec.port)));
   const cpu = new CpuWindow(null);
   const cpu0 = servers.map((s) => procCpuSec(s.pid));
   cpu.start();
