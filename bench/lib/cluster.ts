@@ -51,6 +51,11 @@ export async function scrapeCounters(port: number): Promise<Record<string, numbe
   // about 57 ms of the load generator's CPU inside F1's half-second window.
   const text = await new Promise<string>((resolveText, reject) => {
     const req = httpGet({ host: "127.0.0.1", port, path: "/metrics", headers: { authorization: `Bearer ${benchMetricsToken}` } }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        reject(new Error(`GET /metrics on port ${port}: HTTP ${res.statusCode}`));
+        return;
+      }
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));
