@@ -150,3 +150,35 @@ t.test("a reply whose event the home does not replicate in time carries this ser
   const atHome = a.app.parley.storage.sqlite.prepare("SELECT pos FROM room_events WHERE event_id = ?").get(sent.event.eventId) as { pos: number };
   t.ok(atHome, "the home stored it");
 });
+
+t.test("a room with more members than users connected here: the fan-out walks the connected users, and still reaches exactly the members online", async (t) => {
+  const server = await startServer(unthrottled);
+  t.teardown(() => server.stop(true));
+  const alice = await server.user("alice");
+  const laptop = await server.login("alice", { deviceName: "alice's laptop" });
+  const bob = await server.user("bob");
+  const dave = await server.user("dave");
+  const { roomId } = await alice.request("group.create", { name: "Year 6" });
+  const { token } = await alice.request("link.create", { roomId });
+  await bob.request("link.join", { token });
+  // Three members who then go offline: five members, three users connected (one not a member).
+  for (const name of ["erin", "frank", "gus"]) {
+    const c = await server.user(name);
+    await c.request("link.join", { token });
+    c.close();
+  }
+  await until(t, "the three are offline", () => ["erin", "frank", "gus"].every((n) => !server.app.parley.hub.connectionsOf(`@${n}:school.test`)?.size));
+  t.equal(server.app.parley.rooms.state(roomId)!.members.size, 5, "five members");
+  t.equal(server.app.parley.hub.authenticatedCount(), 4, "four sessions of three users connected");
+
+  const seenByDave: unknown[] = [];
+  dave.on("room.event", (e) => seenByDave.push(e));
+  const [onPhone, onLaptop, atBob] = [alice, laptop, bob].map((c) => messageAt(c, roomId, "Sports day"));
+  await alice.request("message.send", { roomId, txnId: "t_sports_0001", body: "Sports day" });
+  const [phone, other, b] = await Promise.all([onPhone, onLaptop, atBob]);
+  t.equal(phone.txnId, "t_sports_0001", "the sending session gets its txnId");
+  t.equal(other.txnId, "t_sports_0001", "and so does the sender's other session");
+  t.equal(b.txnId, undefined, "another member gets the event without it");
+  await alice.request("ping", {});
+  t.same(seenByDave, [], "a user connected here who is no member gets nothing");
+});

@@ -57,7 +57,11 @@ t.test("the WebSocket fan-out sends the core's pre-serialized frame to the room'
   const { core, log } = openCore(t);
   const publisher = createPublisher(core, log);
   const sent: { users: string[]; frame: Buffer | string }[] = [];
-  const hub = { sendToUsers: (users: Iterable<string>, frame: Buffer | string) => sent.push({ users: [...users], frame }) } as unknown as Hub;
+  const hub = {
+    sendToUsers: (users: Iterable<string>, frame: Buffer | string) => sent.push({ users: [...users], frame }),
+    sendToMembers: (members: { keys(): Iterable<string> }, frame: Buffer | string) => sent.push({ users: [...members.keys()], frame }),
+    connectionsOf: () => undefined,
+  } as unknown as Hub;
   let batch: readonly Committed[] = [];
   publisher.subscribe("capture", (b) => (batch = b));
   publisher.subscribe("websocket", fanOutToSockets(hub, core));

@@ -63,7 +63,7 @@ export function fanOutToSockets(hub: Hub, rooms: RoomCore): BatchSubscriber {
         continue;
       }
       const members = batchMembers ?? rooms.state(event.roomId)?.members;
-      if (members) hub.sendToUsers(members.keys(), frame, own);
+      if (members) hub.sendToMembers(members, frame, own);
       if (subject && !members?.has(subject)) hub.sendToUsers([subject], frame, own);
     }
   };
