@@ -1,6 +1,7 @@
 #!/bin/bash
-# Issue 8 in one session: the single-server A1 at the baseline commit and now, interleaved round
-# by round, then F1, F2 and F3 on the current commit, and one summary of all of it:
+# Issue 8 in one session, round by round: the single-server A1 at the baseline commit and now, then
+# F1 (compared with the A1 now of its own round, the run right before it), F2 and F3 on the current
+# commit; and one summary of all of it:
 #
 #   ROUNDS=2 bench/federation.sh                      # the full set (on a quiet machine)
 #   ROUNDS=1 SMALL=1 bench/federation.sh              # a check of the script: every step at a tiny scale
@@ -20,7 +21,8 @@
 # F1, F2 and F3 run from the copy of $HEAD_REV. STEADY=1 adds, per round, the steady state:
 # A1 thirty times longer (bench/run.ts --scenario A1XL) and F1 with --msgs 6000, one after the
 # other on the copy of $HEAD_REV (about 40 s a round).
-# Results: $OUT/a1-{base,head}-round<N>/ (bench/run.ts's output), $OUT/f{1,2,3}.jsonl, and
+# Results: $OUT/a1-{base,head}-round<N>/ (bench/run.ts's output), $OUT/f{1,2,3}.jsonl (each record
+# with its "round"), and
 # $OUT/summary.md (bench/federation-summary.ts). Every step is bounded by `timeout`; servers are
 # stopped by PID by their harnesses.
 set -u
@@ -74,16 +76,20 @@ if [ "$A1" = 1 ]; then
   BASE_MODULES=${BASE_MODULES:-"$ROOT/node_modules"}
   BASE_DIR="$OUT/tree-base"
   copy_tree "$BASE" "$BASE_DIR" "$BASE_MODULES" || { log "cannot copy $BASE"; exit 1; }
-  for r in $(seq 1 "$ROUNDS"); do
-    for which in base head; do
-      dir=$([ $which = base ] && echo "$BASE_DIR" || echo "$HEAD_DIR")
-      quiet
-      log "round $r: A1 single server, $which ($(cat "$dir/COMMIT"))"
-      run env -C "$dir" timeout 1800 node --import tsx bench/run.ts --scenario "$A1_SCENARIO" --reps 1 --port "$PORT" --data-dir "$OUT/a1-$which-data" \
-        --quiet-machine-pct "$QUIET_PCT" --out "$OUT/a1-$which-round$r" >> "$OUT/a1.out" 2>&1 || log "  A1 $which round $r failed (see $OUT/a1.out)"
-    done
-  done
 fi
+# A1 at the baseline and now, in turn, and the round's F1 right after A1 now: the two runs that the
+# F1 target compares are a minute apart, not the whole A1 block apart (the machine drifts by 10-15 %
+# between minutes; federation-report.ts pairs them by round).
+a1_round() {
+  local r=$1 which dir
+  for which in base head; do
+    dir=$([ $which = base ] && echo "$BASE_DIR" || echo "$HEAD_DIR")
+    quiet
+    log "round $r: A1 single server, $which ($(cat "$dir/COMMIT"))"
+    run env -C "$dir" timeout 1800 node --import tsx bench/run.ts --scenario "$A1_SCENARIO" --reps 1 --port "$PORT" --data-dir "$OUT/a1-$which-data" \
+      --quiet-machine-pct "$QUIET_PCT" --out "$OUT/a1-$which-round$r" >> "$OUT/a1.out" 2>&1 || log "  A1 $which round $r failed (see $OUT/a1.out)"
+  done
+}
 
 if [ "$STEADY" = 1 ]; then
   for r in $(seq 1 "$ROUNDS"); do
@@ -98,10 +104,12 @@ if [ "$STEADY" = 1 ]; then
 fi
 
 for r in $(seq 1 "$ROUNDS"); do
+  [ "$A1" = 1 ] && a1_round "$r"
   quiet
   log "round $r: F1 $F1_ARGS"
   # shellcheck disable=SC2086
-  run env -C "$HEAD_DIR" timeout 2400 node --import tsx bench/federation-f1.ts $F1_ARGS --quiet-machine-pct "$QUIET_PCT" --out "$OUT/f1.jsonl" >> "$OUT/f1.out" 2>&1 || log "  F1 round $r failed (see $OUT/f1.out)"
+  run env -C "$HEAD_DIR" timeout 2400 node --import tsx bench/federation-f1.ts $F1_ARGS --quiet-machine-pct "$QUIET_PCT" --out "$OUT/f1-round$r.jsonl" >> "$OUT/f1.out" 2>&1 || log "  F1 round $r failed (see $OUT/f1.out)"
+  grep '^{' "$OUT/f1-round$r.jsonl" 2>/dev/null | sed "s/}\$/,\"round\":$r}/" >> "$OUT/f1.jsonl"
   quiet
   log "round $r: F2 $F2_ARGS"
   # shellcheck disable=SC2086
@@ -114,8 +122,13 @@ for r in $(seq 1 "$ROUNDS"); do
   grep '^{' "$OUT/f3-round$r.out" | sed "s/}\$/,\"load_avg\":\"$(cut -d' ' -f1 /proc/loadavg)\",\"round\":$r}/" >> "$OUT/f3.jsonl"
 done
 
-cat "$OUT"/a1-base-round*/raw.jsonl > "$OUT/a1-base-raw.jsonl" 2>/dev/null
-cat "$OUT"/a1-head-round*/raw.jsonl > "$OUT/a1-head-raw.jsonl" 2>/dev/null
+# Each A1 record with its round ("round": N), so that the summary pairs A1 now with that round's F1.
+for which in base head; do
+  : > "$OUT/a1-$which-raw.jsonl"
+  for r in $(seq 1 "$ROUNDS"); do
+    [ -f "$OUT/a1-$which-round$r/raw.jsonl" ] && grep '^{' "$OUT/a1-$which-round$r/raw.jsonl" | sed "s/}\$/,\"round\":$r}/" >> "$OUT/a1-$which-raw.jsonl"
+  done
+done
 cat "$OUT"/a1-steady-round*/raw.jsonl > "$OUT/a1-steady-raw.jsonl" 2>/dev/null
 (cd "$ROOT" && node --import tsx bench/federation-summary.ts --dir "$OUT" --md "$OUT/summary.md")
 log "took $(( $(date +%s) - T0 )) s; summary: $OUT/summary.md"

@@ -6,7 +6,7 @@
 import t from "tap";
 import { parse as parseToml } from "smol-toml";
 import { clusterToml, membersPerServer, parseOptions, placeMember, type ServerSpec } from "../bench/lib/cluster.ts";
-import { medianRange, renderSummary, verdict } from "../bench/lib/federation-report.ts";
+import { medianRange, pairedRatios, renderSummary, verdict } from "../bench/lib/federation-report.ts";
 import { resolveConfig } from "../server/config/load.ts";
 
 t.test("options take their defaults, values given, and flags", async (t) => {
@@ -92,4 +92,28 @@ t.test("the steady-state pair, when measured, is shown side by side with its rat
   });
   t.match(md, /\| F1 \(10 × 6,000\), three servers \| 2 \| 400,000 \[390,000–410,000\]/);
   t.match(md, /F1 \/ A1 in the steady state \(deliveries\/s, medians\): 0\.50×/);
+});
+
+t.test("F1 is compared with the A1 now of its own round: the median of the pairs decides, rounds without both runs are left out", async (t) => {
+  const a1 = (round: number, dps: number) => ({ cmd: "fanout", status: "complete", members: 100, senders: 10, msgs_per_sender: 200, deliveries_per_s: dps, round });
+  const f1 = (round: number, dps: number) => ({ status: "complete", members: 100, senders: 10, msgs_per_sender: 200, servers: ["a.test", "b.test", "c.test"], deliveries_per_s: dps, round });
+  const a1Head = [a1(1, 200000), a1(2, 240000), a1(3, 180000), { cmd: "fanout", status: "timeout", round: 4 }, a1(5, 210000)];
+  const runs = [f1(1, 110000), f1(2, 108000), f1(3, 99000), f1(4, 120000), { status: "timeout", round: 5 }];
+  const pairs = pairedRatios(a1Head, runs);
+  t.same(
+    pairs.map((p) => p.round),
+    [1, 2, 3],
+    "round 4 has no complete A1 and round 5 no complete F1",
+  );
+  t.same(
+    pairs.map((p) => Number(p.ratio.toFixed(2))),
+    [0.55, 0.45, 0.55],
+  );
+  const md = renderSummary({ a1Base: [a1(1, 210000)], a1Head, f1: runs, f2: [], f3: [] });
+  t.match(md, /\| 2 \| 240,000 \| 108,000 \| 0\.45× \|/);
+  t.match(md, /Median of the 3 pairs: 0\.55× \(2 of 3 at or above 0\.5×\)/);
+  // The ratio of the medians (109,000 / 205,000 = 0.53x) is shown beside it; the paired median decides.
+  t.match(md, /F1 ≥ 50 % of single-server A1 now \| 0\.55× \(median of 3 paired rounds; ratio of the medians 0\.53×\) \| \*\*met\*\* \|/);
+  t.same(pairedRatios(a1Head, []), [], "no F1, no pairs");
+  t.same(pairedRatios([{ cmd: "fanout", status: "complete", deliveries_per_s: 1 }], [f1(1, 1)]), [], "records without a round are not paired");
 });
