@@ -290,49 +290,35 @@ export async function registerWebSocketTransport(app: FastifyInstance, deps: Tra
     }),
   ];
 
-  /**
-   * One frame on its way to many users: encoded for the wire once, at the first recipient online,
-   * and the same bytes go to all; the own user's connections (told apart by their set, one
-   * comparison of references per recipient) get `own.frame()` instead, made only when that user
-   * is online here.
-   */
-  class Fanout {
-    private wire: Buffer | undefined;
-    private ownWire: Buffer | undefined;
-    private readonly ownSet: Set<Connection> | undefined;
-    constructor(
-      private readonly frame: string | Buffer,
-      private readonly own: { userId: string; frame: () => Buffer } | undefined,
-    ) {
-      this.ownSet = own === undefined ? undefined : byUser.get(own.userId);
-    }
-    to(set: Set<Connection>): void {
-      const bytes = set === this.ownSet ? (this.ownWire ??= textFrame(this.own!.frame())) : (this.wire ??= textFrame(typeof this.frame === "string" ? Buffer.from(this.frame) : this.frame));
-      for (const conn of set) {
-        if (conn.sendWire(bytes)) {
-          // Plain additions, read only when /metrics is scraped (see TransportStats).
-          stats.fanoutFrames++;
-          stats.fanoutBytes += bytes.length;
-        }
-      }
-    }
-  }
-
   const hub: Hub = {
     connectionsOf: (userId) => byUser.get(userId),
     sendToUsers(userIds, frame, own) {
-      const out = new Fanout(frame, own);
+      // Encoded for the wire once, at the first recipient online; the same bytes go to all.
+      let wire: Buffer | undefined;
+      // The own user's connections are told apart by their set (one comparison of references per
+      // recipient), and only when that user is online here.
+      const ownSet = own === undefined ? undefined : byUser.get(own.userId);
+      let ownWire: Buffer | undefined;
       for (const userId of userIds) {
         const set = byUser.get(userId);
-        if (set) out.to(set);
+        if (!set) continue;
+        const bytes = set === ownSet ? (ownWire ??= textFrame(own!.frame())) : (wire ??= textFrame(typeof frame === "string" ? Buffer.from(frame) : frame));
+        for (const conn of set) {
+          if (conn.sendWire(bytes)) {
+            // Plain additions, read only when /metrics is scraped (see TransportStats).
+            stats.fanoutFrames++;
+            stats.fanoutBytes += bytes.length;
+          }
+        }
       }
     },
     sendToMembers(members, frame, own) {
       // The smaller side is walked: a server with a few of a large room's members (a replica of a
       // community hosted elsewhere, say) looks at its own connected users, not at every member.
       if (members.size <= byUser.size) return hub.sendToUsers(members.keys(), frame, own);
-      const out = new Fanout(frame, own);
-      for (const [userId, set] of byUser) if (members.has(userId)) out.to(set);
+      const online: string[] = [];
+      for (const userId of byUser.keys()) if (members.has(userId)) online.push(userId);
+      hub.sendToUsers(online, frame, own);
     },
     count: () => all.size,
     authenticatedCount() {
