@@ -3,6 +3,7 @@
  * what it tells the operator to fix, and its exit code (1 on any problem, 0 with warnings only).
  */
 import t from "tap";
+import { freePort } from "./federation/cluster.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -30,14 +31,6 @@ function workspace(t: Test, settings: { port: number; host?: string; publicUrl?:
 }
 
 /** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
-
 t.test("a fresh configuration has no problems: the data directory will be created and the port is free", async (t) => {
   const port = await freePort();
   const { configPath, dataDir } = workspace(t, { port, publicUrl: "https://chat.school.test" });

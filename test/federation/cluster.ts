@@ -3,12 +3,43 @@
  * directory and server name, `[federation.peers]` pointing at the others, plain HTTP allowed on
  * loopback by config.
  */
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { startServer, until, type TestServer } from "../helpers.ts";
 import type { ConfigOverrides } from "../../server/config/load.ts";
 
-/** A free loopback port (the OS picks it; it is released before the server takes it). */
-export function freePort(): Promise<number> {
+/** Whether a loopback port can be listened on now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** The lowest port of the OS's ephemeral range: outgoing connections and `listen(0)` take theirs from it. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A free loopback port for a server that its peers must know before it starts. Picked at random
+ * below the OS's ephemeral range, not by `listen(0)`: a port from that range, released until the
+ * server takes it (or until a stopped server starts again on it), could meanwhile become the
+ * local port of any outgoing connection of the tests running in parallel (EADDRINUSE, seen in CI).
+ */
+export async function freePort(): Promise<number> {
+  const low = 10_000;
+  const high = ephemeralLow() - 1;
+  for (let i = 0; high - low >= 1000 && i < 100; i++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await canListen(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);
