@@ -31,7 +31,8 @@ function ephemeralLow(): number {
  * A free loopback port for a server that its peers must know before it starts. Picked at random
  * below the OS's ephemeral range, not by `listen(0)`: a port from that range, released until the
  * server takes it (or until a stopped server starts again on it), could meanwhile become the
- * local port of any outgoing connection of the tests running in parallel (EADDRINUSE, seen in CI).
+ * local port of any outgoing connection of the tests running in parallel (EADDRINUSE, seen once
+ * in a full `npm test` in test/federation/media.test.ts).
  */
 export async function freePort(): Promise<number> {
   const low = 10_000;
